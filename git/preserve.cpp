@@ -1,0 +1,206 @@
+#include "git/preserve.hpp"
+
+#include <fmt/format.h>
+#include <git2.h>
+
+#include "git/branch.hpp"
+#include "git/handles.hpp"
+#include "git/repository.hpp"
+
+namespace baton::git {
+
+namespace fs = std::filesystem;
+
+std::string preserved_ref_name(std::string_view session_id) {
+  return fmt::format("{}{}", kPreservedRefPrefix, session_id);
+}
+
+static const char* state_name(int state) {
+  switch (state) {
+    case GIT_REPOSITORY_STATE_MERGE:
+      return "a merge";
+    case GIT_REPOSITORY_STATE_REVERT:
+    case GIT_REPOSITORY_STATE_REVERT_SEQUENCE:
+      return "a revert";
+    case GIT_REPOSITORY_STATE_CHERRYPICK:
+    case GIT_REPOSITORY_STATE_CHERRYPICK_SEQUENCE:
+      return "a cherry-pick";
+    case GIT_REPOSITORY_STATE_BISECT:
+      return "a bisect";
+    case GIT_REPOSITORY_STATE_REBASE:
+    case GIT_REPOSITORY_STATE_REBASE_INTERACTIVE:
+    case GIT_REPOSITORY_STATE_REBASE_MERGE:
+      return "a rebase";
+    case GIT_REPOSITORY_STATE_APPLY_MAILBOX:
+    case GIT_REPOSITORY_STATE_APPLY_MAILBOX_OR_REBASE:
+      return "git am";
+    default:
+      return nullptr;
+  }
+}
+
+// git_signature_default fails when user.name/user.email are unset (DESIGN.md §8).
+static Result<SignaturePtr> signature_for(git_repository* repo) {
+  git_signature* raw = nullptr;
+  if (git_signature_default(&raw, repo) == 0) return SignaturePtr(raw);
+  git_error_clear();
+  int rc = git_signature_now(&raw, "baton", "baton@localhost");
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "make signature", "baton"));
+  return SignaturePtr(raw);
+}
+
+// Puts the worktree's current content of `path` into the in-memory index: the file (or
+// symlink) when it exists, its removal when it does not.
+static Result<void> stage_path(git_index* index, const fs::path& root, const char* path,
+                               std::vector<std::string>& notes) {
+  std::error_code ec;
+  bool exists = fs::symlink_status(root / path, ec).type() != fs::file_type::not_found;
+  if (exists) {
+    int rc = git_index_add_bypath(index, path);
+    if (rc == 0) return {};
+    // A nested repository or another entry git cannot hold as a file: report, go on.
+    std::string detail = git_error_last() != nullptr ? git_error_last()->message : "";
+    git_error_clear();
+    notes.push_back(fmt::format("not preserved: {} ({})", path, detail));
+    return {};
+  }
+  int rc = git_index_remove_bypath(index, path);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "remove from index", path));
+  return {};
+}
+
+Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo,
+                                                            const fs::path& worktree_path,
+                                                            std::string_view session_id) {
+  (void)repo;  // refs/baton/ and the objects are shared; the worktree's repository suffices
+  if (auto valid = validate_session_id(session_id); !valid) return tl::unexpected(valid.error());
+  auto wt_repo = open_worktree(worktree_path);
+  if (!wt_repo) return tl::unexpected(wt_repo.error());
+  git_repository* wt = wt_repo->get();
+  const std::string where = worktree_path.native();
+  PreservedCommit preserved;
+  preserved.ref = preserved_ref_name(session_id);
+
+  // One scan of the worktree against the index and HEAD: the part of the handoff's gap that
+  // grows with the repository. No rename detection (a rename is a delete plus an add in the
+  // tree either way) and no UPDATE_INDEX (the worktree's files, index included, stay as
+  // they are).
+  git_status_options status_opts = GIT_STATUS_OPTIONS_INIT;
+  status_opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+  status_opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+                      GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+  git_status_list* raw_status = nullptr;
+  int rc = git_status_list_new(&raw_status, wt, &status_opts);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "scan worktree", where));
+  StatusListPtr status(raw_status);
+  std::size_t count = git_status_list_entrycount(status.get());
+  if (count == 0) return std::nullopt;
+
+  // The repository's index object is private to the repository opened above and is never
+  // written back: an in-memory index that starts from the stage (and its stat cache).
+  git_index* raw_index = nullptr;
+  rc = git_repository_index(&raw_index, wt);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "read index of", where));
+  IndexPtr index(raw_index);
+
+  fs::path root = directory_path(git_repository_workdir(wt));
+  constexpr unsigned kWorkdirChange = GIT_STATUS_WT_NEW | GIT_STATUS_WT_MODIFIED |
+                                      GIT_STATUS_WT_DELETED | GIT_STATUS_WT_TYPECHANGE |
+                                      GIT_STATUS_WT_RENAMED | GIT_STATUS_CONFLICTED;
+  for (std::size_t i = 0; i < count; ++i) {
+    const git_status_entry* entry = git_status_byindex(status.get(), i);
+    if ((entry->status & kWorkdirChange) == 0) continue;  // staged only: already in the index
+    const git_diff_delta* delta =
+        entry->index_to_workdir != nullptr ? entry->index_to_workdir : entry->head_to_index;
+    if (delta == nullptr) continue;
+    const char* path =
+        delta->new_file.path != nullptr ? delta->new_file.path : delta->old_file.path;
+    if (auto staged = stage_path(index.get(), root, path, preserved.notes); !staged) {
+      return tl::unexpected(staged.error());
+    }
+  }
+  if (git_index_has_conflicts(index.get())) {
+    // A conflict whose path vanished from the worktree: the worktree has no version of it.
+    git_index_conflict_cleanup(index.get());
+  }
+
+  git_oid tree_oid;
+  rc = git_index_write_tree_to(&tree_oid, index.get(), wt);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "write tree of", where));
+
+  CommitPtr parent;
+  git_reference* raw_head = nullptr;
+  rc = git_repository_head(&raw_head, wt);
+  if (rc == 0) {
+    ReferencePtr head(raw_head);
+    git_object* peeled = nullptr;
+    rc = git_reference_peel(&peeled, head.get(), GIT_OBJECT_COMMIT);
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "resolve HEAD of", where));
+    parent.reset(reinterpret_cast<git_commit*>(peeled));
+  } else if (rc != GIT_EUNBORNBRANCH) {
+    return tl::unexpected(libgit2_error(rc, "resolve HEAD of", where));
+  }
+  git_oid empty_tree;
+  git_oid_fromstr(&empty_tree, "4b825dc642cb6eb9a060e54bf8d69288fbe4904b");
+  const git_oid* parent_tree = parent ? git_commit_tree_id(parent.get()) : &empty_tree;
+  if (git_oid_equal(&tree_oid, parent_tree)) return std::nullopt;
+
+  git_diff* raw_diff = nullptr;
+  {
+    git_tree* new_tree = nullptr;
+    git_tree* old_tree = nullptr;
+    if (git_tree_lookup(&new_tree, wt, &tree_oid) == 0) {
+      TreePtr new_owned(new_tree);
+      if (parent) git_commit_tree(&old_tree, parent.get());
+      TreePtr old_owned(old_tree);
+      if (git_diff_tree_to_tree(&raw_diff, wt, old_owned.get(), new_owned.get(), nullptr) == 0) {
+        preserved.paths_changed = git_diff_num_deltas(raw_diff);
+      }
+    }
+    DiffPtr diff(raw_diff);
+  }
+
+  int state = git_repository_state(wt);
+  std::string state_line;
+  if (const char* doing = state_name(state)) {
+    preserved.notes.push_back(fmt::format(
+        "{} was in the middle of {}; its files are preserved as they were (conflict markers "
+        "included), the {} itself is not",
+        where, doing, doing));
+    git_oid merge_head;
+    if (state == GIT_REPOSITORY_STATE_MERGE &&
+        git_reference_name_to_id(&merge_head, wt, "MERGE_HEAD") == 0) {
+      state_line = fmt::format("\nIn the middle of a merge with {}.", oid_hex(merge_head));
+    } else {
+      state_line = fmt::format("\nIn the middle of {}.", doing);
+    }
+    git_error_clear();
+  }
+
+  auto signature = signature_for(wt);
+  if (!signature) return tl::unexpected(signature.error());
+  git_tree* raw_tree = nullptr;
+  rc = git_tree_lookup(&raw_tree, wt, &tree_oid);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "look up tree", oid_hex(tree_oid)));
+  TreePtr tree(raw_tree);
+  std::string message = fmt::format("baton: uncommitted work of session {}\n\nWorktree: {}{}\n",
+                                    session_id, where, state_line);
+  const git_commit* parents[] = {parent.get()};
+  git_oid commit_oid;
+  rc = git_commit_create(&commit_oid, wt, nullptr, signature->get(), signature->get(), nullptr,
+                         message.c_str(), tree.get(), parent ? 1 : 0, parents);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "commit preserved work of", where));
+
+  // Pinned under refs/baton/, shared by all worktrees, instead of refs/stash, whose top
+  // entry any worktree can replace (DESIGN.md §8). Forced: a retry of the same session
+  // records the worktree's latest state.
+  git_reference* raw_ref = nullptr;
+  std::string log = fmt::format("baton: preserve {}", session_id);
+  rc = git_reference_create(&raw_ref, wt, preserved.ref.c_str(), &commit_oid, 1, log.c_str());
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "create ref", preserved.ref));
+  git_reference_free(raw_ref);
+  preserved.oid = oid_hex(commit_oid);
+  return preserved;
+}
+
+}  // namespace baton::git

@@ -1,0 +1,132 @@
+#include "git/reapply.hpp"
+
+#include <fmt/format.h>
+#include <git2.h>
+
+#include "git/branch.hpp"
+#include "git/handles.hpp"
+#include "git/repository.hpp"
+
+namespace baton::git {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CheckoutTally {
+  std::size_t written = 0;
+  std::vector<std::string> conflicts;
+};
+
+}  // namespace
+
+static int tally_cb(git_checkout_notify_t why, const char* path, const git_diff_file*,
+                    const git_diff_file*, const git_diff_file*, void* payload) {
+  auto* tally = static_cast<CheckoutTally*>(payload);
+  if (why == GIT_CHECKOUT_NOTIFY_CONFLICT) {
+    tally->conflicts.emplace_back(path);
+  } else if (why == GIT_CHECKOUT_NOTIFY_UPDATED) {
+    ++tally->written;
+  }
+  return 0;
+}
+
+static Result<TreePtr> tree_of(const git_commit* commit) {
+  git_tree* raw = nullptr;
+  int rc = git_commit_tree(&raw, commit);
+  if (rc < 0)
+    return tl::unexpected(libgit2_error(rc, "read tree of", oid_hex(*git_commit_id(commit))));
+  return TreePtr(raw);
+}
+
+Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& worktree_path,
+                                        std::string_view commit_oid) {
+  (void)repo;  // objects are shared; the worktree's repository reaches them
+  auto wt_repo = open_worktree(worktree_path);
+  if (!wt_repo) return tl::unexpected(wt_repo.error());
+  git_repository* wt = wt_repo->get();
+  const std::string where = worktree_path.native();
+
+  git_oid oid;
+  std::string hex(commit_oid);
+  if (git_oid_fromstr(&oid, hex.c_str()) < 0) {
+    return tl::unexpected(Error{kInvalidName, fmt::format("re-apply {}: not a commit id", hex)});
+  }
+  git_commit* raw_commit = nullptr;
+  int rc = git_commit_lookup(&raw_commit, wt, &oid);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "look up preserved commit", hex));
+  CommitPtr preserved(raw_commit);
+
+  auto theirs = tree_of(preserved.get());
+  if (!theirs) return tl::unexpected(theirs.error());
+  TreePtr base;
+  if (git_commit_parentcount(preserved.get()) > 0) {
+    git_commit* raw_parent = nullptr;
+    rc = git_commit_parent(&raw_parent, preserved.get(), 0);
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "read parent of", hex));
+    CommitPtr parent(raw_parent);
+    auto parent_tree = tree_of(parent.get());
+    if (!parent_tree) return tl::unexpected(parent_tree.error());
+    base = std::move(*parent_tree);
+  }
+
+  git_object* raw_head = nullptr;
+  rc = git_revparse_single(&raw_head, wt, "HEAD^{commit}");
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "resolve HEAD of", where));
+  CommitPtr head(reinterpret_cast<git_commit*>(raw_head));
+  auto ours = tree_of(head.get());
+  if (!ours) return tl::unexpected(ours.error());
+
+  // An in-memory three-way merge: base = the preserved commit's parent (the old HEAD),
+  // ours = the new HEAD, theirs = the preserved tree. Nothing is written yet.
+  git_merge_options merge_opts = GIT_MERGE_OPTIONS_INIT;
+  git_index* raw_merged = nullptr;
+  rc = git_merge_trees(&raw_merged, wt, base.get(), ours->get(), theirs->get(), &merge_opts);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "merge preserved work into", where));
+  IndexPtr merged(raw_merged);
+
+  ReapplyResult result;
+  if (git_index_has_conflicts(merged.get())) {
+    git_index_conflict_iterator* raw_it = nullptr;
+    rc = git_index_conflict_iterator_new(&raw_it, merged.get());
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "list conflicts in", where));
+    ConflictIteratorPtr it(raw_it);
+    const git_index_entry *ancestor = nullptr, *our = nullptr, *their = nullptr;
+    while (git_index_conflict_next(&ancestor, &our, &their, it.get()) == 0) {
+      const git_index_entry* any = our != nullptr ? our : their != nullptr ? their : ancestor;
+      result.conflicts.emplace_back(any->path);
+    }
+    return result;
+  }
+
+  git_oid merged_tree_oid;
+  rc = git_index_write_tree_to(&merged_tree_oid, merged.get(), wt);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "write merged tree for", where));
+  git_object* raw_target = nullptr;
+  rc = git_object_lookup(&raw_target, wt, &merged_tree_oid, GIT_OBJECT_TREE);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "look up merged tree for", where));
+  ObjectPtr target(raw_target);
+
+  // Tree-to-tree from HEAD: only the preserved paths are written. DONT_UPDATE_INDEX keeps
+  // the stage at HEAD, so the work comes back uncommitted and unstaged, untracked files
+  // untracked. SAFE computes every conflict before writing anything.
+  CheckoutTally tally;
+  git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
+  opts.checkout_strategy = GIT_CHECKOUT_SAFE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+  opts.baseline = ours->get();
+  opts.notify_flags = GIT_CHECKOUT_NOTIFY_CONFLICT | GIT_CHECKOUT_NOTIFY_UPDATED;
+  opts.notify_cb = tally_cb;
+  opts.notify_payload = &tally;
+  rc = git_checkout_tree(wt, target.get(), &opts);
+  if (rc == GIT_ECONFLICT || (!tally.conflicts.empty() && rc < 0)) {
+    git_error_clear();
+    result.conflicts = std::move(tally.conflicts);
+    return result;
+  }
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "write preserved work into", where));
+  result.is_applied = true;
+  result.files_written = tally.written;
+  return result;
+}
+
+}  // namespace baton::git

@@ -1,0 +1,32 @@
+#pragma once
+
+// Re-applying a preserved commit's changes in another worktree of the same branch.
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <git2/types.h>
+
+#include "git/error.hpp"
+
+namespace baton::git {
+
+struct ReapplyResult {
+  bool is_applied = false;             // false: conflicts, the worktree was not touched
+  std::size_t files_written = 0;       // files written or removed in the worktree
+  std::vector<std::string> conflicts;  // paths that conflicted (when not applied)
+};
+
+// Three-way applies the preserved commit's changes (its parent → it) onto the worktree's
+// HEAD, writing only the files they touch and leaving them uncommitted (the index stays at
+// HEAD, so `git status` shows exactly the re-applied changes). On conflict nothing is
+// written and the conflicting paths are returned; the preserved ref is never touched, so
+// nothing is lost. A modified file in the way is reported as a conflict too.
+Result<ReapplyResult> reapply_preserved(git_repository* repo,
+                                        const std::filesystem::path& worktree_path,
+                                        std::string_view commit_oid);
+
+}  // namespace baton::git

@@ -1,0 +1,63 @@
+#pragma once
+
+// baton's worktrees: prepare one before anything is stopped, move it to the stable path,
+// adopt the canonical branch in it.
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <git2/types.h>
+
+#include "git/error.hpp"
+
+namespace baton::git {
+
+inline constexpr std::string_view kPrepareDirPrefix = ".prepare-";
+inline constexpr std::string_view kTrashDirPrefix = ".trash-";
+inline constexpr std::string_view kStableDirName = "orchestrator";
+inline constexpr std::string_view kWorktreeNamePrefix = "baton-";
+
+// "baton-<session-id>": the admin name under <common dir>/worktrees (no '/': libgit2 uses
+// it as a single directory name). It stays the same when the directory is moved.
+std::string worktree_name(std::string_view session_id);
+
+struct PreparedWorktree {
+  std::string name;            // admin name
+  std::filesystem::path path;  // <project dir>/.prepare-<session-id>
+  std::string temp_branch;     // baton/tmp/<session-id>
+  std::string tip;             // commit id the worktree was checked out at
+};
+
+// Make-before-break: adds a worktree at <project_dir>/.prepare-<session_id> on a temporary
+// branch at the canonical branch's tip, while another worktree may still hold the canonical
+// branch. The full checkout happens here, before any agent is stopped. On failure it removes
+// what it made (admin entry, directory, temporary branch) and leaves what was there.
+Result<PreparedWorktree> prepare_worktree(git_repository* repo,
+                                          const std::filesystem::path& project_dir,
+                                          std::string_view session_id, std::string_view canonical);
+
+// Moves worktree `name` to `new_path` (same file system) in O(1): rename(2) of the directory,
+// then rewrite of its two links (<admin>/gitdir and <new_path>/.git), as `git worktree move`
+// does. Idempotent: when the directory is already at `new_path` only the links are rewritten.
+Result<void> move_worktree(git_repository* repo, std::string_view name,
+                           const std::filesystem::path& new_path);
+
+struct AdoptStats {
+  std::size_t files_written = 0;  // files the checkout created or rewrote (notify UPDATED)
+  std::size_t files_removed = 0;  // files it deleted
+  bool tip_moved = false;         // the canonical branch moved since preparation
+  std::string tip;                // the commit the worktree ends on
+};
+
+// Points the prepared worktree's HEAD at the canonical branch. If the branch moved since
+// preparation (a late commit by the old orchestrator), first brings the worktree to the new
+// tip with a tree-to-tree checkout (GIT_CHECKOUT_SAFE, baseline = the prepared tip) that
+// writes only the files that differ. Refuses with kBranchCheckedOut when another worktree
+// still holds the branch (baton's own check, not libgit2's). Deletes the temporary branch.
+// Idempotent: a worktree whose HEAD is already the canonical branch is left as it is.
+Result<AdoptStats> adopt_branch(git_repository* repo, const std::filesystem::path& worktree_path,
+                                std::string_view canonical, std::string_view temp_branch);
+
+}  // namespace baton::git

@@ -1,0 +1,49 @@
+// baton-daemon: forks into the background (unless --foreground), takes BATON_HOME's lock,
+// listens on the control socket and runs the loop until `baton shutdown` or SIGTERM.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "runtime/daemon.hpp"
+#include "runtime/log.hpp"
+#include "runtime/paths.hpp"
+
+int main(int argc, char** argv) {
+  bool foreground = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--foreground") == 0) {
+      foreground = true;
+    } else if (std::strcmp(argv[i], "--version") == 0) {
+      std::printf("baton-daemon %s\n", BATON_VERSION);
+      return 0;
+    } else {
+      std::fprintf(stderr, "baton-daemon: unknown argument '%s' (usage: baton-daemon [--foreground])\n",
+                   argv[i]);
+      return 2;
+    }
+  }
+  // Sized before libuv's first use of its pool: git work and fsyncs share it (DESIGN.md §8).
+  setenv("UV_THREADPOOL_SIZE", "8", 0);
+
+  const auto paths = baton::runtime::Paths::from_env();
+  const int ready_fd = foreground ? -1 : baton::runtime::daemonize();
+  baton::runtime::Daemon daemon(paths);
+  if (auto r = daemon.lock(); !r) {
+    const bool is_running = r.error() == baton::runtime::Daemon::kAlreadyRunning;
+    if (foreground) std::fprintf(stderr, "baton-daemon: %s (%s)\n", r.error().c_str(), paths.home.c_str());
+    baton::runtime::report_ready(ready_fd, is_running, r.error());
+    return is_running && !foreground ? 0 : 1;
+  }
+  baton::runtime::init_log(paths, foreground);
+  if (auto r = daemon.listen(); !r) {
+    spdlog::error("{}", r.error());
+    if (foreground) std::fprintf(stderr, "baton-daemon: %s\n", r.error().c_str());
+    baton::runtime::report_ready(ready_fd, false, r.error());
+    return 1;
+  }
+  baton::runtime::report_ready(ready_fd, true, "");
+  return daemon.run() == 0 ? 0 : 1;
+}

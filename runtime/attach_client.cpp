@@ -1,0 +1,208 @@
+#include "runtime/attach_client.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "runtime/protocol.hpp"
+
+namespace baton::runtime {
+
+namespace proto = protocol;
+
+namespace {
+
+int g_signal_pipe[2] = {-1, -1};
+termios g_saved{};
+bool g_is_raw = false;
+
+// Leaves the modes a TUI set (alternate screen, mouse, bracketed paste, cursor keys) so
+// the user's shell is usable after a detach, as tmux does.
+constexpr const char kResetModes[] =
+    "\x1b[0m\x1b[?1049l\x1b[?25h\x1b[?1l\x1b>\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l"
+    "\x1b[?1006l\x1b[?1004l";
+
+void restore_terminal() {
+  if (!g_is_raw) return;
+  g_is_raw = false;
+  tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved);
+  ssize_t n = write(STDOUT_FILENO, kResetModes, sizeof kResetModes - 1);
+  (void)n;
+}
+
+void on_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  ssize_t n = write(g_signal_pipe[1], &b, 1);
+  (void)n;
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = fd == STDOUT_FILENO ? write(fd, data.data(), data.size())
+                                          : send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+      if (errno == EAGAIN) {
+        pollfd p{fd, POLLOUT, 0};
+        poll(&p, 1, 1000);
+      }
+      continue;
+    }
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+void send_resize(int sock) {
+  const TermSize ts = terminal_size();
+  if (ts.rows > 0 && ts.cols > 0)
+    write_all(sock, proto::encode_resize(static_cast<std::uint16_t>(ts.rows),
+                                         static_cast<std::uint16_t>(ts.cols)));
+}
+
+}  // namespace
+
+TermSize terminal_size() {
+  winsize ws{};
+  for (int fd : {STDOUT_FILENO, STDIN_FILENO}) {
+    if (isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+      return TermSize{ws.ws_row, ws.ws_col};
+  }
+  return {};
+}
+
+int run_attach(int sock, std::string buffered, const AttachOptions& opts) {
+  const bool is_tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    std::fprintf(stderr, "baton: pipe: %s\n", std::strerror(errno));
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int s : {SIGWINCH, SIGTERM, SIGHUP, SIGINT, SIGQUIT}) sigaction(s, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (is_tty && tcgetattr(STDIN_FILENO, &g_saved) == 0) {
+    termios raw = g_saved;
+    cfmakeraw(&raw);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) {
+      g_is_raw = true;
+      std::atexit(restore_terminal);
+    }
+  }
+
+  proto::FrameDecoder frames;
+  frames.feed(buffered);
+  bool has_hello = false;
+  bool stdin_open = true;
+  int result = -1;
+  std::string lost;
+
+  auto handle_frames = [&]() -> bool {
+    while (auto f = frames.next()) {
+      if (!has_hello) {
+        if (f->type != proto::FrameType::kHello || f->payload.size() != 4 ||
+            proto::read_u32(f->payload.data()) != static_cast<std::uint32_t>(proto::kVersion)) {
+          lost = "the daemon speaks another attach protocol — run 'baton shutdown'";
+          return false;
+        }
+        has_hello = true;
+        continue;
+      }
+      switch (f->type) {
+        case proto::FrameType::kData:
+          if (!write_all(STDOUT_FILENO, f->payload)) {
+            lost = "cannot write to the terminal";
+            return false;
+          }
+          break;
+        case proto::FrameType::kExit:
+          result = f->payload.size() == 4
+                       ? static_cast<int>(static_cast<std::int32_t>(proto::read_u32(f->payload.data())))
+                       : 1;
+          return false;
+        default:
+          break;
+      }
+    }
+    if (!frames.error().empty()) {
+      lost = "bad frame from the daemon: " + frames.error();
+      return false;
+    }
+    return true;
+  };
+
+  bool running = handle_frames();
+  if (running && is_tty) send_resize(sock);
+  char buf[65536];
+  while (running) {
+    pollfd fds[3] = {{sock, POLLIN, 0}, {g_signal_pipe[0], POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    const nfds_t n = stdin_open ? 3 : 2;
+    if (poll(fds, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      lost = std::string("poll: ") + std::strerror(errno);
+      break;
+    }
+    if (fds[1].revents & POLLIN) {
+      unsigned char sig;
+      while (read(g_signal_pipe[0], &sig, 1) == 1) {
+        if (sig == SIGWINCH) {
+          send_resize(sock);
+        } else {
+          write_all(sock, proto::encode_frame(proto::FrameType::kDetach, {}));
+          restore_terminal();
+          return 128 + sig;
+        }
+      }
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      const ssize_t r = recv(sock, buf, sizeof buf, 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        lost = "lost the connection to the daemon";
+        break;
+      }
+      frames.feed(std::string_view(buf, static_cast<std::size_t>(r)));
+      running = handle_frames();
+      if (!running) break;
+    }
+    if (stdin_open && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+      const ssize_t r = read(STDIN_FILENO, buf, sizeof buf);
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (r <= 0) {
+        // stdin at EOF (a pipe or /dev/null): keep streaming output.
+        stdin_open = false;
+        continue;
+      }
+      std::string_view in(buf, static_cast<std::size_t>(r));
+      const auto key = is_tty ? in.find(static_cast<char>(opts.detach_key)) : std::string_view::npos;
+      const std::string_view before = in.substr(0, key);
+      if (!opts.is_read_only && !before.empty())
+        write_all(sock, proto::encode_frame(proto::FrameType::kData, before));
+      if (key != std::string_view::npos) {
+        write_all(sock, proto::encode_frame(proto::FrameType::kDetach, {}));
+        restore_terminal();
+        std::fprintf(stderr, "[detached (from session %s)]\n", opts.session_id.c_str());
+        return 0;
+      }
+    }
+  }
+  restore_terminal();
+  if (result >= 0) return result;
+  std::fprintf(stderr, "baton: %s\n", lost.c_str());
+  return 1;
+}
+
+}  // namespace baton::runtime

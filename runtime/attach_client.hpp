@@ -1,0 +1,28 @@
+// The attach client: raw terminal, frames to and from the daemon, resize on SIGWINCH, detach
+// on a key; the terminal is restored on every way out. With a non-tty stdout it just
+// streams the session's bytes.
+#pragma once
+
+#include <string>
+
+namespace baton::runtime {
+
+struct AttachOptions {
+  bool is_read_only = false;
+  unsigned char detach_key = 0x1c;  // Ctrl-\ ;
+  std::string session_id;
+};
+
+// Runs until detach (returns 0), the session's exit (returns its status) or a lost
+// connection (returns 1 after one line on stderr). `buffered` holds bytes already read
+// past the attach reply.
+int run_attach(int sock_fd, std::string buffered, const AttachOptions& opts);
+
+// The size of the controlling terminal on stdin/stdout, or {0, 0}.
+struct TermSize {
+  int rows = 0;
+  int cols = 0;
+};
+TermSize terminal_size();
+
+}  // namespace baton::runtime

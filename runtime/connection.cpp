@@ -1,0 +1,275 @@
+#include "runtime/connection.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace baton::runtime {
+
+namespace proto = protocol;
+
+Connection::Connection(uv_loop_t* loop, ControlServer& server)
+    : server_(server), link_(std::make_shared<ConnectionLink>()) {
+  uv_pipe_init(loop, &handle_, 0);
+  link_->conn = this;
+}
+
+Connection::~Connection() { delete in_flight_; }
+
+void Connection::accept(uv_loop_t* loop, ControlServer& server, uv_stream_t* listener) {
+  auto* c = new Connection(loop, server);
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->handle_)) != 0) {
+    c->HandleBase::close();
+    return;
+  }
+  uv_os_fd_t fd;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->handle_), &fd) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != getuid()) {
+    // Another user: no reply, nothing read.
+    c->HandleBase::close();
+    return;
+  }
+  server.track(c);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->handle_), on_alloc_cb, on_read_cb);
+}
+
+void Connection::close() {
+  if (session_) {
+    session_->detach(this);
+    session_ = nullptr;
+  }
+  link_->conn = nullptr;
+  server_.forget(this);
+  HandleBase::close();
+}
+
+void Connection::on_alloc_cb(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<Connection*>(h->data);
+  *buf = uv_buf_init(c->read_buf_, sizeof c->read_buf_);
+}
+
+void Connection::on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  static_cast<Connection*>(s->data)->on_read(nread, buf);
+}
+
+void Connection::on_read(ssize_t nread, const uv_buf_t* buf) {
+  if (nread < 0) {
+    close();
+    return;
+  }
+  if (nread == 0) return;
+  std::string_view bytes(buf->base, static_cast<std::size_t>(nread));
+  if (is_attached_) {
+    on_frames(bytes);
+    return;
+  }
+  std::string rest = lines_.feed(
+      bytes, [this](std::string_view line) { on_line(line); },
+      [this] {
+        send_json(proto::make_error(nullptr, proto::code::kLineTooLong,
+                                    "request line over 1 MiB discarded"));
+      });
+  if (is_attaching_) {
+    is_attaching_ = false;
+    is_attached_ = true;
+    if (!rest.empty()) on_frames(rest);
+  }
+}
+
+void Connection::on_line(std::string_view line) {
+  if (is_attaching_ || is_attached_) return;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.empty()) return;
+  proto::Json msg = proto::Json::parse(line, nullptr, false);
+  if (msg.is_discarded()) {
+    send_json(proto::make_error(nullptr, proto::code::kBadJson, "request is not valid JSON"));
+    return;
+  }
+  if (!msg.is_object() || !msg.contains("method") || !msg["method"].is_string()) {
+    send_json(proto::make_error(msg.is_object() && msg.contains("id") ? msg["id"] : nullptr,
+                                proto::code::kBadRequest,
+                                "request must be an object with a string \"method\""));
+    return;
+  }
+  proto::Json id = msg.value("id", proto::Json(nullptr));
+  std::string method = msg["method"].get<std::string>();
+  proto::Json params = msg.value("params", proto::Json::object());
+  if (!params.is_object()) {
+    send_json(proto::make_error(id, proto::code::kBadParams, "\"params\" must be an object"));
+    return;
+  }
+  if (msg.contains("version")) {
+    if (!msg["version"].is_number_integer() || msg["version"].get<int>() != proto::kVersion) {
+      // shutdown stays possible, so the user can follow the advice after a rebuild.
+      if (method != "shutdown") {
+        send_json(proto::make_error(
+            id, proto::code::kProtocolMismatch,
+            "daemon speaks protocol " + std::to_string(proto::kVersion) + ", this client " +
+                (msg["version"].is_number_integer() ? std::to_string(msg["version"].get<int>())
+                                                    : std::string("unknown"))));
+        return;
+      }
+    }
+    has_version_ = true;
+  }
+  if (!has_version_ && method != "shutdown") {
+    send_json(proto::make_error(id, proto::code::kBadRequest,
+                                "the first request must carry \"version\""));
+    return;
+  }
+  auto req = std::make_shared<Request>(link_, std::move(id), std::move(method), std::move(params));
+  server_.dispatch(req);
+  if (is_attaching_) lines_.stop();
+}
+
+void Connection::on_frames(std::string_view bytes) {
+  frames_.feed(bytes);
+  while (auto f = frames_.next()) {
+    switch (f->type) {
+      case proto::FrameType::kData:
+        if (session_ && is_writable_) session_->write_input(f->payload);
+        break;
+      case proto::FrameType::kResize:
+        if (session_ && f->payload.size() == 4)
+          session_->resize(this, proto::read_u16(f->payload.data()),
+                           proto::read_u16(f->payload.data() + 2));
+        break;
+      case proto::FrameType::kDetach:
+        if (session_) session_->detach(this);
+        session_ = nullptr;
+        close_when_flushed();
+        return;
+      case proto::FrameType::kHello:
+      case proto::FrameType::kExit:
+        break;
+    }
+  }
+  if (!frames_.error().empty()) close();
+}
+
+void Connection::start_attach(Session& session, bool is_writable, int rows, int cols) {
+  is_attaching_ = true;
+  is_writable_ = is_writable;
+  queue(std::make_shared<const std::string>(proto::encode_hello()), false);
+  if (!session.is_running()) {
+    queue(std::make_shared<const std::string>(
+              proto::encode_frame(proto::FrameType::kData, session.render())),
+          false);
+    on_session_exit(session.exit_status());
+    return;
+  }
+  session_ = &session;
+  session.attach(this, is_writable, rows, cols);
+  // Drawn after the size was applied, so the repaint matches the client's terminal.
+  queue(std::make_shared<const std::string>(
+            proto::encode_frame(proto::FrameType::kData, session.render())),
+        false);
+}
+
+void Connection::drop_backlog() {
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->is_output) {
+      queued_bytes_ -= it->bytes->size();
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  needs_repaint_ = true;
+}
+
+void Connection::on_session_output(const SharedBytes& chunk) {
+  if (needs_repaint_) return;
+  if (queued_bytes_ > kBacklogLimitBytes) {
+    // Too far behind while another client keeps up: one repaint when the socket drains.
+    drop_backlog();
+    return;
+  }
+  queue(std::make_shared<const std::string>(
+            proto::encode_frame_header(proto::FrameType::kData,
+                                       static_cast<std::uint32_t>(chunk->size()))),
+        true);
+  queue(chunk, true);
+}
+
+void Connection::on_session_exit(int exit_status) {
+  session_ = nullptr;
+  needs_repaint_ = false;
+  queue(std::make_shared<const std::string>(proto::encode_exit(exit_status)), false);
+  close_when_flushed();
+}
+
+void Connection::send_json(const proto::Json& j) {
+  std::string line = j.dump(-1, ' ', false, proto::Json::error_handler_t::replace);
+  line.push_back('\n');
+  queue(std::make_shared<const std::string>(std::move(line)), false);
+}
+
+void Connection::queue(SharedBytes bytes, bool is_output) {
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&handle_))) return;
+  queued_bytes_ += bytes->size();
+  queue_.push_back(Piece{std::move(bytes), is_output});
+  if (!in_flight_) write_next();
+}
+
+void Connection::write_next() {
+  if (queue_.empty()) {
+    if (needs_repaint_ && session_) {
+      needs_repaint_ = false;
+      queue(std::make_shared<const std::string>(
+                proto::encode_frame(proto::FrameType::kData, session_->render())),
+            false);
+      return;
+    }
+    if (is_closing_after_flush_) close();
+    return;
+  }
+  auto* w = new WriteReq{};
+  w->conn = this;
+  std::vector<uv_buf_t> bufs;
+  while (!queue_.empty() && bufs.size() < kMaxBufsPerWrite) {
+    Piece p = std::move(queue_.front());
+    queue_.pop_front();
+    queued_bytes_ -= p.bytes->size();
+    bufs.push_back(uv_buf_init(const_cast<char*>(p.bytes->data()),
+                               static_cast<unsigned>(p.bytes->size())));
+    w->held.push_back(std::move(p.bytes));
+  }
+  w->req.data = w;
+  in_flight_ = w;
+  const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&handle_), bufs.data(),
+                          static_cast<unsigned>(bufs.size()), on_write_cb);
+  if (rc != 0) {
+    in_flight_ = nullptr;
+    delete w;
+    close();
+  }
+}
+
+void Connection::on_write_cb(uv_write_t* req, int status) {
+  auto* w = static_cast<WriteReq*>(req->data);
+  Connection* c = w->conn;
+  c->in_flight_ = nullptr;
+  delete w;
+  c->on_write(status);
+}
+
+void Connection::on_write(int status) {
+  if (status < 0) {
+    // ECANCELED comes from our own close; anything else means the peer is gone.
+    if (status != UV_ECANCELED) close();
+    return;
+  }
+  write_next();
+  if (session_ && queued_bytes_ < Session::kPauseBacklogBytes) session_->on_client_drained();
+}
+
+void Connection::close_when_flushed() {
+  is_closing_after_flush_ = true;
+  if (!in_flight_ && queue_.empty()) close();
+}
+
+}  // namespace baton::runtime

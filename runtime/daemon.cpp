@@ -1,0 +1,226 @@
+#include "runtime/daemon.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "runtime/connection.hpp"
+
+namespace baton::runtime {
+
+namespace {
+
+// Like `mkdir -p`, with mode for the directories it creates.
+tl::expected<void, std::string> make_dirs(const std::string& path, mode_t mode) {
+  std::string cur;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    cur = path.substr(0, pos);
+    if (cur.empty()) continue;
+    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+      return tl::make_unexpected("cannot create " + cur + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return tl::make_unexpected(path + " is not a directory");
+  return {};
+}
+
+}  // namespace
+
+int daemonize() {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    std::perror("baton-daemon: pipe");
+    std::exit(1);
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    std::perror("baton-daemon: fork");
+    std::exit(1);
+  }
+  if (pid > 0) {
+    close(fds[1]);
+    int status;
+    waitpid(pid, &status, 0);
+    std::string msg;
+    char buf[512];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<std::size_t>(n));
+    if (msg.empty()) {
+      std::fprintf(stderr, "baton-daemon: the daemon exited before it was ready\n");
+      std::exit(1);
+    }
+    const bool ok = msg[0] == '+';
+    if (!ok) std::fprintf(stderr, "baton-daemon: %s\n", msg.c_str() + 1);
+    std::exit(ok ? 0 : 1);
+  }
+  close(fds[0]);
+  setsid();
+  const pid_t second = fork();
+  if (second < 0) _exit(1);
+  if (second > 0) _exit(0);
+  if (chdir("/") != 0) _exit(1);
+  const int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) {
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    if (devnull > 2) close(devnull);
+  }
+  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+  return fds[1];
+}
+
+void report_ready(int ready_fd, bool ok, const std::string& message) {
+  if (ready_fd < 0) return;
+  std::string msg = (ok ? "+" : "-") + message;
+  ssize_t n = write(ready_fd, msg.data(), msg.size());
+  (void)n;
+  close(ready_fd);
+}
+
+Daemon::Daemon(Paths paths) : paths_(std::move(paths)) {
+  uv_loop_init(&loop_);
+  reaper_ = std::make_unique<ChildReaper>(&loop_);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+Daemon::~Daemon() {
+  if (lock_fd_ >= 0) close(lock_fd_);
+}
+
+tl::expected<void, std::string> Daemon::lock() {
+  if (auto r = make_dirs(paths_.home, 0700); !r) return r;
+  if (auto r = make_dirs(paths_.run_dir, 0700); !r) return r;
+  chmod(paths_.run_dir.c_str(), 0700);
+  if (auto r = make_dirs(paths_.state_dir, 0700); !r) return r;
+  if (auto r = make_dirs(paths_.logs_dir, 0700); !r) return r;
+  lock_fd_ = open(paths_.lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) return tl::make_unexpected("cannot open " + paths_.lock + ": " + std::strerror(errno));
+  if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    close(lock_fd_);
+    lock_fd_ = -1;
+    if (err == EWOULDBLOCK) return tl::make_unexpected(std::string(kAlreadyRunning));
+    return tl::make_unexpected("cannot lock " + paths_.lock + ": " + std::strerror(err));
+  }
+  const std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(lock_fd_, 0) == 0) {
+    ssize_t n = pwrite(lock_fd_, pid.data(), pid.size(), 0);
+    (void)n;
+  }
+  return {};
+}
+
+tl::expected<void, std::string> Daemon::listen() {
+  auto server = ControlServer::listen(&loop_, paths_.socket);
+  if (!server) return tl::make_unexpected(server.error());
+  server_ = *server;
+  register_session_methods();
+  sigterm_ = Signal::make(&loop_);
+  sigterm_->start(SIGTERM, [this](int) { shutdown(nullptr); });
+  sigint_ = Signal::make(&loop_);
+  sigint_->start(SIGINT, [this](int) { shutdown(nullptr); });
+  spdlog::info("daemon {} listening on {}", getpid(), paths_.socket);
+  return {};
+}
+
+int Daemon::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  sessions_.clear();
+  // Sessions' handles close in their destructors; let their close callbacks run.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  const int rc = uv_loop_close(&loop_);
+  spdlog::info("daemon {} stopped, uv_loop_close={}", getpid(), rc);
+  return rc;
+}
+
+std::string Daemon::next_session_id() {
+  for (;;) {
+    std::string id = "s" + std::to_string(next_id_++);
+    if (!sessions_.count(id)) return id;
+  }
+}
+
+tl::expected<Session*, std::string> Daemon::start_session(SessionSpec spec) {
+  if (is_shutting_down_) return tl::make_unexpected(std::string("the daemon is shutting down"));
+  if (spec.id.empty()) spec.id = next_session_id();
+  if (sessions_.count(spec.id))
+    return tl::make_unexpected("a session named '" + spec.id + "' already exists");
+  auto s = Session::start(&loop_, *reaper_, std::move(spec));
+  if (!s) return tl::make_unexpected(s.error());
+  Session* raw = s->get();
+  raw->on_exit([this](Session& sess) {
+    spdlog::info("session {} exited with status {}", sess.id(), sess.exit_status());
+    auto fns = exit_fns_;
+    for (auto& fn : fns) fn(sess);
+    if (is_shutting_down_) shutdown(nullptr);
+  });
+  sessions_[raw->id()] = std::move(*s);
+  spdlog::info("session {} started: pid {} in {}", raw->id(), raw->pid(), raw->cwd());
+  return raw;
+}
+
+Session* Daemon::find_session(const std::string& target) {
+  if (resolver_) {
+    const std::string id = resolver_(target);
+    if (!id.empty()) {
+      auto it = sessions_.find(id);
+      if (it != sessions_.end()) return it->second.get();
+    }
+  }
+  if (target.empty()) {
+    // No target: the newest running session, as tmux attaches the most recent one.
+    Session* best = nullptr;
+    for (auto& [id, s] : sessions_) {
+      if (!s->is_running()) continue;
+      if (!best || s->created_at() >= best->created_at()) best = s.get();
+    }
+    return best;
+  }
+  auto it = sessions_.find(target);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+void Daemon::remove_session(const std::string& id) { sessions_.erase(id); }
+
+void Daemon::shutdown(std::function<void()> on_sessions_stopped) {
+  if (on_sessions_stopped) on_stopped_.push_back(std::move(on_sessions_stopped));
+  if (!is_shutting_down_) {
+    is_shutting_down_ = true;
+    spdlog::info("shutting down");
+    for (auto& [id, s] : sessions_) s->stop();
+  }
+  for (auto& [id, s] : sessions_) {
+    if (s->is_running()) return;  // called again from each session's exit
+  }
+  auto fns = std::move(on_stopped_);
+  on_stopped_.clear();
+  for (auto& fn : fns) fn();
+  close_all();
+}
+
+void Daemon::close_all() {
+  if (!server_) return;
+  // New clients must not reach a daemon that is leaving; they start a new one.
+  unlink(paths_.socket.c_str());
+  server_->close();
+  server_ = nullptr;
+  reaper_->close();
+  if (sigterm_) sigterm_->close();
+  if (sigint_) sigint_->close();
+  sigterm_ = sigint_ = nullptr;
+}
+
+}  // namespace baton::runtime

@@ -1,0 +1,86 @@
+// The daemon process: one per BATON_HOME (flock'd lock file), a libuv loop, the control
+// server, the session table and the one SIGCHLD reaper. The runtime offers the plugin a
+// small interface: register control methods, start and stop sessions, subscribe to exits.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "runtime/child_reaper.hpp"
+#include "runtime/control_server.hpp"
+#include "runtime/paths.hpp"
+#include "runtime/session.hpp"
+
+namespace baton::runtime {
+
+// Forks into the background like tmux (fork, setsid, fork). Returns in the daemon process
+// with the write end of a pipe the original process waits on; it exits with 0 once
+// report_ready() says the daemon listens (or that another one already does), else 1.
+int daemonize();
+void report_ready(int ready_fd, bool ok, const std::string& message);
+
+class Daemon {
+ public:
+  using ExitFn = std::function<void(Session&)>;
+  // Resolves a client's TARGET to a session id, or "" to fall back on the runtime's rules.
+  using TargetResolver = std::function<std::string(const std::string& target)>;
+
+  explicit Daemon(Paths paths);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Creates BATON_HOME's directories and takes the lock. "already running" is an error whose
+  // message starts with kAlreadyRunning.
+  static constexpr const char* kAlreadyRunning = "already running";
+  tl::expected<void, std::string> lock();
+  tl::expected<void, std::string> listen();
+  // Runs the loop until shutdown; returns uv_loop_close()'s result (0 when every handle closed).
+  int run();
+
+  uv_loop_t* loop() { return &loop_; }
+  const Paths& paths() const { return paths_; }
+  ControlServer& server() { return *server_; }
+  void add_method(std::string name, MethodFn fn) { server_->add_method(std::move(name), std::move(fn)); }
+
+  tl::expected<Session*, std::string> start_session(SessionSpec spec);
+  // A fresh plain session id: s1, s2, ...
+  std::string next_session_id();
+  Session* find_session(const std::string& target);
+  void remove_session(const std::string& id);
+  const std::map<std::string, std::unique_ptr<Session>>& sessions() const { return sessions_; }
+  void on_session_exit(ExitFn fn) { exit_fns_.push_back(std::move(fn)); }
+  void set_target_resolver(TargetResolver r) { resolver_ = std::move(r); }
+
+  // Stops every session (SIGHUP, grace, SIGTERM, SIGKILL), then closes every handle.
+  void shutdown(std::function<void()> on_sessions_stopped);
+  bool is_shutting_down() const { return is_shutting_down_; }
+
+ private:
+  void register_session_methods();
+  void close_all();
+
+  Paths paths_;
+  uv_loop_t loop_{};
+  int lock_fd_ = -1;
+  std::unique_ptr<ChildReaper> reaper_;
+  ControlServer* server_ = nullptr;
+  Signal* sigterm_ = nullptr;
+  Signal* sigint_ = nullptr;
+  Timer* shutdown_timer_ = nullptr;
+  std::map<std::string, std::unique_ptr<Session>> sessions_;
+  unsigned next_id_ = 1;
+  std::vector<ExitFn> exit_fns_;
+  TargetResolver resolver_;
+  bool is_shutting_down_ = false;
+  std::vector<std::function<void()>> on_stopped_;
+};
+
+}  // namespace baton::runtime

@@ -1,0 +1,27 @@
+#include "runtime/log.hpp"
+
+#include <memory>
+#include <vector>
+
+#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace baton::runtime {
+
+void init_log(const Paths& paths, bool also_stderr) {
+  std::vector<spdlog::sink_ptr> sinks;
+  try {
+    sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+        paths.logs_dir + "/daemon.log", 5u << 20, 3));
+  } catch (const spdlog::spdlog_ex&) {
+    // An unwritable log directory must not keep the daemon from running.
+  }
+  if (also_stderr) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("baton", sinks.begin(), sinks.end());
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace baton::runtime

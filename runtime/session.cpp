@@ -1,0 +1,320 @@
+#include "runtime/session.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+
+namespace baton::runtime {
+
+namespace {
+
+constexpr std::size_t kReadChunkBytes = 64u << 10;
+// Bounded per poll callback so one chatty session cannot starve the loop.
+constexpr int kReadsPerWakeup = 16;
+
+}  // namespace
+
+std::string iso8601_now() {
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  const std::time_t t = system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[40];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
+  return out;
+}
+
+tl::expected<std::unique_ptr<Session>, std::string> Session::start(uv_loop_t* loop,
+                                                                   ChildReaper& reaper,
+                                                                   SessionSpec spec) {
+  auto proc = pty_spawn(spec.spawn);
+  if (!proc) return tl::make_unexpected(proc.error());
+  return std::unique_ptr<Session>(new Session(loop, reaper, std::move(spec), *proc));
+}
+
+Session::Session(uv_loop_t* loop, ChildReaper& reaper, SessionSpec spec, PtyProcess proc)
+    : loop_(loop),
+      reaper_(reaper),
+      spec_(std::move(spec)),
+      pid_(proc.pid),
+      poll_(Poll::make(loop, proc.master_fd, [this](int s, int e) { on_poll(s, e); })),
+      created_at_(iso8601_now()),
+      screen_(spec_.spawn.rows, spec_.spawn.cols) {
+  screen_.with_screen([this](Screen& screen) {
+    screen.set_output([this](std::string_view answer) {
+      if (is_answering_queries_) write_input(answer);
+    });
+    return 0;
+  });
+  poll_->start(UV_READABLE);
+  reaper_.watch(pid_, [this](pid_t, int status) { on_child_exit(status); });
+}
+
+Session::~Session() {
+  if (!has_exited_) {
+    // Last resort (the daemon normally stops sessions and waits): never leave a child behind.
+    reaper_.forget(pid_);
+    kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    int status;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  for (auto& c : clients_) c.client->on_session_exit(exit_status_);
+  if (poll_) poll_->close();
+  if (stop_timer_) stop_timer_->close();
+  if (stall_timer_) stall_timer_->close();
+}
+
+void Session::on_poll(int status, int events) {
+  if (status < 0) {
+    // EBADF and friends: the master is unusable, the same as EIO.
+    is_reading_ = false;
+    poll_->stop();
+    return;
+  }
+  if (events & UV_READABLE) read_master();
+  if (events & UV_WRITABLE) flush_input();
+}
+
+void Session::read_master() {
+  char buf[kReadChunkBytes];
+  for (int i = 0; i < kReadsPerWakeup; ++i) {
+    if (should_pause()) {
+      pause_reading();
+      return;
+    }
+    const ssize_t n = read(poll_->fd(), buf, sizeof buf);
+    if (n > 0) {
+      deliver(std::string_view(buf, static_cast<std::size_t>(n)));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    // EOF and EIO both mean every slave fd is closed (DESIGN.md §8).
+    is_reading_ = false;
+    poll_->start(input_.empty() ? 0 : UV_WRITABLE);
+    if (input_.empty()) poll_->stop();
+    return;
+  }
+}
+
+bool Session::should_pause() const {
+  if (clients_.empty()) return false;
+  return std::all_of(clients_.begin(), clients_.end(), [](const Client& c) {
+    return c.client->backlog_bytes() >= kPauseBacklogBytes;
+  });
+}
+
+void Session::pause_reading() {
+  if (is_paused_ || !poll_) return;
+  is_paused_ = true;
+  if (input_.empty()) {
+    poll_->stop();
+  } else {
+    poll_->start(UV_WRITABLE);
+  }
+  if (!stall_timer_) stall_timer_ = Timer::make(loop_);
+  stall_timer_->start(kStallMs, [this] {
+    for (auto& c : clients_) {
+      if (c.client->backlog_bytes() >= kPauseBacklogBytes) c.client->drop_backlog();
+    }
+    resume_reading();
+  });
+}
+
+void Session::resume_reading() {
+  if (!is_paused_) return;
+  is_paused_ = false;
+  if (stall_timer_) stall_timer_->stop();
+  if (!poll_ || !is_reading_) return;
+  poll_->start(UV_READABLE | (input_.empty() ? 0 : UV_WRITABLE));
+}
+
+void Session::on_client_drained() {
+  if (is_paused_ && !should_pause()) resume_reading();
+}
+
+void Session::deliver(std::string_view bytes) {
+  auto chunk = std::make_shared<const std::string>(bytes);
+  // Clients first: the screen model must never pace the bytes they get.
+  for (auto& c : clients_) c.client->on_session_output(chunk);
+
+  // Trimmed in halves so appending stays amortised O(1).
+  ring_.append(bytes);
+  if (ring_.size() > 2 * kScrollbackBytes) ring_.erase(0, ring_.size() - kScrollbackBytes);
+
+  screen_.push(*chunk);
+  // A query (cursor position, device attributes) is answered by the attached writable
+  // client's terminal; without one, the screen model answers it now, not when it next pumps
+  // (codex aborts when its cursor-position query goes unanswered).
+  if (queries_.scan(*chunk) && !has_writable_client()) catch_up_screen(true);
+}
+
+void Session::catch_up_screen(bool answer_queries) {
+  is_answering_queries_ = answer_queries;
+  screen_.with_screen([](Screen&) { return 0; });
+  is_answering_queries_ = false;
+}
+
+std::string Session::scrollback() const {
+  if (ring_.size() <= kScrollbackBytes) return ring_;
+  return ring_.substr(ring_.size() - kScrollbackBytes);
+}
+
+void Session::write_input(std::string_view bytes) {
+  if (has_exited_ || bytes.empty()) return;
+  const bool was_empty = input_.empty();
+  input_.append(bytes);
+  if (was_empty) flush_input();
+}
+
+void Session::flush_input() {
+  while (!input_.empty()) {
+    const ssize_t n = write(poll_->fd(), input_.data(), input_.size());
+    if (n > 0) {
+      input_.erase(0, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    input_.clear();  // the terminal is gone; nobody will read this
+    break;
+  }
+  int events = is_reading_ && !is_paused_ ? UV_READABLE : 0;
+  if (!input_.empty()) events |= UV_WRITABLE;
+  if (events) {
+    poll_->start(events);
+  } else {
+    poll_->stop();
+  }
+}
+
+void Session::on_child_exit(int wait_status) {
+  exit_status_ = exit_status_from_wait(wait_status);
+  // Debian's libuv 1.44 can signal the end of a PTY before its last bytes were read, and the
+  // child may exit between two wakeups: drain the master now so no byte is lost (§8).
+  if (is_reading_) {
+    char buf[kReadChunkBytes];
+    for (;;) {
+      const ssize_t n = read(poll_->fd(), buf, sizeof buf);
+      if (n > 0) {
+        deliver(std::string_view(buf, static_cast<std::size_t>(n)));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      break;
+    }
+  }
+  finish();
+}
+
+void Session::finish() {
+  has_exited_ = true;
+  is_reading_ = false;
+  input_.clear();
+  if (stop_timer_) {
+    stop_timer_->close();
+    stop_timer_ = nullptr;
+  }
+  if (stall_timer_) {
+    stall_timer_->close();
+    stall_timer_ = nullptr;
+  }
+  is_paused_ = false;
+  // Closing the master hangs up whatever still holds the slave (a backgrounded grandchild).
+  poll_->close();
+  poll_ = nullptr;
+  catch_up_screen(false);
+  auto clients = clients_;
+  clients_.clear();
+  size_owner_ = nullptr;
+  for (auto& c : clients) c.client->on_session_exit(exit_status_);
+  auto fns = exit_fns_;
+  for (auto& fn : fns) fn(*this);
+}
+
+void Session::stop(std::uint64_t grace_ms) {
+  if (has_exited_ || stop_timer_) return;
+  stop_timer_ = Timer::make(loop_);
+  kill(-pid_, SIGHUP);
+  stop_timer_->start(grace_ms, [this, grace_ms] {
+    kill(-pid_, SIGTERM);
+    stop_timer_->start(grace_ms, [this] {
+      kill(-pid_, SIGKILL);
+      kill(pid_, SIGKILL);
+    });
+  });
+}
+
+bool Session::has_writable_client() const {
+  return std::any_of(clients_.begin(), clients_.end(), [](const Client& c) { return c.is_writable; });
+}
+
+void Session::attach(SessionClient* client, bool is_writable, int rows, int cols) {
+  clients_.push_back(Client{client, is_writable, rows, cols});
+  if (is_writable && size_owner_ == nullptr && !has_exited_) {
+    size_owner_ = client;
+    if (rows > 0 && cols > 0) apply_size(rows, cols);
+  }
+}
+
+void Session::detach(SessionClient* client) {
+  auto it = std::find_if(clients_.begin(), clients_.end(),
+                         [client](const Client& c) { return c.client == client; });
+  if (it == clients_.end()) return;
+  clients_.erase(it);
+  on_client_drained();
+  if (size_owner_ != client) return;
+  size_owner_ = nullptr;
+  // Queries that passed while the client's terminal was answering must not be answered a
+  // second time by the model later: parse them now with answers off.
+  catch_up_screen(false);
+  for (auto& c : clients_) {
+    if (!c.is_writable) continue;
+    size_owner_ = c.client;
+    if (c.rows > 0 && c.cols > 0) apply_size(c.rows, c.cols);
+    break;
+  }
+}
+
+void Session::resize(SessionClient* client, int rows, int cols) {
+  for (auto& c : clients_) {
+    if (c.client != client) continue;
+    c.rows = rows;
+    c.cols = cols;
+  }
+  if (client == size_owner_) apply_size(rows, cols);
+}
+
+void Session::apply_size(int rows, int cols) {
+  if (rows <= 0 || cols <= 0 || rows > 10000 || cols > 10000) return;
+  if (rows == spec_.spawn.rows && cols == spec_.spawn.cols) return;
+  screen_.with_screen([rows, cols](Screen& screen) {
+    screen.resize(rows, cols);
+    return 0;
+  });
+  spec_.spawn.rows = static_cast<unsigned short>(rows);
+  spec_.spawn.cols = static_cast<unsigned short>(cols);
+  if (poll_) pty_resize(poll_->fd(), static_cast<unsigned short>(rows),
+                        static_cast<unsigned short>(cols));
+}
+
+std::string Session::render() {
+  return screen_.with_screen([](Screen& screen) { return screen.render(); });
+}
+
+std::vector<std::string> Session::capture(bool join_wrapped) {
+  return screen_.with_screen([join_wrapped](Screen& screen) { return screen.capture(join_wrapped); });
+}
+
+}  // namespace baton::runtime

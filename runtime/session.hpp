@@ -1,0 +1,146 @@
+// A session: one process in one PTY, owned by the daemon. Output is read on the loop and
+// goes to attached clients first, then into a bounded scrollback ring and the screen model,
+// which catches up in batches (DESIGN.md §8). The process is reaped from the one SIGCHLD
+// watcher, the master drained afterwards, and the session stays listed as exited with its
+// status and final screen until it is removed, like tmux's remain-on-exit.
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "runtime/child_reaper.hpp"
+#include "runtime/pty.hpp"
+#include "runtime/screen_feeder.hpp"
+#include "runtime/terminal_modes.hpp"
+#include "runtime/uv_handles.hpp"
+
+namespace baton::runtime {
+
+using SharedBytes = std::shared_ptr<const std::string>;
+
+// What a session needs from an attached client (the attach connection).
+class SessionClient {
+ public:
+  virtual void on_session_output(const SharedBytes& chunk) = 0;
+  virtual void on_session_exit(int exit_status) = 0;
+  // Output queued for the client and not yet written.
+  virtual std::size_t backlog_bytes() const = 0;
+  // Discards the queued output; the client gets a repaint of the screen once it drains.
+  virtual void drop_backlog() = 0;
+
+ protected:
+  ~SessionClient() = default;
+};
+
+struct SessionSpec {
+  std::string id;
+  PtySpawnOptions spawn;
+};
+
+class Session {
+ public:
+  static constexpr std::size_t kScrollbackBytes = 1u << 20;
+  static constexpr std::uint64_t kDefaultGraceMs = 2000;
+  // Reading pauses while every attached client has this much queued (a client writing to a
+  // slow disk catches up and loses nothing)...
+  static constexpr std::size_t kPauseBacklogBytes = 1u << 20;
+  // ...but for no longer than this: then the lagging clients' output is dropped and they get
+  // a repaint, so a stalled client never blocks the session (tmux does the same).
+  static constexpr std::uint64_t kStallMs = 500;
+
+  using ExitFn = std::function<void(Session&)>;
+
+  static tl::expected<std::unique_ptr<Session>, std::string> start(uv_loop_t* loop,
+                                                                   ChildReaper& reaper,
+                                                                   SessionSpec spec);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const std::string& id() const { return spec_.id; }
+  const std::vector<std::string>& argv() const { return spec_.spawn.argv; }
+  const std::string& cwd() const { return spec_.spawn.cwd; }
+  pid_t pid() const { return pid_; }
+  bool is_running() const { return !has_exited_; }
+  int exit_status() const { return exit_status_; }
+  const std::string& created_at() const { return created_at_; }
+
+  void on_exit(ExitFn fn) { exit_fns_.push_back(std::move(fn)); }
+
+  void write_input(std::string_view bytes);
+
+  // The first writable client owns the size; a read-only client never does.
+  void attach(SessionClient* client, bool is_writable, int rows, int cols);
+  void detach(SessionClient* client);
+  void resize(SessionClient* client, int rows, int cols);
+  bool has_writable_client() const;
+  // A client wrote some of its backlog: reading resumes if it was paused for it.
+  void on_client_drained();
+  std::size_t client_count() const { return clients_.size(); }
+
+  // The current screen, after the model caught up with every byte read so far.
+  std::string render();
+  std::vector<std::string> capture(bool join_wrapped);
+  // The newest output bytes, at most kScrollbackBytes.
+  std::string scrollback() const;
+
+  // Stops the process group: SIGHUP, grace, SIGTERM, grace, SIGKILL. A no-op once exited.
+  void stop(std::uint64_t grace_ms = kDefaultGraceMs);
+
+ private:
+  Session(uv_loop_t* loop, ChildReaper& reaper, SessionSpec spec, PtyProcess proc);
+  void on_poll(int status, int events);
+  void read_master();
+  void flush_input();
+  void deliver(std::string_view bytes);
+  void on_child_exit(int wait_status);
+  void finish();
+  void escalate(int step);
+  void catch_up_screen(bool answer_queries);
+  void apply_size(int rows, int cols);
+  bool should_pause() const;
+  void pause_reading();
+  void resume_reading();
+
+  struct Client {
+    SessionClient* client;
+    bool is_writable;
+    int rows;
+    int cols;
+  };
+
+  uv_loop_t* loop_;
+  ChildReaper& reaper_;
+  SessionSpec spec_;
+  pid_t pid_;
+  Poll* poll_;
+  Timer* stop_timer_ = nullptr;
+  Timer* stall_timer_ = nullptr;
+  bool is_paused_ = false;
+  std::string created_at_;
+  bool has_exited_ = false;
+  bool is_master_open_ = true;
+  bool is_reading_ = true;
+  int exit_status_ = -1;
+  std::string input_;  // bytes for the master that did not fit yet
+  std::string ring_;   // scrollback, between kScrollbackBytes and twice that
+  ScreenFeeder screen_;
+  QueryScanner queries_;
+  // Set only on the loop thread while it holds the screen: the worker's parses never answer.
+  bool is_answering_queries_ = false;
+  std::vector<Client> clients_;
+  SessionClient* size_owner_ = nullptr;
+  std::vector<ExitFn> exit_fns_;
+};
+
+std::string iso8601_now();
+
+}  // namespace baton::runtime

@@ -1,0 +1,175 @@
+// The runtime's own control methods: new, sessions, attach, capture, send, kill, shutdown,
+// ping. Names and fields are a contract (issue 2); the plugin adds its methods beside them.
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "runtime/connection.hpp"
+#include "runtime/daemon.hpp"
+
+extern char** environ;
+
+namespace baton::runtime {
+
+namespace proto = protocol;
+using proto::Json;
+
+namespace {
+
+Json session_json(const Session& s) {
+  return Json{{"id", s.id()},
+              {"command", s.argv()},
+              {"cwd", s.cwd()},
+              {"pid", s.pid()},
+              {"state", s.is_running() ? "running" : "exited"},
+              {"exit_status", s.is_running() ? Json(nullptr) : Json(s.exit_status())},
+              {"created_at", s.created_at()}};
+}
+
+// Reads an optional parameter of the given JSON type; a wrong type is an error reply.
+template <typename T>
+bool param(const RequestPtr& req, const char* name, T& out) {
+  const Json& p = req->params();
+  if (!p.contains(name) || p[name].is_null()) return true;
+  try {
+    out = p[name].get<T>();
+    return true;
+  } catch (const Json::exception&) {
+    req->fail(proto::code::kBadParams, std::string("parameter \"") + name + "\" has the wrong type");
+    return false;
+  }
+}
+
+}  // namespace
+
+void Daemon::register_session_methods() {
+  auto target_session = [this](const RequestPtr& req) -> Session* {
+    std::string target;
+    if (!param(req, "target", target)) return nullptr;
+    Session* s = find_session(target);
+    if (!s) {
+      req->fail(proto::code::kNotFound,
+                target.empty() ? std::string("no running session") : "no session '" + target + "'");
+    }
+    return s;
+  };
+
+  add_method("ping", [](const RequestPtr& req) {
+    req->reply(Json{{"version", proto::kVersion}, {"pid", getpid()}});
+  });
+
+  add_method("new", [this](const RequestPtr& req) {
+    std::vector<std::string> command;
+    std::string cwd;
+    std::string name;
+    std::map<std::string, std::string> env;
+    int rows = 40;
+    int cols = 120;
+    if (!param(req, "command", command) || !param(req, "cwd", cwd) || !param(req, "name", name) ||
+        !param(req, "env", env) || !param(req, "rows", rows) || !param(req, "cols", cols))
+      return;
+    if (command.empty()) {
+      req->fail(proto::code::kBadParams, "\"command\" must be a non-empty array of strings");
+      return;
+    }
+    if (name.find_first_of(" \t\n/") != std::string::npos) {
+      req->fail(proto::code::kBadParams, "session name '" + name + "' must not contain spaces or '/'");
+      return;
+    }
+    SessionSpec spec;
+    spec.id = name;
+    spec.spawn.argv = std::move(command);
+    spec.spawn.cwd = cwd.empty() ? std::string("/") : cwd;
+    std::vector<std::string> extra;
+    for (auto& [k, v] : env) extra.push_back(k + "=" + v);
+    // A client sends its whole environment, as a shell would pass it to a child; a bare
+    // request gets the daemon's.
+    spec.spawn.env = session_environment(req->params().contains("env") ? nullptr : environ, extra);
+    if (rows > 0 && rows < 10000) spec.spawn.rows = static_cast<unsigned short>(rows);
+    if (cols > 0 && cols < 10000) spec.spawn.cols = static_cast<unsigned short>(cols);
+    auto s = start_session(std::move(spec));
+    if (!s) {
+      req->fail(proto::code::kSpawnFailed, s.error());
+      return;
+    }
+    req->reply(Json{{"session", session_json(**s)}});
+  });
+
+  add_method("sessions", [this](const RequestPtr& req) {
+    bool all = false;
+    if (!param(req, "all", all)) return;
+    Json list = Json::array();
+    std::vector<const Session*> ordered;
+    for (auto& [id, s] : sessions_) {
+      if (all || s->is_running()) ordered.push_back(s.get());
+    }
+    std::sort(ordered.begin(), ordered.end(), [](const Session* a, const Session* b) {
+      return a->created_at() < b->created_at();
+    });
+    for (const Session* s : ordered) list.push_back(session_json(*s));
+    req->reply(Json{{"sessions", std::move(list)}});
+  });
+
+  add_method("attach", [this, target_session](const RequestPtr& req) {
+    bool read_only = false;
+    int rows = 0;
+    int cols = 0;
+    if (!param(req, "read_only", read_only) || !param(req, "rows", rows) ||
+        !param(req, "cols", cols))
+      return;
+    Session* s = target_session(req);
+    if (!s) return;
+    Connection* conn = req->connection();
+    if (!conn) return;
+    req->reply(Json{{"session", session_json(*s)}});
+    conn->start_attach(*s, !read_only, rows, cols);
+  });
+
+  add_method("capture", [target_session](const RequestPtr& req) {
+    bool raw = false;
+    if (!param(req, "raw", raw)) return;
+    Session* s = target_session(req);
+    if (!s) return;
+    req->reply(Json{{"session", s->id()}, {"lines", s->capture(!raw)}});
+  });
+
+  add_method("send", [target_session](const RequestPtr& req) {
+    std::string data;
+    if (!param(req, "data", data)) return;
+    Session* s = target_session(req);
+    if (!s) return;
+    if (!s->is_running()) {
+      req->fail(proto::code::kFailed, "session '" + s->id() + "' has exited");
+      return;
+    }
+    s->write_input(data);
+    req->reply(Json{{"session", s->id()}, {"bytes", data.size()}});
+  });
+
+  add_method("kill", [this, target_session](const RequestPtr& req) {
+    Session* s = target_session(req);
+    if (!s) return;
+    const std::string id = s->id();
+    if (!s->is_running()) {
+      remove_session(id);
+      req->reply(Json{{"session", id}});
+      return;
+    }
+    s->on_exit([this, req, id](Session&) {
+      req->reply(Json{{"session", id}});
+      // Removed after the exit callbacks ran, never from inside them.
+      auto* t = Timer::make(&loop_);
+      t->start(0, [this, id, t] {
+        remove_session(id);
+        t->close();
+      });
+    });
+    s->stop();
+  });
+
+  add_method("shutdown", [this](const RequestPtr& req) {
+    shutdown([req] { req->reply(Json{{"stopped", true}}); });
+  });
+}
+
+}  // namespace baton::runtime

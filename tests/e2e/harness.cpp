@@ -1,0 +1,206 @@
+#include "tests/e2e/harness.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+extern char** environ;
+
+namespace baton::test {
+
+RunResult run_process(const std::vector<std::string>& argv, const RunOptions& opts) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return {};
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    const auto key = kv.substr(0, kv.find('='));
+    if (!opts.env.count(key)) env_store.push_back(kv);
+  }
+  for (const auto& [k, v] : opts.env) env_store.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    setpgid(0, 0);
+    if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) _exit(126);
+    execvpe(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  RunResult r;
+  std::string_view input = opts.input;
+  if (input.empty()) {
+    close(in[1]);
+    in[1] = -1;
+  } else {
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts.timeout_ms);
+  bool out_open = true, err_open = true, timed_out = false;
+  char buf[65536];
+  while (out_open || err_open) {
+    pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      timed_out = true;
+      kill(-pid, SIGKILL);
+      break;
+    }
+    if (!out_open) fds[0].fd = -1;
+    if (!err_open) fds[1].fd = -1;
+    poll(fds, 3, static_cast<int>(std::min<long>(left, 200)));
+    if (fds[0].revents) {
+      const ssize_t n = read(out[0], buf, sizeof buf);
+      if (n > 0) r.out.append(buf, static_cast<std::size_t>(n));
+      else out_open = false;
+    }
+    if (fds[1].revents) {
+      const ssize_t n = read(err[0], buf, sizeof buf);
+      if (n > 0) r.err.append(buf, static_cast<std::size_t>(n));
+      else err_open = false;
+    }
+    if (in[1] >= 0 && fds[2].revents) {
+      const ssize_t n = write(in[1], input.data(), input.size());
+      if (n > 0) input.remove_prefix(static_cast<std::size_t>(n));
+      if (n < 0 && errno != EAGAIN) input = {};
+      if (input.empty()) {
+        close(in[1]);
+        in[1] = -1;
+      }
+    }
+  }
+  if (in[1] >= 0) close(in[1]);
+  close(out[0]);
+  close(err[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (timed_out) {
+    r.status = -1;
+  } else if (WIFEXITED(status)) {
+    r.status = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    r.status = 128 + WTERMSIG(status);
+  }
+  return r;
+}
+
+bool eventually(const std::function<bool()>& pred, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+bool process_exists(pid_t pid) {
+  if (pid <= 0) return false;
+  if (kill(pid, 0) != 0) return errno != ESRCH;
+  // A zombie still answers kill(0); it has no running code left.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string make_temp_dir(const std::string& prefix) {
+  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  if (!mkdtemp(tmpl.data())) return {};
+  return tmpl;
+}
+
+void remove_tree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+void BatonTest::SetUp() {
+  tmp_ = make_temp_dir("baton-e2e");
+  ASSERT_FALSE(tmp_.empty());
+  home_ = tmp_ + "/home";
+}
+
+void BatonTest::TearDown() {
+  const pid_t pid = daemon_pid();
+  if (pid > 0 && process_exists(pid)) {
+    auto r = baton({"shutdown"}, RunOptions{.timeout_ms = 20000});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(eventually([&] { return !process_exists(pid); }, 10000))
+        << "daemon " << pid << " still running after shutdown";
+  }
+  remove_tree(tmp_);
+}
+
+RunResult BatonTest::baton(const std::vector<std::string>& args, RunOptions opts) {
+  std::vector<std::string> argv{BATON_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  opts.env["BATON_HOME"] = home_;
+  return run_process(argv, opts);
+}
+
+std::string BatonTest::baton_ok(const std::vector<std::string>& args, RunOptions opts) {
+  auto r = baton(args, std::move(opts));
+  EXPECT_EQ(r.status, 0) << "baton " << testing::PrintToString(args) << ": " << r.err;
+  return r.out;
+}
+
+pid_t BatonTest::daemon_pid() {
+  const std::string s = read_file(home_ + "/run/daemon.lock");
+  return s.empty() ? -1 : static_cast<pid_t>(std::atol(s.c_str()));
+}
+
+std::string BatonTest::capture(const std::string& target) {
+  return baton({"capture", target}).out;
+}
+
+int BatonTest::wait_exited(const std::string& target, int timeout_ms) {
+  int status = -1;
+  eventually(
+      [&] {
+        auto j = nlohmann::json::parse(baton({"sessions", "--all", "--json"}).out, nullptr, false);
+        if (j.is_discarded()) return false;
+        for (const auto& s : j["sessions"]) {
+          if (s["id"] == target && s["state"] == "exited") {
+            status = s["exit_status"].get<int>();
+            return true;
+          }
+        }
+        return false;
+      },
+      timeout_ms);
+  return status;
+}
+
+}  // namespace baton::test

@@ -1,0 +1,57 @@
+// Runs the real baton binaries against a private BATON_HOME, as a user would.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace baton::test {
+
+struct RunResult {
+  int status = -1;  // exit code, or 128 + signal; -1 when it timed out
+  std::string out;
+  std::string err;
+};
+
+struct RunOptions {
+  std::map<std::string, std::string> env;  // added to this process's environment
+  std::string input;                       // written to stdin, then closed
+  int timeout_ms = 60000;
+  std::string cwd;
+};
+
+RunResult run_process(const std::vector<std::string>& argv, const RunOptions& opts = {});
+
+// Polls until pred() holds or timeout_ms passed; returns the last value of pred().
+bool eventually(const std::function<bool()>& pred, int timeout_ms = 10000);
+
+bool process_exists(pid_t pid);
+std::string read_file(const std::string& path);
+std::string make_temp_dir(const std::string& prefix);
+void remove_tree(const std::string& path);
+
+// A fixture with its own BATON_HOME; TearDown shuts the daemon down and checks it left.
+class BatonTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  RunResult baton(const std::vector<std::string>& args, RunOptions opts = {});
+  std::string baton_ok(const std::vector<std::string>& args, RunOptions opts = {});
+  // The pid the daemon wrote to its lock file, or -1.
+  pid_t daemon_pid();
+  std::string capture(const std::string& target);
+  // Waits until `baton sessions --all --json` shows target exited; returns its exit status.
+  int wait_exited(const std::string& target, int timeout_ms = 10000);
+
+  std::string home_;
+  std::string tmp_;
+};
+
+}  // namespace baton::test

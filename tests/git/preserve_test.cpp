@@ -1,0 +1,177 @@
+#include "git/preserve.hpp"
+
+#include <gtest/gtest.h>
+
+#include "fixture.hpp"
+#include "git/worktree.hpp"
+
+namespace baton::git::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// An orchestrator worktree at the stable path, on the canonical branch, as after a handoff.
+class PreserveTest : public ProjectTest {
+ protected:
+  void SetUp() override {
+    ProjectTest::SetUp();
+    commit_file(repo_dir(), "tracked.txt", "one\n", "Add tracked");
+    commit_file(repo_dir(), "staged.txt", "base\n", "Add staged");
+    commit_file(repo_dir(), "gone.txt", "bye\n", "Add gone");
+    commit_file(repo_dir(), "old name.txt", "moving\n", "Add old name");
+    commit_file(repo_dir(), ".gitignore", "*.log\nbuild/\n", "Ignore logs");
+    git_ok(repo_dir(), std::string("branch -f ") + kCanonical + " main");
+    fs::create_directories(project_dir());
+    git_ok(repo_dir(), "worktree add -q '" + wt().native() + "' " + kCanonical);
+  }
+  fs::path wt() const { return stable_dir(); }
+  std::string show(const std::string& oid, const std::string& path) {
+    auto result = git_cli(wt(), "show '" + oid + ":" + path + "'");
+    return result.status == 0 ? result.output : "<missing>";
+  }
+  std::string ls_tree(const std::string& oid) {
+    return git_ok(wt(), "ls-tree -r --name-only " + oid);
+  }
+};
+
+TEST_F(PreserveTest, ReportsNothingToPreserveForACleanWorktree) {
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  EXPECT_FALSE(*preserved);
+  EXPECT_NE(git_cli(repo_dir(), "rev-parse --verify -q refs/baton/preserved/t-1").status, 0);
+}
+
+TEST_F(PreserveTest, ReportsNothingToPreserveWhenOnlyIgnoredFilesAndEmptyDirsChanged) {
+  write_file(wt() / "debug.log", "noise\n");
+  write_file(wt() / "build" / "out.o", "obj\n");
+  fs::create_directories(wt() / "empty" / "dir");
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  EXPECT_FALSE(*preserved);
+}
+
+TEST_F(PreserveTest, PinsACommitOnTopOfHeadAtThePreservedRef) {
+  write_file(wt() / "tracked.txt", "two\n");
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  EXPECT_EQ((*preserved)->ref, "refs/baton/preserved/t-1");
+  EXPECT_EQ(git_ok(repo_dir(), "rev-parse refs/baton/preserved/t-1"), (*preserved)->oid + "\n");
+  EXPECT_EQ(git_ok(wt(), "rev-parse " + (*preserved)->oid + "^"), git_ok(wt(), "rev-parse HEAD"));
+  EXPECT_NE(git_ok(wt(), "log -1 --format=%B " + (*preserved)->oid).find("session t-1"),
+            std::string::npos);
+  EXPECT_EQ(show((*preserved)->oid, "tracked.txt"), "two\n");
+}
+
+TEST_F(PreserveTest, CapturesEveryKindOfChangeAsTheWorktreeHasIt) {
+  write_file(wt() / "tracked.txt", "two\n");    // modified, unstaged
+  write_file(wt() / "staged.txt", "staged\n");  // staged, then modified
+  git_ok(wt(), "add staged.txt");
+  write_file(wt() / "staged.txt", "staged then modified\n");
+  fs::remove(wt() / "gone.txt");                            // deleted
+  git_ok(wt(), "mv 'old name.txt' 'new name.txt'");         // renamed
+  write_file(wt() / "new dir" / "untracked é.txt", "ü\n");  // untracked, spaces, non-ASCII
+  std::string binary("\0\x01\x02\xff\xfe binary\0", 14);
+  write_file(wt() / "image.bin", binary);            // binary
+  fs::create_symlink("tracked.txt", wt() / "link");  // symlink
+  write_file(wt() / "added.txt", "added\n");         // staged new file
+  git_ok(wt(), "add added.txt");
+
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  const std::string& oid = (*preserved)->oid;
+  EXPECT_EQ(show(oid, "tracked.txt"), "two\n");
+  EXPECT_EQ(show(oid, "staged.txt"), "staged then modified\n");
+  EXPECT_EQ(show(oid, "gone.txt"), "<missing>");
+  EXPECT_EQ(show(oid, "old name.txt"), "<missing>");
+  EXPECT_EQ(show(oid, "new name.txt"), "moving\n");
+  EXPECT_EQ(show(oid, "new dir/untracked é.txt"), "ü\n");
+  EXPECT_EQ(show(oid, "image.bin"), binary);
+  EXPECT_EQ(show(oid, "added.txt"), "added\n");
+  EXPECT_NE(git_ok(wt(), "ls-tree " + oid + " link").find("120000"), std::string::npos);
+  EXPECT_EQ(show(oid, "link"), "tracked.txt");
+  EXPECT_TRUE((*preserved)->notes.empty());
+}
+
+TEST_F(PreserveTest, LeavesTheWorktreeItsIndexAndRefsStashUntouched) {
+  write_file(wt() / "tracked.txt", "two\n");
+  write_file(wt() / "staged.txt", "staged\n");
+  git_ok(wt(), "add staged.txt");
+  write_file(wt() / "untracked.txt", "u\n");
+  git_ok(wt(), "stash list");
+  std::string status_before = git_ok(wt(), "status --porcelain");
+  fs::path index = repo_dir() / ".git" / "worktrees" / "orchestrator" / "index";
+  std::string index_before = read_file(index);
+
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  EXPECT_EQ(git_ok(wt(), "status --porcelain"), status_before);
+  EXPECT_EQ(read_file(index), index_before);
+  EXPECT_NE(git_cli(repo_dir(), "rev-parse --verify -q refs/stash").status, 0);
+}
+
+TEST_F(PreserveTest, SignsWithTheRepositoryIdentityWhenOneIsSet) {
+  write_file(wt() / "tracked.txt", "two\n");
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved && *preserved);
+  EXPECT_EQ(git_ok(wt(), "log -1 '--format=%an<%ae>' " + (*preserved)->oid),
+            "Test User<test@example.com>\n");
+}
+
+TEST_F(PreserveTest, FallsBackToTheBatonSignatureWithoutAnIdentity) {
+  // The fixture isolates global config (empty HOME, libgit2 search paths), so removing the
+  // repository's identity leaves none at all.
+  git_ok(repo_dir(), "config --unset user.name");
+  git_ok(repo_dir(), "config --unset user.email");
+  write_file(wt() / "tracked.txt", "two\n");
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  EXPECT_EQ(git_ok(wt(), "log -1 '--format=%an<%ae>' " + (*preserved)->oid),
+            "baton<baton@localhost>\n");
+}
+
+TEST_F(PreserveTest, PreservesAWorktreeInTheMiddleOfAMergeAndSaysSo) {
+  git_ok(repo_dir(), "checkout -q -b other main");
+  commit_file(repo_dir(), "tracked.txt", "theirs\n", "Theirs");
+  git_ok(repo_dir(), "checkout -q main");
+  commit_file(wt(), "tracked.txt", "ours\n", "Ours");
+  EXPECT_NE(git_cli(wt(), "merge -q other").status, 0);  // conflict: mid-merge
+  write_file(wt() / "extra.txt", "while merging\n");
+
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  ASSERT_FALSE((*preserved)->notes.empty());
+  EXPECT_NE((*preserved)->notes[0].find("merge"), std::string::npos);
+  std::string conflicted = show((*preserved)->oid, "tracked.txt");
+  EXPECT_NE(conflicted.find("<<<<<<<"), std::string::npos) << conflicted;
+  EXPECT_EQ(show((*preserved)->oid, "extra.txt"), "while merging\n");
+  EXPECT_TRUE(fs::exists(repo_dir() / ".git/worktrees/orchestrator/MERGE_HEAD"));
+}
+
+TEST_F(PreserveTest, PreservesAWorktreeInTheMiddleOfARebaseAndSaysSo) {
+  git_ok(repo_dir(), "checkout -q -b other main");
+  commit_file(repo_dir(), "tracked.txt", "theirs\n", "Theirs");
+  git_ok(repo_dir(), "checkout -q main");
+  commit_file(wt(), "tracked.txt", "ours\n", "Ours");
+  EXPECT_NE(git_cli(wt(), "rebase -q other").status, 0);  // conflict: mid-rebase
+
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  ASSERT_FALSE((*preserved)->notes.empty());
+  EXPECT_NE((*preserved)->notes[0].find("rebase"), std::string::npos);
+  EXPECT_NE(show((*preserved)->oid, "tracked.txt").find("<<<<<<<"), std::string::npos);
+}
+
+TEST_F(PreserveTest, RefusesASessionIdThatCannotBeARefName) {
+  auto preserved = preserve_uncommitted(repo(), wt(), "a/b");
+  ASSERT_FALSE(preserved);
+  EXPECT_EQ(preserved.error().code, kInvalidName);
+}
+
+}  // namespace
+}  // namespace baton::git::testing
