@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace baton::runtime {
@@ -172,7 +173,7 @@ void Connection::start_attach(Session& session, bool is_writable, int rows, int 
 void Connection::drop_backlog() {
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (it->is_output) {
-      queued_bytes_ -= it->bytes->size();
+      queued_bytes_ -= it->size();
       it = queue_.erase(it);
     } else {
       ++it;
@@ -188,14 +189,17 @@ void Connection::on_session_output(const SharedBytes& chunk) {
     drop_backlog();
     return;
   }
-  queue(std::make_shared<const std::string>(
-            proto::encode_frame_header(proto::FrameType::kData,
-                                       static_cast<std::uint32_t>(chunk->size()))),
-        true);
-  queue(chunk, true);
+  queue(chunk, true,
+        proto::encode_frame_header(proto::FrameType::kData, static_cast<std::uint32_t>(chunk->size())));
 }
 
 void Connection::on_session_exit(int exit_status) {
+  if (needs_repaint_ && session_) {
+    // A lagging client still gets the final screen before the exit status.
+    queue(std::make_shared<const std::string>(
+              proto::encode_frame(proto::FrameType::kData, session_->render())),
+          false);
+  }
   session_ = nullptr;
   needs_repaint_ = false;
   queue(std::make_shared<const std::string>(proto::encode_exit(exit_status)), false);
@@ -208,10 +212,11 @@ void Connection::send_json(const proto::Json& j) {
   queue(std::make_shared<const std::string>(std::move(line)), false);
 }
 
-void Connection::queue(SharedBytes bytes, bool is_output) {
+void Connection::queue(SharedBytes bytes, bool is_output, std::string header) {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&handle_))) return;
-  queued_bytes_ += bytes->size();
-  queue_.push_back(Piece{std::move(bytes), is_output});
+  Piece p{std::move(header), std::move(bytes), is_output};
+  queued_bytes_ += p.size();
+  queue_.push_back(std::move(p));
   if (!in_flight_) write_next();
 }
 
@@ -229,14 +234,20 @@ void Connection::write_next() {
   }
   auto* w = new WriteReq{};
   w->conn = this;
-  std::vector<uv_buf_t> bufs;
-  while (!queue_.empty() && bufs.size() < kMaxBufsPerWrite) {
-    Piece p = std::move(queue_.front());
+  w->held.reserve(std::min(queue_.size(), kMaxBufsPerWrite));
+  while (!queue_.empty() && w->held.size() < kMaxBufsPerWrite) {
+    queued_bytes_ -= queue_.front().size();
+    w->held.push_back(std::move(queue_.front()));
     queue_.pop_front();
-    queued_bytes_ -= p.bytes->size();
+  }
+  std::vector<uv_buf_t> bufs;
+  bufs.reserve(w->held.size() * 2);
+  for (const Piece& p : w->held) {
+    if (!p.header.empty())
+      bufs.push_back(uv_buf_init(const_cast<char*>(p.header.data()),
+                                 static_cast<unsigned>(p.header.size())));
     bufs.push_back(uv_buf_init(const_cast<char*>(p.bytes->data()),
                                static_cast<unsigned>(p.bytes->size())));
-    w->held.push_back(std::move(p.bytes));
   }
   w->req.data = w;
   in_flight_ = w;

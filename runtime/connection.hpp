@@ -36,6 +36,7 @@ class Connection final : public HandleBase<Connection, uv_pipe_t>, public Sessio
   void on_session_exit(int exit_status) override;
   std::size_t backlog_bytes() const override { return queued_bytes_; }
   void drop_backlog() override;
+  bool is_lagging() const override { return needs_repaint_; }
 
   std::size_t queued_bytes() const { return queued_bytes_; }
 
@@ -51,17 +52,21 @@ class Connection final : public HandleBase<Connection, uv_pipe_t>, public Sessio
   void on_write(int status);
   void on_line(std::string_view line);
   void on_frames(std::string_view bytes);
-  void queue(SharedBytes bytes, bool is_output);
+  void queue(SharedBytes bytes, bool is_output, std::string header = {});
   void write_next();
 
+  // A frame header travels with its payload, so dropping a lagging client's backlog can
+  // never cut a frame in two.
   struct Piece {
+    std::string header;
     SharedBytes bytes;
     bool is_output;  // dropped when the client lags
+    std::size_t size() const { return header.size() + bytes->size(); }
   };
   struct WriteReq {
     uv_write_t req;
     Connection* conn;
-    std::vector<SharedBytes> held;
+    std::vector<Piece> held;
   };
 
   ControlServer& server_;

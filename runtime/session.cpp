@@ -109,10 +109,14 @@ void Session::read_master() {
 }
 
 bool Session::should_pause() const {
-  if (clients_.empty()) return false;
-  return std::all_of(clients_.begin(), clients_.end(), [](const Client& c) {
-    return c.client->backlog_bytes() >= kPauseBacklogBytes;
-  });
+  // Clients already waiting for a repaint do not count: they hold nothing back.
+  bool has_reader = false;
+  for (const auto& c : clients_) {
+    if (c.client->is_lagging()) continue;
+    if (c.client->backlog_bytes() < kPauseBacklogBytes) return false;
+    has_reader = true;
+  }
+  return has_reader;
 }
 
 void Session::pause_reading() {

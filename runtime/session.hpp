@@ -35,6 +35,8 @@ class SessionClient {
   virtual std::size_t backlog_bytes() const = 0;
   // Discards the queued output; the client gets a repaint of the screen once it drains.
   virtual void drop_backlog() = 0;
+  // True between drop_backlog() and the repaint: new output is not queued for it.
+  virtual bool is_lagging() const = 0;
 
  protected:
   ~SessionClient() = default;

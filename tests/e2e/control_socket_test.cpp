@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/protocol.hpp"
+#include "runtime/screen.hpp"
 #include "tests/e2e/harness.hpp"
 
 namespace baton::test {
@@ -164,6 +165,57 @@ TEST_F(ControlSocket, HalfAFrameThenDisconnectLeavesTheSessionAndDaemonRunning) 
   auto j = Json::parse(baton_ok({"sessions", "--json"}));
   ASSERT_EQ(j["sessions"].size(), 1u);
   EXPECT_EQ(j["sessions"][0]["state"], "running");
+}
+
+TEST_F(ControlSocket, AStalledClientNeverHoldsBackAnotherAndRecoversWithTheRightScreen) {
+  constexpr int kLines = 3000000;  // ~21 MB, far beyond any socket buffer
+  baton_ok({"new", "--name", "flood", "--", "sh", "-c",
+            "stty -echo -onlcr; read go; seq 1 " + std::to_string(kLines) +
+                "; printf '\\033[2J\\033[HFINAL-SCREEN\\r\\nsecond row'; sleep 0.5"});
+  // The stalled client attaches first and then reads nothing.
+  const int stalled = connect_raw();
+  ASSERT_GE(stalled, 0);
+  std::string buf;
+  send_all(stalled, R"({"id":1,"version":1,"method":"attach","params":{"target":"flood","rows":40,"cols":120}})" "\n");
+  ASSERT_TRUE(Json::parse(read_line(stalled, buf)).contains("result"));
+
+  auto healthy = baton({"attach", "flood"}, RunOptions{.input = "go\n", .timeout_ms = 120000});
+  ASSERT_EQ(healthy.status, 0) << healthy.err;
+  std::string expected;
+  for (int i = 1; i <= kLines; ++i) expected += std::to_string(i) + "\n";
+  ASSERT_NE(healthy.out.find(expected), std::string::npos) << "the healthy client missed output";
+
+  // Now the stalled client reads: its backlog was dropped, and it gets a repaint of the
+  // final screen, then the exit status.
+  proto::FrameDecoder frames;
+  frames.feed(buf);
+  runtime::Screen screen(40, 120);
+  std::size_t data_bytes = 0;
+  int exit_status = -1;
+  char tmp[65536];
+  while (exit_status < 0) {
+    while (auto f = frames.next()) {
+      if (f->type == proto::FrameType::kData) {
+        data_bytes += f->payload.size();
+        screen.push(f->payload);
+      }
+      if (f->type == proto::FrameType::kExit) exit_status = static_cast<int>(proto::read_u32(f->payload.data()));
+    }
+    if (exit_status >= 0) break;
+    pollfd p{stalled, POLLIN, 0};
+    ASSERT_GT(poll(&p, 1, 10000), 0) << "no exit frame";
+    const ssize_t n = recv(stalled, tmp, sizeof tmp, 0);
+    ASSERT_GT(n, 0);
+    frames.feed(std::string_view(tmp, static_cast<std::size_t>(n)));
+  }
+  close(stalled);
+  EXPECT_EQ(exit_status, 0);
+  EXPECT_LT(data_bytes, expected.size() / 2) << "the stalled client's backlog was not dropped";
+  screen.catch_up();
+  const auto lines = screen.capture(true);
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "FINAL-SCREEN");
+  EXPECT_EQ(lines[1], "second row");
 }
 
 TEST_F(ControlSocket, AThousandConnectionsOpenedAndDroppedLeaveNoTrace) {
