@@ -28,9 +28,9 @@ void ChildReaper::close() {
 }
 
 void ChildReaper::watch(pid_t pid, ExitFn on_exit) {
+  // Never reaped here: the caller is still wiring its exit callbacks. A child that already
+  // exited is reaped on the next loop turn, when libuv delivers its SIGCHLD to our watcher.
   watched_[pid] = std::move(on_exit);
-  // The child may have exited before it was watched; its SIGCHLD already fired.
-  reap();
 }
 
 void ChildReaper::forget(pid_t pid) { watched_.erase(pid); }

@@ -275,7 +275,7 @@ void Connection::on_write(int status) {
     return;
   }
   write_next();
-  if (session_ && queued_bytes_ < Session::kPauseBacklogBytes) session_->on_client_drained();
+  if (session_) session_->on_client_drained();
 }
 
 void Connection::close_when_flushed() {

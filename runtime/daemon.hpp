@@ -54,6 +54,10 @@ class Daemon {
   // A fresh plain session id: s1, s2, ...
   std::string next_session_id();
   Session* find_session(const std::string& target);
+  Session* find_session_exact(const std::string& id) {
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second.get();
+  }
   void remove_session(const std::string& id);
   const std::map<std::string, std::unique_ptr<Session>>& sessions() const { return sessions_; }
   void on_session_exit(ExitFn fn) { exit_fns_.push_back(std::move(fn)); }

@@ -27,8 +27,10 @@ Paths Paths::from_env() {
   Paths p;
   p.home = env_or_empty("BATON_HOME");
   if (p.home.empty()) {
-    const std::string xdg = env_or_empty("XDG_STATE_HOME");
-    p.home = (xdg.empty() ? home_dir() + "/.local/state" : xdg) + "/baton";
+    std::string base = env_or_empty("XDG_STATE_HOME");
+    if (base.empty()) base = home_dir() + "/.local/state";
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    p.home = (base == "/" ? "" : base) + "/baton";
   }
   while (p.home.size() > 1 && p.home.back() == '/') p.home.pop_back();
   p.run_dir = p.home + "/run";

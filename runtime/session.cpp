@@ -128,12 +128,14 @@ void Session::pause_reading() {
     poll_->start(UV_WRITABLE);
   }
   if (!stall_timer_) stall_timer_ = Timer::make(loop_);
-  stall_timer_->start(kStallMs, [this] {
-    for (auto& c : clients_) {
-      if (c.client->backlog_bytes() >= kPauseBacklogBytes) c.client->drop_backlog();
-    }
-    resume_reading();
-  });
+  stall_timer_->start(kStallMs, [this] { on_stall(); });
+}
+
+void Session::on_stall() {
+  for (auto& c : clients_) {
+    if (c.client->backlog_bytes() >= kPauseBacklogBytes) c.client->drop_backlog();
+  }
+  resume_reading();
 }
 
 void Session::resume_reading() {
@@ -145,7 +147,14 @@ void Session::resume_reading() {
 }
 
 void Session::on_client_drained() {
-  if (is_paused_ && !should_pause()) resume_reading();
+  if (!is_paused_) return;
+  if (!should_pause()) {
+    resume_reading();
+  } else if (stall_timer_) {
+    // A slow client that still makes progress is waited for; only one that wrote nothing for
+    // kStallMs is stalled.
+    stall_timer_->start(kStallMs, [this] { on_stall(); });
+  }
 }
 
 void Session::deliver(std::string_view bytes) {
@@ -157,17 +166,25 @@ void Session::deliver(std::string_view bytes) {
   ring_.append(bytes);
   if (ring_.size() > 2 * kScrollbackBytes) ring_.erase(0, ring_.size() - kScrollbackBytes);
 
-  screen_.push(*chunk);
   // A query (cursor position, device attributes) is answered by the attached writable
-  // client's terminal; without one, the screen model answers it now, not when it next pumps
-  // (codex aborts when its cursor-position query goes unanswered).
-  if (queries_.scan(*chunk) && !has_writable_client()) catch_up_screen(true);
+  // client's terminal; without one, the screen model answers it now, not when its worker
+  // gets to it (codex aborts when its cursor-position query goes unanswered). Pushed under
+  // the screen lock, so the worker cannot parse it first with answers off.
+  if (queries_.scan(*chunk) && !has_writable_client()) {
+    screen_.with_screen([this, &chunk](Screen& screen) {
+      is_answering_queries_ = true;
+      screen.push(*chunk);
+      screen.catch_up();
+      is_answering_queries_ = false;
+      return 0;
+    });
+  } else {
+    screen_.push(*chunk);
+  }
 }
 
-void Session::catch_up_screen(bool answer_queries) {
-  is_answering_queries_ = answer_queries;
+void Session::catch_up_screen() {
   screen_.with_screen([](Screen&) { return 0; });
-  is_answering_queries_ = false;
 }
 
 std::string Session::scrollback() const {
@@ -238,7 +255,8 @@ void Session::finish() {
   // Closing the master hangs up whatever still holds the slave (a backgrounded grandchild).
   poll_->close();
   poll_ = nullptr;
-  catch_up_screen(false);
+  // No catch-up here: parsing a backlog on the loop would delay every client's exit frame
+  // and every other session; capture and repaint catch up when they are asked for.
   auto clients = clients_;
   clients_.clear();
   size_owner_ = nullptr;
@@ -282,7 +300,7 @@ void Session::detach(SessionClient* client) {
   size_owner_ = nullptr;
   // Queries that passed while the client's terminal was answering must not be answered a
   // second time by the model later: parse them now with answers off.
-  catch_up_screen(false);
+  catch_up_screen();
   for (auto& c : clients_) {
     if (!c.is_writable) continue;
     size_owner_ = c.client;

@@ -54,8 +54,8 @@ class Session {
   // Reading pauses while every attached client has this much queued (a client writing to a
   // slow disk catches up and loses nothing)...
   static constexpr std::size_t kPauseBacklogBytes = 1u << 20;
-  // ...but for no longer than this: then the lagging clients' output is dropped and they get
-  // a repaint, so a stalled client never blocks the session (tmux does the same).
+  // ...but a client that writes nothing for this long is stalled: its output is dropped and
+  // it gets a repaint, so a stalled client never blocks the session (tmux does the same).
   static constexpr std::uint64_t kStallMs = 500;
 
   using ExitFn = std::function<void(Session&)>;
@@ -84,7 +84,8 @@ class Session {
   void detach(SessionClient* client);
   void resize(SessionClient* client, int rows, int cols);
   bool has_writable_client() const;
-  // A client wrote some of its backlog: reading resumes if it was paused for it.
+  // A client wrote some of its backlog: reading resumes if it was paused for it, and a
+  // client making progress is not counted as stalled.
   void on_client_drained();
   std::size_t client_count() const { return clients_.size(); }
 
@@ -106,11 +107,12 @@ class Session {
   void on_child_exit(int wait_status);
   void finish();
   void escalate(int step);
-  void catch_up_screen(bool answer_queries);
+  void catch_up_screen();
   void apply_size(int rows, int cols);
   bool should_pause() const;
   void pause_reading();
   void resume_reading();
+  void on_stall();
 
   struct Client {
     SessionClient* client;
@@ -136,7 +138,7 @@ class Session {
   std::string ring_;   // scrollback, between kScrollbackBytes and twice that
   ScreenFeeder screen_;
   QueryScanner queries_;
-  // Set only on the loop thread while it holds the screen: the worker's parses never answer.
+  // Set only while the loop thread holds the screen lock: the worker's parses never answer.
   bool is_answering_queries_ = false;
   std::vector<Client> clients_;
   SessionClient* size_owner_ = nullptr;
