@@ -67,8 +67,10 @@ std::string join_command(const Json& argv) {
   return out;
 }
 
-int cmd_sessions(bool all, bool as_json) {
-  auto r = request("sessions", Json{{"all", all}});
+int cmd_sessions(const std::string& target, bool all, bool as_json) {
+  Json params{{"all", all}};
+  if (!target.empty()) params["target"] = target;
+  auto r = request("sessions", params);
   if (!r) return fail(r.error());
   if (as_json) {
     std::cout << r->dump() << "\n";
@@ -112,6 +114,122 @@ int cmd_attach(const std::string& target, bool read_only, const std::string& det
   return baton::runtime::run_attach(client->fd(), client->take_buffered(), opts);
 }
 
+Json environment_json() {
+  Json env = Json::object();
+  for (char** e = environ; *e; ++e) {
+    std::string_view kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  return env;
+}
+
+// A path target is made absolute here: the daemon's cwd is "/".
+std::string absolute_target(const std::string& target) {
+  if (target.empty()) return current_dir();
+  if (target[0] == '/' || target.find('/') == std::string::npos) {
+    // A bare word may be a project or session id; the daemon tries that first, then a path.
+    if (target[0] != '/' && access(target.c_str(), F_OK) == 0) return current_dir() + "/" + target;
+    return target;
+  }
+  return current_dir() + "/" + target;
+}
+
+const char* kSteps[] = {"preflight", "prepare", "retire", "handoff", "launch"};
+
+void print_progress(const Json& ev) {
+  const std::string step = ev.value("step", std::string());
+  int n = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (step == kSteps[i]) n = i + 1;
+  }
+  std::fprintf(stderr, "[%d/5] %s %s\n", n, step.c_str(), ev.value("detail", std::string()).c_str());
+}
+
+int cmd_handoff(const std::string& method, const std::string& target, const std::string& agent,
+                bool wait, bool as_json) {
+  auto client = ControlClient::connect(Paths::from_env(), true);
+  if (!client) return fail(client.error());
+  Json params{{"target", absolute_target(target)}, {"env", environment_json()}, {"wait", wait}};
+  if (!agent.empty()) params["agent"] = agent;
+  const bool quiet = as_json || !isatty(STDERR_FILENO);
+  auto r = client->call(method, params, [quiet](const Json& ev) {
+    if (!quiet) print_progress(ev);
+  });
+  if (!r) return fail(r.error());
+  if (as_json) {
+    std::cout << r->dump() << "\n";
+    return 0;
+  }
+  const Json& s = (*r)["session"];
+  if (method == "down") {
+    std::cout << "stopped";
+    for (const auto& id : (*r)["retired"]) std::cout << " " << id.get<std::string>();
+    std::cout << "\n";
+  } else if (s.is_object()) {
+    std::cout << s["id"].get<std::string>() << "\n";
+    if (!quiet && (*r).contains("gap_ms") && !(*r)["gap_ms"].is_null())
+      std::fprintf(stderr, "gap %ld ms\n", (*r)["gap_ms"].get<long>());
+  }
+  for (const auto& note : r->value("notes", Json::array()))
+    std::fprintf(stderr, "baton: %s\n", note.get<std::string>().c_str());
+  return 0;
+}
+
+std::string short_health(const std::string& h) {
+  if (h == "restart_needed") return "restart!";
+  if (h == "duplicate") return "dup";
+  if (h == "replacing") return "replacing…";
+  return h;
+}
+
+int cmd_status(const std::string& target, bool as_json, bool tmux) {
+  auto r = request("status", Json{{"target", absolute_target(target)}}, !tmux);
+  if (!r) {
+    // A status bar shows nothing rather than an error for a directory that is no project.
+    if (tmux) return 0;
+    return fail(r.error());
+  }
+  if (as_json) {
+    std::cout << r->dump() << "\n";
+    return 0;
+  }
+  const Json& o = (*r)["orchestrator"];
+  const std::string health = (*r)["health"].get<std::string>();
+  if (tmux) {
+    std::cout << (o.is_object() ? o["agent"].get<std::string>() + " " : std::string()) << short_health(health)
+              << "\n";
+    return 0;
+  }
+  std::cout << "project  " << (*r)["project"].get<std::string>() << "\n";
+  std::cout << "health   " << health << "\n";
+  if (!(*r)["configured_agent"].is_null())
+    std::cout << "agent    " << (*r)["configured_agent"].get<std::string>() << " (configured)\n";
+  if (o.is_object()) {
+    std::cout << "session  " << o["id"].get<std::string>() << " " << o["state"].get<std::string>() << " "
+              << o["agent"].get<std::string>() << " pid " << o["pid"].get<long>() << "\n";
+    std::cout << "branch   " << o["branch"].get<std::string>() << "\n";
+    std::cout << "worktree " << o["worktree"].get<std::string>() << "\n";
+  }
+  if (!(*r)["error"].is_null()) std::cout << "error    " << (*r)["error"].get<std::string>() << "\n";
+  return 0;
+}
+
+int cmd_ls(bool as_json) {
+  auto r = request("ls", Json::object());
+  if (!r) return fail(r.error());
+  if (as_json) {
+    std::cout << r->dump() << "\n";
+    return 0;
+  }
+  for (const auto& p : (*r)["projects"]) {
+    std::cout << pad(p["id"].get<std::string>(), 16) << pad(p["health"].get<std::string>(), 16)
+              << pad(p["orchestrator"].is_null() ? "-" : p["orchestrator"].get<std::string>(), 20)
+              << p["path"].get<std::string>() << "\n";
+  }
+  return 0;
+}
+
 int cmd_shutdown() {
   auto client = ControlClient::connect(Paths::from_env(), false);
   if (!client) {
@@ -146,14 +264,15 @@ int main(int argc, char** argv) {
   nw->add_option("--env", env_kv, "K=V added to the environment")->allow_extra_args(false);
   nw->add_option("command", command, "CMD [ARG...]")->required();
 
+  std::string target;
   auto* sessions = app.add_subcommand("sessions", "List sessions");
   bool all = false;
   bool as_json = false;
+  sessions->add_option("target", target, "Only this project's sessions");
   sessions->add_flag("--all", all, "Include exited sessions");
   sessions->add_flag("--json", as_json, "Print JSON");
 
   auto* attach = app.add_subcommand("attach", "Attach to a session (detach with Ctrl-\\)");
-  std::string target;
   bool read_only = false;
   std::string detach_key = "C-\\";
   attach->add_option("target", target, "Session");
@@ -177,6 +296,40 @@ int main(int argc, char** argv) {
   kill->add_option("target", target, "Session")->required();
 
   app.add_subcommand("shutdown", "Stop every session and the daemon");
+
+  auto* up = app.add_subcommand("up", "Start the project's orchestrator (or reuse it) and attach");
+  std::string agent;
+  bool detach = false;
+  up->add_option("path", target, "A path inside the project (default: .)");
+  up->add_option("--agent", agent, "Agent for this start");
+  up->add_flag("--detach", detach, "Do not attach");
+
+  auto* replace = app.add_subcommand("replace", "Hand the branch to a new orchestrator");
+  bool wait = false;
+  replace->add_option("target", target, "Project path, project id or session id (default: .)");
+  replace->add_option("--agent", agent, "Agent for this handoff only");
+  replace->add_flag("--wait", wait, "Also wait out launch_grace and fail if the agent died");
+  replace->add_flag("--json", as_json, "Print JSON");
+
+  auto* down = app.add_subcommand("down", "Retire the project's orchestrator for good");
+  down->add_option("target", target, "Project (default: .)");
+
+  auto* status = app.add_subcommand("status", "Health of the project's orchestrator");
+  bool tmux = false;
+  status->add_option("target", target, "Project (default: .)");
+  status->add_flag("--json", as_json, "Print JSON");
+  status->add_flag("--tmux", tmux, "One short line for a status bar");
+
+  auto* ls = app.add_subcommand("ls", "List projects");
+  ls->add_flag("--json", as_json, "Print JSON");
+
+  auto* allow_cmd = app.add_subcommand("allow", "Trust the commands in the project's baton.toml");
+  allow_cmd->add_option("path", target, "Project (default: .)");
+
+  auto* config = app.add_subcommand("config", "Project configuration");
+  config->require_subcommand(1);
+  auto* config_check = config->add_subcommand("check", "Validate and print the effective config");
+  config_check->add_option("path", target, "Project (default: .)");
 
   try {
     app.parse(argc, argv);
@@ -223,7 +376,44 @@ int main(int argc, char** argv) {
     std::cout << (*r)["session"]["id"].get<std::string>() << "\n";
     return 0;
   }
-  if (app.got_subcommand(sessions)) return cmd_sessions(all, as_json);
+  if (app.got_subcommand(sessions)) return cmd_sessions(target, all, as_json);
+  if (app.got_subcommand(up)) {
+    auto client = ControlClient::connect(Paths::from_env(), true);
+    if (!client) return fail(client.error());
+    Json params{{"target", absolute_target(target)}, {"env", environment_json()}};
+    if (!agent.empty()) params["agent"] = agent;
+    const bool show = isatty(STDERR_FILENO);
+    auto r = client->call("up", params, [show](const Json& ev) {
+      if (show) print_progress(ev);
+    });
+    if (!r) return fail(r.error());
+    const std::string id = (*r)["session"]["id"].get<std::string>();
+    if (detach || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+      std::cout << id << "\n";
+      return 0;
+    }
+    return cmd_attach(id, false, "C-\\");
+  }
+  if (app.got_subcommand(replace)) return cmd_handoff("replace", target, agent, wait, as_json);
+  if (app.got_subcommand(down)) return cmd_handoff("down", target, "", false, false);
+  if (app.got_subcommand(status)) return cmd_status(target, as_json, tmux);
+  if (app.got_subcommand(ls)) return cmd_ls(as_json);
+  if (app.got_subcommand(allow_cmd)) {
+    auto r = request("allow", Json{{"target", absolute_target(target)}, {"env", environment_json()}});
+    if (!r) return fail(r.error());
+    std::cout << "allowed";
+    for (const auto& f : (*r)["files"]) std::cout << " " << f.get<std::string>();
+    std::cout << "\n";
+    return 0;
+  }
+  if (config->got_subcommand(config_check)) {
+    auto r = request("config_check", Json{{"path", absolute_target(target)}, {"env", environment_json()}});
+    if (!r) return fail(r.error());
+    std::cout << (*r)["text"].get<std::string>();
+    std::fprintf(stderr, "agent %s (%s)\n", (*r)["agent"].get<std::string>().c_str(),
+                 (*r)["agent_reason"].get<std::string>().c_str());
+    return 0;
+  }
   if (app.got_subcommand(attach)) return cmd_attach(target, read_only, detach_key);
   if (app.got_subcommand(capture)) {
     Json params{{"raw", raw}};

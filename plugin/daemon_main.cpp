@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "plugin/orchestrator.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/log.hpp"
 #include "runtime/paths.hpp"
@@ -44,6 +45,8 @@ int main(int argc, char** argv) {
     baton::runtime::report_ready(ready_fd, false, r.error());
     return 1;
   }
+  baton::plugin::Orchestrator orchestrator(daemon);
+  orchestrator.start();
   baton::runtime::report_ready(ready_fd, true, "");
   return daemon.run() == 0 ? 0 : 1;
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -153,6 +154,7 @@ void BatonTest::SetUp() {
 }
 
 void BatonTest::TearDown() {
+  if (HasFailure()) std::cerr << "daemon log:\n" << read_file(home_ + "/logs/daemon.log");
   const pid_t pid = daemon_pid();
   if (pid > 0 && process_exists(pid)) {
     auto r = baton({"shutdown"}, RunOptions{.timeout_ms = 20000});

@@ -1,0 +1,848 @@
+#include "plugin/config.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string_view>
+
+#include <fmt/format.h>
+
+// Debian's toml++ is a compiled library in exceptions mode: parse() throws toml::parse_error,
+// caught below and never let out of load_config (DESIGN.md §8).
+#include <toml++/toml.h>
+
+#include "plugin/atomic_file.hpp"
+#include "plugin/trust.hpp"
+
+namespace baton::plugin {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Failure = tl::unexpected<std::string>;
+using Status = tl::expected<void, std::string>;
+
+constexpr std::string_view kDefaultBranch = "baton/{prefix}-orchestrator";
+constexpr std::string_view kDefaultWorkspaceRoot = "$BATON_HOME/worktrees";
+constexpr int kDefaultHookTimeoutMs = 30000;
+constexpr int kDefaultLaunchGraceMs = 5000;
+constexpr std::array<std::string_view, 3> kPresetOrder = {"codex", "claude-code", "shell"};
+
+// One config file being applied: its absolute path, for every message.
+struct File {
+  std::string path;
+  std::string name;  // baton.toml | baton.local.toml
+};
+
+std::string position(const File& f, const toml::source_region& where) {
+  return fmt::format("{}:{}:{}", f.path, where.begin.line, where.begin.column);
+}
+
+Failure fail(const File& f, const toml::source_region& where, std::string_view message) {
+  return Failure(fmt::format("{}: {}", position(f, where), message));
+}
+
+bool is_slug_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+bool is_slug(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!is_slug_char(c)) return false;
+  return true;
+}
+
+bool is_var_start(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+bool is_var_char(char c) {
+  return is_var_start(c) || (c >= '0' && c <= '9');
+}
+
+std::string lookup(const std::map<std::string, std::string>& environment, const std::string& name) {
+  auto it = environment.find(name);
+  return it == environment.end() ? std::string() : it->second;
+}
+
+// [env] values: `${VAR}` from the environment of `baton` (unset: empty), `$$` is a literal
+// `$`; any other `$` stays as written so values like passwords need no escaping.
+tl::expected<std::string, std::string> expand_braced(
+    std::string_view value, const std::map<std::string, std::string>& environment) {
+  std::string out;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '$' || i + 1 == value.size()) {
+      out += value[i];
+      continue;
+    }
+    if (value[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    if (value[i + 1] != '{') {
+      out += '$';
+      continue;
+    }
+    auto close = value.find('}', i + 2);
+    if (close == std::string_view::npos) return tl::unexpected(std::string("unterminated ${"));
+    std::string name(value.substr(i + 2, close - i - 2));
+    if (name.empty() || !is_var_start(name[0]))
+      return tl::unexpected(fmt::format("bad variable name '${{{}}}'", name));
+    for (char c : name)
+      if (!is_var_char(c)) return tl::unexpected(fmt::format("bad variable name '${{{}}}'", name));
+    out += lookup(environment, name);
+    i = close;
+  }
+  return out;
+}
+
+// [workspace] root: a leading `~`, `$VAR` and `${VAR}`; BATON_HOME is baton's own home even
+// when the environment does not set it.
+std::string expand_path(std::string_view value, const ConfigInputs& in) {
+  auto var = [&](const std::string& name) {
+    if (name == "BATON_HOME" && !in.baton_home.empty()) return in.baton_home;
+    return lookup(in.environment, name);
+  };
+  std::string out;
+  size_t i = 0;
+  if (value == "~" || value.starts_with("~/")) {
+    out = var("HOME");
+    i = 1;
+  }
+  for (; i < value.size(); ++i) {
+    char c = value[i];
+    if (c != '$' || i + 1 == value.size()) {
+      out += c;
+      continue;
+    }
+    if (value[i + 1] == '{') {
+      auto close = value.find('}', i + 2);
+      if (close == std::string_view::npos) {
+        out += value.substr(i);
+        break;
+      }
+      out += var(std::string(value.substr(i + 2, close - i - 2)));
+      i = close;
+    } else if (is_var_start(value[i + 1])) {
+      size_t end = i + 1;
+      while (end < value.size() && is_var_char(value[end])) ++end;
+      out += var(std::string(value.substr(i + 1, end - i - 1)));
+      i = end - 1;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// git's check-ref-format rules, plus those `git check-ref-format --branch` adds (a branch
+// name cannot start with '-' or be HEAD). Returns why the name is invalid, or "".
+std::string ref_name_problem(std::string_view name) {
+  if (name.empty()) return "it is empty";
+  if (name == "@") return "it is '@'";
+  if (name == "HEAD") return "it is HEAD";
+  if (name.front() == '-') return "it starts with '-'";
+  if (name.front() == '/') return "it starts with '/'";
+  if (name.back() == '/') return "it ends with '/'";
+  if (name.back() == '.') return "it ends with '.'";
+  if (name.find("..") != std::string_view::npos) return "it contains '..'";
+  if (name.find("//") != std::string_view::npos) return "it contains '//'";
+  if (name.find("@{") != std::string_view::npos) return "it contains '@{'";
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return "it contains a control character";
+    if (std::string_view(" ~^:?*[\\").find(c) != std::string_view::npos)
+      return fmt::format("it contains '{}'", c);
+  }
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string_view::npos) end = name.size();
+    auto component = name.substr(start, end - start);
+    if (component.starts_with('.'))
+      return fmt::format("its component '{}' starts with '.'", component);
+    if (component.ends_with(".lock"))
+      return fmt::format("its component '{}' ends with '.lock'", component);
+    start = end + 1;
+  }
+  return "";
+}
+
+std::string toml_quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+          out += fmt::format("\\u{:04X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        else
+          out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string toml_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    out += toml_quote(items[i]);
+  }
+  return out + "]";
+}
+
+std::string toml_key(std::string_view key) {
+  if (key.empty()) return "\"\"";
+  for (char c : key)
+    if (!is_var_char(c) && c != '-') return toml_quote(key);
+  return std::string(key);
+}
+
+std::string render_duration(int ms) {
+  if (ms != 0 && ms % 60000 == 0) return fmt::format("{}m", ms / 60000);
+  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
+// --- typed readers: each names the key in its message, at the value's position ---
+
+tl::expected<std::string, std::string> read_string(const File& f, const toml::node& node,
+                                                   std::string_view what) {
+  if (auto* s = node.as_string()) return s->get();
+  return fail(f, node.source(), fmt::format("{} must be a string", what));
+}
+
+tl::expected<std::vector<std::string>, std::string> read_string_array(const File& f,
+                                                                      const toml::node& node,
+                                                                      std::string_view what) {
+  auto* array = node.as_array();
+  if (!array) return fail(f, node.source(), fmt::format("{} must be an array of strings", what));
+  std::vector<std::string> out;
+  for (const toml::node& item : *array) {
+    auto* s = item.as_string();
+    if (!s) return fail(f, item.source(), fmt::format("{} must be an array of strings", what));
+    out.push_back(s->get());
+  }
+  return out;
+}
+
+// "5s", "500ms", "2m", "1h", or an integer number of seconds.
+tl::expected<int, std::string> read_duration_ms(const File& f, const toml::node& node,
+                                                std::string_view what) {
+  auto bad = [&] {
+    return fail(f, node.source(),
+                fmt::format("{} must be a duration like \"5s\", \"500ms\" or \"2m\", or an "
+                            "integer number of seconds",
+                            what));
+  };
+  std::int64_t amount = 0;
+  std::int64_t unit_ms = 1000;
+  if (auto* i = node.as_integer()) {
+    amount = i->get();
+  } else if (auto* s = node.as_string()) {
+    std::string_view text = s->get();
+    size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == 0 || digits > 9) return bad();
+    auto unit = text.substr(digits);
+    if (unit == "ms")
+      unit_ms = 1;
+    else if (unit == "s")
+      unit_ms = 1000;
+    else if (unit == "m")
+      unit_ms = 60'000;
+    else if (unit == "h")
+      unit_ms = 3'600'000;
+    else
+      return bad();
+    for (char c : text.substr(0, digits)) amount = amount * 10 + (c - '0');
+  } else {
+    return bad();
+  }
+  if (amount < 0 || amount > std::numeric_limits<int>::max() / unit_ms) return bad();
+  return static_cast<int>(amount * unit_ms);
+}
+
+// A hook or post_create entry: a string runs through /bin/sh -c, an array is argv.
+tl::expected<CommandSpec, std::string> read_command(const File& f, const toml::node& node,
+                                                    std::string_view what) {
+  if (auto* s = node.as_string()) {
+    if (s->get().empty()) return fail(f, node.source(), fmt::format("{} is empty", what));
+    return CommandSpec{{"/bin/sh", "-c", s->get()}, s->get()};
+  }
+  if (!node.is_array())
+    return fail(f, node.source(), fmt::format("{} must be a string or an array of strings", what));
+  auto argv = read_string_array(f, node, what);
+  if (!argv) return tl::unexpected(argv.error());
+  if (argv->empty() || (*argv)[0].empty())
+    return fail(f, node.source(), fmt::format("{} has an empty command", what));
+  auto source = toml_array(*argv);
+  return CommandSpec{std::move(*argv), std::move(source)};
+}
+
+tl::expected<std::map<std::string, std::string>, std::string> read_env_table(
+    const File& f, const toml::node& node, std::string_view section,
+    const std::map<std::string, std::string>& environment) {
+  auto* table = node.as_table();
+  if (!table) return fail(f, node.source(), fmt::format("{} must be a table of strings", section));
+  std::map<std::string, std::string> out;
+  for (auto&& [key, value] : *table) {
+    std::string name(key.str());
+    auto what = fmt::format("{} {}", section, name);
+    auto raw = read_string(f, value, what);
+    if (!raw) return tl::unexpected(raw.error());
+    auto expanded = expand_braced(*raw, environment);
+    if (!expanded) return fail(f, value.source(), fmt::format("{}: {}", what, expanded.error()));
+    out[name] = std::move(*expanded);
+  }
+  return out;
+}
+
+bool is_inside(const fs::path& path, const fs::path& root) {
+  auto rel = path.lexically_relative(root);
+  if (rel.empty() || rel == ".") return false;
+  return *rel.begin() != "..";
+}
+
+// --- the loader: applies each file in turn, the local one last, key by key ---
+
+class Loader {
+ public:
+  Loader(const ConfigInputs& in, std::string root) : in_(in), root_(std::move(root)) {
+    cfg_.agents = agent_presets();
+    cfg_.branch_template = std::string(kDefaultBranch);
+    cfg_.carry_uncommitted = true;
+    cfg_.launch_grace_ms = kDefaultLaunchGraceMs;
+    cfg_.workspace_root = std::string(kDefaultWorkspaceRoot);
+    cfg_.hooks.timeout_ms = kDefaultHookTimeoutMs;
+  }
+
+  Status apply(const File& f, const toml::table& top);
+  tl::expected<ProjectConfig, std::string> finish();
+
+ private:
+  Status apply_project(const File& f, const toml::table& t);
+  Status apply_orchestrator(const File& f, const toml::table& t);
+  Status apply_agents(const File& f, const toml::table& t);
+  Status apply_agent(const File& f, const std::string& name, const toml::table& t);
+  Status apply_workspace(const File& f, const toml::table& t);
+  Status apply_env(const File& f, const toml::table& t);
+  Status apply_hooks(const File& f, const toml::table& t);
+  Status check_symlink(const File& f, const toml::node& node, const std::string& value);
+  std::string default_name() const;
+
+  const ConfigInputs& in_;
+  std::string root_;
+  ProjectConfig cfg_;
+  // Positions ("file:line:col") of keys whose errors show up only once every file is read.
+  std::string name_at_, prefix_at_, branch_at_, agent_at_;
+  std::string agent_file_;                             // the file that set [orchestrator] agent
+  std::map<std::string, std::string> agent_at_table_;  // [agents.NAME] without a preset
+};
+
+Status Loader::apply(const File& f, const toml::table& top) {
+  for (auto&& [key, node] : top) {
+    std::string name(key.str());
+    using Section = Status (Loader::*)(const File&, const toml::table&);
+    Section section = nullptr;
+    if (name == "project")
+      section = &Loader::apply_project;
+    else if (name == "orchestrator")
+      section = &Loader::apply_orchestrator;
+    else if (name == "agents")
+      section = &Loader::apply_agents;
+    else if (name == "workspace")
+      section = &Loader::apply_workspace;
+    else if (name == "env")
+      section = &Loader::apply_env;
+    else if (name == "hooks")
+      section = &Loader::apply_hooks;
+    else
+      return fail(f, key.source(), fmt::format("unknown key '{}'", name));
+    auto* table = node.as_table();
+    if (!table) return fail(f, node.source(), fmt::format("[{}] must be a table", name));
+    if (auto done = (this->*section)(f, *table); !done) return done;
+  }
+  return {};
+}
+
+Status Loader::apply_project(const File& f, const toml::table& t) {
+  for (auto&& [key, node] : t) {
+    std::string name(key.str());
+    if (name == "name" || name == "session_prefix") {
+      auto what = fmt::format("[project] {}", name);
+      auto value = read_string(f, node, what);
+      if (!value) return tl::unexpected(value.error());
+      if (!is_slug(*value))
+        return fail(
+            f, node.source(),
+            fmt::format("{} '{}' must be non-empty and use only A-Z a-z 0-9 . _ -", what, *value));
+      if (name == "name") {
+        cfg_.name = *value;
+        name_at_ = position(f, node.source());
+      } else {
+        cfg_.session_prefix = *value;
+        prefix_at_ = position(f, node.source());
+      }
+    } else if (name == "base_branch") {
+      auto value = read_string(f, node, "[project] base_branch");
+      if (!value) return tl::unexpected(value.error());
+      if (auto problem = ref_name_problem(*value); !value->empty() && !problem.empty())
+        return fail(f, node.source(),
+                    fmt::format("[project] base_branch '{}' is not a valid branch name: {}", *value,
+                                problem));
+      cfg_.base_branch = *value;
+    } else {
+      return fail(f, key.source(), fmt::format("unknown key '{}' in [project]", name));
+    }
+  }
+  return {};
+}
+
+Status Loader::apply_orchestrator(const File& f, const toml::table& t) {
+  for (auto&& [key, node] : t) {
+    std::string name(key.str());
+    if (name == "agent") {
+      auto value = read_string(f, node, "[orchestrator] agent");
+      if (!value) return tl::unexpected(value.error());
+      if (value->empty()) return fail(f, node.source(), "[orchestrator] agent is empty");
+      cfg_.agent = *value;
+      agent_at_ = position(f, node.source());
+      agent_file_ = f.name;
+    } else if (name == "branch") {
+      auto value = read_string(f, node, "[orchestrator] branch");
+      if (!value) return tl::unexpected(value.error());
+      cfg_.branch_template = *value;
+      branch_at_ = position(f, node.source());
+    } else if (name == "prompt") {
+      auto value = read_string(f, node, "[orchestrator] prompt");
+      if (!value) return tl::unexpected(value.error());
+      cfg_.prompt = *value;
+    } else if (name == "carry_uncommitted") {
+      auto* value = node.as_boolean();
+      if (!value)
+        return fail(f, node.source(), "[orchestrator] carry_uncommitted must be a boolean");
+      cfg_.carry_uncommitted = value->get();
+    } else if (name == "launch_grace") {
+      auto ms = read_duration_ms(f, node, "[orchestrator] launch_grace");
+      if (!ms) return tl::unexpected(ms.error());
+      cfg_.launch_grace_ms = *ms;
+    } else {
+      return fail(f, key.source(), fmt::format("unknown key '{}' in [orchestrator]", name));
+    }
+  }
+  return {};
+}
+
+Status Loader::apply_agents(const File& f, const toml::table& t) {
+  for (auto&& [key, node] : t) {
+    std::string name(key.str());
+    if (!is_slug(name))
+      return fail(f, key.source(),
+                  fmt::format("agent name '{}' must use only A-Z a-z 0-9 . _ -", name));
+    auto* table = node.as_table();
+    if (!table) return fail(f, node.source(), fmt::format("[agents.{}] must be a table", name));
+    if (auto done = apply_agent(f, name, *table); !done) return done;
+  }
+  return {};
+}
+
+// A table named like a preset overrides that preset's fields; a new name starts empty and
+// must get a command from one of the files.
+Status Loader::apply_agent(const File& f, const std::string& name, const toml::table& t) {
+  auto [it, is_new] = cfg_.agents.try_emplace(name);
+  AgentSpec& agent = it->second;
+  if (is_new) {
+    agent.name = name;
+    agent_at_table_[name] = position(f, t.source());
+  }
+  agent.is_preset = false;
+  auto section = fmt::format("[agents.{}]", name);
+  for (auto&& [key, node] : t) {
+    std::string field(key.str());
+    auto what = fmt::format("{} {}", section, field);
+    if (field == "command") {
+      auto argv = read_string_array(f, node, what);
+      if (!argv) return tl::unexpected(argv.error());
+      if (argv->empty() || (*argv)[0].empty())
+        return fail(f, node.source(), fmt::format("{} must not be empty", what));
+      agent.command = std::move(*argv);
+    } else if (field == "resume") {
+      auto argv = read_string_array(f, node, what);
+      if (!argv) return tl::unexpected(argv.error());
+      if (!argv->empty() && (*argv)[0].empty())
+        return fail(f, node.source(), fmt::format("{} starts with an empty string", what));
+      agent.resume = std::move(*argv);
+    } else if (field == "env") {
+      auto env = read_env_table(f, node, what, in_.environment);
+      if (!env) return tl::unexpected(env.error());
+      for (auto& [k, v] : *env) agent.env[k] = std::move(v);
+    } else if (field == "prompt_arg") {
+      auto value = read_string(f, node, what);
+      if (!value) return tl::unexpected(value.error());
+      agent.prompt_arg = *value;
+    } else {
+      return fail(f, key.source(), fmt::format("unknown key '{}' in {}", field, section));
+    }
+  }
+  return {};
+}
+
+Status Loader::check_symlink(const File& f, const toml::node& node, const std::string& value) {
+  auto reject = [&](std::string_view why) {
+    return fail(f, node.source(), fmt::format("[workspace] symlinks: '{}' {}", value, why));
+  };
+  if (value.empty()) return reject("is empty");
+  fs::path path(value);
+  if (path.is_absolute()) return reject("is an absolute path; use a path inside the repository");
+  for (const auto& part : path)
+    if (part == "..") return reject("leaves the repository ('..')");
+  // Catches a directory symlink on the way that points out of the repository.
+  std::error_code ec;
+  auto root = fs::weakly_canonical(root_, ec);
+  if (ec) root = fs::path(root_);
+  auto resolved = fs::weakly_canonical(fs::path(root_) / path, ec);
+  if (ec) resolved = (fs::path(root_) / path).lexically_normal();
+  if (!is_inside(resolved, root)) return reject("resolves outside the repository");
+  return {};
+}
+
+Status Loader::apply_workspace(const File& f, const toml::table& t) {
+  for (auto&& [key, node] : t) {
+    std::string name(key.str());
+    if (name == "root") {
+      auto value = read_string(f, node, "[workspace] root");
+      if (!value) return tl::unexpected(value.error());
+      if (value->empty()) return fail(f, node.source(), "[workspace] root is empty");
+      cfg_.workspace_root = *value;  // expanded in finish()
+    } else if (name == "symlinks") {
+      auto values = read_string_array(f, node, "[workspace] symlinks");
+      if (!values) return tl::unexpected(values.error());
+      const auto& array = *node.as_array();
+      for (size_t i = 0; i < values->size(); ++i)
+        if (auto ok = check_symlink(f, array[i], (*values)[i]); !ok) return ok;
+      cfg_.symlinks = std::move(*values);
+    } else if (name == "post_create") {
+      auto* array = node.as_array();
+      if (!array)
+        return fail(f, node.source(),
+                    "[workspace] post_create must be an array of commands (strings or arrays)");
+      std::vector<CommandSpec> commands;
+      for (const toml::node& item : *array) {
+        auto command = read_command(f, item, "[workspace] post_create entry");
+        if (!command) return tl::unexpected(command.error());
+        commands.push_back(std::move(*command));
+      }
+      cfg_.post_create = std::move(commands);
+    } else {
+      return fail(f, key.source(), fmt::format("unknown key '{}' in [workspace]", name));
+    }
+  }
+  return {};
+}
+
+Status Loader::apply_env(const File& f, const toml::table& t) {
+  auto env = read_env_table(f, t, "[env]", in_.environment);
+  if (!env) return tl::unexpected(env.error());
+  for (auto& [k, v] : *env) cfg_.env[k] = std::move(v);
+  return {};
+}
+
+Status Loader::apply_hooks(const File& f, const toml::table& t) {
+  for (auto&& [key, node] : t) {
+    std::string name(key.str());
+    std::optional<CommandSpec>* slot = nullptr;
+    if (name == "before_retire")
+      slot = &cfg_.hooks.before_retire;
+    else if (name == "after_retire")
+      slot = &cfg_.hooks.after_retire;
+    else if (name == "before_spawn")
+      slot = &cfg_.hooks.before_spawn;
+    else if (name == "after_spawn")
+      slot = &cfg_.hooks.after_spawn;
+    else if (name == "on_exit")
+      slot = &cfg_.hooks.on_exit;
+    if (slot) {
+      auto command = read_command(f, node, fmt::format("[hooks] {}", name));
+      if (!command) return tl::unexpected(command.error());
+      *slot = std::move(*command);
+    } else if (name == "timeout") {
+      auto ms = read_duration_ms(f, node, "[hooks] timeout");
+      if (!ms) return tl::unexpected(ms.error());
+      if (*ms == 0) return fail(f, node.source(), "[hooks] timeout must be more than 0");
+      cfg_.hooks.timeout_ms = *ms;
+    } else {
+      return fail(f, key.source(), fmt::format("unknown key '{}' in [hooks]", name));
+    }
+  }
+  return {};
+}
+
+// The repository directory's name in the project-id charset. Leading '.' and '-' go too: a
+// ".dotfiles" repo would otherwise make the default branch an invalid ref.
+std::string Loader::default_name() const {
+  std::string base = fs::path(root_).filename().string();
+  std::string slug;
+  for (char c : base) slug += is_slug_char(c) ? c : '-';
+  auto first = slug.find_first_not_of(".-");
+  slug = first == std::string::npos ? std::string() : slug.substr(first);
+  return slug.empty() ? std::string("project") : slug;
+}
+
+tl::expected<ProjectConfig, std::string> Loader::finish() {
+  if (cfg_.name.empty()) cfg_.name = default_name();
+  if (cfg_.session_prefix.empty()) cfg_.session_prefix = cfg_.name.substr(0, 12);
+
+  for (const auto& [name, at] : agent_at_table_) {
+    if (cfg_.agents[name].command.empty())
+      return Failure(
+          fmt::format("{}: [agents.{}] command is required ({} is not a preset)", at, name, name));
+  }
+
+  // {prefix} and {project}; any other {word} is a typo, not part of a branch name.
+  const std::string& tmpl = cfg_.branch_template;
+  std::string branch;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] == '{') {
+      auto close = tmpl.find('}', i);
+      if (close != std::string::npos) {
+        auto word = tmpl.substr(i + 1, close - i - 1);
+        if (word == "prefix" || word == "project") {
+          branch += word == "prefix" ? cfg_.session_prefix : cfg_.name;
+          i = close;
+          continue;
+        }
+        if (!word.empty() && std::all_of(word.begin(), word.end(), is_var_char)) {
+          auto at = branch_at_.empty() ? root_ : branch_at_;
+          return Failure(fmt::format(
+              "{}: [orchestrator] branch '{}' has an unknown placeholder '{{{}}}' (use {{prefix}} "
+              "or {{project}})",
+              at, tmpl, word));
+        }
+      }
+    }
+    branch += tmpl[i];
+  }
+  if (auto problem = ref_name_problem(branch); !problem.empty()) {
+    std::string at = !branch_at_.empty()   ? branch_at_
+                     : !prefix_at_.empty() ? prefix_at_
+                     : !name_at_.empty()   ? name_at_
+                                           : root_;
+    auto hint = branch_at_.empty() ? " (set [project] name or session_prefix)" : "";
+    return Failure(fmt::format("{}: [orchestrator] branch '{}' is not a valid branch name: {}{}",
+                               at, branch, problem, hint));
+  }
+  cfg_.branch = std::move(branch);
+
+  if (!cfg_.agent.empty()) {
+    if (!cfg_.agents.contains(cfg_.agent)) {
+      std::string names;
+      for (auto preset : kPresetOrder) names += fmt::format("{}, ", preset);
+      for (const auto& [name, agent] : cfg_.agents) {
+        if (std::find(kPresetOrder.begin(), kPresetOrder.end(), name) == kPresetOrder.end())
+          names += fmt::format("{}, ", name);
+      }
+      names.resize(names.size() - 2);
+      return Failure(fmt::format("{}: agent '{}' is not defined: use {} or an [agents.NAME] table",
+                                 agent_at_, cfg_.agent, names));
+    }
+    cfg_.agent_reason = fmt::format("set in {}", agent_file_);
+  } else {
+    auto on_path = [&](const std::string& command) {
+      if (in_.is_on_path) return in_.is_on_path(command);
+      return is_on_path(command, lookup(in_.environment, "PATH"));
+    };
+    if (on_path("codex")) {
+      cfg_.agent = "codex";
+      cfg_.agent_reason = "not set; codex is on PATH";
+    } else if (on_path("claude")) {
+      cfg_.agent = "claude-code";
+      cfg_.agent_reason = "not set; codex is not on PATH, claude is";
+    } else {
+      cfg_.agent = "shell";
+      cfg_.agent_reason = "not set; neither codex nor claude is on PATH";
+    }
+  }
+
+  cfg_.workspace_root = expand_path(cfg_.workspace_root, in_);
+  return std::move(cfg_);
+}
+
+tl::expected<ProjectConfig, std::string> load(const ConfigInputs& in) {
+  std::error_code ec;
+  auto root_path = fs::absolute(in.repo_root.empty() ? "." : in.repo_root, ec).lexically_normal();
+  if (ec) return Failure(fmt::format("load config of {}: {}", in.repo_root, ec.message()));
+  std::string root = root_path.string();
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+
+  Loader loader(in, root);
+  std::vector<std::string> files;
+  std::vector<ConfigFile> read;
+  for (const char* name : {"baton.toml", "baton.local.toml"}) {
+    File f{(fs::path(root) / name).string(), name};
+    auto content = read_file(f.path);
+    if (!content) {
+      if (!content.error().empty()) return Failure(content.error());
+      read.push_back({f.path, std::nullopt});
+      continue;
+    }
+    read.push_back({f.path, *content});
+    files.push_back(f.path);
+    toml::table top;
+    try {
+      top = toml::parse(*content, f.path);
+    } catch (const toml::parse_error& e) {
+      return fail(f, e.source(), e.description());
+    }
+    if (auto done = loader.apply(f, top); !done) return tl::unexpected(done.error());
+  }
+  auto cfg = loader.finish();
+  if (!cfg) return cfg;
+  cfg->files = std::move(files);
+  cfg->content_hash = config_hash_of_contents(read);
+  return cfg;
+}
+
+}  // namespace
+
+bool ProjectConfig::has_repo_commands() const {
+  const auto& h = hooks;
+  if (h.before_retire || h.after_retire || h.before_spawn || h.after_spawn || h.on_exit)
+    return true;
+  if (!post_create.empty()) return true;
+  for (const auto& [name, agent] : agents)
+    if (!agent.is_preset) return true;
+  return false;
+}
+
+tl::expected<ProjectConfig, std::string> load_config(const ConfigInputs& in) {
+  // Nothing may escape: the daemon calls this from a worker and keeps the last good config.
+  try {
+    return load(in);
+  } catch (const std::exception& e) {
+    return Failure(fmt::format("load config of {}: {}", in.repo_root, e.what()));
+  } catch (...) {
+    return Failure(fmt::format("load config of {}: unknown error", in.repo_root));
+  }
+}
+
+std::map<std::string, AgentSpec> agent_presets() {
+  std::map<std::string, AgentSpec> presets;
+  presets["codex"] = {"codex", {"codex"}, {"codex", "resume", "--last"}, {}, "", true};
+  presets["claude-code"] = {"claude-code", {"claude"}, {"claude", "--continue"}, {}, "", true};
+  // "$SHELL" stays literal here: the plugin substitutes the user's SHELL (or /bin/sh) when
+  // it builds the argv, so a config dump never shows a machine-specific path.
+  presets["shell"] = {"shell", {"$SHELL", "-l"}, {"$SHELL", "-l"}, {}, "", true};
+  return presets;
+}
+
+bool is_on_path(const std::string& command, const std::string& path_env) {
+  if (command.empty()) return false;
+  auto is_executable = [](const std::string& file) {
+    struct stat st {};
+    return ::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           ::access(file.c_str(), X_OK) == 0;
+  };
+  if (command.find('/') != std::string::npos) return is_executable(command);
+  size_t start = 0;
+  while (start <= path_env.size()) {
+    size_t end = path_env.find(':', start);
+    if (end == std::string::npos) end = path_env.size();
+    std::string dir = path_env.substr(start, end - start);
+    if (dir.empty()) dir = ".";  // an empty PATH entry means the current directory
+    if (is_executable(dir + "/" + command)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+std::string render_effective(const ProjectConfig& cfg) {
+  auto command_text = [](const CommandSpec& c) {
+    bool is_shell =
+        c.argv.size() == 3 && c.argv[0] == "/bin/sh" && c.argv[1] == "-c" && c.argv[2] == c.source;
+    return is_shell ? toml_quote(c.source) : toml_array(c.argv);
+  };
+  std::string out;
+  out += "# files:";
+  if (cfg.files.empty()) out += " none (defaults)";
+  for (const auto& f : cfg.files) out += " " + f;
+  out += "\n\n[project]\n";
+  out += fmt::format("name = {}\n", toml_quote(cfg.name));
+  out += fmt::format("session_prefix = {}\n", toml_quote(cfg.session_prefix));
+  out += fmt::format("base_branch = {}{}\n", toml_quote(cfg.base_branch),
+                     cfg.base_branch.empty() ? "  # HEAD" : "");
+
+  out += "\n[orchestrator]\n";
+  out += fmt::format("agent = {}  # {}\n", toml_quote(cfg.agent), cfg.agent_reason);
+  out += fmt::format("branch = {}  # from {}\n", toml_quote(cfg.branch),
+                     toml_quote(cfg.branch_template));
+  if (!cfg.prompt.empty()) out += fmt::format("prompt = {}\n", toml_quote(cfg.prompt));
+  out += fmt::format("carry_uncommitted = {}\n", cfg.carry_uncommitted);
+  out += fmt::format("launch_grace = {}\n", toml_quote(render_duration(cfg.launch_grace_ms)));
+
+  for (const auto& [name, agent] : cfg.agents) {
+    out += fmt::format("\n[agents.{}]{}\n", toml_key(name), agent.is_preset ? "  # preset" : "");
+    out += fmt::format("command = {}\n", toml_array(agent.command));
+    out += fmt::format("resume = {}\n", toml_array(agent.resume));
+    if (!agent.prompt_arg.empty())
+      out += fmt::format("prompt_arg = {}\n", toml_quote(agent.prompt_arg));
+    if (!agent.env.empty()) {
+      out += "env = { ";
+      bool first = true;
+      for (const auto& [key, value] : agent.env) {
+        out += fmt::format("{}{} = \"***\"", first ? "" : ", ", toml_key(key));
+        first = false;
+      }
+      out += " }\n";
+    }
+  }
+
+  out += "\n[workspace]\n";
+  out += fmt::format("root = {}\n", toml_quote(cfg.workspace_root));
+  out += fmt::format("symlinks = {}\n", toml_array(cfg.symlinks));
+  out += "post_create = [";
+  for (size_t i = 0; i < cfg.post_create.size(); ++i)
+    out += (i ? ", " : "") + command_text(cfg.post_create[i]);
+  out += "]\n";
+
+  // Values never leave the daemon: they often hold tokens (issue 4).
+  out += "\n[env]\n";
+  for (const auto& [key, value] : cfg.env) out += fmt::format("{} = \"***\"\n", toml_key(key));
+
+  out += "\n[hooks]\n";
+  const std::pair<const char*, const std::optional<CommandSpec>*> hooks[] = {
+      {"before_retire", &cfg.hooks.before_retire},
+      {"after_retire", &cfg.hooks.after_retire},
+      {"before_spawn", &cfg.hooks.before_spawn},
+      {"after_spawn", &cfg.hooks.after_spawn},
+      {"on_exit", &cfg.hooks.on_exit}};
+  for (const auto& [name, hook] : hooks)
+    if (*hook) out += fmt::format("{} = {}\n", name, command_text(**hook));
+  out += fmt::format("timeout = {}\n", toml_quote(render_duration(cfg.hooks.timeout_ms)));
+  return out;
+}
+
+}  // namespace baton::plugin

@@ -1,0 +1,742 @@
+// The handoff, top to bottom as its five phases. Each persisted transition is one visible
+// persist_then() line; git work runs off the loop; a failure before retire touches nothing.
+#include "plugin/handoff.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+
+#include "git/branch.hpp"
+#include "git/checked_out.hpp"
+#include "git/inventory.hpp"
+#include "git/preserve.hpp"
+#include "git/reapply.hpp"
+#include "git/release.hpp"
+#include "git/repository.hpp"
+#include "git/worktree.hpp"
+#include "hooks/runner.hpp"
+#include "plugin/health.hpp"
+#include "plugin/off_loop.hpp"
+#include "plugin/trust.hpp"
+
+namespace baton::plugin {
+
+namespace fs = std::filesystem;
+using runtime::protocol::Json;
+
+namespace {
+
+struct StepResult {
+  std::string error;  // empty: ok
+  std::string code = "failed";
+  std::vector<std::string> notes;
+};
+
+unsigned number_suffix(const std::string& id) {
+  const auto dash = id.rfind('-');
+  if (dash == std::string::npos) return 0;
+  try {
+    return static_cast<unsigned>(std::stoul(id.substr(dash + 1)));
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::string read_small_file(const std::string& path) {
+  std::ifstream f(path);
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+bool exists(const std::string& path) {
+  std::error_code ec;
+  return fs::symlink_status(path, ec).type() != fs::file_type::not_found && !ec;
+}
+
+// Removes a worktree prepared by an earlier, unfinished handoff: aside, prune, delete, and its
+// temporary branch. Idempotent.
+std::string discard_prepared(git_repository* repo, const std::string& project_dir,
+                             const std::string& session_id) {
+  const std::string prepared = project_dir + "/" + std::string(git::kPrepareDirPrefix) + session_id;
+  const std::string trash = project_dir + "/" + std::string(git::kTrashDirPrefix) + session_id;
+  if (exists(prepared)) {
+    if (auto r = git::release_rename_aside(prepared, trash); !r) return r.error().message;
+  }
+  if (auto r = git::release_prune(repo, git::worktree_name(session_id), ""); !r) {
+    if (r.error().code != git::kWorktreeNotFound) return r.error().message;
+  }
+  if (exists(trash)) {
+    if (auto r = git::delete_trash(trash); !r) return r.error().message;
+  }
+  git_reference* ref = nullptr;
+  const std::string temp = "refs/heads/" + git::temp_branch_name(session_id);
+  if (git_reference_lookup(&ref, repo, temp.c_str()) == 0) {
+    git_reference_delete(ref);
+    git_reference_free(ref);
+  }
+  return {};
+}
+
+// True when the tree at `path` is the linked worktree baton made for `session_id`.
+bool is_worktree_of(const std::string& path, const std::string& session_id) {
+  const std::string gitfile = read_small_file(path + "/.git");
+  const std::string admin = "/worktrees/" + git::worktree_name(session_id);
+  const auto nl = gitfile.find_last_not_of("\r\n");
+  const std::string link = gitfile.substr(0, nl == std::string::npos ? 0 : nl + 1);
+  return link.size() >= admin.size() && link.compare(link.size() - admin.size(), admin.size(), admin) == 0;
+}
+
+}  // namespace
+
+Handoff::Handoff(Orchestrator& orch, HandoffRequest req) : orch_(orch), req_(std::move(req)) {}
+
+ProjectState* Handoff::project() { return orch_.find_project(req_.project); }
+
+void Handoff::join(ProgressFn progress, OutcomeFn done, OutcomeFn waited) {
+  if (progress) progress_fns_.push_back(std::move(progress));
+  if (done) {
+    if (is_done_) done(outcome_);
+    else done_fns_.push_back(std::move(done));
+  }
+  if (waited) {
+    if (is_waited_) waited(outcome_);
+    else waited_fns_.push_back(std::move(waited));
+  }
+}
+
+void Handoff::progress(const std::string& step, const std::string& detail) {
+  spdlog::info("handoff {}: {} {}", req_.project, step, detail);
+  for (auto& fn : progress_fns_) fn(step, detail);
+}
+
+void Handoff::persist_then(std::function<void()> next) {
+  auto self = shared_from_this();
+  orch_.persist([self, next = std::move(next)](tl::expected<void, std::string> r) {
+    if (!r) return self->fail("persist_failed", r.error());
+    next();
+  });
+}
+
+void Handoff::start() {
+  progress("preflight", req_.project);
+  preflight();
+}
+
+// ---- 1. preflight: config, agent, repository, branch, trust, before_retire. Touches nothing.
+void Handoff::preflight() {
+  auto self = shared_from_this();
+  ProjectState* p = project();
+  orch_.reload_config(*p, req_.env, [self, p](tl::expected<ProjectConfig, std::string> cfg) {
+    if (!cfg) return self->fail("config_error", cfg.error());
+    self->cfg_ = *cfg;
+    self->agent_ = self->req_.agent.empty() ? self->cfg_.agent : self->req_.agent;
+    auto it = self->cfg_.agents.find(self->agent_);
+    if (self->req_.is_down) {
+      // Nothing will be started: only the retire phase runs.
+    } else if (it == self->cfg_.agents.end()) {
+      std::string names;
+      for (const auto& [name, spec] : self->cfg_.agents) names += (names.empty() ? "" : ", ") + name;
+      return self->fail("agent_not_found",
+                        "agent '" + self->agent_ + "' is not defined: use " + names);
+    }
+    std::string argv0 =
+        self->req_.is_down || it->second.command.empty() ? "" : it->second.command[0];
+    if (argv0 == "$SHELL") argv0 = "/bin/sh";
+    const auto path_it = self->req_.env.find("PATH");
+    const std::string path = path_it == self->req_.env.end() ? "/usr/bin:/bin" : path_it->second;
+    if (!self->req_.is_down && !is_on_path(argv0, path))
+      return self->fail("agent_not_found", "agent '" + self->agent_ + "' runs '" + argv0 +
+                                               "', which is not on PATH");
+    self->project_dir_ = self->cfg_.workspace_root + "/" + p->id;
+    self->stable_path_ = self->project_dir_ + "/" + std::string(git::kStableDirName);
+
+    struct Checked {
+      StepResult r;
+      unsigned max_number = 0;
+    };
+    const std::string repo_path = p->path;
+    const std::string state_dir = self->orch_.paths().state_dir;
+    const ProjectConfig cfg_copy = self->cfg_;
+    const std::string project_dir = self->project_dir_;
+    std::string busy_prepare;  // a prepare left by an unfinished handoff is discarded here
+    run_off_loop<Checked>(
+        self->orch_.loop(),
+        [repo_path, state_dir, cfg_copy, project_dir]() -> Checked {
+          Checked c;
+          if (cfg_copy.has_repo_commands() &&
+              !is_allowed(state_dir, repo_path, cfg_copy.content_hash)) {
+            c.r.code = "not_allowed";
+            c.r.error = "the commands in " + repo_path +
+                        "/baton.toml are not allowed yet: review it, then run 'baton allow " +
+                        repo_path + "'";
+            return c;
+          }
+          auto proj = git::open_project(repo_path);
+          if (!proj) {
+            c.r.error = proj.error().message;
+            return c;
+          }
+          if (auto b = git::ensure_canonical_branch(proj->repo.get(), cfg_copy.branch,
+                                                    cfg_copy.base_branch);
+              !b) {
+            c.r.error = b.error().message;
+            return c;
+          }
+          auto inv = git::inventory(proj->repo.get(), project_dir);
+          if (!inv) {
+            c.r.error = inv.error().message;
+            return c;
+          }
+          for (const auto& ref : inv->preserved_refs) c.max_number = std::max(c.max_number, number_suffix(ref));
+          for (const auto& d : inv->trash_dirs) c.max_number = std::max(c.max_number, number_suffix(d.session_id));
+          for (const auto& d : inv->prepare_dirs) {
+            c.max_number = std::max(c.max_number, number_suffix(d.session_id));
+            if (auto e = discard_prepared(proj->repo.get(), project_dir, d.session_id); !e.empty()) {
+              c.r.error = e;
+              return c;
+            }
+          }
+          for (const auto& b : inv->temp_branches) c.max_number = std::max(c.max_number, number_suffix(b));
+          return c;
+        },
+        [self, p](Checked c) {
+          if (!c.r.error.empty()) return self->fail(c.r.code, c.r.error);
+          unsigned n = std::max(c.max_number, self->orch_.store().projects[p->id].last_number);
+          for (const auto* s : self->orch_.project_sessions(p->id)) n = std::max(n, s->number);
+          self->new_number_ = n + 1;
+          self->new_id_ = p->id + "-" + std::to_string(self->new_number_);
+          self->prepared_name_ = git::worktree_name(self->new_id_);
+          self->prepared_path_ =
+              self->project_dir_ + "/" + std::string(git::kPrepareDirPrefix) + self->new_id_;
+          self->temp_branch_ = git::temp_branch_name(self->new_id_);
+          for (const auto* s : self->orch_.project_sessions(p->id)) {
+            // Exited ones too: their tree may still hold the stable path and uncommitted work.
+            if (s->state == "active" || s->state == "retiring" || s->state == "exited")
+              self->to_retire_.push_back(s->id);
+          }
+          const auto* current = current_orchestrator(self->orch_.project_sessions(p->id));
+          if (!self->cfg_.hooks.before_retire || self->to_retire_.empty()) return self->prepare();
+          hooks::HookRequest h;
+          h.event = "before_retire";
+          h.argv = self->cfg_.hooks.before_retire->argv;
+          h.cwd = current ? current->worktree : p->path;
+          h.env = {{"BATON_PROJECT", p->id}, {"BATON_SESSION", current ? current->id : ""},
+                   {"BATON_WORKTREE", h.cwd}, {"BATON_BRANCH", self->cfg_.branch},
+                   {"BATON_AGENT", self->agent_}, {"BATON_EVENT", "before_retire"}};
+          h.timeout_ms = self->cfg_.hooks.timeout_ms;
+          h.log_path = self->orch_.paths().logs_dir + "/hooks.log";
+          hooks::run_hook(self->orch_.loop(), h, [self](hooks::HookResult r) {
+            if (!r.ok()) return self->fail("hook_failed", r.describe("before_retire"));
+            self->prepare();
+          });
+        });
+  });
+}
+
+// ---- 2. prepare: the new worktree at .prepare-<id>, checked out before anything stops.
+void Handoff::prepare() {
+  if (req_.is_down) {
+    if (to_retire_.empty()) return fail("missing", req_.project + " has no orchestrator to stop");
+    return retire_next();
+  }
+  progress("prepare", prepared_path_);
+  auto self = shared_from_this();
+  auto& rec = orch_.store().projects[req_.project];
+  rec.last_number = std::max(rec.last_number, new_number_);
+  rec.journal = HandoffJournal{"prepare", new_id_, agent_, to_retire_, prepared_path_, temp_branch_, now_iso8601()};
+  persist_then([self] {
+    const std::string repo_path = self->project()->path;
+    const std::string project_dir = self->project_dir_;
+    const std::string id = self->new_id_;
+    const std::string branch = self->cfg_.branch;
+    const std::vector<std::string> symlinks = self->cfg_.symlinks;
+    run_off_loop<StepResult>(
+        self->orch_.loop(),
+        [repo_path, project_dir, id, branch, symlinks]() -> StepResult {
+          StepResult r;
+          std::error_code ec;
+          fs::create_directories(project_dir, ec);
+          if (ec) {
+            r.error = "cannot create " + project_dir + ": " + ec.message();
+            return r;
+          }
+          auto proj = git::open_project(repo_path);
+          if (!proj) {
+            r.error = proj.error().message;
+            return r;
+          }
+          auto prepared = git::prepare_worktree(proj->repo.get(), project_dir, id, branch);
+          if (!prepared) {
+            r.error = prepared.error().message;
+            return r;
+          }
+          for (const auto& link : symlinks) {
+            const fs::path src = fs::path(repo_path) / link;
+            const fs::path dst = prepared->path / link;
+            if (!fs::exists(src, ec)) continue;
+            fs::create_directories(dst.parent_path(), ec);
+            fs::remove(dst, ec);
+            fs::create_symlink(src, dst, ec);
+            if (ec) {
+              r.error = "cannot link " + dst.string() + " to " + src.string() + ": " + ec.message();
+              discard_prepared(proj->repo.get(), project_dir, id);
+              return r;
+            }
+          }
+          return r;
+        },
+        [self](StepResult r) {
+          if (!r.error.empty()) return self->fail("prepare_failed", r.error);
+          // post_create commands, then before_spawn, each through the hook runner.
+          auto cmds = std::make_shared<std::vector<CommandSpec>>(self->cfg_.post_create);
+          if (self->cfg_.hooks.before_spawn) cmds->push_back(*self->cfg_.hooks.before_spawn);
+          const std::size_t post_create_count = self->cfg_.post_create.size();
+          auto run_next = std::make_shared<std::function<void(std::size_t)>>();
+          *run_next = [self, cmds, run_next, post_create_count](std::size_t i) {
+            if (i == cmds->size()) {
+              self->to_retire_.empty() ? self->handoff() : self->retire_next();
+              return;
+            }
+            const std::string event = i < post_create_count ? "post_create" : "before_spawn";
+            hooks::HookRequest h;
+            h.event = event;
+            h.argv = (*cmds)[i].argv;
+            h.cwd = self->prepared_path_;
+            h.env = {{"BATON_PROJECT", self->req_.project}, {"BATON_SESSION", self->new_id_},
+                     {"BATON_WORKTREE", self->prepared_path_}, {"BATON_BRANCH", self->cfg_.branch},
+                     {"BATON_AGENT", self->agent_}, {"BATON_EVENT", event}};
+            h.timeout_ms = self->cfg_.hooks.timeout_ms;
+            h.log_path = self->orch_.paths().logs_dir + "/hooks.log";
+            hooks::run_hook(self->orch_.loop(), h, [self, run_next, i, event](hooks::HookResult hr) {
+              if (hr.ok()) return (*run_next)(i + 1);
+              const std::string msg = hr.describe(event);
+              const std::string repo_path = self->project()->path;
+              const std::string project_dir = self->project_dir_;
+              const std::string id = self->new_id_;
+              run_off_loop(
+                  self->orch_.loop(),
+                  [repo_path, project_dir, id] {
+                    if (auto proj = git::open_project(repo_path))
+                      discard_prepared(proj->repo.get(), project_dir, id);
+                  },
+                  [self, msg] { self->fail("hook_failed", msg); });
+            });
+          };
+          (*run_next)(0);
+        });
+  });
+}
+
+// ---- 3. retire: every active or retiring orchestrator — stop, preserve, aside, prune.
+void Handoff::retire_next() {
+  if (to_retire_.empty()) return check_branch_free();
+  const std::string id = to_retire_.front();
+  to_retire_.erase(to_retire_.begin());
+  retire(id);
+}
+
+void Handoff::retire(const std::string& id) {
+  SessionRecord* rec = orch_.session(id);
+  if (!rec) return retire_next();
+  progress("retire", id);
+  rec->state = "retiring";
+  rec->restore_marker = false;
+  rec->updated_at = now_iso8601();
+  auto self = shared_from_this();
+  persist_then([self, id] {
+    SessionRecord* rec = self->orch_.session(id);
+    auto after_stop = [self, id] {
+      SessionRecord* rec = self->orch_.session(id);
+      const std::string repo_path = self->project()->path;
+      const std::string worktree = rec->worktree;
+      const std::string trash = self->project_dir_ + "/" + std::string(git::kTrashDirPrefix) + id;
+      const std::string branch = self->cfg_.branch;
+      const bool has_preserved = !rec->preserved_commit.empty();
+      struct Retired {
+        StepResult r;
+        std::string ref;
+        std::string commit;
+      };
+      run_off_loop<Retired>(
+          self->orch_.loop(),
+          [repo_path, worktree, trash, branch, id, has_preserved]() -> Retired {
+            Retired out;
+            auto proj = git::open_project(repo_path);
+            if (!proj) {
+              out.r.error = proj.error().message;
+              return out;
+            }
+            // Retrying a retire: once the tree is aside, the path may already hold the next
+            // orchestrator's tree, which must never be touched.
+            const bool has_tree = !worktree.empty() && exists(worktree) && !exists(trash) &&
+                                  is_worktree_of(worktree, id);
+            if (has_tree && !has_preserved) {
+              auto p = git::preserve_uncommitted(proj->repo.get(), worktree, id);
+              if (!p) {
+                out.r.error = p.error().message;
+                return out;
+              }
+              if (*p) {
+                out.ref = (*p)->ref;
+                out.commit = (*p)->oid;
+                out.r.notes = (*p)->notes;
+              }
+            }
+            if (has_tree) {
+              if (auto a = git::release_rename_aside(worktree, trash); !a) {
+                out.r.error = a.error().message;
+                return out;
+              }
+            }
+            // The branch-free check comes once, after every retire (check_branch_free).
+            if (auto pr = git::release_prune(proj->repo.get(), git::worktree_name(id), "");
+                !pr && pr.error().code != git::kWorktreeNotFound) {
+              out.r.error = pr.error().message;
+              return out;
+            }
+            return out;
+          },
+          [self, id, trash](Retired out) {
+            SessionRecord* rec = self->orch_.session(id);
+            if (!out.commit.empty()) {
+              rec->preserved_ref = out.ref;
+              rec->preserved_commit = out.commit;
+            }
+            for (auto& n : out.r.notes) self->outcome_.notes.push_back(id + ": " + n);
+            rec->updated_at = now_iso8601();
+            if (!out.r.error.empty()) {
+              rec->last_error = out.r.error;
+              return self->persist_then([self, out] { self->fail(out.r.code, out.r.error); });
+            }
+            if (!rec->preserved_commit.empty()) {
+              self->preserved_commits_.push_back(rec->preserved_commit);
+              self->outcome_.preserved.push_back(
+                  Json{{"session", id}, {"ref", rec->preserved_ref}, {"commit", rec->preserved_commit}});
+            }
+            self->trash_.push_back(trash);
+            self->outcome_.retired.push_back(id);
+            self->persist_then([self] { self->retire_next(); });
+          });
+    };
+    runtime::Session* live = self->orch_.daemon().find_session_exact(id);
+    if (live && live->is_running()) {
+      if (!self->has_stopped_any_) {
+        self->has_stopped_any_ = true;
+        self->first_stop_ = std::chrono::steady_clock::now();
+      }
+      live->on_exit([after_stop](runtime::Session&) { after_stop(); });
+      live->stop();
+      return;
+    }
+    // An agent that outlived a daemon: recognised by pid and start time, then killed.
+    if (rec && rec->pid > 0 && rec->pid_start_time != 0 &&
+        process_start_time(rec->pid) == rec->pid_start_time) {
+      kill(-static_cast<pid_t>(rec->pid), SIGKILL);
+      kill(static_cast<pid_t>(rec->pid), SIGKILL);
+    }
+    after_stop();
+  });
+}
+
+// The last step of retire: nobody holds the canonical branch any more.
+void Handoff::check_branch_free() {
+  if (req_.is_down) return handoff();
+  auto self = shared_from_this();
+  const std::string repo_path = project()->path;
+  const std::string branch = cfg_.branch;
+  run_off_loop<StepResult>(
+      orch_.loop(),
+      [repo_path, branch]() -> StepResult {
+        StepResult r;
+        auto proj = git::open_project(repo_path);
+        if (!proj) {
+          r.error = proj.error().message;
+          return r;
+        }
+        auto holder = git::who_has_branch_checked_out(proj->repo.get(), branch);
+        if (!holder) {
+          r.error = holder.error().message;
+        } else if (*holder) {
+          r.code = "branch_busy";
+          r.error = "branch " + branch + " is checked out at " + (*holder)->string() +
+                    ": switch that worktree to another branch (git switch main), then run 'baton replace'";
+        }
+        return r;
+      },
+      [self](StepResult r) {
+        if (!r.error.empty()) return self->fail(r.code, r.error);
+        self->handoff();
+      });
+}
+
+// ---- 4. handoff: the prepared tree to the stable path, adopt the branch, re-apply work.
+void Handoff::handoff() {
+  if (req_.is_down) return finish_trash();
+  progress("handoff", stable_path_);
+  auto& journal = orch_.store().projects[req_.project].journal;
+  journal.phase = "handoff";
+  auto self = shared_from_this();
+  persist_then([self] {
+    const std::string repo_path = self->project()->path;
+    const std::string name = self->prepared_name_;
+    const std::string stable = self->stable_path_;
+    const std::string prepared = self->prepared_path_;
+    const std::string branch = self->cfg_.branch;
+    const std::string temp = self->temp_branch_;
+    const std::vector<std::string> commits =
+        self->cfg_.carry_uncommitted ? self->preserved_commits_ : std::vector<std::string>{};
+    run_off_loop<StepResult>(
+        self->orch_.loop(),
+        [repo_path, name, stable, prepared, branch, temp, commits]() -> StepResult {
+          StepResult r;
+          auto proj = git::open_project(repo_path);
+          if (!proj) {
+            r.error = proj.error().message;
+            return r;
+          }
+          if (exists(prepared)) {
+            if (auto m = git::move_worktree(proj->repo.get(), name, stable); !m) {
+              r.error = m.error().message;
+              return r;
+            }
+          }
+          if (auto a = git::adopt_branch(proj->repo.get(), stable, branch, temp); !a) {
+            r.error = a.error().message;
+            return r;
+          }
+          for (const auto& c : commits) {
+            auto ra = git::reapply_preserved(proj->repo.get(), stable, c);
+            if (!ra) {
+              r.notes.push_back("could not re-apply " + c + ": " + ra.error().message);
+            } else if (!ra->conflicts.empty()) {
+              std::string files;
+              for (const auto& f : ra->conflicts) files += (files.empty() ? "" : ", ") + f;
+              r.notes.push_back("preserved work " + c.substr(0, 12) + " conflicts in " + files +
+                                "; it stays at its ref (baton preserved apply)");
+            }
+          }
+          return r;
+        },
+        [self](StepResult r) {
+          if (!r.error.empty()) return self->fail("handoff_failed", r.error);
+          for (auto& n : r.notes) self->outcome_.notes.push_back(n);
+          self->launch();
+        });
+  });
+}
+
+// ---- 5. launch: start the agent there, persist it active, verify, then delete the trash.
+void Handoff::launch() {
+  progress("launch", agent_);
+  SessionRecord rec;
+  rec.id = new_id_;
+  rec.number = new_number_;
+  rec.project = req_.project;
+  rec.agent = agent_;
+  rec.branch = cfg_.branch;
+  rec.worktree = stable_path_;
+  rec.state = "active";
+  rec.created_at = now_iso8601();
+  rec.updated_at = rec.created_at;
+  rec.restore_marker = true;
+  auto started = orch_.launch(rec, cfg_, req_.env, false);
+  if (has_stopped_any_) {
+    outcome_.gap_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - first_stop_)
+                                            .count());
+  }
+  if (!started) {
+    rec.state = "exited";
+    rec.restore_marker = false;
+    rec.last_error = started.error();
+  }
+  orch_.store().sessions[rec.id] = rec;
+  orch_.store().projects[req_.project].journal = HandoffJournal{};
+  auto self = shared_from_this();
+  const std::string err = started ? std::string() : started.error();
+  persist_then([self, err] {
+    if (!err.empty()) {
+      const std::string msg = self->fall_back(err);
+      self->outcome_.launch_error = msg;
+      return self->fail("launch_failed", msg);
+    }
+    self->after_launch();
+  });
+}
+
+void Handoff::after_launch() {
+  auto self = shared_from_this();
+  const std::string repo_path = project()->path;
+  const std::string branch = cfg_.branch;
+  const std::string stable = stable_path_;
+  run_off_loop<StepResult>(
+      orch_.loop(),
+      [repo_path, branch, stable]() -> StepResult {
+        StepResult r;
+        auto proj = git::open_project(repo_path);
+        if (!proj) {
+          r.error = proj.error().message;
+          return r;
+        }
+        auto holder = git::who_has_branch_checked_out(proj->repo.get(), branch);
+        if (!holder) {
+          r.error = holder.error().message;
+        } else if (!*holder || !git::is_same_path(**holder, stable)) {
+          r.error = "verification failed: " + branch + " is not checked out at " + stable;
+        }
+        return r;
+      },
+      [self](StepResult r) {
+        if (!r.error.empty()) return self->fail("verify_failed", r.error);
+        self->outcome_.session = self->new_id_;
+        if (self->cfg_.hooks.after_spawn) {
+          hooks::HookRequest h;
+          h.event = "after_spawn";
+          h.argv = self->cfg_.hooks.after_spawn->argv;
+          h.cwd = self->stable_path_;
+          h.env = {{"BATON_PROJECT", self->req_.project}, {"BATON_SESSION", self->new_id_},
+                   {"BATON_WORKTREE", self->stable_path_}, {"BATON_BRANCH", self->cfg_.branch},
+                   {"BATON_AGENT", self->agent_}, {"BATON_EVENT", "after_spawn"}};
+          h.timeout_ms = self->cfg_.hooks.timeout_ms;
+          h.log_path = self->orch_.paths().logs_dir + "/hooks.log";
+          hooks::run_hook(self->orch_.loop(), h, [](hooks::HookResult hr) {
+            if (!hr.ok()) spdlog::warn("{}", hr.describe("after_spawn"));
+          });
+        }
+        self->finish_trash();
+      });
+}
+
+void Handoff::finish_trash() {
+  auto self = shared_from_this();
+  const auto trash = trash_;
+  run_off_loop<std::map<std::string, std::string>>(
+      orch_.loop(),
+      [trash]() {
+        std::map<std::string, std::string> errors;
+        for (const auto& t : trash) {
+          if (!exists(t)) continue;
+          if (auto d = git::delete_trash(t); !d) errors[t] = d.error().message;
+        }
+        return errors;
+      },
+      [self](std::map<std::string, std::string> errors) {
+        std::string first_error;
+        for (const auto& id : self->outcome_.retired) {
+          SessionRecord* rec = self->orch_.session(id);
+          if (!rec) continue;
+          const std::string trash = self->project_dir_ + "/" + std::string(git::kTrashDirPrefix) + id;
+          rec->updated_at = now_iso8601();
+          if (auto it = errors.find(trash); it != errors.end()) {
+            rec->last_error = it->second;  // stays retiring: health says stuck
+            if (first_error.empty()) first_error = it->second;
+          } else {
+            rec->state = "retired";
+            rec->last_error.clear();
+          }
+        }
+        self->persist_then([self, first_error] {
+          if (!first_error.empty()) return self->fail("stuck", first_error);
+          self->succeed();
+        });
+      });
+}
+
+void Handoff::succeed() {
+  outcome_.ok = true;
+  is_done_ = true;
+  if (ProjectState* p = project()) {
+    if (p->handoff.get() == this) p->handoff.reset();
+    // A successful handoff with the configured agent clears an earlier launch failure.
+    if (!req_.is_fallback) p->launch_error.clear();
+  }
+  auto fns = std::move(done_fns_);
+  done_fns_.clear();
+  for (auto& fn : fns) fn(outcome_);
+  watch_launch_grace();
+}
+
+// `replace` returns as soon as the agent runs; `--wait` also waits out launch_grace. An agent
+// that dies within it is replaced by the previous agent on the branch, so the project always
+// has an orchestrator.
+void Handoff::watch_launch_grace() {
+  auto self = shared_from_this();
+  runtime::Session* live = orch_.daemon().find_session_exact(new_id_);
+  auto* timer = runtime::Timer::make(orch_.loop());
+  auto finished = std::make_shared<bool>(false);
+  auto finish = [self, timer, finished](const std::string& launch_error) {
+    if (*finished) return;
+    *finished = true;
+    timer->close();
+    if (ProjectState* p = self->project(); p && !launch_error.empty()) p->launch_error = launch_error;
+    if (!launch_error.empty()) {
+      self->outcome_.ok = false;
+      self->outcome_.launch_error = launch_error;
+      self->outcome_.failure = Failure{"launch_failed", launch_error};
+    }
+    self->is_waited_ = true;
+    auto fns = std::move(self->waited_fns_);
+    self->waited_fns_.clear();
+    for (auto& fn : fns) fn(self->outcome_);
+  };
+  auto died = [self, finish](int status) {
+    // Stopped by a later handoff's retire: that is no launch failure.
+    const SessionRecord* rec = self->orch_.session(self->new_id_);
+    if (rec && (rec->state == "retiring" || rec->state == "retired")) return finish("");
+    finish(self->fall_back(self->agent_ + " exited with status " + std::to_string(status) +
+                           " within " + std::to_string(self->cfg_.launch_grace_ms / 1000) + " s"));
+  };
+  timer->start(static_cast<std::uint64_t>(cfg_.launch_grace_ms), [finish] { finish(""); });
+  // It may have died while the launch was being verified.
+  if (!live) return died(-1);
+  if (!live->is_running()) return died(live->exit_status());
+  live->on_exit([died](runtime::Session& s) { died(s.exit_status()); });
+}
+
+std::string Handoff::fall_back(const std::string& why) {
+  if (req_.is_fallback) return why;
+  // The agent to fall back to: the newest orchestrator this handoff or an earlier one retired.
+  const SessionRecord* prev = nullptr;
+  for (const auto* r : orch_.project_sessions(req_.project)) {
+    if (r->id == new_id_ || (r->state != "retired" && r->state != "retiring")) continue;
+    if (!prev || r->created_at > prev->created_at) prev = r;
+  }
+  if (!prev) return why;
+  // Another handoff already runs for the project: it will leave an orchestrator behind.
+  if (ProjectState* p = project(); p && p->handoff && p->handoff.get() != this) return why;
+  auto req = req_;
+  req.agent = prev->agent;
+  req.is_fallback = true;
+  const std::string msg = why + "; relaunched " + prev->agent;
+  auto fallback = std::make_shared<Handoff>(orch_, req);
+  if (ProjectState* p = project()) {
+    p->launch_error = msg;
+    p->handoff = fallback;
+  }
+  fallback->start();
+  return msg;
+}
+
+void Handoff::fail(const std::string& code, const std::string& message) {
+  spdlog::warn("handoff {} failed ({}): {}", req_.project, code, message);
+  outcome_.ok = false;
+  outcome_.failure = Failure{code, message};
+  ProjectState* p = project();
+  if (p && p->handoff.get() == this) p->handoff.reset();
+  is_done_ = true;
+  is_waited_ = true;
+  auto done = std::move(done_fns_);
+  auto waited = std::move(waited_fns_);
+  done_fns_.clear();
+  waited_fns_.clear();
+  for (auto& fn : done) fn(outcome_);
+  for (auto& fn : waited) fn(outcome_);
+}
+
+}  // namespace baton::plugin

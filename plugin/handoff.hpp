@@ -1,0 +1,93 @@
+// The handoff (DESIGN.md §5): replace a project's orchestrator(s) with a new one, in five
+// phases — preflight, prepare, retire, handoff, launch — each persisted before the next, so
+// nothing destructive happens before preflight and prepare succeeded and a failure leaves a
+// state the next `replace` finishes.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plugin/orchestrator.hpp"
+
+namespace baton::plugin {
+
+struct HandoffRequest {
+  std::string project;
+  std::string agent;                       // "" = the configured one
+  std::map<std::string, std::string> env;  // the `baton` command's environment
+  bool is_fallback = false;
+  bool is_down = false;                    // `baton down`: retire for good, start nothing                // relaunching the previous agent: never falls back again
+};
+
+struct HandoffOutcome {
+  bool ok = false;
+  Failure failure;
+  std::string session;                      // the new orchestrator
+  std::vector<std::string> retired;
+  std::vector<runtime::protocol::Json> preserved;  // {"session","ref","commit"}
+  std::vector<std::string> notes;           // conflicts on re-apply, mid-merge, ...
+  long gap_ms = -1;
+  std::string launch_error;                 // set when the new agent died within launch_grace
+};
+
+using ProgressFn = std::function<void(const std::string& step, const std::string& detail)>;
+using OutcomeFn = std::function<void(const HandoffOutcome&)>;
+
+class Handoff : public std::enable_shared_from_this<Handoff> {
+ public:
+  Handoff(Orchestrator& orch, HandoffRequest req);
+
+  void start();
+  // A second replace joins: it gets progress from now on and the same outcome.
+  void join(ProgressFn progress, OutcomeFn done, std::function<void(const HandoffOutcome&)> waited);
+  const std::string& agent() const { return agent_; }
+  const HandoffRequest& request() const { return req_; }
+
+ private:
+  void preflight();
+  void prepare();
+  void retire_next();
+  void retire(const std::string& id);
+  void check_branch_free();
+  void handoff();
+  void launch();
+  void after_launch();
+  void finish_trash();
+  void watch_launch_grace();
+  // Starts the previous agent on the branch after a failed launch; returns the message.
+  std::string fall_back(const std::string& why);
+  void fail(const std::string& code, const std::string& message);
+  void succeed();
+  void progress(const std::string& step, const std::string& detail);
+  void persist_then(std::function<void()> next);
+  ProjectState* project();
+
+  Orchestrator& orch_;
+  HandoffRequest req_;
+  std::string agent_;
+  ProjectConfig cfg_;
+  std::string project_dir_;  // <root>/<project>
+  std::string stable_path_;  // <project dir>/orchestrator
+  std::string new_id_;
+  unsigned new_number_ = 0;
+  std::string prepared_path_;
+  std::string prepared_name_;
+  std::string temp_branch_;
+  std::vector<std::string> to_retire_;
+  std::vector<std::string> trash_;
+  std::vector<std::string> preserved_commits_;
+  std::chrono::steady_clock::time_point first_stop_;
+  bool has_stopped_any_ = false;
+  HandoffOutcome outcome_;
+  std::vector<ProgressFn> progress_fns_;
+  std::vector<OutcomeFn> done_fns_;       // called when the new agent runs (or on failure)
+  std::vector<OutcomeFn> waited_fns_;     // called after launch_grace too (--wait)
+  bool is_done_ = false;
+  bool is_waited_ = false;
+};
+
+}  // namespace baton::plugin

@@ -1,0 +1,49 @@
+#include "plugin/health.hpp"
+
+#include <tuple>
+
+namespace baton::plugin {
+
+namespace {
+
+bool is_newer(const SessionRecord& a, const SessionRecord& b) {
+  return std::tie(a.created_at, a.updated_at, a.number) > std::tie(b.created_at, b.updated_at, b.number);
+}
+
+const SessionRecord* newest_in_state(const std::vector<const SessionRecord*>& sessions,
+                                     const std::string& state) {
+  const SessionRecord* best = nullptr;
+  for (const auto* s : sessions) {
+    if (s->state != state) continue;
+    if (!best || is_newer(*s, *best)) best = s;
+  }
+  return best;
+}
+
+}  // namespace
+
+const SessionRecord* newest_active(const std::vector<const SessionRecord*>& sessions) {
+  return newest_in_state(sessions, "active");
+}
+
+const SessionRecord* current_orchestrator(const std::vector<const SessionRecord*>& sessions) {
+  if (const auto* s = newest_active(sessions)) return s;
+  return newest_in_state(sessions, "exited");
+}
+
+std::string compute_health(const HealthInputs& in) {
+  if (in.is_replacing) return "replacing";
+  int active = 0;
+  for (const auto* s : in.sessions) {
+    if (s->state == "retiring" && !s->last_error.empty()) return "stuck";
+    if (s->state == "active") ++active;
+  }
+  if (active > 1) return "duplicate";
+  const SessionRecord* current = current_orchestrator(in.sessions);
+  if (!current) return "missing";
+  if (current->state == "exited") return "exited";
+  if (!in.launch_error.empty() || current->agent != in.configured_agent) return "restart_needed";
+  return "ok";
+}
+
+}  // namespace baton::plugin

@@ -1,0 +1,331 @@
+#include "plugin/orchestrator.hpp"
+
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "plugin/handoff.hpp"
+#include "plugin/health.hpp"
+#include "plugin/off_loop.hpp"
+#include "runtime/pty.hpp"
+
+namespace baton::plugin {
+
+namespace fs = std::filesystem;
+using runtime::protocol::Json;
+
+std::string now_iso8601() { return runtime::iso8601_now(); }
+
+std::uint64_t process_start_time(long pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return 0;
+  const auto paren = line.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream rest(line.substr(paren + 2));
+  std::string field;
+  // Field 3 (state) is the first after the command; start time is field 22.
+  for (int i = 3; i <= 22; ++i) {
+    if (!(rest >> field)) return 0;
+    if (i == 3 && field == "Z") return 0;
+  }
+  return std::stoull(field);
+}
+
+namespace {
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return {};
+  std::string self(buf, static_cast<std::size_t>(n));
+  return self.substr(0, self.rfind('/'));
+}
+
+bool is_inside(const std::string& path, const std::string& dir) {
+  if (dir.empty()) return false;
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                         path[dir.size()] == '/');
+}
+
+}  // namespace
+
+Orchestrator::Orchestrator(runtime::Daemon& daemon) : daemon_(daemon) {}
+
+Orchestrator::~Orchestrator() = default;
+
+void Orchestrator::start() {
+  register_methods();
+  daemon_.on_session_exit([this](runtime::Session& s) { on_session_exit(s); });
+  daemon_.set_target_resolver([this](const std::string& target) -> std::string {
+    if (daemon_.find_session_exact(target)) return target;
+    ProjectState* p = resolve_project(target);
+    if (!p) return "";
+    const SessionRecord* s = newest_active(project_sessions(p->id));
+    return s ? s->id : "";
+  });
+  // Loading is quick; it happens before the daemon reports itself ready, so no request
+  // can see an empty store.
+  auto loaded = load_store(paths().state_dir);
+  if (!loaded) {
+    spdlog::error("{}", loaded.error());
+    return;
+  }
+  if (!loaded->warning.empty()) spdlog::warn("{}", loaded->warning);
+  store_ = std::move(loaded->data);
+  for (auto& [id, rec] : store_.projects) add_project(id, rec.path);
+  restore_sessions();
+}
+
+void Orchestrator::persist(std::function<void(tl::expected<void, std::string>)> then) {
+  waiting_.push_back(std::move(then));
+  needs_save_ = true;
+  if (!is_saving_) start_persist();
+}
+
+void Orchestrator::start_persist() {
+  is_saving_ = true;
+  needs_save_ = false;
+  in_flight_ = std::move(waiting_);
+  waiting_.clear();
+  auto snapshot = std::make_shared<StoreData>(store_);
+  const std::string dir = paths().state_dir;
+  run_off_loop<tl::expected<void, std::string>>(
+      loop(), [snapshot, dir] { return save_store(dir, *snapshot); },
+      [this](tl::expected<void, std::string> r) {
+        if (!r) spdlog::error("{}", r.error());
+        auto fns = std::move(in_flight_);
+        in_flight_.clear();
+        is_saving_ = false;
+        if (needs_save_) start_persist();
+        for (auto& fn : fns) fn(r);
+      });
+}
+
+ProjectState* Orchestrator::find_project(const std::string& id) {
+  auto it = projects_.find(id);
+  return it == projects_.end() ? nullptr : &it->second;
+}
+
+ProjectState& Orchestrator::add_project(const std::string& id, const std::string& path) {
+  auto& p = projects_[id];
+  p.id = id;
+  p.path = path;
+  auto& rec = store_.projects[id];
+  rec.id = id;
+  rec.path = path;
+  return p;
+}
+
+std::vector<const SessionRecord*> Orchestrator::project_sessions(const std::string& project) const {
+  std::vector<const SessionRecord*> out;
+  for (const auto& [id, s] : store_.sessions) {
+    if (s.project == project) out.push_back(&s);
+  }
+  return out;
+}
+
+SessionRecord* Orchestrator::session(const std::string& id) {
+  auto it = store_.sessions.find(id);
+  return it == store_.sessions.end() ? nullptr : &it->second;
+}
+
+void Orchestrator::reload_config(ProjectState& p, const std::map<std::string, std::string>& env,
+                                 std::function<void(tl::expected<ProjectConfig, std::string>)> then) {
+  ConfigInputs in;
+  in.repo_root = p.path;
+  in.baton_home = paths().home;
+  in.environment = env;
+  const auto path_it = env.find("PATH");
+  const std::string path = path_it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : path_it->second;
+  in.is_on_path = [path](const std::string& cmd) { return is_on_path(cmd, path); };
+  const std::string id = p.id;
+  run_off_loop<tl::expected<ProjectConfig, std::string>>(
+      loop(), [in] { return load_config(in); },
+      [this, id, then = std::move(then)](tl::expected<ProjectConfig, std::string> cfg) {
+        ProjectState* p = find_project(id);
+        if (p) {
+          if (cfg) {
+            p->config = *cfg;
+            p->config_error.clear();
+          } else {
+            p->config_error = cfg.error();
+          }
+        }
+        then(std::move(cfg));
+      });
+}
+
+std::string Orchestrator::health(ProjectState& p) {
+  HealthInputs in;
+  in.is_replacing = p.handoff != nullptr || p.is_recovering;
+  in.sessions = project_sessions(p.id);
+  in.configured_agent = p.config ? p.config->agent : "";
+  in.launch_error = p.launch_error;
+  return compute_health(in);
+}
+
+Json Orchestrator::session_json(const SessionRecord& s) const {
+  Json j{{"id", s.id},
+         {"role", s.role},
+         {"project", s.project},
+         {"agent", s.agent},
+         {"command", s.argv},
+         {"branch", s.branch},
+         {"worktree", s.worktree},
+         {"cwd", s.worktree},
+         {"pid", s.pid},
+         {"state", s.state},
+         {"created_at", s.created_at},
+         {"updated_at", s.updated_at},
+         {"exit_status", s.exit_status ? Json(*s.exit_status) : Json(nullptr)},
+         {"last_lines", s.last_lines},
+         {"preserved_ref", s.preserved_ref.empty() ? Json(nullptr) : Json(s.preserved_ref)},
+         {"preserved_commit", s.preserved_commit.empty() ? Json(nullptr) : Json(s.preserved_commit)}};
+  if (!s.last_error.empty()) j["error"] = s.last_error;
+  return j;
+}
+
+Json Orchestrator::status_json(ProjectState& p) {
+  const auto sessions = project_sessions(p.id);
+  int active = 0;
+  for (const auto* s : sessions) active += s->state == "active";
+  const SessionRecord* current = current_orchestrator(sessions);
+  std::string error = p.config_error;
+  if (error.empty()) error = p.launch_error;
+  for (const auto* s : sessions) {
+    if (error.empty() && s->state == "retiring" && !s->last_error.empty()) error = s->last_error;
+  }
+  return Json{{"project", p.id},
+              {"path", p.path},
+              {"health", health(p)},
+              {"configured_agent", p.config ? Json(p.config->agent) : Json(nullptr)},
+              {"orchestrator", current ? session_json(*current) : Json(nullptr)},
+              {"active_count", active},
+              {"error", error.empty() ? Json(nullptr) : Json(error)}};
+}
+
+tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const ProjectConfig& cfg,
+                                                     const std::map<std::string, std::string>& env,
+                                                     bool resume) {
+  auto it = cfg.agents.find(rec.agent);
+  if (it == cfg.agents.end()) return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
+  const AgentSpec& spec = it->second;
+  std::vector<std::string> argv = resume && !spec.resume.empty() ? spec.resume : spec.command;
+  const auto shell_it = env.find("SHELL");
+  for (auto& a : argv) {
+    if (a == "$SHELL") a = shell_it != env.end() && !shell_it->second.empty() ? shell_it->second : "/bin/sh";
+  }
+  if (!resume && !cfg.prompt.empty()) {
+    if (!spec.prompt_arg.empty()) argv.push_back(spec.prompt_arg);
+    argv.push_back(cfg.prompt);
+  }
+  std::vector<std::string> extra;
+  for (const auto& [k, v] : env) extra.push_back(k + "=" + v);
+  for (const auto& [k, v] : cfg.env) extra.push_back(k + "=" + v);
+  for (const auto& [k, v] : spec.env) extra.push_back(k + "=" + v);
+  const auto path_it = env.find("PATH");
+  const std::string path = path_it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : path_it->second;
+  extra.push_back("PATH=" + self_dir() + ":" + path);
+  extra.push_back("BATON_PROJECT=" + rec.project);
+  extra.push_back("BATON_SESSION=" + rec.id);
+  extra.push_back("BATON_BRANCH=" + rec.branch);
+  extra.push_back("BATON_WORKTREE=" + rec.worktree);
+  extra.push_back("BATON_AGENT=" + rec.agent);
+  runtime::SessionSpec sspec;
+  sspec.id = rec.id;
+  sspec.spawn.argv = argv;
+  sspec.spawn.cwd = rec.worktree;
+  sspec.spawn.env = runtime::session_environment(nullptr, extra);
+  rec.argv = argv;
+  auto s = daemon_.start_session(std::move(sspec));
+  if (!s) return tl::make_unexpected(s.error());
+  rec.pid = (*s)->pid();
+  rec.pid_start_time = process_start_time(rec.pid);
+  rec.exit_status.reset();
+  return {};
+}
+
+void Orchestrator::on_session_exit(runtime::Session& s) {
+  SessionRecord* rec = session(s.id());
+  if (!rec || rec->state != "active") return;
+  rec->state = "exited";
+  rec->exit_status = s.exit_status();
+  rec->restore_marker = false;
+  rec->updated_at = now_iso8601();
+  auto lines = s.capture(true);
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  const std::size_t keep = std::min<std::size_t>(lines.size(), 20);
+  rec->last_lines.assign(lines.end() - static_cast<long>(keep), lines.end());
+  spdlog::info("orchestrator {} exited with status {}", rec->id, s.exit_status());
+  persist([](tl::expected<void, std::string>) {});
+}
+
+// Sessions recorded active with a restore marker come back with the daemon, in their
+// worktree, with the agent's resume command. An agent that outlived the daemon (pid and
+// start time match) is stopped first: its terminal died with the old daemon.
+void Orchestrator::restore_sessions() {
+  for (auto& [id, rec] : store_.sessions) {
+    if (rec.state != "active" || !rec.restore_marker) continue;
+    if (daemon_.find_session_exact(id)) continue;
+    if (rec.pid > 0 && rec.pid_start_time != 0 && process_start_time(rec.pid) == rec.pid_start_time) {
+      kill(-static_cast<pid_t>(rec.pid), SIGKILL);
+      kill(static_cast<pid_t>(rec.pid), SIGKILL);
+    }
+    ProjectState* p = find_project(rec.project);
+    if (!p) continue;
+    p->is_recovering = true;
+    const std::string sid = id;
+    const auto env = store_.projects[rec.project].env;
+    reload_config(*p, env, [this, sid, env](tl::expected<ProjectConfig, std::string> cfg) {
+      SessionRecord* rec = session(sid);
+      if (!rec) return;
+      if (ProjectState* p = find_project(rec->project)) p->is_recovering = false;
+      if (!cfg) {
+        rec->last_error = cfg.error();
+        rec->state = "exited";
+      } else if (auto r = launch(*rec, *cfg, env, true); !r) {
+        rec->last_error = r.error();
+        rec->state = "exited";
+        rec->restore_marker = false;
+      } else {
+        spdlog::info("restored orchestrator {} (pid {})", sid, rec->pid);
+      }
+      rec->updated_at = now_iso8601();
+      persist([](tl::expected<void, std::string>) {});
+    });
+  }
+}
+
+ProjectState* Orchestrator::resolve_project(const std::string& target) {
+  if (target.empty()) return nullptr;
+  if (auto* p = find_project(target)) return p;
+  if (auto it = store_.sessions.find(target); it != store_.sessions.end())
+    return find_project(it->second.project);
+  std::error_code ec;
+  const std::string path = fs::weakly_canonical(target, ec).string();
+  if (ec || path.empty() || path[0] != '/') return nullptr;
+  ProjectState* best = nullptr;
+  std::size_t best_len = 0;
+  for (auto& [id, p] : projects_) {
+    std::vector<std::string> roots{p.path};
+    if (p.config) roots.push_back(p.config->workspace_root + "/" + id);
+    for (const auto& root : roots) {
+      const std::string canon = fs::weakly_canonical(root, ec).string();
+      if (is_inside(path, canon) && canon.size() > best_len) {
+        best = &p;
+        best_len = canon.size();
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace baton::plugin

@@ -1,0 +1,104 @@
+// The orchestrator plugin on top of the runtime: projects, their orchestrator sessions and
+// the persisted store, health, and the control methods (up, replace, down, status, ls,
+// allow, config_check). The runtime never names orchestrators; this is where they live.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "plugin/config.hpp"
+#include "plugin/session_store.hpp"
+#include "runtime/control_server.hpp"
+#include "runtime/daemon.hpp"
+
+namespace baton::plugin {
+
+class Handoff;
+
+// Why a handoff or a command failed, for the user (one line) and the protocol (a code).
+struct Failure {
+  std::string code;
+  std::string message;
+};
+
+struct ProjectState {
+  std::string id;
+  std::string path;  // main worktree
+  std::optional<ProjectConfig> config;  // the last good one
+  std::string config_error;             // set while the config does not parse
+  std::string launch_error;             // the last failed launch (fell back to the previous agent)
+  std::shared_ptr<Handoff> handoff;     // the one running, if any
+  bool is_recovering = false;
+};
+
+class Orchestrator {
+ public:
+  Orchestrator(runtime::Daemon& daemon);
+  ~Orchestrator();
+  Orchestrator(const Orchestrator&) = delete;
+  Orchestrator& operator=(const Orchestrator&) = delete;
+
+  // Loads the store (off the loop) and relaunches what was active; registers the methods.
+  void start();
+
+  uv_loop_t* loop() { return daemon_.loop(); }
+  runtime::Daemon& daemon() { return daemon_; }
+  const runtime::Paths& paths() const { return daemon_.paths(); }
+
+  StoreData& store() { return store_; }
+  // Persists the store atomically off the loop; `then` runs once this state is on disk.
+  // Saves are serialised, so an older snapshot never lands after a newer one.
+  void persist(std::function<void(tl::expected<void, std::string>)> then);
+
+  ProjectState* find_project(const std::string& id);
+  ProjectState& add_project(const std::string& id, const std::string& path);
+  std::vector<const SessionRecord*> project_sessions(const std::string& project) const;
+  SessionRecord* session(const std::string& id);
+
+  // Reloads the project's config off the loop with the environment `env` (the one of the
+  // `baton` command); keeps the last good one when the new one fails.
+  void reload_config(ProjectState& p, const std::map<std::string, std::string>& env,
+                     std::function<void(tl::expected<ProjectConfig, std::string>)> then);
+
+  // The status object of a project (DESIGN.md §6, issue 4's contract).
+  runtime::protocol::Json status_json(ProjectState& p);
+  runtime::protocol::Json session_json(const SessionRecord& s) const;
+  std::string health(ProjectState& p);
+
+  // Starts the agent of `rec` in a PTY at its worktree; fills pid and start time.
+  tl::expected<void, std::string> launch(SessionRecord& rec, const ProjectConfig& cfg,
+                                         const std::map<std::string, std::string>& env,
+                                         bool resume);
+
+  // Resolves TARGET (a session id, a project id, or a path inside a project or one of its
+  // worktrees) to a registered project; paths are matched without touching git.
+  ProjectState* resolve_project(const std::string& target);
+
+ private:
+  void register_methods();
+  void on_session_exit(runtime::Session& s);
+  void restore_sessions();
+  void start_persist();
+
+  runtime::Daemon& daemon_;
+  StoreData store_;
+  std::map<std::string, ProjectState> projects_;
+  bool is_saving_ = false;
+  bool needs_save_ = false;
+  std::vector<std::function<void(tl::expected<void, std::string>)>> waiting_;  // for the next save
+  std::vector<std::function<void(tl::expected<void, std::string>)>> in_flight_;
+};
+
+std::string now_iso8601();
+// Start time of a process from /proc/<pid>/stat (field 22), 0 when it is gone.
+std::uint64_t process_start_time(long pid);
+
+}  // namespace baton::plugin

@@ -1,0 +1,295 @@
+// The orchestrator plugin's control methods: up, replace, down, status, ls, sessions (with
+// orchestrator fields), allow, config_check. Names and JSON fields are a contract (issue 4).
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "git/repository.hpp"
+#include "plugin/handoff.hpp"
+#include "plugin/health.hpp"
+#include "plugin/off_loop.hpp"
+#include "plugin/orchestrator.hpp"
+#include "plugin/trust.hpp"
+#include "runtime/connection.hpp"
+
+namespace baton::plugin {
+
+namespace fs = std::filesystem;
+namespace proto = runtime::protocol;
+using proto::Json;
+using runtime::RequestPtr;
+
+namespace {
+
+std::map<std::string, std::string> env_param(const RequestPtr& req) {
+  std::map<std::string, std::string> env;
+  const auto& p = req->params();
+  if (p.contains("env") && p["env"].is_object()) {
+    for (auto& [k, v] : p["env"].items()) {
+      if (v.is_string()) env[k] = v.get<std::string>();
+    }
+  }
+  return env;
+}
+
+std::string string_param(const RequestPtr& req, const char* name) {
+  const auto& p = req->params();
+  return p.contains(name) && p[name].is_string() ? p[name].get<std::string>() : std::string();
+}
+
+bool bool_param(const RequestPtr& req, const char* name) {
+  const auto& p = req->params();
+  return p.contains(name) && p[name].is_boolean() && p[name].get<bool>();
+}
+
+Json outcome_json(Orchestrator& orch, const std::string& project, const HandoffOutcome& o,
+                  bool joined) {
+  Json j{{"project", project},
+         {"session", nullptr},
+         {"retired", o.retired},
+         {"preserved", o.preserved},
+         {"gap_ms", o.gap_ms < 0 ? Json(nullptr) : Json(o.gap_ms)},
+         {"joined", joined},
+         {"notes", o.notes}};
+  if (const SessionRecord* s = orch.session(o.session)) j["session"] = orch.session_json(*s);
+  return j;
+}
+
+}  // namespace
+
+void Orchestrator::register_methods() {
+  // Finds (or, for `up`, registers) the project of a path; answers on the loop.
+  auto with_project = [this](const RequestPtr& req, bool may_register,
+                             std::function<void(ProjectState&)> then) {
+    std::string target = string_param(req, "target");
+    if (target.empty()) target = string_param(req, "path");
+    if (ProjectState* p = resolve_project(target)) return then(*p);
+    if (!may_register || target.empty() || target[0] != '/') {
+      return req->fail(proto::code::kNotFound,
+                       target.empty() ? "no project given"
+                                      : "no project at '" + target + "': run 'baton up " + target + "' first");
+    }
+    struct Found {
+      std::string error;
+      std::string root;
+    };
+    run_off_loop<Found>(
+        loop(),
+        [target] {
+          Found f;
+          auto proj = git::open_project(target);
+          if (!proj) f.error = proj.error().message;
+          else f.root = proj->main_workdir.string();
+          while (f.root.size() > 1 && f.root.back() == '/') f.root.pop_back();
+          return f;
+        },
+        [this, req, then, target](Found f) {
+          if (!f.error.empty()) return req->fail("not_a_repository", f.error);
+          if (ProjectState* p = resolve_project(f.root)) return then(*p);
+          // The project id comes from the config ([project] name) or the directory name.
+          ProjectState probe;
+          probe.path = f.root;
+          ConfigInputs in;
+          in.repo_root = f.root;
+          in.baton_home = paths().home;
+          in.environment = env_param(req);
+          in.is_on_path = [](const std::string&) { return false; };
+          run_off_loop<tl::expected<ProjectConfig, std::string>>(
+              loop(), [in] { return load_config(in); },
+              [this, req, then, root = f.root](tl::expected<ProjectConfig, std::string> cfg) {
+                if (!cfg) return req->fail("config_error", cfg.error());
+                if (ProjectState* other = find_project(cfg->name); other && other->path != root) {
+                  return req->fail("project_exists",
+                                   "project id '" + cfg->name + "' is already used by " + other->path +
+                                       ": set [project] name in " + root + "/baton.toml");
+                }
+                ProjectState& p = add_project(cfg->name, root);
+                then(p);
+              });
+        });
+  };
+
+  auto run_handoff = [this](const RequestPtr& req, ProjectState& p, HandoffRequest hreq, bool wait) {
+    const std::string project = p.id;
+    auto progress = [req](const std::string& step, const std::string& detail) {
+      req->event("progress", Json{{"step", step}, {"detail", detail}});
+    };
+    auto reply = [this, req, project](bool joined) {
+      return [this, req, project, joined](const HandoffOutcome& o) {
+        if (!o.ok) return req->fail(o.failure.code, o.failure.message);
+        req->reply(outcome_json(*this, project, o, joined));
+      };
+    };
+    if (p.handoff) {
+      const std::string want = hreq.agent;
+      if (!want.empty() && !p.handoff->agent().empty() && want != p.handoff->agent()) {
+        return req->fail("handoff_running", "a handoff to " + p.handoff->agent() +
+                                                " is already running for " + project);
+      }
+      // A mashed keybinding replaces once: join the running handoff.
+      if (wait) p.handoff->join(progress, nullptr, reply(true));
+      else p.handoff->join(progress, reply(true), nullptr);
+      return;
+    }
+    store_.projects[project].env = hreq.env;
+    auto h = std::make_shared<Handoff>(*this, std::move(hreq));
+    p.handoff = h;
+    if (wait) h->join(progress, nullptr, reply(false));
+    else h->join(progress, reply(false), nullptr);
+    h->start();
+  };
+
+  daemon_.add_method("up", [this, with_project, run_handoff](const RequestPtr& req) {
+    with_project(req, true, [this, req, run_handoff](ProjectState& p) {
+      const SessionRecord* current = newest_active(project_sessions(p.id));
+      if (current && daemon_.find_session_exact(current->id) && !p.handoff) {
+        return req->reply(Json{{"project", p.id}, {"session", session_json(*current)}, {"started", false}});
+      }
+      HandoffRequest h{p.id, string_param(req, "agent"), env_param(req)};
+      run_handoff(req, p, std::move(h), bool_param(req, "wait"));
+    });
+  });
+
+  daemon_.add_method("replace", [this, with_project, run_handoff](const RequestPtr& req) {
+    with_project(req, true, [req, run_handoff](ProjectState& p) {
+      HandoffRequest h{p.id, string_param(req, "agent"), env_param(req)};
+      run_handoff(req, p, std::move(h), bool_param(req, "wait"));
+    });
+  });
+
+  daemon_.add_method("down", [this, with_project, run_handoff](const RequestPtr& req) {
+    with_project(req, false, [req, run_handoff](ProjectState& p) {
+      HandoffRequest h{p.id, "", env_param(req)};
+      h.is_down = true;
+      run_handoff(req, p, std::move(h), false);
+    });
+  });
+
+  daemon_.add_method("status", [this, with_project](const RequestPtr& req) {
+    with_project(req, false, [this, req](ProjectState& p) {
+      // Re-read the config so an edit to another agent shows as restart_needed at once.
+      const std::string id = p.id;
+      reload_config(p, store_.projects[id].env, [this, req, id](tl::expected<ProjectConfig, std::string>) {
+        if (ProjectState* p = find_project(id)) req->reply(status_json(*p));
+      });
+    });
+  });
+
+  daemon_.add_method("ls", [this](const RequestPtr& req) {
+    Json list = Json::array();
+    for (auto& [id, p] : projects_) {
+      const SessionRecord* current = current_orchestrator(project_sessions(id));
+      // A narrow summary: never env, hooks or other config.
+      list.push_back(Json{{"id", id},
+                          {"path", p.path},
+                          {"orchestrator_agent", p.config ? Json(p.config->agent) : Json(nullptr)},
+                          {"health", health(p)},
+                          {"orchestrator", current ? Json(current->id) : Json(nullptr)}});
+    }
+    req->reply(Json{{"projects", list}});
+  });
+
+  daemon_.add_method("sessions", [this](const RequestPtr& req) {
+    const bool all = bool_param(req, "all");
+    const std::string target = string_param(req, "target");
+    ProjectState* only = nullptr;
+    if (!target.empty()) {
+      only = resolve_project(target);
+      if (!only) return req->fail(proto::code::kNotFound, "no project at '" + target + "'");
+    }
+    Json list = Json::array();
+    std::vector<std::pair<std::string, Json>> rows;
+    for (const auto& [id, s] : store_.sessions) {
+      if (only && s.project != only->id) continue;
+      if (!all && s.state != "active" && s.state != "retiring") continue;
+      rows.emplace_back(s.created_at, session_json(s));
+    }
+    if (!only) {
+      for (const auto& [id, s] : daemon_.sessions()) {
+        if (store_.sessions.count(id)) continue;
+        if (!all && !s->is_running()) continue;
+        rows.emplace_back(s->created_at(),
+                          Json{{"id", id},
+                               {"command", s->argv()},
+                               {"cwd", s->cwd()},
+                               {"pid", s->pid()},
+                               {"state", s->is_running() ? "running" : "exited"},
+                               {"exit_status", s->is_running() ? Json(nullptr) : Json(s->exit_status())},
+                               {"created_at", s->created_at()}});
+      }
+    }
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& r : rows) list.push_back(std::move(r.second));
+    req->reply(Json{{"sessions", list}});
+  });
+
+  daemon_.add_method("allow", [this, with_project](const RequestPtr& req) {
+    with_project(req, true, [this, req](ProjectState& p) {
+      const std::string state_dir = paths().state_dir;
+      const std::string root = p.path;
+      struct Allowed {
+        std::string error;
+        std::vector<std::string> files;
+      };
+      run_off_loop<Allowed>(
+          loop(),
+          [state_dir, root] {
+            Allowed a;
+            for (const char* name : {"baton.toml", "baton.local.toml"}) {
+              const std::string f = root + "/" + name;
+              if (fs::exists(f)) a.files.push_back(f);
+            }
+            if (a.files.empty()) {
+              a.error = "no baton.toml or baton.local.toml in " + root;
+              return a;
+            }
+            std::vector<std::string> all{root + "/baton.toml", root + "/baton.local.toml"};
+            if (auto r = allow(state_dir, root, config_hash(all)); !r) a.error = r.error();
+            return a;
+          },
+          [req, root](Allowed a) {
+            if (!a.error.empty()) return req->fail("failed", a.error);
+            req->reply(Json{{"path", root}, {"files", a.files}});
+          });
+    });
+  });
+
+  daemon_.add_method("config_check", [this](const RequestPtr& req) {
+    const std::string path = string_param(req, "path");
+    ConfigInputs in;
+    in.baton_home = paths().home;
+    in.environment = env_param(req);
+    const auto path_it = in.environment.find("PATH");
+    const std::string search = path_it == in.environment.end() ? "/usr/bin:/bin" : path_it->second;
+    in.is_on_path = [search](const std::string& cmd) { return is_on_path(cmd, search); };
+    struct Checked {
+      std::string error;
+      ProjectConfig cfg;
+    };
+    run_off_loop<Checked>(
+        loop(),
+        [in, path]() mutable {
+          Checked c;
+          auto proj = git::open_project(path);
+          if (!proj) {
+            c.error = proj.error().message;
+            return c;
+          }
+          in.repo_root = proj->main_workdir.string();
+          while (in.repo_root.size() > 1 && in.repo_root.back() == '/') in.repo_root.pop_back();
+          auto cfg = load_config(in);
+          if (!cfg) c.error = cfg.error();
+          else c.cfg = *cfg;
+          return c;
+        },
+        [req](Checked c) {
+          if (!c.error.empty()) return req->fail("config_error", c.error);
+          req->reply(Json{{"text", render_effective(c.cfg)},
+                          {"agent", c.cfg.agent},
+                          {"agent_reason", c.cfg.agent_reason},
+                          {"files", c.cfg.files}});
+        });
+  });
+}
+
+}  // namespace baton::plugin

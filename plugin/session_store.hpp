@@ -1,0 +1,78 @@
+// The session store: every orchestrator session and the per-project handoff journal,
+// persisted atomically at every transition (DESIGN.md §5) in <state_dir>/store.json.
+// A corrupt or truncated file is reported and moved aside (store.json.corrupt-<time>),
+// never silently discarded. Schema versioned. Synchronous: called off the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <tl/expected.hpp>
+
+namespace baton::plugin {
+
+inline constexpr int kStoreSchema = 1;
+
+struct SessionRecord {
+  std::string id;        // <project>-<n>
+  std::string project;
+  std::string role = "orchestrator";
+  std::string agent;
+  std::vector<std::string> argv;
+  std::string branch;
+  std::string worktree;
+  long pid = 0;
+  std::uint64_t pid_start_time = 0;  // /proc/<pid>/stat field 22, to recognise the process
+  std::string state;                 // active | retiring | retired | exited
+  std::optional<int> exit_status;
+  std::vector<std::string> last_lines;
+  std::string created_at;
+  std::string updated_at;
+  std::string preserved_ref;
+  std::string preserved_commit;
+  std::string last_error;
+  bool restore_marker = false;
+  unsigned number = 0;  // n of the id
+};
+
+// The handoff journal: what an unfinished handoff was doing, to resume or roll back.
+struct HandoffJournal {
+  std::string phase;  // "" (none) | preflight | prepare | retire | handoff | launch
+  std::string new_session;
+  std::string agent;
+  std::vector<std::string> retiring;
+  std::string prepared_path;
+  std::string temp_branch;
+  std::string started_at;
+};
+
+struct ProjectRecord {
+  std::string id;
+  std::string path;  // main worktree
+  unsigned last_number = 0;
+  HandoffJournal journal;
+  std::map<std::string, std::string> env;  // ${VAR} values captured from the last `baton` command
+};
+
+struct StoreData {
+  int schema = kStoreSchema;
+  std::map<std::string, ProjectRecord> projects;
+  std::map<std::string, SessionRecord> sessions;
+};
+
+nlohmann::json to_json(const StoreData& d);
+tl::expected<StoreData, std::string> from_json(const nlohmann::json& j);
+
+struct LoadResult {
+  StoreData data;
+  std::string warning;  // set when a corrupt file was moved aside: says where
+};
+
+tl::expected<LoadResult, std::string> load_store(const std::string& state_dir);
+tl::expected<void, std::string> save_store(const std::string& state_dir, const StoreData& d);
+
+}  // namespace baton::plugin

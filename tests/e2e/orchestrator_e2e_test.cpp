@@ -1,0 +1,318 @@
+// The orchestrator plugin through the real binaries, against real repositories and small
+// fake agents (shell scripts that print their cwd and branch, ignore SIGHUP, or exit at once).
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/harness.hpp"
+
+namespace baton::test {
+namespace {
+
+using Json = nlohmann::json;
+namespace fs = std::filesystem;
+
+class OrchestratorE2E : public BatonTest {
+ protected:
+  void SetUp() override {
+    BatonTest::SetUp();
+    repo_ = tmp_ + "/shop";
+    bin_ = tmp_ + "/bin";
+    fs::create_directories(repo_);
+    fs::create_directories(bin_);
+    git({"init", "-q", "-b", "main"});
+    write(repo_ + "/README.md", "shop\n");
+    write(repo_ + "/app.txt", "v1\n");
+    git({"add", "."});
+    git({"commit", "-q", "-m", "init"});
+    // Prints where it runs, then waits; HUP ends it like a real agent.
+    agent("agent-ok",
+          "echo \"AGENT $0 cwd=$(pwd) branch=$(git rev-parse --abbrev-ref HEAD) session=$BATON_SESSION\"\n"
+          "while :; do sleep 1; done\n");
+    agent("agent-fail", "echo 'agent-fail: no network'; exit 1\n");
+    agent("agent-stubborn", "trap '' HUP TERM\necho STUBBORN $$\nwhile :; do sleep 1; done\n");
+    config("[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+           "[agents.ok]\ncommand = [\"agent-ok\"]\n"
+           "[agents.fail]\ncommand = [\"agent-fail\"]\n"
+           "[agents.stubborn]\ncommand = [\"agent-stubborn\"]\n");
+    baton_ok({"allow", repo_});
+  }
+
+  void write(const std::string& path, const std::string& content) { std::ofstream(path) << content; }
+
+  void agent(const std::string& name, const std::string& body) {
+    const std::string path = bin_ + "/" + name;
+    write(path, "#!/bin/sh\n" + body);
+    chmod(path.c_str(), 0755);
+  }
+
+  void config(const std::string& toml) { write(repo_ + "/baton.toml", toml); }
+
+  RunResult git(const std::vector<std::string>& args, const std::string& cwd = "") {
+    std::vector<std::string> argv{"git", "-c", "user.name=t", "-c", "user.email=t@t"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, RunOptions{.cwd = cwd.empty() ? repo_ : cwd});
+  }
+
+  RunOptions opts() {
+    RunOptions o;
+    o.env["PATH"] = bin_ + ":" + std::string(std::getenv("PATH"));
+    o.cwd = repo_;
+    return o;
+  }
+
+  RunResult b(const std::vector<std::string>& args) { return baton(args, opts()); }
+
+  Json status() { return Json::parse(baton_ok({"status", repo_, "--json"}, opts())); }
+
+  std::string stable() { return home_ + "/worktrees/shop/orchestrator"; }
+
+  std::string screen_of(const std::string& id) {
+    std::string s;
+    eventually([&] {
+      s = capture(id);
+      return s.find("AGENT") != std::string::npos || s.find("STUBBORN") != std::string::npos;
+    });
+    return s;
+  }
+
+  int active_count() { return status()["active_count"].get<int>(); }
+
+  std::string repo_;
+  std::string bin_;
+};
+
+TEST_F(OrchestratorE2E, UpStartsTheConfiguredAgentInItsWorktreeOnTheCanonicalBranch) {
+  auto r = b({"up", repo_, "--detach"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "shop-1\n");
+  const std::string screen = screen_of("shop-1");
+  EXPECT_NE(screen.find("cwd=" + stable() + " branch=baton/shop-orchestrator session=shop-1"),
+            std::string::npos)
+      << screen;
+  auto s = status();
+  EXPECT_EQ(s["health"], "ok");
+  EXPECT_EQ(s["configured_agent"], "ok");
+  EXPECT_EQ(s["orchestrator"]["id"], "shop-1");
+  EXPECT_EQ(s["orchestrator"]["branch"], "baton/shop-orchestrator");
+  // A second up reuses it.
+  EXPECT_EQ(b({"up", repo_, "--detach"}).out, "shop-1\n");
+  // attach, capture and send take the project as TARGET and reach the newest active session.
+  EXPECT_NE(capture(repo_).find("session=shop-1"), std::string::npos);
+}
+
+TEST_F(OrchestratorE2E, ReplaceCarriesUncommittedWorkAndTheGitCliAgrees) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/app.txt", "v2 uncommitted\n");
+  write(stable() + "/notes.md", "untracked work\n");
+  auto r = b({"replace", repo_, "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = Json::parse(r.out);
+  EXPECT_EQ(j["project"], "shop");
+  EXPECT_EQ(j["session"]["id"], "shop-2");
+  EXPECT_EQ(j["retired"], Json::array({"shop-1"}));
+  ASSERT_EQ(j["preserved"].size(), 1u);
+  EXPECT_EQ(j["preserved"][0]["ref"], "refs/baton/preserved/shop-1");
+  EXPECT_FALSE(j["joined"].get<bool>());
+  EXPECT_GE(j["gap_ms"].get<long>(), 0);
+  // The work is back, uncommitted, in the new orchestrator's tree at the same path.
+  EXPECT_EQ(read_file(stable() + "/app.txt"), "v2 uncommitted\n");
+  EXPECT_EQ(read_file(stable() + "/notes.md"), "untracked work\n");
+  auto st = git({"status", "--porcelain"}, stable());
+  EXPECT_EQ(st.out, " M app.txt\n?? notes.md\n");
+  auto wl = git({"worktree", "list", "--porcelain"});
+  std::size_t count = 0;
+  for (std::size_t p = wl.out.find("branch refs/heads/baton/shop-orchestrator"); p != std::string::npos;
+       p = wl.out.find("branch refs/heads/baton/shop-orchestrator", p + 1))
+    ++count;
+  EXPECT_EQ(count, 1u) << wl.out;
+  EXPECT_NE(wl.out.find("worktree " + stable() + "\n"), std::string::npos) << wl.out;
+  // The preserved commit is recorded on the old session and pinned by its ref.
+  auto sessions = Json::parse(baton_ok({"sessions", repo_, "--all", "--json"}, opts()));
+  bool found = false;
+  for (const auto& s : sessions["sessions"]) {
+    if (s["id"] == "shop-1") {
+      found = true;
+      EXPECT_EQ(s["state"], "retired");
+      EXPECT_EQ(s["preserved_ref"], "refs/baton/preserved/shop-1");
+      EXPECT_EQ(git({"rev-parse", "refs/baton/preserved/shop-1"}).out, s["preserved_commit"].get<std::string>() + "\n");
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(active_count(), 1);
+  EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/.trash-shop-1"));
+  EXPECT_NE(screen_of("shop-2").find("session=shop-2"), std::string::npos);
+}
+
+TEST_F(OrchestratorE2E, PreflightFailuresLeaveTheOldOrchestratorRunning) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const long pid = status()["orchestrator"]["pid"].get<long>();
+
+  auto unknown = b({"replace", repo_, "--agent", "nosuch"});
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_NE(unknown.err.find("agent 'nosuch' is not defined"), std::string::npos) << unknown.err;
+
+  config("[orchestrator]\nagent = \"gone\"\n[agents.gone]\ncommand = [\"no-such-binary\"]\n");
+  baton_ok({"allow", repo_});
+  auto missing = b({"replace", repo_});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.err, "baton: agent 'gone' runs 'no-such-binary', which is not on PATH\n");
+
+  config("[orchestrator\nagent = \"ok\"\n");
+  auto bad = b({"replace", repo_});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find(repo_ + "/baton.toml:1:"), std::string::npos) << bad.err;
+  EXPECT_NE(status()["error"].get<std::string>().find("baton.toml:1:"), std::string::npos);
+
+  auto s = status();
+  EXPECT_EQ(s["orchestrator"]["pid"].get<long>(), pid);
+  EXPECT_EQ(s["orchestrator"]["state"], "active");
+  EXPECT_TRUE(process_exists(static_cast<pid_t>(pid)));
+  EXPECT_EQ(active_count(), 1);
+}
+
+TEST_F(OrchestratorE2E, AnUnallowedConfigRunsNothing) {
+  config("[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
+         "[hooks]\nbefore_spawn = \"touch " + tmp_ + "/hook-ran\"\n");
+  auto r = b({"up", repo_, "--detach"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "baton: the commands in " + repo_ + "/baton.toml are not allowed yet: review it, then run 'baton allow " + repo_ + "'\n");
+  EXPECT_FALSE(fs::exists(tmp_ + "/hook-ran"));
+  EXPECT_FALSE(fs::exists(stable()));
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  EXPECT_TRUE(fs::exists(tmp_ + "/hook-ran"));
+}
+
+TEST_F(OrchestratorE2E, ConcurrentReplacesMakeOneHandoff) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  std::vector<std::thread> threads;
+  std::vector<RunResult> results(10);
+  for (int i = 0; i < 10; ++i) threads.emplace_back([&, i] { results[i] = b({"replace", repo_, "--json"}); });
+  for (auto& t : threads) t.join();
+  std::set<std::string> sessions;
+  int joined = 0;
+  for (auto& r : results) {
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto j = Json::parse(r.out);
+    sessions.insert(j["session"]["id"].get<std::string>());
+    joined += j["joined"].get<bool>();
+  }
+  // Requests that arrive after one handoff ended start the next; never two at once.
+  EXPECT_GE(joined, 1);
+  EXPECT_EQ(active_count(), 1);
+  EXPECT_EQ(status()["health"], "ok");
+}
+
+TEST_F(OrchestratorE2E, AFailedLaunchBringsThePreviousAgentBack) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  auto r = b({"replace", repo_, "--agent", "fail", "--wait"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("fail exited with status 1 within 1 s; relaunched ok"), std::string::npos) << r.err;
+  Json s;
+  ASSERT_TRUE(eventually([&] {
+    s = status();
+    return s["health"] == "restart_needed" && s["orchestrator"]["agent"] == "ok";
+  })) << s.dump();
+  EXPECT_EQ(s["active_count"], 1);
+  EXPECT_NE(s["error"].get<std::string>().find("relaunched ok"), std::string::npos);
+}
+
+TEST_F(OrchestratorE2E, AConfigEditToAnotherAgentShowsRestartNeeded) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  EXPECT_EQ(status()["health"], "ok");
+  config("[orchestrator]\nagent = \"stubborn\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
+         "[agents.stubborn]\ncommand = [\"agent-stubborn\"]\n");
+  baton_ok({"allow", repo_});
+  EXPECT_TRUE(eventually([&] { return status()["health"] == "restart_needed"; })) << status().dump();
+}
+
+TEST_F(OrchestratorE2E, TheProjectListNeverShowsEnvValues) {
+  config("[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
+         "[env]\nGITHUB_TOKEN = \"${SECRET_FOR_TEST}\"\n");
+  baton_ok({"allow", repo_});
+  auto o = opts();
+  o.env["SECRET_FOR_TEST"] = "s3cr3t-value";
+  ASSERT_EQ(baton({"up", repo_, "--detach"}, o).status, 0);
+  const std::string ls = baton_ok({"ls", "--json"}, o);
+  EXPECT_EQ(ls.find("s3cr3t-value"), std::string::npos) << ls;
+  EXPECT_EQ(ls.find("GITHUB_TOKEN"), std::string::npos) << ls;
+  const auto j = Json::parse(ls);
+  ASSERT_EQ(j["projects"].size(), 1u);
+  EXPECT_EQ(j["projects"][0]["id"], "shop");
+  EXPECT_EQ(j["projects"][0]["health"], "ok");
+  EXPECT_EQ(j["projects"][0]["orchestrator_agent"], "ok");
+  const std::string st = baton_ok({"status", repo_, "--json"}, o);
+  EXPECT_EQ(st.find("s3cr3t-value"), std::string::npos);
+  const std::string check = baton_ok({"config", "check", repo_}, o);
+  EXPECT_EQ(check.find("s3cr3t-value"), std::string::npos) << check;
+}
+
+TEST_F(OrchestratorE2E, AStuckTrashIsFinishedByTheNextReplace) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/locked.txt", "immutable\n");
+  if (run_process({"chattr", "+i", stable() + "/locked.txt"}).status != 0)
+    GTEST_SKIP() << "chattr +i is not supported on this filesystem";
+  auto r = b({"replace", repo_});
+  run_process({"chattr", "-i", home_ + "/worktrees/shop/.trash-shop-1/locked.txt"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("locked.txt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
+  // Re-make it immutable to see "stuck" as a user would, then fix it and replace again.
+  run_process({"chattr", "+i", home_ + "/worktrees/shop/.trash-shop-1/locked.txt"});
+  auto s = status();
+  EXPECT_EQ(s["health"], "stuck");
+  EXPECT_EQ(s["active_count"], 1);
+  run_process({"chattr", "-i", home_ + "/worktrees/shop/.trash-shop-1/locked.txt"});
+  auto again = b({"replace", repo_});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(status()["health"], "ok");
+  EXPECT_EQ(active_count(), 1);
+  EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/.trash-shop-1"));
+  // The untracked file was preserved and carried over.
+  EXPECT_EQ(read_file(stable() + "/locked.txt"), "immutable\n");
+}
+
+TEST_F(OrchestratorE2E, DownRetiresForGoodAndPreserves) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/wip.txt", "wip\n");
+  auto r = b({"down", repo_});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto s = status();
+  EXPECT_EQ(s["health"], "missing");
+  EXPECT_EQ(s["active_count"], 0);
+  EXPECT_FALSE(fs::exists(stable()));
+  EXPECT_EQ(git({"show", "refs/baton/preserved/shop-1:wip.txt"}).out, "wip\n");
+}
+
+TEST_F(OrchestratorE2E, ARestartedDaemonBringsTheOrchestratorBackAndStopsTheOrphan) {
+  config("[orchestrator]\nagent = \"stubborn\"\n[agents.stubborn]\ncommand = [\"agent-stubborn\"]\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const long old_pid = status()["orchestrator"]["pid"].get<long>();
+  const pid_t daemon = daemon_pid();
+  kill(daemon, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return !process_exists(daemon); }));
+  // The agent ignores SIGHUP, so it outlives the daemon's terminal.
+  EXPECT_TRUE(process_exists(static_cast<pid_t>(old_pid)));
+  Json s;
+  ASSERT_TRUE(eventually([&] {
+    s = status();
+    return s["orchestrator"].is_object() && s["orchestrator"]["pid"].get<long>() != old_pid;
+  })) << s.dump();
+  EXPECT_EQ(s["orchestrator"]["id"], "shop-1");
+  EXPECT_EQ(s["active_count"], 1);
+  EXPECT_TRUE(eventually([&] { return !process_exists(static_cast<pid_t>(old_pid)); }));
+}
+
+}  // namespace
+}  // namespace baton::test

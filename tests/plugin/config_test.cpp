@@ -1,0 +1,471 @@
+// Tests of plugin/config (issue 4, point 1): real files in temp dirs, one behaviour per test.
+#include "plugin/config.hpp"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace baton::plugin {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "baton-config-XXXXXX").native();
+    tmp_ = fs::path(::mkdtemp(tmpl.data()));
+    repo_ = tmp_ / "shop";
+    fs::create_directories(repo_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+  }
+
+  void write(const std::string& name, const std::string& content) {
+    std::ofstream(repo_ / name, std::ios::binary) << content;
+  }
+
+  // Nothing on PATH unless a test puts it there.
+  ConfigInputs inputs() {
+    ConfigInputs in;
+    in.repo_root = repo_.string();
+    in.baton_home = "/home/u/.baton";
+    in.environment = {{"HOME", "/home/u"}, {"TOKEN", "s3cret"}};
+    in.is_on_path = [this](const std::string& command) { return on_path_.contains(command); };
+    return in;
+  }
+
+  ProjectConfig load_ok() {
+    auto cfg = load_config(inputs());
+    EXPECT_TRUE(cfg.has_value()) << cfg.error();
+    return cfg ? *cfg : ProjectConfig{};
+  }
+
+  std::string load_error() {
+    auto cfg = load_config(inputs());
+    EXPECT_FALSE(cfg.has_value());
+    return cfg ? std::string() : cfg.error();
+  }
+
+  std::string toml_path() const { return (repo_ / "baton.toml").string(); }
+  std::string local_path() const { return (repo_ / "baton.local.toml").string(); }
+
+  fs::path tmp_;
+  fs::path repo_;
+  std::set<std::string> on_path_;
+};
+
+TEST_F(ConfigTest, NoFileGivesDefaults) {
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.name, "shop");
+  EXPECT_EQ(cfg.session_prefix, "shop");
+  EXPECT_EQ(cfg.base_branch, "");
+  EXPECT_EQ(cfg.branch_template, "baton/{prefix}-orchestrator");
+  EXPECT_EQ(cfg.branch, "baton/shop-orchestrator");
+  EXPECT_TRUE(cfg.carry_uncommitted);
+  EXPECT_EQ(cfg.launch_grace_ms, 5000);
+  EXPECT_EQ(cfg.workspace_root, "/home/u/.baton/worktrees");
+  EXPECT_TRUE(cfg.symlinks.empty());
+  EXPECT_TRUE(cfg.post_create.empty());
+  EXPECT_TRUE(cfg.env.empty());
+  EXPECT_EQ(cfg.hooks.timeout_ms, 30000);
+  EXPECT_FALSE(cfg.hooks.before_retire.has_value());
+  EXPECT_TRUE(cfg.files.empty());
+  EXPECT_EQ(cfg.agents.size(), 3u);
+  EXPECT_FALSE(cfg.has_repo_commands());
+  EXPECT_FALSE(cfg.content_hash.empty());
+}
+
+TEST_F(ConfigTest, DefaultNameIsTheDirectoryNameSlugged) {
+  repo_ = tmp_ / "My Shop+app";
+  fs::create_directories(repo_);
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.name, "My-Shop-app");
+  EXPECT_EQ(cfg.branch, "baton/My-Shop-app-orchestrator");
+}
+
+TEST_F(ConfigTest, DefaultSessionPrefixIsTheFirstTwelveCharactersOfTheName) {
+  write("baton.toml", "[project]\nname = \"a-very-long-project-name\"\n");
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.session_prefix, "a-very-long-");
+  EXPECT_EQ(cfg.branch, "baton/a-very-long--orchestrator");
+}
+
+TEST_F(ConfigTest, EveryKeyIsParsed) {
+  write("baton.toml", R"(
+[project]
+name = "store"
+session_prefix = "st"
+base_branch = "develop"
+
+[orchestrator]
+agent = "mine"
+branch = "orch/{project}/{prefix}"
+prompt = "You coordinate."
+carry_uncommitted = false
+launch_grace = "500ms"
+
+[agents.mine]
+command = ["mine", "--fast"]
+resume = ["mine", "--resume"]
+env = { MODE = "x-${TOKEN}" }
+prompt_arg = "--prompt"
+
+[workspace]
+root = "~/wt"
+symlinks = [".env", "config/local.yml"]
+post_create = ["npm ci", ["make", "deps"]]
+
+[env]
+GITHUB_TOKEN = "${TOKEN}"
+
+[hooks]
+before_retire = "echo bye"
+after_retire = ["notify", "retired"]
+before_spawn = "true"
+after_spawn = "true"
+on_exit = "true"
+timeout = "2m"
+)");
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.name, "store");
+  EXPECT_EQ(cfg.session_prefix, "st");
+  EXPECT_EQ(cfg.base_branch, "develop");
+  EXPECT_EQ(cfg.agent, "mine");
+  EXPECT_EQ(cfg.agent_reason, "set in baton.toml");
+  EXPECT_EQ(cfg.branch, "orch/store/st");
+  EXPECT_EQ(cfg.prompt, "You coordinate.");
+  EXPECT_FALSE(cfg.carry_uncommitted);
+  EXPECT_EQ(cfg.launch_grace_ms, 500);
+  const AgentSpec& mine = cfg.agents.at("mine");
+  EXPECT_EQ(mine.command, (std::vector<std::string>{"mine", "--fast"}));
+  EXPECT_EQ(mine.resume, (std::vector<std::string>{"mine", "--resume"}));
+  EXPECT_EQ(mine.env.at("MODE"), "x-s3cret");
+  EXPECT_EQ(mine.prompt_arg, "--prompt");
+  EXPECT_FALSE(mine.is_preset);
+  EXPECT_EQ(cfg.workspace_root, "/home/u/wt");
+  EXPECT_EQ(cfg.symlinks, (std::vector<std::string>{".env", "config/local.yml"}));
+  ASSERT_EQ(cfg.post_create.size(), 2u);
+  EXPECT_EQ(cfg.post_create[0].argv, (std::vector<std::string>{"/bin/sh", "-c", "npm ci"}));
+  EXPECT_EQ(cfg.post_create[1].argv, (std::vector<std::string>{"make", "deps"}));
+  EXPECT_EQ(cfg.env.at("GITHUB_TOKEN"), "s3cret");
+  ASSERT_TRUE(cfg.hooks.before_retire.has_value());
+  EXPECT_EQ(cfg.hooks.before_retire->argv, (std::vector<std::string>{"/bin/sh", "-c", "echo bye"}));
+  EXPECT_EQ(cfg.hooks.after_retire->argv, (std::vector<std::string>{"notify", "retired"}));
+  EXPECT_TRUE(cfg.hooks.before_spawn && cfg.hooks.after_spawn && cfg.hooks.on_exit);
+  EXPECT_EQ(cfg.hooks.timeout_ms, 120000);
+  EXPECT_EQ(cfg.files, (std::vector<std::string>{toml_path()}));
+}
+
+TEST_F(ConfigTest, LaunchGraceAcceptsIntegerSeconds) {
+  write("baton.toml", "[orchestrator]\nlaunch_grace = 7\n");
+  EXPECT_EQ(load_ok().launch_grace_ms, 7000);
+}
+
+TEST_F(ConfigTest, LocalFileOverridesKeyByKey) {
+  write("baton.toml", R"(
+[project]
+name = "store"
+[orchestrator]
+agent = "codex"
+prompt = "shared prompt"
+[agents.mine]
+command = ["mine"]
+resume = ["mine", "--resume"]
+[workspace]
+symlinks = [".env", ".npmrc"]
+[env]
+A = "a"
+B = "b"
+)");
+  write("baton.local.toml", R"(
+[orchestrator]
+agent = "mine"
+[agents.mine]
+command = ["mine", "--local"]
+[workspace]
+symlinks = [".env.local"]
+[env]
+B = "local-b"
+)");
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.name, "store");
+  EXPECT_EQ(cfg.agent, "mine");
+  EXPECT_EQ(cfg.agent_reason, "set in baton.local.toml");
+  EXPECT_EQ(cfg.prompt, "shared prompt");
+  EXPECT_EQ(cfg.agents.at("mine").command, (std::vector<std::string>{"mine", "--local"}));
+  EXPECT_EQ(cfg.agents.at("mine").resume, (std::vector<std::string>{"mine", "--resume"}));
+  EXPECT_EQ(cfg.symlinks, (std::vector<std::string>{".env.local"}));
+  EXPECT_EQ(cfg.env.at("A"), "a");
+  EXPECT_EQ(cfg.env.at("B"), "local-b");
+  EXPECT_EQ(cfg.files, (std::vector<std::string>{toml_path(), local_path()}));
+}
+
+TEST_F(ConfigTest, LocalFileAloneIsRead) {
+  write("baton.local.toml", "[project]\nname = \"solo\"\n");
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.name, "solo");
+  EXPECT_EQ(cfg.files, (std::vector<std::string>{local_path()}));
+}
+
+TEST_F(ConfigTest, UnknownKeyIsAnErrorWithFileLineAndColumn) {
+  write("baton.toml", "[orchestrator]\ncarry_uncommitted = true\n\nagnet = \"codex\"\n");
+  EXPECT_EQ(load_error(), toml_path() + ":4:1: unknown key 'agnet' in [orchestrator]");
+}
+
+TEST_F(ConfigTest, UnknownTopLevelTableIsAnError) {
+  write("baton.toml", "[projects]\nname = \"x\"\n");
+  EXPECT_EQ(load_error(), toml_path() + ":1:2: unknown key 'projects'");
+}
+
+TEST_F(ConfigTest, UnknownKeyInTheLocalFileNamesTheLocalFile) {
+  write("baton.toml", "[project]\nname = \"x\"\n");
+  write("baton.local.toml", "[hooks]\n  befor_spawn = \"x\"\n");
+  EXPECT_EQ(load_error(), local_path() + ":2:3: unknown key 'befor_spawn' in [hooks]");
+}
+
+TEST_F(ConfigTest, UnknownKeyInAnAgentTableIsAnError) {
+  write("baton.toml", "[agents.codex]\ncmd = [\"codex\"]\n");
+  EXPECT_EQ(load_error(), toml_path() + ":2:1: unknown key 'cmd' in [agents.codex]");
+}
+
+TEST_F(ConfigTest, WrongTypeIsAnErrorAtTheValue) {
+  write("baton.toml", "[orchestrator]\ncarry_uncommitted = \"yes\"\n");
+  EXPECT_EQ(load_error(),
+            toml_path() + ":2:21: [orchestrator] carry_uncommitted must be a boolean");
+}
+
+TEST_F(ConfigTest, EnvValueThatIsNotAStringIsAnError) {
+  write("baton.toml", "[env]\nPORT = 8080\n");
+  EXPECT_EQ(load_error(), toml_path() + ":2:8: [env] PORT must be a string");
+}
+
+TEST_F(ConfigTest, SectionThatIsNotATableIsAnError) {
+  write("baton.toml", "hooks = \"x\"\n");
+  EXPECT_EQ(load_error(), toml_path() + ":1:9: [hooks] must be a table");
+}
+
+TEST_F(ConfigTest, BadDurationIsAnError) {
+  write("baton.toml", "[hooks]\ntimeout = \"soon\"\n");
+  auto error = load_error();
+  EXPECT_EQ(error.rfind(toml_path() + ":2:11: [hooks] timeout must be a duration", 0), 0u) << error;
+}
+
+TEST_F(ConfigTest, MalformedTomlIsAnErrorWithFileLineAndColumn) {
+  write("baton.toml", "[project]\nname = \"unterminated\n");
+  auto error = load_error();
+  EXPECT_EQ(error.rfind(toml_path() + ":2:", 0), 0u) << error;
+  EXPECT_NE(error.find(": ", toml_path().size() + 3), std::string::npos) << error;
+}
+
+TEST_F(ConfigTest, ProjectNameOutsideTheCharsetIsAnError) {
+  write("baton.toml", "[project]\nname = \"my shop\"\n");
+  EXPECT_EQ(load_error(), toml_path() +
+                              ":2:8: [project] name 'my shop' must be non-empty and use only A-Z "
+                              "a-z 0-9 . _ -");
+}
+
+TEST_F(ConfigTest, UnknownAgentIsAnErrorNamingTheAvailableOnes) {
+  write("baton.toml", "[orchestrator]\nagent = \"gpt\"\n");
+  EXPECT_EQ(load_error(), toml_path() +
+                              ":2:9: agent 'gpt' is not defined: use codex, claude-code, shell or "
+                              "an [agents.NAME] table");
+}
+
+TEST_F(ConfigTest, UnknownAgentErrorListsDefinedAgents) {
+  write("baton.toml", "[orchestrator]\nagent = \"gpt\"\n[agents.aider]\ncommand = [\"aider\"]\n");
+  EXPECT_NE(load_error().find("use codex, claude-code, shell, aider or an [agents.NAME] table"),
+            std::string::npos);
+}
+
+TEST_F(ConfigTest, AgentWithoutPresetNeedsACommand) {
+  write("baton.toml", "[agents.aider]\nprompt_arg = \"--message\"\n");
+  EXPECT_EQ(load_error(),
+            toml_path() + ":1:1: [agents.aider] command is required (aider is not a preset)");
+}
+
+TEST_F(ConfigTest, AgentNamedLikeAPresetOverridesItsFields) {
+  write("baton.toml", "[agents.codex]\nresume = [\"codex\", \"resume\"]\n");
+  auto cfg = load_ok();
+  const AgentSpec& codex = cfg.agents.at("codex");
+  EXPECT_EQ(codex.command, (std::vector<std::string>{"codex"}));
+  EXPECT_EQ(codex.resume, (std::vector<std::string>{"codex", "resume"}));
+  EXPECT_FALSE(codex.is_preset);
+  EXPECT_TRUE(cfg.has_repo_commands());
+}
+
+TEST_F(ConfigTest, DefaultAgentIsCodexWhenCodexIsOnPath) {
+  on_path_ = {"codex", "claude"};
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.agent, "codex");
+  EXPECT_EQ(cfg.agent_reason, "not set; codex is on PATH");
+}
+
+TEST_F(ConfigTest, DefaultAgentIsClaudeCodeWhenOnlyClaudeIsOnPath) {
+  on_path_ = {"claude"};
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.agent, "claude-code");
+  EXPECT_EQ(cfg.agent_reason.rfind("not set; ", 0), 0u);
+  EXPECT_NE(cfg.agent_reason.find("claude"), std::string::npos);
+}
+
+TEST_F(ConfigTest, DefaultAgentIsShellWhenNeitherIsOnPath) {
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.agent, "shell");
+  EXPECT_EQ(cfg.agent_reason, "not set; neither codex nor claude is on PATH");
+}
+
+TEST_F(ConfigTest, DefaultAgentUsesThePathOfTheEnvironmentWithoutAnInjectedLookup) {
+  auto bin = tmp_ / "bin";
+  fs::create_directories(bin);
+  std::ofstream(bin / "claude") << "#!/bin/sh\n";
+  fs::permissions(bin / "claude", fs::perms::owner_all);
+  auto in = inputs();
+  in.is_on_path = nullptr;
+  in.environment["PATH"] = "/nonexistent:" + bin.string();
+  auto cfg = load_config(in);
+  ASSERT_TRUE(cfg.has_value()) << cfg.error();
+  EXPECT_EQ(cfg->agent, "claude-code");
+}
+
+TEST_F(ConfigTest, IsOnPathFindsOnlyExecutableFiles) {
+  auto bin = tmp_ / "bin";
+  fs::create_directories(bin / "dir");
+  std::ofstream(bin / "tool") << "#!/bin/sh\n";
+  std::ofstream(bin / "plain") << "data\n";
+  fs::permissions(bin / "tool", fs::perms::owner_all);
+  std::string path = "/nonexistent:" + bin.string();
+  EXPECT_TRUE(is_on_path("tool", path));
+  EXPECT_FALSE(is_on_path("plain", path));
+  EXPECT_FALSE(is_on_path("dir", path));
+  EXPECT_FALSE(is_on_path("tool", "/nonexistent"));
+  EXPECT_TRUE(is_on_path((bin / "tool").string(), ""));
+}
+
+TEST_F(ConfigTest, BranchTemplateGivingAnInvalidRefNameIsAnErrorNamingTheValue) {
+  write("baton.toml", "[orchestrator]\nbranch = \"baton/{prefix}..x\"\n");
+  EXPECT_EQ(load_error(), toml_path() +
+                              ":2:10: [orchestrator] branch 'baton/shop..x' is not a valid branch "
+                              "name: it contains '..'");
+}
+
+TEST_F(ConfigTest, BranchNamesBreakingGitRulesAreRejected) {
+  for (const char* branch : {"/x", "x/", "a//b", "a/.b", "a.lock/b", "a.lock", "a.", "a@{b", "@",
+                             "a b", "a~b", "a^b", "a:b", "a?b", "a*b", "a[b", "a\\\\b", "-a"}) {
+    write("baton.toml", std::string("[orchestrator]\nbranch = \"") + branch + "\"\n");
+    auto cfg = load_config(inputs());
+    EXPECT_FALSE(cfg.has_value()) << branch;
+    if (!cfg) {
+      EXPECT_NE(cfg.error().find("is not a valid branch name"), std::string::npos);
+    }
+  }
+}
+
+TEST_F(ConfigTest, UnknownBranchPlaceholderIsAnError) {
+  write("baton.toml", "[orchestrator]\nbranch = \"baton/{prefx}\"\n");
+  EXPECT_NE(load_error().find("unknown placeholder '{prefx}'"), std::string::npos);
+}
+
+TEST_F(ConfigTest, SymlinkThatIsAbsoluteIsAnErrorNamingIt) {
+  write("baton.toml", "[workspace]\nsymlinks = [\".env\", \"/etc/passwd\"]\n");
+  auto error = load_error();
+  EXPECT_EQ(error.rfind(toml_path() + ":2:21: [workspace] symlinks: '/etc/passwd'", 0), 0u)
+      << error;
+}
+
+TEST_F(ConfigTest, SymlinkWithDotDotIsAnErrorNamingIt) {
+  write("baton.toml", "[workspace]\nsymlinks = [\"config/../../secrets\"]\n");
+  EXPECT_NE(load_error().find("'config/../../secrets' leaves the repository"), std::string::npos);
+}
+
+TEST_F(ConfigTest, SymlinkResolvingOutsideTheRepoIsAnError) {
+  fs::create_directories(tmp_ / "outside");
+  fs::create_directory_symlink(tmp_ / "outside", repo_ / "out");
+  write("baton.toml", "[workspace]\nsymlinks = [\"out/.env\"]\n");
+  EXPECT_NE(load_error().find("'out/.env' resolves outside the repository"), std::string::npos);
+}
+
+TEST_F(ConfigTest, EnvExpandsVariablesFromTheBatonEnvironment) {
+  write("baton.toml", R"([env]
+TOKEN = "${TOKEN}"
+MISSING = "[${NOT_SET}]"
+DOLLARS = "$$HOME and $HOME"
+)");
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.env.at("TOKEN"), "s3cret");
+  EXPECT_EQ(cfg.env.at("MISSING"), "[]");
+  EXPECT_EQ(cfg.env.at("DOLLARS"), "$HOME and $HOME");
+}
+
+TEST_F(ConfigTest, UnterminatedVariableInEnvIsAnError) {
+  write("baton.toml", "[env]\nX = \"${TOKEN\"\n");
+  EXPECT_EQ(load_error(), toml_path() + ":2:5: [env] X: unterminated ${");
+}
+
+TEST_F(ConfigTest, WorkspaceRootExpandsBatonHomeAndOtherVariables) {
+  write("baton.toml", "[workspace]\nroot = \"${BATON_HOME}/w/$TOKEN\"\n");
+  EXPECT_EQ(load_ok().workspace_root, "/home/u/.baton/w/s3cret");
+}
+
+TEST_F(ConfigTest, RenderMasksEnvValues) {
+  write("baton.toml", R"([env]
+GITHUB_TOKEN = "${TOKEN}"
+[agents.mine]
+command = ["mine"]
+env = { API_KEY = "literal-key" }
+)");
+  auto text = render_effective(load_ok());
+  EXPECT_EQ(text.find("s3cret"), std::string::npos) << text;
+  EXPECT_EQ(text.find("literal-key"), std::string::npos) << text;
+  EXPECT_NE(text.find("GITHUB_TOKEN = \"***\""), std::string::npos) << text;
+  EXPECT_NE(text.find("API_KEY = \"***\""), std::string::npos) << text;
+  EXPECT_NE(text.find("[agents.mine]"), std::string::npos) << text;
+  EXPECT_NE(text.find("branch = \"baton/shop-orchestrator\""), std::string::npos) << text;
+}
+
+TEST_F(ConfigTest, HasRepoCommandsIsFalseWithoutCommandsFromTheRepo) {
+  write("baton.toml",
+        "[orchestrator]\nagent = \"shell\"\n[env]\nA = \"b\"\n[hooks]\ntimeout = 5\n");
+  EXPECT_FALSE(load_ok().has_repo_commands());
+}
+
+TEST_F(ConfigTest, HasRepoCommandsIsTrueForAHook) {
+  write("baton.toml", "[hooks]\non_exit = \"notify-send bye\"\n");
+  EXPECT_TRUE(load_ok().has_repo_commands());
+}
+
+TEST_F(ConfigTest, HasRepoCommandsIsTrueForPostCreate) {
+  write("baton.toml", "[workspace]\npost_create = [[\"npm\", \"ci\"]]\n");
+  EXPECT_TRUE(load_ok().has_repo_commands());
+}
+
+TEST_F(ConfigTest, HasRepoCommandsIsTrueForANewAgent) {
+  write("baton.toml", "[agents.mine]\ncommand = [\"mine\"]\n");
+  EXPECT_TRUE(load_ok().has_repo_commands());
+}
+
+TEST_F(ConfigTest, ContentHashChangesWhenTheLocalFileAppears) {
+  write("baton.toml", "[project]\nname = \"x\"\n");
+  auto before = load_ok().content_hash;
+  write("baton.local.toml", "");
+  EXPECT_NE(load_ok().content_hash, before);
+}
+
+TEST_F(ConfigTest, ShellPresetKeepsShellLiterally) {
+  auto presets = agent_presets();
+  EXPECT_EQ(presets.at("shell").command, (std::vector<std::string>{"$SHELL", "-l"}));
+  EXPECT_EQ(presets.at("codex").resume, (std::vector<std::string>{"codex", "resume", "--last"}));
+  EXPECT_EQ(presets.at("claude-code").command, (std::vector<std::string>{"claude"}));
+  EXPECT_EQ(presets.at("claude-code").resume, (std::vector<std::string>{"claude", "--continue"}));
+  for (const auto& [name, agent] : presets) EXPECT_TRUE(agent.is_preset) << name;
+}
+
+}  // namespace
+}  // namespace baton::plugin
