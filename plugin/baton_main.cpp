@@ -326,6 +326,10 @@ int main(int argc, char** argv) {
   auto* allow_cmd = app.add_subcommand("allow", "Trust the commands in the project's baton.toml");
   allow_cmd->add_option("path", target, "Project (default: .)");
 
+  // Test support, hidden from --help: the handoff's fault points (plugin/fault.hpp).
+  auto* debug = app.add_subcommand("debug", "")->group("");
+  auto* debug_faults = debug->add_subcommand("fault-points", "List the handoff's fault points");
+
   auto* config = app.add_subcommand("config", "Project configuration");
   config->require_subcommand(1);
   auto* config_check = config->add_subcommand("check", "Validate and print the effective config");
@@ -404,6 +408,12 @@ int main(int argc, char** argv) {
     std::cout << "allowed";
     for (const auto& f : (*r)["files"]) std::cout << " " << f.get<std::string>();
     std::cout << "\n";
+    return 0;
+  }
+  if (debug->got_subcommand(debug_faults)) {
+    auto r = request("fault_points", Json::object());
+    if (!r) return fail(r.error());
+    for (const auto& p : (*r)["points"]) std::cout << p.get<std::string>() << "\n";
     return 0;
   }
   if (config->got_subcommand(config_check)) {

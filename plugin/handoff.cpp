@@ -20,6 +20,7 @@
 #include "git/repository.hpp"
 #include "git/worktree.hpp"
 #include "hooks/runner.hpp"
+#include "plugin/fault.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/trust.hpp"
@@ -92,6 +93,33 @@ bool is_worktree_of(const std::string& path, const std::string& session_id) {
   return link.size() >= admin.size() && link.compare(link.size() - admin.size(), admin.size(), admin) == 0;
 }
 
+// Every handoff ends by sweeping what an interrupted one left: trash trees, admin entries of
+// baton worktrees whose tree is gone, temporary branches nobody has checked out. Errors are
+// only logged: the sessions they belong to carry their own.
+void sweep_leftovers(const std::string& repo_path, const std::string& project_dir) {
+  auto proj = git::open_project(repo_path);
+  if (!proj) return;
+  auto inv = git::inventory(proj->repo.get(), project_dir);
+  if (!inv) return;
+  for (const auto& t : inv->trash_dirs) {
+    if (auto d = git::delete_trash(t.path); !d) spdlog::warn("{}", d.error().message);
+  }
+  for (const auto& e : inv->stale_entries) {
+    if (e.name.rfind(git::kWorktreeNamePrefix, 0) != 0) continue;
+    if (auto r = git::release_prune(proj->repo.get(), e.name, ""); !r) spdlog::warn("{}", r.error().message);
+  }
+  for (const auto& b : inv->temp_branches) {
+    auto holder = git::who_has_branch_checked_out(proj->repo.get(), b);
+    if (!holder || *holder) continue;
+    git_reference* ref = nullptr;
+    const std::string name = "refs/heads/" + b;
+    if (git_reference_lookup(&ref, proj->repo.get(), name.c_str()) == 0) {
+      git_reference_delete(ref);
+      git_reference_free(ref);
+    }
+  }
+}
+
 }  // namespace
 
 Handoff::Handoff(Orchestrator& orch, HandoffRequest req) : orch_(orch), req_(std::move(req)) {}
@@ -159,6 +187,7 @@ void Handoff::preflight() {
     struct Checked {
       StepResult r;
       unsigned max_number = 0;
+      std::string stable_owner;  // session id of the tree at the stable path, if any
     };
     const std::string repo_path = p->path;
     const std::string state_dir = self->orch_.paths().state_dir;
@@ -203,6 +232,14 @@ void Handoff::preflight() {
             }
           }
           for (const auto& b : inv->temp_branches) c.max_number = std::max(c.max_number, number_suffix(b));
+          const std::string gitfile = read_small_file(project_dir + "/" + std::string(git::kStableDirName) + "/.git");
+          const std::string admin = "/worktrees/" + std::string(git::kWorktreeNamePrefix);
+          if (const auto at = gitfile.rfind(admin); at != std::string::npos) {
+            c.stable_owner = gitfile.substr(at + admin.size());
+            while (!c.stable_owner.empty() && (c.stable_owner.back() == '/' || c.stable_owner.back() == '\r'))
+              c.stable_owner.pop_back();
+            c.max_number = std::max(c.max_number, number_suffix(c.stable_owner));
+          }
           return c;
         },
         [self, p](Checked c) {
@@ -215,6 +252,24 @@ void Handoff::preflight() {
           self->prepared_path_ =
               self->project_dir_ + "/" + std::string(git::kPrepareDirPrefix) + self->new_id_;
           self->temp_branch_ = git::temp_branch_name(self->new_id_);
+          // A tree at the stable path that no session owns: a handoff died between moving it
+          // there and recording its session. It is retired like any other, so its work is kept.
+          if (!c.stable_owner.empty()) {
+            const SessionRecord* owner = self->orch_.session(c.stable_owner);
+            if (!owner || owner->state == "retired") {
+              SessionRecord orphan;
+              orphan.id = c.stable_owner;
+              orphan.number = number_suffix(orphan.id);
+              orphan.project = p->id;
+              orphan.agent = owner ? owner->agent : self->agent_;
+              orphan.branch = self->cfg_.branch;
+              orphan.worktree = self->stable_path_;
+              orphan.state = "retiring";
+              orphan.created_at = owner ? owner->created_at : now_iso8601();
+              orphan.updated_at = now_iso8601();
+              self->orch_.store().sessions[orphan.id] = orphan;
+            }
+          }
           for (const auto* s : self->orch_.project_sessions(p->id)) {
             // Exited ones too: their tree may still hold the stable path and uncommitted work.
             if (s->state == "active" || s->state == "retiring" || s->state == "exited")
@@ -241,6 +296,7 @@ void Handoff::preflight() {
 
 // ---- 2. prepare: the new worktree at .prepare-<id>, checked out before anything stops.
 void Handoff::prepare() {
+  if (faulted("preflight.done")) return;
   if (req_.is_down) {
     if (to_retire_.empty()) return fail("missing", req_.project + " has no orchestrator to stop");
     return retire_next();
@@ -251,6 +307,7 @@ void Handoff::prepare() {
   rec.last_number = std::max(rec.last_number, new_number_);
   rec.journal = HandoffJournal{"prepare", new_id_, agent_, to_retire_, prepared_path_, temp_branch_, now_iso8601()};
   persist_then([self] {
+    if (self->faulted("prepare.persisted")) return;
     const std::string repo_path = self->project()->path;
     const std::string project_dir = self->project_dir_;
     const std::string id = self->new_id_;
@@ -293,6 +350,7 @@ void Handoff::prepare() {
         },
         [self](StepResult r) {
           if (!r.error.empty()) return self->fail("prepare_failed", r.error);
+          if (self->faulted("prepare.done")) return;
           // post_create commands, then before_spawn, each through the hook runner.
           auto cmds = std::make_shared<std::vector<CommandSpec>>(self->cfg_.post_create);
           if (self->cfg_.hooks.before_spawn) cmds->push_back(*self->cfg_.hooks.before_spawn);
@@ -350,8 +408,10 @@ void Handoff::retire(const std::string& id) {
   rec->updated_at = now_iso8601();
   auto self = shared_from_this();
   persist_then([self, id] {
+    if (self->faulted("retire.persisted")) return;
     SessionRecord* rec = self->orch_.session(id);
     auto after_stop = [self, id] {
+      if (self->faulted("retire.stopped")) return;
       SessionRecord* rec = self->orch_.session(id);
       const std::string repo_path = self->project()->path;
       const std::string worktree = rec->worktree;
@@ -419,6 +479,7 @@ void Handoff::retire(const std::string& id) {
               self->outcome_.preserved.push_back(
                   Json{{"session", id}, {"ref", rec->preserved_ref}, {"commit", rec->preserved_commit}});
             }
+            if (self->faulted("retire.released")) return;
             self->trash_.push_back(trash);
             self->outcome_.retired.push_back(id);
             self->persist_then([self] { self->retire_next(); });
@@ -483,6 +544,7 @@ void Handoff::handoff() {
   journal.phase = "handoff";
   auto self = shared_from_this();
   persist_then([self] {
+    if (self->faulted("handoff.persisted")) return;
     const std::string repo_path = self->project()->path;
     const std::string name = self->prepared_name_;
     const std::string stable = self->stable_path_;
@@ -493,7 +555,7 @@ void Handoff::handoff() {
         self->cfg_.carry_uncommitted ? self->preserved_commits_ : std::vector<std::string>{};
     run_off_loop<StepResult>(
         self->orch_.loop(),
-        [repo_path, name, stable, prepared, branch, temp, commits]() -> StepResult {
+        [repo_path, name, stable, prepared, branch, temp, commits, env = self->req_.env]() -> StepResult {
           StepResult r;
           auto proj = git::open_project(repo_path);
           if (!proj) {
@@ -505,6 +567,11 @@ void Handoff::handoff() {
               r.error = m.error().message;
               return r;
             }
+          }
+          if (fault_hit(env, "handoff.moved")) {
+            r.code = "fault";
+            r.error = "fault injected at handoff.moved";
+            return r;
           }
           if (auto a = git::adopt_branch(proj->repo.get(), stable, branch, temp); !a) {
             r.error = a.error().message;
@@ -524,8 +591,9 @@ void Handoff::handoff() {
           return r;
         },
         [self](StepResult r) {
-          if (!r.error.empty()) return self->fail("handoff_failed", r.error);
+          if (!r.error.empty()) return self->fail(r.code == "fault" ? "fault" : "handoff_failed", r.error);
           for (auto& n : r.notes) self->outcome_.notes.push_back(n);
+          if (self->faulted("handoff.done")) return;
           self->launch();
         });
   });
@@ -551,6 +619,11 @@ void Handoff::launch() {
                                             std::chrono::steady_clock::now() - first_stop_)
                                             .count());
   }
+  if (started && fault_hit(req_.env, "launch.started")) {
+    // The agent runs but is not on disk as active: recovery must find it by its tree.
+    orch_.store().sessions[rec.id] = rec;
+    return fail("fault", "fault injected at launch.started");
+  }
   if (!started) {
     rec.state = "exited";
     rec.restore_marker = false;
@@ -571,6 +644,7 @@ void Handoff::launch() {
 }
 
 void Handoff::after_launch() {
+  if (faulted("launch.persisted")) return;
   auto self = shared_from_this();
   const std::string repo_path = project()->path;
   const std::string branch = cfg_.branch;
@@ -616,17 +690,21 @@ void Handoff::after_launch() {
 void Handoff::finish_trash() {
   auto self = shared_from_this();
   const auto trash = trash_;
+  const std::string repo_path = project()->path;
+  const std::string project_dir = project_dir_;
   run_off_loop<std::map<std::string, std::string>>(
       orch_.loop(),
-      [trash]() {
+      [trash, repo_path, project_dir]() {
         std::map<std::string, std::string> errors;
         for (const auto& t : trash) {
           if (!exists(t)) continue;
           if (auto d = git::delete_trash(t); !d) errors[t] = d.error().message;
         }
+        sweep_leftovers(repo_path, project_dir);
         return errors;
       },
       [self](std::map<std::string, std::string> errors) {
+        if (self->faulted("trash.deleted")) return;
         std::string first_error;
         for (const auto& id : self->outcome_.retired) {
           SessionRecord* rec = self->orch_.session(id);
@@ -721,6 +799,12 @@ std::string Handoff::fall_back(const std::string& why) {
   }
   fallback->start();
   return msg;
+}
+
+bool Handoff::faulted(std::string_view point) {
+  if (!fault_hit(req_.env, point)) return false;
+  fail("fault", "fault injected at " + std::string(point));
+  return true;
 }
 
 void Handoff::fail(const std::string& code, const std::string& message) {

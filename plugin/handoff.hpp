@@ -61,6 +61,8 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   // Starts the previous agent on the branch after a failed launch; returns the message.
   std::string fall_back(const std::string& why);
   void fail(const std::string& code, const std::string& message);
+  // True (and the handoff failed) when the test-only fault point is armed (plugin/fault.hpp).
+  bool faulted(std::string_view point);
   void succeed();
   void progress(const std::string& step, const std::string& detail);
   void persist_then(std::function<void()> next);

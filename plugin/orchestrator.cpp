@@ -11,6 +11,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "git/locks.hpp"
+#include "git/repository.hpp"
+#include "git/inventory.hpp"
+#include "git/worktree.hpp"
 #include "plugin/handoff.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
@@ -81,7 +85,93 @@ void Orchestrator::start() {
   if (!loaded->warning.empty()) spdlog::warn("{}", loaded->warning);
   store_ = std::move(loaded->data);
   for (auto& [id, rec] : store_.projects) add_project(id, rec.path);
-  restore_sessions();
+  for (auto& [id, rec] : store_.projects) recover_project(id);
+}
+
+void Orchestrator::recover_project(const std::string& id) {
+  ProjectState* p = find_project(id);
+  if (!p) return;
+  p->is_recovering = true;
+  // Their terminal died with the old daemon; pid and start time tell them from a reused pid.
+  for (auto& [sid, rec] : store_.sessions) {
+    if (rec.project != id || rec.pid <= 0 || rec.pid_start_time == 0) continue;
+    if (daemon_.find_session_exact(sid)) continue;
+    if (process_start_time(rec.pid) != rec.pid_start_time) continue;
+    spdlog::info("stopping {} (pid {}), which outlived the daemon", sid, rec.pid);
+    kill(-static_cast<pid_t>(rec.pid), SIGKILL);
+    kill(static_cast<pid_t>(rec.pid), SIGKILL);
+  }
+  const auto env = store_.projects[id].env;
+  reload_config(*p, env, [this, id, env](tl::expected<ProjectConfig, std::string> cfg) {
+    ProjectState* p = find_project(id);
+    if (!p) return;
+    if (!cfg) {
+      p->is_recovering = false;
+      spdlog::error("recovery of {}: {}", id, cfg.error());
+      return;
+    }
+    struct Found {
+      bool has_leftovers = false;
+      std::string stable_admin;  // admin name of the tree at the stable path, if any
+    };
+    const std::string repo_path = p->path;
+    const std::string project_dir = cfg->workspace_root + "/" + id;
+    run_off_loop<Found>(
+        loop(),
+        [repo_path, project_dir] {
+          Found f;
+          auto proj = git::open_project(repo_path);
+          if (!proj) return f;
+          std::vector<fs::path> trees;
+          std::error_code ec;
+          for (const auto& e : fs::directory_iterator(project_dir, ec)) trees.push_back(e.path());
+          if (auto cleared = git::clear_stale_locks(proj->repo.get(), trees); cleared) {
+            for (const auto& f : *cleared) spdlog::info("removed stale lock {}", f.string());
+          }
+          if (auto inv = git::inventory(proj->repo.get(), project_dir)) {
+            f.has_leftovers = !inv->prepare_dirs.empty() || !inv->trash_dirs.empty() ||
+                              !inv->temp_branches.empty() || !inv->stale_entries.empty();
+          }
+          std::ifstream gitfile(project_dir + "/" + std::string(git::kStableDirName) + "/.git");
+          std::string line;
+          if (std::getline(gitfile, line)) {
+            const auto slash = line.rfind("/worktrees/");
+            if (slash != std::string::npos) f.stable_admin = line.substr(slash + 11);
+            while (!f.stable_admin.empty() && (f.stable_admin.back() == '/' || f.stable_admin.back() == '\r'))
+              f.stable_admin.pop_back();
+          }
+          return f;
+        },
+        [this, id, env](Found f) {
+          ProjectState* p = find_project(id);
+          if (!p) return;
+          p->is_recovering = false;
+          auto& journal = store_.projects[id].journal;
+          bool is_retiring = false;
+          int active = 0;
+          bool owns_stable = f.stable_admin.empty();
+          std::string newest_agent;
+          for (const auto* s : project_sessions(id)) {
+            is_retiring |= s->state == "retiring";
+            active += s->state == "active";
+            if (s->state != "retired" && git::worktree_name(s->id) == f.stable_admin) owns_stable = true;
+            if (s->state == "active") newest_agent = s->agent;
+          }
+          const bool needs_handoff = !journal.phase.empty() || is_retiring || active > 1 || !owns_stable ||
+                                     f.has_leftovers;
+          if (!needs_handoff) return restore_sessions(id);
+          // A replace that arrived first finishes the job just as well.
+          if (p->handoff) return;
+          spdlog::info("recovery of {}: finishing an interrupted handoff", id);
+          HandoffRequest req{id, journal.phase.empty() ? newest_agent : journal.agent, env};
+          auto h = std::make_shared<Handoff>(*this, std::move(req));
+          p->handoff = h;
+          h->join(nullptr, [id](const HandoffOutcome& o) {
+            if (!o.ok) spdlog::error("recovery of {} failed: {}", id, o.failure.message);
+          }, nullptr);
+          h->start();
+        });
+  });
 }
 
 void Orchestrator::persist(std::function<void(tl::expected<void, std::string>)> then) {
@@ -271,9 +361,9 @@ void Orchestrator::on_session_exit(runtime::Session& s) {
 // Sessions recorded active with a restore marker come back with the daemon, in their
 // worktree, with the agent's resume command. An agent that outlived the daemon (pid and
 // start time match) is stopped first: its terminal died with the old daemon.
-void Orchestrator::restore_sessions() {
+void Orchestrator::restore_sessions(const std::string& project) {
   for (auto& [id, rec] : store_.sessions) {
-    if (rec.state != "active" || !rec.restore_marker) continue;
+    if (rec.project != project || rec.state != "active" || !rec.restore_marker) continue;
     if (daemon_.find_session_exact(id)) continue;
     if (rec.pid > 0 && rec.pid_start_time != 0 && process_start_time(rec.pid) == rec.pid_start_time) {
       kill(-static_cast<pid_t>(rec.pid), SIGKILL);

@@ -85,7 +85,11 @@ class Orchestrator {
  private:
   void register_methods();
   void on_session_exit(runtime::Session& s);
-  void restore_sessions();
+  void restore_sessions(const std::string& project);
+  // Start-up recovery of one project: stop agents that outlived the daemon, clear stale git
+  // locks, then either finish an interrupted handoff (a replace that converges) or relaunch
+  // the orchestrator recorded active.
+  void recover_project(const std::string& id);
   void start_persist();
 
   runtime::Daemon& daemon_;

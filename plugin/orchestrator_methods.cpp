@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "git/repository.hpp"
+#include "plugin/fault.hpp"
 #include "plugin/handoff.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
@@ -132,6 +133,8 @@ void Orchestrator::register_methods() {
       return;
     }
     store_.projects[project].env = hreq.env;
+    // A fault point arms one handoff; recovery after a kill must run unarmed.
+    store_.projects[project].env.erase(std::string(kFaultEnv));
     auto h = std::make_shared<Handoff>(*this, std::move(hreq));
     p.handoff = h;
     if (wait) h->join(progress, nullptr, reply(false));
@@ -173,6 +176,12 @@ void Orchestrator::register_methods() {
         if (ProjectState* p = find_project(id)) req->reply(status_json(*p));
       });
     });
+  });
+
+  daemon_.add_method("fault_points", [](const RequestPtr& req) {
+    Json list = Json::array();
+    for (auto p : kFaultPoints) list.push_back(std::string(p));
+    req->reply(Json{{"points", list}});
   });
 
   daemon_.add_method("ls", [this](const RequestPtr& req) {

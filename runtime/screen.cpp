@@ -21,6 +21,84 @@ constexpr std::size_t kParseChunkBytes = 4u << 10;
 // Parsed bytes are dropped from the front of the backlog once they are at least this many and
 // half of it, which keeps compaction amortised O(1) per byte.
 constexpr std::size_t kCompactBytes = 1u << 20;
+// Below this much backlog, pump() parses without looking for plain lines to skip.
+constexpr std::size_t kSkipMinBytes = 8u << 10;
+// How far past its budget pump() looks for the screenful of lines that must follow a skip.
+constexpr std::size_t kSkipLookaheadBytes = 64u << 10;
+
+// Where libvterm's parser is, as far as skipping needs to know (a conservative model of
+// libvterm 0.1.4's parser: CAN and SUB cancel anything, C0 controls inside a sequence are
+// executed without ending it, BEL or ESC \ end a string).
+enum EscState : std::uint8_t { kGround = 0, kEsc, kEscIntermediate, kCsi, kString, kStringEsc };
+
+std::uint8_t next_esc_state(std::uint8_t state, unsigned char c) {
+  if (c == 0x18 || c == 0x1a) return kGround;
+  if (c == 0x1b) return state == kString ? kStringEsc : kEsc;
+  switch (state) {
+    case kEsc:
+      if (c < 0x20) return kEsc;
+      if (c < 0x30) return kEscIntermediate;
+      if (c == '[') return kCsi;
+      if (c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_') return kString;
+      return kGround;
+    case kEscIntermediate:
+      return c < 0x30 ? kEscIntermediate : kGround;
+    case kCsi:
+      return c >= 0x40 && c <= 0x7e ? kGround : kCsi;
+    case kString:
+      return c == 0x07 ? kGround : kString;
+    case kStringEsc:
+      return c == '\\' ? static_cast<std::uint8_t>(kGround) : next_esc_state(kEsc, c);
+    default:
+      return kGround;
+  }
+}
+
+void track_esc_state(std::uint8_t& state, std::string_view bytes) {
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
+  while (p < end) {
+    if (state == kGround) {
+      // Only ESC leaves the ground state.
+      p = static_cast<const char*>(std::memchr(p, 0x1b, static_cast<std::size_t>(end - p)));
+      if (p == nullptr) return;
+    }
+    state = next_esc_state(state, static_cast<unsigned char>(*p));
+    ++p;
+  }
+}
+
+// A plain line: printable ASCII, complete UTF-8 characters, TAB, BS and CR, ending with CR LF
+// and holding at least one printable ASCII character (which ends any partial UTF-8 character
+// libvterm still held). libvterm prints it without changing any state but the cursor and the
+// cells it writes. Returns its length from p, CR LF included, or 0 when [p, end) does not
+// start with one.
+std::size_t plain_line_length(const char* p, const char* end) {
+  const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+  if (nl == nullptr || nl == p || nl[-1] != '\r') return 0;
+  int continuation = 0;
+  bool has_ascii = false;
+  for (const char* q = p; q < nl; ++q) {
+    const auto c = static_cast<unsigned char>(*q);
+    if (continuation > 0) {
+      if ((c & 0xc0) != 0x80) return 0;
+      --continuation;
+    } else if (c >= 0x20 && c < 0x7f) {
+      has_ascii = true;
+    } else if (c == '\r' || c == '\t' || c == '\b') {
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      continuation = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      continuation = 2;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      continuation = 3;
+    } else {
+      return 0;
+    }
+  }
+  if (continuation > 0 || !has_ascii) return 0;
+  return static_cast<std::size_t>(nl + 1 - p);
+}
 
 void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
@@ -270,6 +348,9 @@ struct Screen::Wraps {
     // Only whole-row moves (scrolls, inserted or deleted lines) carry rows' marks; a move
     // inside a row (inserted or deleted characters) leaves them.
     if (src.start_col != 0 || dest.start_col != 0 || src.end_col < full_width_cols) return;
+    if (dest.start_row == 0 && src.start_row > 0 && src.end_row == rows && src.end_col == cols) {
+      ++full_scrolls;
+    }
     auto& marks = is_continued[buffer];
     const int delta = dest.start_row - src.start_row;
     const int count = src.end_row - src.start_row;
@@ -346,6 +427,8 @@ struct Screen::Wraps {
   int armed_col = 0;
   int armed_end_col = 0;
   std::vector<std::uint8_t> moved;  // scratch for on_moverect
+  // Scrolls up of the whole screen (the scroll region is the screen), counted for skipping.
+  std::uint64_t full_scrolls = 0;
 };
 
 Screen::Screen(int rows, int cols) : rows_(std::max(rows, 1)), cols_(std::max(cols, 1)) {
@@ -375,12 +458,55 @@ void Screen::push(std::string_view bytes) {
   if (backlog_bytes() > kMaxBacklogBytes) resync();
 }
 
+// Plain lines that scroll the whole screen leave nothing behind once a screenful of further
+// plain lines has scrolled them off: skipping them gives the same screen, byte for byte, as
+// parsing them, at a fraction of the cost (libvterm moves the whole grid for every line that
+// scrolls). So a flood of ordinary output (a build log, cat of a file) costs the model little
+// CPU, and the model stays exact. Anything else (escape sequences, a scroll region, a cursor
+// not on the bottom row) is parsed as before.
 std::size_t Screen::pump(std::size_t budget_bytes) {
   if (backlog_bytes() > kMaxBacklogBytes) resync();
-  const std::size_t n = std::min(budget_bytes, backlog_bytes());
-  if (n == 0) return 0;
-  parse(std::string_view(backlog_).substr(backlog_off_, n));
-  backlog_off_ += n;
+  const std::size_t total = std::min(budget_bytes, backlog_bytes());
+  if (total == 0) return 0;
+  const bool may_skip = backlog_bytes() >= kSkipMinBytes;
+  std::size_t done = 0;
+  while (done < total) {
+    const std::size_t left = total - done;
+    if (may_skip && is_at_scrolled_line_start_) {
+      const std::size_t skip = skippable_bytes(left);
+      if (skip > 0) {
+        parsed_modes_.feed(std::string_view(backlog_).substr(backlog_off_, skip));
+        backlog_off_ += skip;
+        done += skip;
+        continue;
+      }
+    }
+    const char* const p = backlog_.data() + backlog_off_;
+    std::size_t n = left;
+    if (may_skip) {
+      if (!is_at_scrolled_line_start_) {
+        // Up to the end of the first plain line, where skipping may start.
+        for (const char* q = p; q < p + left;) {
+          const std::size_t len = plain_line_length(q, p + left);
+          if (len > 0) {
+            n = static_cast<std::size_t>(q + len - p);
+            break;
+          }
+          q = static_cast<const char*>(std::memchr(q, '\n', static_cast<std::size_t>(p + left - q)));
+          if (q == nullptr) break;
+          ++q;
+        }
+      }
+      if (n == left && n < backlog_bytes()) {
+        // End on a line boundary when one is near, so the next call can skip from there.
+        const void* nl = memrchr(p + left / 2, '\n', left - left / 2);
+        if (nl != nullptr) n = static_cast<std::size_t>(static_cast<const char*>(nl) + 1 - p);
+      }
+    }
+    parse_chunk(std::string_view(p, n));
+    backlog_off_ += n;
+    done += n;
+  }
   if (backlog_off_ == backlog_.size()) {
     // A burst leaves megabytes of capacity behind; an idle session should not keep them.
     if (backlog_.capacity() > kCompactBytes) {
@@ -393,7 +519,66 @@ std::size_t Screen::pump(std::size_t budget_bytes) {
     backlog_.erase(0, backlog_off_);
     backlog_off_ = 0;
   }
-  return n;
+  return total;
+}
+
+void Screen::parse_chunk(std::string_view bytes) {
+  is_at_scrolled_line_start_ = false;
+  if (cols_ < 2 || bytes.size() < 2 || bytes.substr(bytes.size() - 2) != "\r\n") {
+    parse(bytes);
+    return;
+  }
+  const std::size_t nl = bytes.rfind('\n', bytes.size() - 2);
+  const std::size_t start = nl == std::string_view::npos ? 0 : nl + 1;
+  parse(bytes.substr(0, start));
+  const std::string_view last = bytes.substr(start);
+  if (esc_state_ != kGround ||
+      plain_line_length(last.data(), last.data() + last.size()) != last.size()) {
+    parse(last);
+    return;
+  }
+  // Parsed from the ground state, a plain line changes no state but the cursor and cells: if
+  // it scrolled the whole screen, the scroll region is the screen and its CR LF leaves the
+  // cursor at the start of the bottom row.
+  const std::uint64_t scrolls = wraps_->full_scrolls;
+  parse(last);
+  if (wraps_->full_scrolls == scrolls) return;
+  VTermPos pos;
+  vterm_state_get_cursorpos(vterm_obtain_state(vt_), &pos);
+  is_at_scrolled_line_start_ = pos.row == rows_ - 1 && pos.col == 0;
+}
+
+std::size_t Screen::skippable_bytes(std::size_t limit) const {
+  // From the start of the bottom row, after a line that scrolled the whole screen: each plain
+  // line scrolls the whole screen again. The lines skipped are followed by at least a
+  // screenful (rows_) of plain lines, each starting on a fresh blank bottom row with the same
+  // pen, tab stops and modes as without the skip, which scroll every row the skipped lines
+  // wrote off the screen.
+  const char* const base = backlog_.data() + backlog_off_;
+  const char* const end = base + std::min(backlog_bytes(), limit + kSkipLookaheadBytes);
+  const char* q = base;
+  std::size_t lines = 0;
+  while (q < end) {
+    const std::size_t len = plain_line_length(q, end);
+    if (len == 0) break;
+    q += len;
+    ++lines;
+  }
+  if (lines <= static_cast<std::size_t>(rows_)) return 0;
+  // Back rows_ lines from the end of the plain lines: where the kept lines start.
+  const char* keep = q;
+  for (int i = 0; i < rows_; ++i) {
+    keep = static_cast<const char*>(memrchr(base, '\n', static_cast<std::size_t>(keep - 1 - base)));
+    if (keep == nullptr) return 0;
+    ++keep;
+  }
+  std::size_t skip = static_cast<std::size_t>(keep - base);
+  if (skip > limit) {
+    // Within the budget: the last line boundary before it.
+    const void* nl = memrchr(base, '\n', limit);
+    skip = nl == nullptr ? 0 : static_cast<std::size_t>(static_cast<const char*>(nl) + 1 - base);
+  }
+  return skip;
 }
 
 void Screen::catch_up() {
@@ -410,6 +595,7 @@ std::size_t Screen::backlog_bytes() const {
 
 void Screen::parse(std::string_view bytes) {
   parsed_modes_.feed(bytes);
+  track_esc_state(esc_state_, bytes);
   while (!bytes.empty()) {
     const std::size_t n = std::min(bytes.size(), kParseChunkBytes);
     vterm_input_write(vt_, bytes.data(), n);
@@ -423,6 +609,8 @@ void Screen::reset_vterm() {
   vterm_input_write(vt_, "\x18\x1b[?1049l", 9);
   vterm_screen_reset(vts_, 1);
   wraps_->clear();
+  esc_state_ = kGround;
+  is_at_scrolled_line_start_ = false;
 }
 
 void Screen::resync() {
@@ -451,6 +639,7 @@ void Screen::resize(int rows, int cols) {
   wraps_->full_width_cols = std::min(cols_, cols);
   vterm_set_size(vt_, rows, cols);
   wraps_->full_width_cols = cols;
+  is_at_scrolled_line_start_ = false;
   rows_ = rows;
   cols_ = cols;
 }

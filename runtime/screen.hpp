@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -78,6 +79,11 @@ class Screen {
   struct Wraps;
 
   void parse(std::string_view bytes);
+  // Parses bytes and notes whether they end on a plain line that scrolled the whole screen.
+  void parse_chunk(std::string_view bytes);
+  // How many bytes at the front of the backlog can be dropped unparsed without changing the
+  // screen (see screen.cpp), at most limit.
+  std::size_t skippable_bytes(std::size_t limit) const;
   void resync();
   void reset_vterm();
 
@@ -95,6 +101,11 @@ class Screen {
   // VTermLineInfo.continuation.
   std::unique_ptr<Wraps> wraps_;
   OutputFn output_;
+  // Where libvterm's parser is, as far as skipping needs to know: 0 between sequences.
+  std::uint8_t esc_state_ = 0;
+  // The bytes parsed so far end with a plain CR LF line that scrolled the whole screen: the
+  // cursor is at the start of the bottom row and every further plain line scrolls.
+  bool is_at_scrolled_line_start_ = false;
 };
 
 }  // namespace baton::runtime

@@ -5,6 +5,7 @@
 // and the Screen resynchronises lossily when it falls too far behind.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -18,6 +19,12 @@ namespace baton::runtime {
 class ScreenFeeder {
  public:
   static constexpr std::size_t kBatchBytes = 64u << 10;
+  // The worker lets output gather for up to this long (or this many bytes) before it parses:
+  // a flood then reaches it in large batches, of which Screen::pump skips all but the last
+  // screenful of plain lines. Nothing waits for it: capture, repaint and query answers take
+  // the inbox themselves.
+  static constexpr std::chrono::milliseconds kGatherTime{10};
+  static constexpr std::size_t kGatherBytes = 256u << 10;
 
   ScreenFeeder(int rows, int cols);
   ~ScreenFeeder();
@@ -46,6 +53,9 @@ class ScreenFeeder {
   std::mutex inbox_mu_;   // guards inbox_ and is_stopping_
   std::condition_variable cv_;
   std::string inbox_;
+  // The previous batch, kept (with its capacity) to become the next inbox: a flood does not
+  // reallocate and page-fault a fresh buffer for every batch. Guarded by screen_mu_.
+  std::string batch_;
   bool is_stopping_ = false;
   std::thread worker_;
 };

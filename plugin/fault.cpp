@@ -1,0 +1,26 @@
+#include "plugin/fault.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+namespace baton::plugin {
+
+bool fault_hit(const std::map<std::string, std::string>& env, std::string_view point) {
+  auto it = env.find(std::string(kFaultEnv));
+  if (it == env.end()) return false;
+  const std::string& spec = it->second;
+  const auto colon = spec.rfind(':');
+  if (colon == std::string::npos || std::string_view(spec).substr(0, colon) != point) return false;
+  const std::string action = spec.substr(colon + 1);
+  if (action == "kill") {
+    spdlog::warn("fault point {}: killing the daemon", point);
+    spdlog::default_logger()->flush();
+    kill(getpid(), SIGKILL);
+  }
+  spdlog::warn("fault point {}: failing the step", point);
+  return action == "fail";
+}
+
+}  // namespace baton::plugin
