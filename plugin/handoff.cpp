@@ -181,6 +181,11 @@ void Handoff::preflight() {
     if (!self->req_.is_down && !is_on_path(argv0, path))
       return self->fail("agent_not_found", "agent '" + self->agent_ + "' runs '" + argv0 +
                                                "', which is not on PATH");
+    if (!self->req_.is_down) {
+      // `baton up` says which agent and why (DESIGN.md §7 defaults).
+      self->progress("preflight", "agent " + self->agent_ + " (" +
+                                      (self->req_.agent.empty() ? self->cfg_.agent_reason : "--agent") + ")");
+    }
     self->project_dir_ = self->cfg_.workspace_root + "/" + p->id;
     self->stable_path_ = self->project_dir_ + "/" + std::string(git::kStableDirName);
 
@@ -480,6 +485,7 @@ void Handoff::retire(const std::string& id) {
                   Json{{"session", id}, {"ref", rec->preserved_ref}, {"commit", rec->preserved_commit}});
             }
             if (self->faulted("retire.released")) return;
+            self->orch_.run_session_hook("after_retire", *rec);
             self->trash_.push_back(trash);
             self->outcome_.retired.push_back(id);
             self->persist_then([self] { self->retire_next(); });

@@ -15,6 +15,7 @@
 #include "git/repository.hpp"
 #include "git/inventory.hpp"
 #include "git/worktree.hpp"
+#include "hooks/runner.hpp"
 #include "plugin/handoff.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
@@ -335,6 +336,9 @@ tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const P
   sspec.spawn.cwd = rec.worktree;
   sspec.spawn.env = runtime::session_environment(nullptr, extra);
   rec.argv = argv;
+  // A relaunch reuses the id: the exited runtime session (kept for its last screen) goes.
+  if (runtime::Session* old = daemon_.find_session_exact(rec.id); old && !old->is_running())
+    daemon_.remove_session(rec.id);
   auto s = daemon_.start_session(std::move(sspec));
   if (!s) return tl::make_unexpected(s.error());
   rec.pid = (*s)->pid();
@@ -356,6 +360,67 @@ void Orchestrator::on_session_exit(runtime::Session& s) {
   rec->last_lines.assign(lines.end() - static_cast<long>(keep), lines.end());
   spdlog::info("orchestrator {} exited with status {}", rec->id, s.exit_status());
   persist([](tl::expected<void, std::string>) {});
+  run_session_hook("on_exit", *rec);
+  // An agent that ends within its launch grace is the handoff's to handle (fallback).
+  ProjectState* p = find_project(rec->project);
+  if (p && !p->handoff && s.exit_status() != 0) schedule_relaunch(rec->id);
+}
+
+void Orchestrator::run_session_hook(const std::string& event, const SessionRecord& rec) {
+  ProjectState* p = find_project(rec.project);
+  if (!p || !p->config) return;
+  const HookSet& hooks = p->config->hooks;
+  const std::optional<CommandSpec>& cmd = event == "on_exit"        ? hooks.on_exit
+                                          : event == "after_retire" ? hooks.after_retire
+                                                                    : hooks.after_spawn;
+  if (!cmd) return;
+  hooks::HookRequest h;
+  h.event = event;
+  h.argv = cmd->argv;
+  h.cwd = fs::exists(rec.worktree) ? rec.worktree : p->path;
+  h.env = {{"BATON_PROJECT", rec.project}, {"BATON_SESSION", rec.id}, {"BATON_WORKTREE", rec.worktree},
+           {"BATON_BRANCH", rec.branch},   {"BATON_AGENT", rec.agent},  {"BATON_EVENT", event}};
+  h.timeout_ms = hooks.timeout_ms;
+  h.log_path = paths().logs_dir + "/hooks.log";
+  hooks::run_hook(loop(), h, [event](hooks::HookResult r) {
+    if (!r.ok()) spdlog::warn("{}", r.describe(event));
+  });
+}
+
+void Orchestrator::schedule_relaunch(const std::string& session_id) {
+  SessionRecord* rec = session(session_id);
+  if (!rec) return;
+  const std::string project = rec->project;
+  const auto now = static_cast<std::uint64_t>(uv_now(loop()));
+  auto& times = relaunches_[project];
+  std::erase_if(times, [now](std::uint64_t t) { return now - t > kRelaunchWindowMs; });
+  if (static_cast<int>(times.size()) >= kMaxRelaunches) {
+    spdlog::warn("{} crashed {} times in 10 minutes; left exited", project, times.size());
+    return;
+  }
+  const std::uint64_t delay_ms = 1000ull << times.size();
+  times.push_back(now);
+  auto* timer = runtime::Timer::make(loop());
+  timer->start(delay_ms, [this, session_id, timer] {
+    timer->close();
+    SessionRecord* rec = session(session_id);
+    ProjectState* p = rec ? find_project(rec->project) : nullptr;
+    // Only the newest orchestrator, still exited, and no handoff under way.
+    if (!rec || !p || p->handoff || rec->state != "exited" || !p->config) return;
+    if (current_orchestrator(project_sessions(p->id)) != rec) return;
+    const auto env = store_.projects[p->id].env;
+    if (auto r = launch(*rec, *p->config, env, true); !r) {
+      rec->last_error = r.error();
+      spdlog::warn("relaunch of {} failed: {}", session_id, r.error());
+    } else {
+      rec->state = "active";
+      rec->restore_marker = true;
+      rec->last_error.clear();
+      spdlog::info("relaunched {} after a crash (pid {})", session_id, rec->pid);
+    }
+    rec->updated_at = now_iso8601();
+    persist([](tl::expected<void, std::string>) {});
+  });
 }
 
 // Sessions recorded active with a restore marker come back with the daemon, in their

@@ -78,6 +78,12 @@ class Orchestrator {
                                          const std::map<std::string, std::string>& env,
                                          bool resume);
 
+  // Runs one of the project's hooks for a session, in the background (the result is logged).
+  void run_session_hook(const std::string& event, const SessionRecord& rec);
+  // A crashed orchestrator comes back with back-off: 1 s, 2 s, 4 s ... at most
+  // kMaxRelaunches times in kRelaunchWindowMs, then it is left exited.
+  void schedule_relaunch(const std::string& session_id);
+
   // Resolves TARGET (a session id, a project id, or a path inside a project or one of its
   // worktrees) to a registered project; paths are matched without touching git.
   ProjectState* resolve_project(const std::string& target);
@@ -92,8 +98,12 @@ class Orchestrator {
   void recover_project(const std::string& id);
   void start_persist();
 
+  static constexpr int kMaxRelaunches = 5;
+  static constexpr std::uint64_t kRelaunchWindowMs = 10 * 60 * 1000;
+
   runtime::Daemon& daemon_;
   StoreData store_;
+  std::map<std::string, std::vector<std::uint64_t>> relaunches_;  // project → times (ms)
   std::map<std::string, ProjectState> projects_;
   bool is_saving_ = false;
   bool needs_save_ = false;

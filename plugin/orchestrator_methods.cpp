@@ -178,6 +178,16 @@ void Orchestrator::register_methods() {
     });
   });
 
+  auto runtime_kill = daemon_.server().method("kill");
+  daemon_.add_method("kill", [this, runtime_kill](const RequestPtr& req) {
+    const std::string target = string_param(req, "target");
+    if (const SessionRecord* s = session(target); s && s->state != "retired") {
+      return req->fail("is_orchestrator", "session '" + target + "' is the orchestrator of " + s->project +
+                                              ": use 'baton down " + s->project + "'");
+    }
+    if (runtime_kill) runtime_kill(req);
+  });
+
   daemon_.add_method("fault_points", [](const RequestPtr& req) {
     Json list = Json::array();
     for (auto p : kFaultPoints) list.push_back(std::string(p));

@@ -62,6 +62,11 @@ class ControlServer final : public HandleBase<ControlServer, uv_pipe_t> {
   static tl::expected<ControlServer*, std::string> listen(uv_loop_t* loop, const std::string& path);
 
   void add_method(std::string name, MethodFn fn) { methods_[std::move(name)] = std::move(fn); }
+  // The handler registered under name (empty when none): lets a plugin wrap a method.
+  MethodFn method(const std::string& name) const {
+    auto it = methods_.find(name);
+    return it == methods_.end() ? MethodFn() : it->second;
+  }
   void dispatch(const RequestPtr& req);
 
   // Stops accepting, lets every connection flush what it queued (the shutdown reply), then

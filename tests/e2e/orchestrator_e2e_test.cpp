@@ -244,5 +244,73 @@ TEST_F(OrchestratorE2E, ARestartedDaemonBringsTheOrchestratorBackAndStopsTheOrph
   EXPECT_TRUE(eventually([&] { return !process_exists(static_cast<pid_t>(old_pid)); }));
 }
 
+TEST_F(OrchestratorE2E, KillRefusesAnOrchestratorAndPointsToDown) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  auto r = b({"kill", "shop-1"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "baton: session 'shop-1' is the orchestrator of shop: use 'baton down shop'\n");
+  EXPECT_EQ(status()["orchestrator"]["state"], "active");
+  // Plain sessions are still killed.
+  baton_ok({"new", "--name", "plain", "--", "sleep", "100"}, opts());
+  baton_ok({"kill", "plain"}, opts());
+}
+
+TEST_F(OrchestratorE2E, ACrashedOrchestratorIsRelaunchedWithItsResumeCommand) {
+  // Crashes once, after its launch grace; the relaunch (resume) stays up.
+  agent("agent-crashy",
+        "echo start >> " + tmp_ + "/starts\n"
+        "if [ \"$1\" != resume ]; then sleep 1.5; exit 3; fi\n"
+        "echo RESUMED; while :; do sleep 1; done\n");
+  config("[orchestrator]\nagent = \"crashy\"\nlaunch_grace = \"1s\"\n"
+         "[agents.crashy]\ncommand = [\"agent-crashy\"]\nresume = [\"agent-crashy\", \"resume\"]\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const long first = status()["orchestrator"]["pid"].get<long>();
+  Json s;
+  ASSERT_TRUE(eventually(
+      [&] {
+        s = status();
+        return s["orchestrator"]["state"] == "active" && s["orchestrator"]["pid"].get<long>() != first;
+      },
+      15000))
+      << s.dump();
+  EXPECT_EQ(s["orchestrator"]["id"], "shop-1");
+  EXPECT_EQ(s["health"], "ok");
+  EXPECT_EQ(read_file(tmp_ + "/starts"), "start\nstart\n");
+  EXPECT_NE(capture("shop-1").find("RESUMED"), std::string::npos);
+}
+
+TEST_F(OrchestratorE2E, HooksRunWithTheirEventAndSession) {
+  const std::string log = tmp_ + "/hooks.txt";
+  config("[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
+         "[hooks]\nbefore_retire = \"echo before_retire $BATON_SESSION >> " + log + "\"\n"
+         "after_retire = [\"sh\", \"-c\", \"echo $BATON_EVENT $BATON_SESSION >> " + log + "\"]\n"
+         "before_spawn = \"echo before_spawn $BATON_SESSION $BATON_BRANCH >> " + log + "\"\n"
+         "after_spawn = \"echo after_spawn $BATON_SESSION $BATON_AGENT >> " + log + "\"\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  ASSERT_EQ(b({"replace", repo_}).status, 0);
+  std::string got;
+  EXPECT_TRUE(eventually([&] {
+    got = read_file(log);
+    return got.find("after_spawn shop-2 ok") != std::string::npos;
+  })) << got;
+  EXPECT_NE(got.find("before_spawn shop-1 baton/shop-orchestrator"), std::string::npos) << got;
+  EXPECT_NE(got.find("before_retire shop-1"), std::string::npos) << got;
+  EXPECT_NE(got.find("after_retire shop-1"), std::string::npos) << got;
+}
+
+TEST_F(OrchestratorE2E, AFailingBeforeRetireHookAbortsWithItsOutput) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const long pid = status()["orchestrator"]["pid"].get<long>();
+  config("[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
+         "[hooks]\nbefore_retire = \"echo tests are red; exit 4\"\n");
+  baton_ok({"allow", repo_});
+  auto r = b({"replace", repo_});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "baton: before_retire hook exited with status 4: tests are red\n");
+  EXPECT_EQ(status()["orchestrator"]["pid"].get<long>(), pid);
+}
+
 }  // namespace
 }  // namespace baton::test
