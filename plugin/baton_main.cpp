@@ -230,6 +230,43 @@ int cmd_ls(bool as_json) {
   return 0;
 }
 
+int cmd_preserved(const std::vector<std::string>& args, bool as_json) {
+  auto is_action = [](const std::string& a) { return a == "ls" || a == "show" || a == "apply" || a == "drop"; };
+  std::size_t i = 0;
+  std::string target;
+  if (!args.empty() && !is_action(args[0])) target = args[i++];
+  if (i >= args.size() || !is_action(args[i])) {
+    std::fprintf(stderr, "baton: usage: baton preserved [TARGET] ls | show ID | apply ID | drop ID\n");
+    return kExitUsage;
+  }
+  const std::string action = args[i++];
+  const std::string id = i < args.size() ? args[i] : "";
+  auto r = request("preserved", Json{{"target", absolute_target(target)}, {"action", action}, {"id", id}});
+  if (!r) return fail(r.error());
+  if (as_json) {
+    std::cout << r->dump() << "\n";
+    return 0;
+  }
+  if (action == "ls") {
+    for (const auto& p : (*r)["preserved"])
+      std::cout << pad(p["session"].get<std::string>(), 16) << p["commit"].get<std::string>().substr(0, 12) << "  "
+                << p["paths"].size() << " files  " << p["message"].get<std::string>() << "\n";
+  } else if (action == "show") {
+    std::cout << (*r)["ref"].get<std::string>() << " " << (*r)["commit"].get<std::string>() << "\n";
+    for (const auto& f : (*r)["paths"]) std::cout << "  " << f.get<std::string>() << "\n";
+  } else if (action == "apply") {
+    if (!(*r)["applied"].get<bool>()) {
+      std::string files;
+      for (const auto& f : (*r)["conflicts"]) files += (files.empty() ? "" : ", ") + f.get<std::string>();
+      return fail("conflicts in " + files + "; nothing was changed and the preserved work stays");
+    }
+    std::cout << "applied to " << (*r)["worktree"].get<std::string>() << "\n";
+  } else {
+    std::cout << "dropped " << (*r)["dropped"].get<std::string>() << "\n";
+  }
+  return 0;
+}
+
 int cmd_shutdown() {
   auto client = ControlClient::connect(Paths::from_env(), false);
   if (!client) {
@@ -326,6 +363,10 @@ int main(int argc, char** argv) {
   auto* allow_cmd = app.add_subcommand("allow", "Trust the commands in the project's baton.toml");
   allow_cmd->add_option("path", target, "Project (default: .)");
 
+  auto* preserved = app.add_subcommand("preserved", "See and reuse preserved uncommitted work");
+  std::vector<std::string> preserved_args;
+  preserved->add_option("args", preserved_args, "[TARGET] ls | show ID | apply ID | drop ID")->required();
+
   // Test support, hidden from --help: the handoff's fault points (plugin/fault.hpp).
   auto* debug = app.add_subcommand("debug", "")->group("");
   auto* debug_faults = debug->add_subcommand("fault-points", "List the handoff's fault points");
@@ -410,6 +451,7 @@ int main(int argc, char** argv) {
     std::cout << "\n";
     return 0;
   }
+  if (app.got_subcommand(preserved)) return cmd_preserved(preserved_args, as_json);
   if (debug->got_subcommand(debug_faults)) {
     auto r = request("fault_points", Json::object());
     if (!r) return fail(r.error());

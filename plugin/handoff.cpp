@@ -15,6 +15,7 @@
 #include "git/checked_out.hpp"
 #include "git/inventory.hpp"
 #include "git/preserve.hpp"
+#include "git/preserved_refs.hpp"
 #include "git/reapply.hpp"
 #include "git/release.hpp"
 #include "git/repository.hpp"
@@ -75,12 +76,7 @@ std::string discard_prepared(git_repository* repo, const std::string& project_di
   if (exists(trash)) {
     if (auto r = git::delete_trash(trash); !r) return r.error().message;
   }
-  git_reference* ref = nullptr;
-  const std::string temp = "refs/heads/" + git::temp_branch_name(session_id);
-  if (git_reference_lookup(&ref, repo, temp.c_str()) == 0) {
-    git_reference_delete(ref);
-    git_reference_free(ref);
-  }
+  if (auto r = git::delete_temp_branch(repo, session_id); !r) return r.error().message;
   return {};
 }
 
@@ -109,14 +105,8 @@ void sweep_leftovers(const std::string& repo_path, const std::string& project_di
     if (auto r = git::release_prune(proj->repo.get(), e.name, ""); !r) spdlog::warn("{}", r.error().message);
   }
   for (const auto& b : inv->temp_branches) {
-    auto holder = git::who_has_branch_checked_out(proj->repo.get(), b);
-    if (!holder || *holder) continue;
-    git_reference* ref = nullptr;
-    const std::string name = "refs/heads/" + b;
-    if (git_reference_lookup(&ref, proj->repo.get(), name.c_str()) == 0) {
-      git_reference_delete(ref);
-      git_reference_free(ref);
-    }
+    const std::string id = b.substr(git::kTempBranchPrefix.size());
+    if (auto r = git::delete_temp_branch(proj->repo.get(), id); !r) spdlog::warn("{}", r.error().message);
   }
 }
 

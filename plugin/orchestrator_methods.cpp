@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "git/preserved_refs.hpp"
+#include "git/reapply.hpp"
 #include "git/repository.hpp"
 #include "plugin/fault.hpp"
 #include "plugin/handoff.hpp"
@@ -186,6 +188,81 @@ void Orchestrator::register_methods() {
                                               ": use 'baton down " + s->project + "'");
     }
     if (runtime_kill) runtime_kill(req);
+  });
+
+  // baton preserved: see and reuse the work preserved from retired sessions.
+  daemon_.add_method("preserved", [this, with_project](const RequestPtr& req) {
+    with_project(req, false, [this, req](ProjectState& p) {
+      const std::string action = string_param(req, "action");
+      const std::string id = string_param(req, "id");
+      if (action != "ls" && action != "show" && action != "apply" && action != "drop")
+        return req->fail(proto::code::kBadParams, "preserved: action must be ls, show, apply or drop");
+      if (action != "ls" && id.empty())
+        return req->fail(proto::code::kBadParams, "preserved " + action + ": which session? (baton preserved ls)");
+      const SessionRecord* current = newest_active(project_sessions(p.id));
+      const std::string worktree = current ? current->worktree : "";
+      if (action == "apply" && worktree.empty())
+        return req->fail("missing", p.id + " has no orchestrator to apply the work to");
+      struct Done {
+        std::string error;
+        Json result;
+      };
+      const std::string repo_path = p.path;
+      run_off_loop<Done>(
+          loop(),
+          [repo_path, action, id, worktree] {
+            Done d;
+            auto proj = git::open_project(repo_path);
+            if (!proj) {
+              d.error = proj.error().message;
+              return d;
+            }
+            auto list = git::list_preserved(proj->repo.get());
+            if (!list) {
+              d.error = list.error().message;
+              return d;
+            }
+            Json items = Json::array();
+            const git::PreservedInfo* found = nullptr;
+            for (const auto& i : *list) {
+              items.push_back(Json{{"session", i.session}, {"ref", i.ref}, {"commit", i.oid},
+                                   {"message", i.message}, {"paths", i.paths}});
+              if (i.session == id) found = &i;
+            }
+            if (action == "ls") {
+              d.result = Json{{"preserved", items}};
+              return d;
+            }
+            if (!found) {
+              d.error = "no preserved work for session '" + id + "' (baton preserved ls)";
+              return d;
+            }
+            if (action == "show") {
+              d.result = Json{{"session", found->session}, {"ref", found->ref}, {"commit", found->oid},
+                              {"message", found->message}, {"paths", found->paths}};
+            } else if (action == "apply") {
+              auto r = git::reapply_preserved(proj->repo.get(), worktree, found->oid);
+              if (!r) d.error = r.error().message;
+              else d.result = Json{{"applied", r->conflicts.empty()}, {"conflicts", r->conflicts}, {"worktree", worktree}};
+            } else if (auto r = git::drop_preserved(proj->repo.get(), id); !r) {
+              d.error = r.error().message;
+            } else {
+              d.result = Json{{"dropped", found->ref}};
+            }
+            return d;
+          },
+          [this, req, action, id](Done d) {
+            if (!d.error.empty()) return req->fail("failed", d.error);
+            if (action == "drop") {
+              if (SessionRecord* s = session(id)) {
+                s->preserved_ref.clear();
+                s->preserved_commit.clear();
+                return persist([req, d](tl::expected<void, std::string>) { req->reply(d.result); });
+              }
+            }
+            req->reply(d.result);
+          });
+    });
   });
 
   daemon_.add_method("fault_points", [](const RequestPtr& req) {

@@ -312,5 +312,27 @@ TEST_F(OrchestratorE2E, AFailingBeforeRetireHookAbortsWithItsOutput) {
   EXPECT_EQ(status()["orchestrator"]["pid"].get<long>(), pid);
 }
 
+TEST_F(OrchestratorE2E, PreservedWorkCanBeListedShownAppliedAndDropped) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/wip.txt", "work in progress\n");
+  ASSERT_EQ(b({"down", repo_}).status, 0);
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  EXPECT_FALSE(fs::exists(stable() + "/wip.txt")) << "down does not carry work to a later up";
+  const std::string ls = baton_ok({"preserved", repo_, "ls"}, opts());
+  EXPECT_NE(ls.find("shop-1"), std::string::npos) << ls;
+  EXPECT_NE(ls.find("1 files"), std::string::npos) << ls;
+  const std::string show = baton_ok({"preserved", "show", "shop-1"}, opts());
+  EXPECT_NE(show.find("refs/baton/preserved/shop-1"), std::string::npos) << show;
+  EXPECT_NE(show.find("  wip.txt"), std::string::npos) << show;
+  baton_ok({"preserved", "apply", "shop-1"}, opts());
+  EXPECT_EQ(read_file(stable() + "/wip.txt"), "work in progress\n");
+  baton_ok({"preserved", "drop", "shop-1"}, opts());
+  EXPECT_EQ(git({"rev-parse", "--verify", "-q", "refs/baton/preserved/shop-1"}).status, 1);
+  auto missing = b({"preserved", "show", "shop-1"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.err, "baton: no preserved work for session 'shop-1' (baton preserved ls)\n");
+  EXPECT_EQ(b({"preserved", "frob"}).status, 2);
+}
+
 }  // namespace
 }  // namespace baton::test

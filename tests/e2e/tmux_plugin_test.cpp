@@ -1,0 +1,282 @@
+// plugin/tmux/baton.tmux in real tmux: an inner server on a private socket loads the plugin,
+// and its client runs inside a pane of an outer server, because key bindings fire only on a
+// client's input (send-keys to a pane bypasses the key tables). Keys are typed with send-keys
+// to the outer pane; what the user sees is capture-pane of the outer pane.
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/harness.hpp"
+
+namespace baton::test {
+namespace {
+
+using Json = nlohmann::json;
+namespace fs = std::filesystem;
+
+class TmuxPlugin : public BatonTest {
+ protected:
+  void SetUp() override {
+    BatonTest::SetUp();
+    if (run_process({"tmux", "-V"}).status != 0) GTEST_SKIP() << "tmux is not installed";
+    // A space in every path the plugin hands around: the repository and the binaries.
+    repo_ = tmp_ + "/my shop";
+    bin_ = tmp_ + "/agent bin";
+    inner_ = tmp_ + "/inner.sock";
+    outer_ = tmp_ + "/outer.sock";
+    fs::create_directories(repo_);
+    fs::create_directories(bin_);
+    git({"init", "-q", "-b", "main"});
+    write(repo_ + "/README.md", "shop\n");
+    git({"add", "."});
+    git({"commit", "-q", "-m", "init"});
+    agent("agent-fake", "echo \"FAKE AGENT $1 session=$BATON_SESSION branch=$(git rev-parse --abbrev-ref HEAD)\"\n"
+                        "while :; do sleep 1; done\n");
+    config("fake");
+    ASSERT_EQ(b({"up", repo_, "--detach"}).out, "shop-1\n");
+  }
+
+  void TearDown() override {
+    if (started_outer_) tmux_at(outer_, {"kill-server"});
+    if (started_inner_) tmux_at(inner_, {"kill-server"});
+    BatonTest::TearDown();
+  }
+
+  void write(const std::string& path, const std::string& content) { std::ofstream(path) << content; }
+
+  void agent(const std::string& name, const std::string& body) {
+    const std::string path = bin_ + "/" + name;
+    write(path, "#!/bin/sh\n" + body);
+    chmod(path.c_str(), 0755);
+  }
+
+  // The configured orchestrator: [agents.fake] and [agents.other] both run agent-fake.
+  void config(const std::string& agent_name) {
+    write(repo_ + "/baton.toml", "[project]\nname = \"shop\"\n[orchestrator]\nagent = \"" + agent_name +
+                                     "\"\nlaunch_grace = \"1s\"\n"
+                                     "[agents.fake]\ncommand = [\"agent-fake\", \"fake\"]\n"
+                                     "[agents.other]\ncommand = [\"agent-fake\", \"other\"]\n");
+    baton_ok({"allow", repo_});
+  }
+
+  RunResult git(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"git", "-c", "user.name=t", "-c", "user.email=t@t"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, RunOptions{.cwd = repo_});
+  }
+
+  std::map<std::string, std::string> env() {
+    return {{"BATON_HOME", home_}, {"PATH", bin_ + ":" + std::string(std::getenv("PATH"))}, {"TMUX", ""}};
+  }
+
+  RunResult b(const std::vector<std::string>& args) { return baton(args, RunOptions{.env = env()}); }
+
+  Json status() { return Json::parse(b({"status", repo_, "--json"}).out); }
+
+  RunResult tmux_at(const std::string& socket, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"tmux", "-S", socket};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, RunOptions{.env = env(), .timeout_ms = 10000});
+  }
+  RunResult inner(const std::vector<std::string>& args) { return tmux_at(inner_, args); }
+
+  // The inner server: `options` (tmux.conf lines) then the plugin, a session in the repo, and
+  // a client of it attached inside the outer server's 140x40 pane.
+  void start(const std::string& options) {
+    const std::string conf = tmp_ + "/tmux.conf";
+    write(conf, "set -g @baton-bin '" + std::string(BATON_BIN) +
+                    "'\n"
+                    "set -g status-interval 1\n"
+                    "set -g status-right '[#{baton_status}]'\n"
+                    "set -g status-right-length 60\n" +
+                    options + "run-shell '" + BATON_TMUX_PLUGIN + "'\n");
+    auto r = tmux_at(inner_, {"-f", conf, "new-session", "-d", "-s", "in", "-x", "140", "-y", "40", "-c", repo_});
+    ASSERT_EQ(r.status, 0) << r.err;
+    started_inner_ = true;
+    r = tmux_at(outer_, {"-f", "/dev/null", "new-session", "-d", "-s", "out", "-x", "140", "-y", "40",
+                         "env -u TMUX tmux -S '" + inner_ + "' attach -t in", ";", "set", "-g", "status", "off"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    started_outer_ = true;
+    ASSERT_TRUE(eventually([&] { return !inner({"list-clients"}).out.empty(); })) << screen();
+  }
+
+  // What the user sees: the inner client's screen, popups and status line included.
+  std::string screen() { return tmux_at(outer_, {"capture-pane", "-p", "-t", "out"}).out; }
+
+  bool screen_shows(const std::string& text, std::string* last, int timeout_ms = 15000) {
+    return eventually(
+        [&] {
+          *last = screen();
+          return last->find(text) != std::string::npos;
+        },
+        timeout_ms);
+  }
+
+  void type(const std::vector<std::string>& keys) {
+    std::vector<std::string> args{"send-keys", "-t", "out"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    ASSERT_EQ(tmux_at(outer_, args).status, 0);
+  }
+
+  std::string prefix_keys() { return inner({"list-keys", "-T", "prefix"}).out; }
+
+  // The line of `list-keys -T prefix` binding `key`, or "".
+  std::string binding(const std::string& key) {
+    const std::string keys = prefix_keys();
+    const std::string needle = "-T prefix " + key + " ";
+    const auto at = keys.find(needle);
+    if (at == std::string::npos) return {};
+    return keys.substr(at, keys.find('\n', at) - at);
+  }
+
+  std::string repo_, bin_, inner_, outer_;
+  bool started_inner_ = false, started_outer_ = false;
+};
+
+TEST_F(TmuxPlugin, BindsTheKeysAndInterpolatesTheStatusSegment) {
+  ASSERT_NO_FATAL_FAILURE(start("set -g status-left '#{baton_status}|'\n"));
+  const std::string attach = binding("O");
+  EXPECT_NE(attach.find("display-popup -E -d \"#{pane_current_path}\""), std::string::npos) << attach;
+  EXPECT_NE(attach.find("-w \"80%\""), std::string::npos) << attach;
+  EXPECT_NE(attach.find("BATON_TMUX_HELPER"), std::string::npos) << attach;
+  const std::string replace = binding("R");
+  EXPECT_NE(replace.find("confirm-before -p \"Replace orchestrator? (y/n)\""), std::string::npos) << replace;
+  EXPECT_NE(replace.find("run-shell -b"), std::string::npos) << replace;
+
+  const std::string segment = "#('" + std::string(BATON_BIN) + "' status --tmux #{q:pane_current_path})";
+  EXPECT_EQ(inner({"show-options", "-gqv", "status-right"}).out, "[" + segment + "]\n");
+  EXPECT_EQ(inner({"show-options", "-gqv", "status-left"}).out, segment + "|\n");
+  // The segment runs `baton status --tmux` for the active pane's directory.
+  std::string s;
+  EXPECT_TRUE(screen_shows("[fake ok]", &s)) << s;
+}
+
+TEST_F(TmuxPlugin, OptionsChooseKeysSizeAndConfirmationAndEmptyBindsNothing) {
+  ASSERT_NO_FATAL_FAILURE(start("set -g @baton-attach-key 'M-o'\n"
+                                "set -g @baton-replace-key ''\n"
+                                "set -g @baton-popup-size 50%\n"
+                                "set -g @baton-confirm off\n"));
+  EXPECT_EQ(binding("R"), "");
+  EXPECT_EQ(binding("O"), "");
+  const std::string attach = binding("M-o");
+  EXPECT_NE(attach.find("-w \"50%\" "), std::string::npos) << attach;
+  // Nothing else of the plugin's is bound.
+  const std::string keys = prefix_keys();
+  std::size_t count = 0;
+  for (std::size_t at = keys.find("BATON_TMUX_HELPER"); at != std::string::npos;
+       at = keys.find("BATON_TMUX_HELPER", at + 1))
+    ++count;
+  EXPECT_EQ(count, 1u) << keys;
+
+  // With the confirmation off, a replace key runs at once.
+  inner({"set", "-g", "@baton-replace-key", "C-r"});
+  ASSERT_EQ(inner({"run-shell", BATON_TMUX_PLUGIN}).status, 0);
+  const std::string replace = binding("C-r");
+  EXPECT_EQ(replace.find("confirm-before"), std::string::npos) << replace;
+  EXPECT_NE(replace.find("run-shell -b"), std::string::npos) << replace;
+  type({"C-b", "C-r"});
+  std::string s;
+  EXPECT_TRUE(screen_shows("baton: new orchestrator shop-2", &s)) << s;
+}
+
+TEST_F(TmuxPlugin, ReplaceKeyAsksThenMakesANewOrchestratorAndSaysSo) {
+  ASSERT_NO_FATAL_FAILURE(start(""));
+  std::string s;
+  ASSERT_TRUE(screen_shows("[fake ok]", &s)) << s;
+  // The configuration now asks for another agent: the segment says a restart is needed.
+  config("other");
+  ASSERT_TRUE(screen_shows("[fake restart!]", &s)) << s;
+
+  type({"C-b", "R"});
+  ASSERT_TRUE(screen_shows("Replace orchestrator? (y/n)", &s)) << s;
+  type({"y"});
+  EXPECT_TRUE(screen_shows("baton: new orchestrator shop-2 (gap ", &s)) << s;
+  auto st = status();
+  EXPECT_EQ(st["health"], "ok");
+  EXPECT_EQ(st["active_count"], 1);
+  EXPECT_EQ(st["orchestrator"]["id"], "shop-2");
+  EXPECT_EQ(st["orchestrator"]["agent"], "other");
+  EXPECT_EQ(st["orchestrator"]["branch"], "baton/shop-orchestrator");
+  std::string shop2;
+  EXPECT_TRUE(eventually([&] {
+    shop2 = capture("shop-2");
+    return shop2.find("FAKE AGENT other session=shop-2 branch=baton/shop-orchestrator") != std::string::npos;
+  })) << shop2;
+  EXPECT_TRUE(screen_shows("[other ok]", &s)) << s;
+
+  // Any other answer than y replaces nothing.
+  type({"C-b", "R"});
+  ASSERT_TRUE(screen_shows("Replace orchestrator? (y/n)", &s)) << s;
+  type({"n"});
+  EXPECT_TRUE(eventually([&] { return screen().find("Replace orchestrator?") == std::string::npos; })) << screen();
+  EXPECT_EQ(status()["orchestrator"]["id"], "shop-2");
+}
+
+TEST_F(TmuxPlugin, ReplaceKeyOutsideAProjectShowsBatonsError) {
+  ASSERT_NO_FATAL_FAILURE(start(""));
+  const std::string elsewhere = tmp_ + "/not a repo";
+  fs::create_directories(elsewhere);
+  const auto direct = b({"replace", "--wait", elsewhere});
+  ASSERT_EQ(direct.status, 1);
+  ASSERT_EQ(direct.err.rfind("baton: ", 0), 0u) << direct.err;
+  const std::string error = direct.err.substr(0, direct.err.find('\n'));
+
+  ASSERT_EQ(inner({"new-window", "-t", "in", "-c", elsewhere}).status, 0);
+  std::string s;
+  ASSERT_TRUE(screen_shows("1:", &s)) << s;
+  type({"C-b", "R"});
+  ASSERT_TRUE(screen_shows("Replace orchestrator? (y/n)", &s)) << s;
+  type({"y"});
+  // The status line shows as much of the one-line error as fits.
+  EXPECT_TRUE(screen_shows(error.substr(0, 60), &s)) << s << "\nexpected: " << error;
+  EXPECT_EQ(s.find("returned 1"), std::string::npos) << s;
+  EXPECT_EQ(status()["orchestrator"]["id"], "shop-1");
+  // The segment is empty for a directory that is no project.
+  EXPECT_TRUE(screen_shows("[]", &s)) << s;
+}
+
+TEST_F(TmuxPlugin, AttachKeyOpensAPopupOnTheOrchestrator) {
+  ASSERT_NO_FATAL_FAILURE(start(""));
+  type({"C-b", "O"});
+  std::string s;
+  ASSERT_TRUE(screen_shows("FAKE AGENT fake session=shop-1", &s)) << s;
+  // Inside a popup: a border around it, 80% of 140 columns wide.
+  EXPECT_NE(s.find("│FAKE AGENT fake session=shop-1"), std::string::npos) << s;
+  EXPECT_NE(s.find("┌" + [] {
+    std::string line;
+    for (int i = 0; i < 110; ++i) line += "─";
+    return line;
+  }()),
+            std::string::npos)
+      << s;
+  // It runs baton attach: typing reaches the orchestrator's terminal.
+  type({"hello-from-popup"});
+  EXPECT_TRUE(eventually([&] { return capture("shop-1").find("hello-from-popup") != std::string::npos; }))
+      << capture("shop-1");
+  // Ctrl-\ detaches; the popup closes and the orchestrator runs on.
+  type({"C-\\"});
+  EXPECT_TRUE(eventually([&] { return screen().find("FAKE AGENT") == std::string::npos; })) << screen();
+  EXPECT_EQ(status()["orchestrator"]["state"], "active");
+}
+
+TEST_F(TmuxPlugin, AttachKeyOutsideAProjectSaysSo) {
+  ASSERT_NO_FATAL_FAILURE(start(""));
+  const std::string elsewhere = tmp_ + "/not a repo";
+  fs::create_directories(elsewhere);
+  ASSERT_EQ(inner({"new-window", "-t", "in", "-c", elsewhere}).status, 0);
+  std::string s;
+  ASSERT_TRUE(screen_shows("1:", &s)) << s;
+  type({"C-b", "O"});
+  EXPECT_TRUE(screen_shows("baton: ", &s)) << s;
+  EXPECT_EQ(s.find("FAKE AGENT"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace baton::test
