@@ -64,10 +64,44 @@ bool is_inside(const std::string& path, const std::string& dir) {
 
 Orchestrator::Orchestrator(runtime::Daemon& daemon) : daemon_(daemon) {}
 
-Orchestrator::~Orchestrator() = default;
+Orchestrator::~Orchestrator() { close_watches(); }
+
+void Orchestrator::close_watches() {
+  for (auto& [id, p] : projects_) {
+    if (p.config_watch) p.config_watch->close();
+    if (p.config_debounce) p.config_debounce->close();
+    p.config_watch = nullptr;
+    p.config_debounce = nullptr;
+  }
+}
+
+void Orchestrator::watch_config(ProjectState& p) {
+  if (p.config_watch || is_shutting_down_) return;
+  p.config_watch = runtime::FsEvent::make(loop());
+  p.config_debounce = runtime::Timer::make(loop());
+  const std::string id = p.id;
+  const int rc = p.config_watch->start(p.path, [this, id](const std::string& file) {
+    if (file != "baton.toml" && file != "baton.local.toml" && !file.empty()) return;
+    ProjectState* p = find_project(id);
+    if (!p) return;
+    // An editor writes in several steps: read once they settle.
+    p->config_debounce->start(100, [this, id] {
+      ProjectState* p = find_project(id);
+      if (!p) return;
+      reload_config(*p, store_.projects[id].env, [id](tl::expected<ProjectConfig, std::string> cfg) {
+        if (!cfg) spdlog::warn("config of {}: {}", id, cfg.error());
+      });
+    });
+  });
+  if (rc != 0) spdlog::warn("cannot watch {}: {}", p.path, uv_strerror(rc));
+}
 
 void Orchestrator::start() {
   register_methods();
+  daemon_.on_shutdown([this] {
+    is_shutting_down_ = true;
+    close_watches();
+  });
   daemon_.on_session_exit([this](runtime::Session& s) { on_session_exit(s); });
   daemon_.set_target_resolver([this](const std::string& target) -> std::string {
     if (daemon_.find_session_exact(target)) return target;
@@ -212,6 +246,7 @@ ProjectState& Orchestrator::add_project(const std::string& id, const std::string
   auto& rec = store_.projects[id];
   rec.id = id;
   rec.path = path;
+  watch_config(p);
   return p;
 }
 

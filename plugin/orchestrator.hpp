@@ -37,6 +37,8 @@ struct ProjectState {
   std::string launch_error;             // the last failed launch (fell back to the previous agent)
   std::shared_ptr<Handoff> handoff;     // the one running, if any
   bool is_recovering = false;
+  runtime::FsEvent* config_watch = nullptr;  // the repository root, for baton*.toml
+  runtime::Timer* config_debounce = nullptr;
 };
 
 class Orchestrator {
@@ -60,6 +62,10 @@ class Orchestrator {
 
   ProjectState* find_project(const std::string& id);
   ProjectState& add_project(const std::string& id, const std::string& path);
+  // Watches the project's config directory and re-reads the config when baton.toml or
+  // baton.local.toml changes, so health follows an edit without a command.
+  void watch_config(ProjectState& p);
+  void close_watches();
   std::vector<const SessionRecord*> project_sessions(const std::string& project) const;
   SessionRecord* session(const std::string& id);
 
@@ -106,6 +112,7 @@ class Orchestrator {
   std::map<std::string, std::vector<std::uint64_t>> relaunches_;  // project → times (ms)
   std::map<std::string, ProjectState> projects_;
   bool is_saving_ = false;
+  bool is_shutting_down_ = false;
   bool needs_save_ = false;
   std::vector<std::function<void(tl::expected<void, std::string>)>> waiting_;  // for the next save
   std::vector<std::function<void(tl::expected<void, std::string>)>> in_flight_;

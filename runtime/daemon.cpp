@@ -215,6 +215,9 @@ void Daemon::close_all() {
   if (!server_) return;
   // New clients must not reach a daemon that is leaving; they start a new one.
   unlink(paths_.socket.c_str());
+  auto fns = std::move(shutdown_fns_);
+  shutdown_fns_.clear();
+  for (auto& fn : fns) fn();
   server_->close();
   server_ = nullptr;
   reaper_->close();

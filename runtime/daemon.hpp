@@ -62,6 +62,9 @@ class Daemon {
   const std::map<std::string, std::unique_ptr<Session>>& sessions() const { return sessions_; }
   void on_session_exit(ExitFn fn) { exit_fns_.push_back(std::move(fn)); }
   void set_target_resolver(TargetResolver r) { resolver_ = std::move(r); }
+  // Called once every session stopped, before the loop's last handles close: the plugin
+  // closes its own handles here so uv_loop_close() can return 0.
+  void on_shutdown(std::function<void()> fn) { shutdown_fns_.push_back(std::move(fn)); }
 
   // Stops every session (SIGHUP, grace, SIGTERM, SIGKILL), then closes every handle.
   void shutdown(std::function<void()> on_sessions_stopped);
@@ -85,6 +88,7 @@ class Daemon {
   TargetResolver resolver_;
   bool is_shutting_down_ = false;
   std::vector<std::function<void()>> on_stopped_;
+  std::vector<std::function<void()>> shutdown_fns_;
 };
 
 }  // namespace baton::runtime

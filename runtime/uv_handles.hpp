@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <string>
 #include <utility>
 
 namespace baton::runtime {
@@ -151,6 +152,37 @@ class Signal final : public HandleBase<Signal, uv_signal_t> {
     if (cb_) {
       auto cb = cb_;
       cb(signum);
+    }
+  }
+  Callback cb_;
+};
+
+// Changes in a directory. Watch the directory, never the file: an editor's or `sed -i`'s
+// rename-over kills a watch on the file itself (DESIGN.md §8).
+class FsEvent final : public HandleBase<FsEvent, uv_fs_event_t> {
+ public:
+  using Callback = std::function<void(const std::string& filename)>;
+  static FsEvent* make(uv_loop_t* loop) { return new FsEvent(loop); }
+  int start(const std::string& dir, Callback cb) {
+    cb_ = std::move(cb);
+    return uv_fs_event_start(&handle_, on_event_cb, dir.c_str(), 0);
+  }
+  void close() {
+    cb_ = nullptr;
+    HandleBase::close();
+  }
+
+ private:
+  friend class HandleBase<FsEvent, uv_fs_event_t>;
+  explicit FsEvent(uv_loop_t* loop) { uv_fs_event_init(loop, &handle_); }
+  ~FsEvent() = default;
+  static void on_event_cb(uv_fs_event_t* h, const char* filename, int /*events*/, int status) {
+    static_cast<FsEvent*>(h->data)->on_event(status < 0 || !filename ? "" : filename);
+  }
+  void on_event(const std::string& filename) {
+    if (cb_) {
+      auto cb = cb_;
+      cb(filename);
     }
   }
   Callback cb_;

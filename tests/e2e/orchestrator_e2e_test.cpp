@@ -334,5 +334,16 @@ TEST_F(OrchestratorE2E, PreservedWorkCanBeListedShownAppliedAndDropped) {
   EXPECT_EQ(b({"preserved", "frob"}).status, 2);
 }
 
+TEST_F(OrchestratorE2E, TheDaemonWatchesTheConfigEvenWhenSedReplacesIt) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  auto ls_health = [&] { return nlohmann::json::parse(baton_ok({"ls", "--json"}))["projects"][0]["health"]; };
+  EXPECT_EQ(ls_health(), "ok");
+  // sed -i writes a new file and renames it over the old one; ls itself reads no config.
+  ASSERT_EQ(run_process({"sed", "-i", "s/agent = \"ok\"/agent = \"stubborn\"/", repo_ + "/baton.toml"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return ls_health() == "restart_needed"; })) << ls_health();
+  ASSERT_EQ(run_process({"sed", "-i", "s/agent = \"stubborn\"/agent = \"ok\"/", repo_ + "/baton.toml"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return ls_health() == "ok"; })) << ls_health();
+}
+
 }  // namespace
 }  // namespace baton::test
