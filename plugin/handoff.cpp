@@ -609,7 +609,8 @@ void Handoff::launch() {
   rec.created_at = now_iso8601();
   rec.updated_at = rec.created_at;
   rec.restore_marker = true;
-  auto started = orch_.launch(rec, cfg_, req_.env, false);
+  // The previous agent after a failed launch comes back with its resume command.
+  auto started = orch_.launch(rec, cfg_, req_.env, req_.is_fallback);
   if (has_stopped_any_) {
     outcome_.gap_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::steady_clock::now() - first_stop_)

@@ -385,6 +385,9 @@ tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const P
 void Orchestrator::on_session_exit(runtime::Session& s) {
   SessionRecord* rec = session(s.id());
   if (!rec || rec->state != "active") return;
+  // `baton shutdown` stops agents but keeps them active with their restore marker: they
+  // come back with the daemon.
+  if (daemon_.is_shutting_down()) return;
   rec->state = "exited";
   rec->exit_status = s.exit_status();
   rec->restore_marker = false;

@@ -345,5 +345,22 @@ TEST_F(OrchestratorE2E, TheDaemonWatchesTheConfigEvenWhenSedReplacesIt) {
   EXPECT_TRUE(eventually([&] { return ls_health() == "ok"; })) << ls_health();
 }
 
+TEST_F(OrchestratorE2E, ShutdownKeepsTheRestoreMarkerSoTheOrchestratorComesBack) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const long pid = status()["orchestrator"]["pid"].get<long>();
+  ASSERT_EQ(b({"shutdown"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return !process_exists(static_cast<pid_t>(pid)); }));
+  EXPECT_NE(read_file(home_ + "/logs/daemon.log").find("uv_loop_close=0"), std::string::npos);
+  // The next command starts the daemon, which relaunches it.
+  Json s;
+  EXPECT_TRUE(eventually([&] {
+    s = status();
+    return s["orchestrator"]["state"] == "active" && s["orchestrator"]["pid"].get<long>() != pid;
+  })) << s.dump();
+  EXPECT_EQ(s["orchestrator"]["id"], "shop-1");
+  EXPECT_EQ(s["health"], "ok");
+  EXPECT_NE(screen_of("shop-1").find("session=shop-1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace baton::test
