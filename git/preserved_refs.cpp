@@ -24,7 +24,8 @@ std::vector<std::string> changed_paths(git_repository* repo, git_commit* commit)
     if (git_commit_tree(&pt, parent.get()) == 0) parent_tree.reset(pt);
   }
   git_diff* diff_raw = nullptr;
-  if (git_diff_tree_to_tree(&diff_raw, repo, parent_tree.get(), tree.get(), nullptr) != 0) return paths;
+  if (git_diff_tree_to_tree(&diff_raw, repo, parent_tree.get(), tree.get(), nullptr) != 0)
+    return paths;
   DiffPtr diff(diff_raw);
   for (size_t i = 0; i < git_diff_num_deltas(diff.get()); ++i) {
     const git_diff_delta* d = git_diff_get_delta(diff.get(), i);

@@ -13,7 +13,7 @@
 namespace baton::git {
 
 struct PreservedInfo {
-  std::string session;             // the part after refs/baton/preserved/
+  std::string session;  // the part after refs/baton/preserved/
   std::string ref;
   std::string oid;
   std::string message;             // the commit's summary

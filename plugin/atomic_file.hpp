@@ -10,7 +10,8 @@
 namespace baton::plugin {
 
 // Errors name the path and the OS error: `cannot write /s/state/x.json: No space left on device`.
-tl::expected<void, std::string> write_file_atomic(const std::string& path, std::string_view content);
+tl::expected<void, std::string> write_file_atomic(const std::string& path,
+                                                  std::string_view content);
 
 // Reads a whole file; nullopt-like error "" when it does not exist.
 tl::expected<std::string, std::string> read_file(const std::string& path);

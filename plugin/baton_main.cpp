@@ -82,7 +82,8 @@ int cmd_sessions(const std::string& target, bool all, bool as_json) {
             << "COMMAND\n";
   for (const auto& s : list) {
     std::string state = s["state"].get<std::string>();
-    if (!s["exit_status"].is_null()) state += "(" + std::to_string(s["exit_status"].get<int>()) + ")";
+    if (!s["exit_status"].is_null())
+      state += "(" + std::to_string(s["exit_status"].get<int>()) + ")";
     std::cout << pad(s["id"].get<std::string>(), 14) << pad(state, 10)
               << pad(std::to_string(s["pid"].get<long>()), 9)
               << pad(s["created_at"].get<std::string>(), 26) << join_command(s["command"]) << "\n";
@@ -119,7 +120,8 @@ Json environment_json() {
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
     const auto eq = kv.find('=');
-    if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+    if (eq != std::string_view::npos)
+      env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
   }
   return env;
 }
@@ -143,7 +145,8 @@ void print_progress(const Json& ev) {
   for (int i = 0; i < 5; ++i) {
     if (step == kSteps[i]) n = i + 1;
   }
-  std::fprintf(stderr, "[%d/5] %s %s\n", n, step.c_str(), ev.value("detail", std::string()).c_str());
+  std::fprintf(stderr, "[%d/5] %s %s\n", n, step.c_str(),
+               ev.value("detail", std::string()).c_str());
 }
 
 int cmd_handoff(const std::string& method, const std::string& target, const std::string& agent,
@@ -197,8 +200,8 @@ int cmd_status(const std::string& target, bool as_json, bool tmux) {
   const Json& o = (*r)["orchestrator"];
   const std::string health = (*r)["health"].get<std::string>();
   if (tmux) {
-    std::cout << (o.is_object() ? o["agent"].get<std::string>() + " " : std::string()) << short_health(health)
-              << "\n";
+    std::cout << (o.is_object() ? o["agent"].get<std::string>() + " " : std::string())
+              << short_health(health) << "\n";
     return 0;
   }
   std::cout << "project  " << (*r)["project"].get<std::string>() << "\n";
@@ -206,12 +209,13 @@ int cmd_status(const std::string& target, bool as_json, bool tmux) {
   if (!(*r)["configured_agent"].is_null())
     std::cout << "agent    " << (*r)["configured_agent"].get<std::string>() << " (configured)\n";
   if (o.is_object()) {
-    std::cout << "session  " << o["id"].get<std::string>() << " " << o["state"].get<std::string>() << " "
-              << o["agent"].get<std::string>() << " pid " << o["pid"].get<long>() << "\n";
+    std::cout << "session  " << o["id"].get<std::string>() << " " << o["state"].get<std::string>()
+              << " " << o["agent"].get<std::string>() << " pid " << o["pid"].get<long>() << "\n";
     std::cout << "branch   " << o["branch"].get<std::string>() << "\n";
     std::cout << "worktree " << o["worktree"].get<std::string>() << "\n";
   }
-  if (!(*r)["error"].is_null()) std::cout << "error    " << (*r)["error"].get<std::string>() << "\n";
+  if (!(*r)["error"].is_null())
+    std::cout << "error    " << (*r)["error"].get<std::string>() << "\n";
   return 0;
 }
 
@@ -231,17 +235,21 @@ int cmd_ls(bool as_json) {
 }
 
 int cmd_preserved(const std::vector<std::string>& args, bool as_json) {
-  auto is_action = [](const std::string& a) { return a == "ls" || a == "show" || a == "apply" || a == "drop"; };
+  auto is_action = [](const std::string& a) {
+    return a == "ls" || a == "show" || a == "apply" || a == "drop";
+  };
   std::size_t i = 0;
   std::string target;
   if (!args.empty() && !is_action(args[0])) target = args[i++];
   if (i >= args.size() || !is_action(args[i])) {
-    std::fprintf(stderr, "baton: usage: baton preserved [TARGET] ls | show ID | apply ID | drop ID\n");
+    std::fprintf(stderr,
+                 "baton: usage: baton preserved [TARGET] ls | show ID | apply ID | drop ID\n");
     return kExitUsage;
   }
   const std::string action = args[i++];
   const std::string id = i < args.size() ? args[i] : "";
-  auto r = request("preserved", Json{{"target", absolute_target(target)}, {"action", action}, {"id", id}});
+  auto r = request("preserved",
+                   Json{{"target", absolute_target(target)}, {"action", action}, {"id", id}});
   if (!r) return fail(r.error());
   if (as_json) {
     std::cout << r->dump() << "\n";
@@ -249,15 +257,17 @@ int cmd_preserved(const std::vector<std::string>& args, bool as_json) {
   }
   if (action == "ls") {
     for (const auto& p : (*r)["preserved"])
-      std::cout << pad(p["session"].get<std::string>(), 16) << p["commit"].get<std::string>().substr(0, 12) << "  "
-                << p["paths"].size() << " files  " << p["message"].get<std::string>() << "\n";
+      std::cout << pad(p["session"].get<std::string>(), 16)
+                << p["commit"].get<std::string>().substr(0, 12) << "  " << p["paths"].size()
+                << " files  " << p["message"].get<std::string>() << "\n";
   } else if (action == "show") {
     std::cout << (*r)["ref"].get<std::string>() << " " << (*r)["commit"].get<std::string>() << "\n";
     for (const auto& f : (*r)["paths"]) std::cout << "  " << f.get<std::string>() << "\n";
   } else if (action == "apply") {
     if (!(*r)["applied"].get<bool>()) {
       std::string files;
-      for (const auto& f : (*r)["conflicts"]) files += (files.empty() ? "" : ", ") + f.get<std::string>();
+      for (const auto& f : (*r)["conflicts"])
+        files += (files.empty() ? "" : ", ") + f.get<std::string>();
       return fail("conflicts in " + files + "; nothing was changed and the preserved work stays");
     }
     std::cout << "applied to " << (*r)["worktree"].get<std::string>() << "\n";
@@ -283,7 +293,8 @@ int cmd_shutdown() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"baton: keeps AI coding agents in pseudo-terminals and hands their branch over safely"};
+  CLI::App app{
+      "baton: keeps AI coding agents in pseudo-terminals and hands their branch over safely"};
   app.require_subcommand(0, 1);
   app.set_version_flag("--version", std::string("baton ") + BATON_VERSION);
 
@@ -365,7 +376,8 @@ int main(int argc, char** argv) {
 
   auto* preserved = app.add_subcommand("preserved", "See and reuse preserved uncommitted work");
   std::vector<std::string> preserved_args;
-  preserved->add_option("args", preserved_args, "[TARGET] ls | show ID | apply ID | drop ID")->required();
+  preserved->add_option("args", preserved_args, "[TARGET] ls | show ID | apply ID | drop ID")
+      ->required();
 
   // Test support, hidden from --help: the handoff's fault points (plugin/fault.hpp).
   auto* debug = app.add_subcommand("debug", "")->group("");
@@ -399,7 +411,8 @@ int main(int argc, char** argv) {
     for (char** e = environ; *e; ++e) {
       std::string_view kv(*e);
       const auto eq = kv.find('=');
-      if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+      if (eq != std::string_view::npos)
+        env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
     }
     for (const auto& kv : env_kv) {
       const auto eq = kv.find('=');
@@ -444,7 +457,8 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(status)) return cmd_status(target, as_json, tmux);
   if (app.got_subcommand(ls)) return cmd_ls(as_json);
   if (app.got_subcommand(allow_cmd)) {
-    auto r = request("allow", Json{{"target", absolute_target(target)}, {"env", environment_json()}});
+    auto r =
+        request("allow", Json{{"target", absolute_target(target)}, {"env", environment_json()}});
     if (!r) return fail(r.error());
     std::cout << "allowed";
     for (const auto& f : (*r)["files"]) std::cout << " " << f.get<std::string>();
@@ -459,7 +473,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (config->got_subcommand(config_check)) {
-    auto r = request("config_check", Json{{"path", absolute_target(target)}, {"env", environment_json()}});
+    auto r = request("config_check",
+                     Json{{"path", absolute_target(target)}, {"env", environment_json()}});
     if (!r) return fail(r.error());
     std::cout << (*r)["text"].get<std::string>();
     std::fprintf(stderr, "agent %s (%s)\n", (*r)["agent"].get<std::string>().c_str(),

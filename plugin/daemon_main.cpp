@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
       std::printf("baton-daemon %s\n", BATON_VERSION);
       return 0;
     } else {
-      std::fprintf(stderr, "baton-daemon: unknown argument '%s' (usage: baton-daemon [--foreground])\n",
+      std::fprintf(stderr,
+                   "baton-daemon: unknown argument '%s' (usage: baton-daemon [--foreground])\n",
                    argv[i]);
       return 2;
     }
@@ -34,7 +35,8 @@ int main(int argc, char** argv) {
   baton::runtime::Daemon daemon(paths);
   if (auto r = daemon.lock(); !r) {
     const bool is_running = r.error() == baton::runtime::Daemon::kAlreadyRunning;
-    if (foreground) std::fprintf(stderr, "baton-daemon: %s (%s)\n", r.error().c_str(), paths.home.c_str());
+    if (foreground)
+      std::fprintf(stderr, "baton-daemon: %s (%s)\n", r.error().c_str(), paths.home.c_str());
     baton::runtime::report_ready(ready_fd, is_running, r.error());
     return is_running && !foreground ? 0 : 1;
   }

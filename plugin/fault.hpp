@@ -13,18 +13,18 @@
 namespace baton::plugin {
 
 inline constexpr std::array<std::string_view, 12> kFaultPoints = {
-    "preflight.done",    // checks passed, nothing touched yet
-    "prepare.persisted", // journal written, no worktree yet
-    "prepare.done",      // .prepare-<id> checked out
-    "retire.persisted",  // old session marked retiring
-    "retire.stopped",    // old agent stopped, work not yet preserved
-    "retire.released",   // preserved, renamed aside, pruned
-    "handoff.persisted", // about to move the prepared tree
-    "handoff.moved",     // prepared tree at the stable path, branch not yet adopted
-    "handoff.done",      // branch adopted, work re-applied
-    "launch.started",    // agent running, not yet persisted active
-    "launch.persisted",  // active on disk, trash not yet deleted
-    "trash.deleted",     // trees deleted, retired not yet persisted
+    "preflight.done",     // checks passed, nothing touched yet
+    "prepare.persisted",  // journal written, no worktree yet
+    "prepare.done",       // .prepare-<id> checked out
+    "retire.persisted",   // old session marked retiring
+    "retire.stopped",     // old agent stopped, work not yet preserved
+    "retire.released",    // preserved, renamed aside, pruned
+    "handoff.persisted",  // about to move the prepared tree
+    "handoff.moved",      // prepared tree at the stable path, branch not yet adopted
+    "handoff.done",       // branch adopted, work re-applied
+    "launch.started",     // agent running, not yet persisted active
+    "launch.persisted",   // active on disk, trash not yet deleted
+    "trash.deleted",      // trees deleted, retired not yet persisted
 };
 
 inline constexpr std::string_view kFaultEnv = "BATON_FAULT";

@@ -86,7 +86,8 @@ bool is_worktree_of(const std::string& path, const std::string& session_id) {
   const std::string admin = "/worktrees/" + git::worktree_name(session_id);
   const auto nl = gitfile.find_last_not_of("\r\n");
   const std::string link = gitfile.substr(0, nl == std::string::npos ? 0 : nl + 1);
-  return link.size() >= admin.size() && link.compare(link.size() - admin.size(), admin.size(), admin) == 0;
+  return link.size() >= admin.size() &&
+         link.compare(link.size() - admin.size(), admin.size(), admin) == 0;
 }
 
 // Every handoff ends by sweeping what an interrupted one left: trash trees, admin entries of
@@ -102,29 +103,47 @@ void sweep_leftovers(const std::string& repo_path, const std::string& project_di
   }
   for (const auto& e : inv->stale_entries) {
     if (e.name.rfind(git::kWorktreeNamePrefix, 0) != 0) continue;
-    if (auto r = git::release_prune(proj->repo.get(), e.name, ""); !r) spdlog::warn("{}", r.error().message);
+    if (auto r = git::release_prune(proj->repo.get(), e.name, ""); !r)
+      spdlog::warn("{}", r.error().message);
   }
   for (const auto& b : inv->temp_branches) {
     const std::string id = b.substr(git::kTempBranchPrefix.size());
-    if (auto r = git::delete_temp_branch(proj->repo.get(), id); !r) spdlog::warn("{}", r.error().message);
+    if (auto r = git::delete_temp_branch(proj->repo.get(), id); !r)
+      spdlog::warn("{}", r.error().message);
   }
+}
+
+// Who has `branch` checked out, by baton's own check (DESIGN.md §8: libgit2's is wrong).
+tl::expected<std::optional<fs::path>, std::string> branch_holder(const std::string& repo_path,
+                                                                 const std::string& branch) {
+  auto proj = git::open_project(repo_path);
+  if (!proj) return tl::make_unexpected(proj.error().message);
+  auto holder = git::who_has_branch_checked_out(proj->repo.get(), branch);
+  if (!holder) return tl::make_unexpected(holder.error().message);
+  return *holder;
 }
 
 }  // namespace
 
 Handoff::Handoff(Orchestrator& orch, HandoffRequest req) : orch_(orch), req_(std::move(req)) {}
 
-ProjectState* Handoff::project() { return orch_.find_project(req_.project); }
+ProjectState* Handoff::project() {
+  return orch_.find_project(req_.project);
+}
 
 void Handoff::join(ProgressFn progress, OutcomeFn done, OutcomeFn waited) {
   if (progress) progress_fns_.push_back(std::move(progress));
   if (done) {
-    if (is_done_) done(outcome_);
-    else done_fns_.push_back(std::move(done));
+    if (is_done_)
+      done(outcome_);
+    else
+      done_fns_.push_back(std::move(done));
   }
   if (waited) {
-    if (is_waited_) waited(outcome_);
-    else waited_fns_.push_back(std::move(waited));
+    if (is_waited_)
+      waited(outcome_);
+    else
+      waited_fns_.push_back(std::move(waited));
   }
 }
 
@@ -159,7 +178,8 @@ void Handoff::preflight() {
       // Nothing will be started: only the retire phase runs.
     } else if (it == self->cfg_.agents.end()) {
       std::string names;
-      for (const auto& [name, spec] : self->cfg_.agents) names += (names.empty() ? "" : ", ") + name;
+      for (const auto& [name, spec] : self->cfg_.agents)
+        names += (names.empty() ? "" : ", ") + name;
       return self->fail("agent_not_found",
                         "agent '" + self->agent_ + "' is not defined: use " + names);
     }
@@ -169,12 +189,13 @@ void Handoff::preflight() {
     const auto path_it = self->req_.env.find("PATH");
     const std::string path = path_it == self->req_.env.end() ? "/usr/bin:/bin" : path_it->second;
     if (!self->req_.is_down && !is_on_path(argv0, path))
-      return self->fail("agent_not_found", "agent '" + self->agent_ + "' runs '" + argv0 +
-                                               "', which is not on PATH");
+      return self->fail("agent_not_found",
+                        "agent '" + self->agent_ + "' runs '" + argv0 + "', which is not on PATH");
     if (!self->req_.is_down) {
       // `baton up` says which agent and why (DESIGN.md §7 defaults).
-      self->progress("preflight", "agent " + self->agent_ + " (" +
-                                      (self->req_.agent.empty() ? self->cfg_.agent_reason : "--agent") + ")");
+      self->progress("preflight",
+                     "agent " + self->agent_ + " (" +
+                         (self->req_.agent.empty() ? self->cfg_.agent_reason : "--agent") + ")");
     }
     self->project_dir_ = self->cfg_.workspace_root + "/" + p->id;
     self->stable_path_ = self->project_dir_ + "/" + std::string(git::kStableDirName);
@@ -217,21 +238,27 @@ void Handoff::preflight() {
             c.r.error = inv.error().message;
             return c;
           }
-          for (const auto& ref : inv->preserved_refs) c.max_number = std::max(c.max_number, number_suffix(ref));
-          for (const auto& d : inv->trash_dirs) c.max_number = std::max(c.max_number, number_suffix(d.session_id));
+          for (const auto& ref : inv->preserved_refs)
+            c.max_number = std::max(c.max_number, number_suffix(ref));
+          for (const auto& d : inv->trash_dirs)
+            c.max_number = std::max(c.max_number, number_suffix(d.session_id));
           for (const auto& d : inv->prepare_dirs) {
             c.max_number = std::max(c.max_number, number_suffix(d.session_id));
-            if (auto e = discard_prepared(proj->repo.get(), project_dir, d.session_id); !e.empty()) {
+            if (auto e = discard_prepared(proj->repo.get(), project_dir, d.session_id);
+                !e.empty()) {
               c.r.error = e;
               return c;
             }
           }
-          for (const auto& b : inv->temp_branches) c.max_number = std::max(c.max_number, number_suffix(b));
-          const std::string gitfile = read_small_file(project_dir + "/" + std::string(git::kStableDirName) + "/.git");
+          for (const auto& b : inv->temp_branches)
+            c.max_number = std::max(c.max_number, number_suffix(b));
+          const std::string gitfile =
+              read_small_file(project_dir + "/" + std::string(git::kStableDirName) + "/.git");
           const std::string admin = "/worktrees/" + std::string(git::kWorktreeNamePrefix);
           if (const auto at = gitfile.rfind(admin); at != std::string::npos) {
             c.stable_owner = gitfile.substr(at + admin.size());
-            while (!c.stable_owner.empty() && (c.stable_owner.back() == '/' || c.stable_owner.back() == '\r'))
+            while (!c.stable_owner.empty() &&
+                   (c.stable_owner.back() == '/' || c.stable_owner.back() == '\r'))
               c.stable_owner.pop_back();
             c.max_number = std::max(c.max_number, number_suffix(c.stable_owner));
           }
@@ -272,15 +299,9 @@ void Handoff::preflight() {
           }
           const auto* current = current_orchestrator(self->orch_.project_sessions(p->id));
           if (!self->cfg_.hooks.before_retire || self->to_retire_.empty()) return self->prepare();
-          hooks::HookRequest h;
-          h.event = "before_retire";
-          h.argv = self->cfg_.hooks.before_retire->argv;
-          h.cwd = current ? current->worktree : p->path;
-          h.env = {{"BATON_PROJECT", p->id}, {"BATON_SESSION", current ? current->id : ""},
-                   {"BATON_WORKTREE", h.cwd}, {"BATON_BRANCH", self->cfg_.branch},
-                   {"BATON_AGENT", self->agent_}, {"BATON_EVENT", "before_retire"}};
-          h.timeout_ms = self->cfg_.hooks.timeout_ms;
-          h.log_path = self->orch_.paths().logs_dir + "/hooks.log";
+          const auto h =
+              self->hook_request("before_retire", *self->cfg_.hooks.before_retire,
+                                 current ? current->id : "", current ? current->worktree : p->path);
           hooks::run_hook(self->orch_.loop(), h, [self](hooks::HookResult r) {
             if (!r.ok()) return self->fail("hook_failed", r.describe("before_retire"));
             self->prepare();
@@ -300,7 +321,8 @@ void Handoff::prepare() {
   auto self = shared_from_this();
   auto& rec = orch_.store().projects[req_.project];
   rec.last_number = std::max(rec.last_number, new_number_);
-  rec.journal = HandoffJournal{"prepare", new_id_, agent_, to_retire_, prepared_path_, temp_branch_, now_iso8601()};
+  rec.journal = HandoffJournal{"prepare",      new_id_,      agent_,       to_retire_,
+                               prepared_path_, temp_branch_, now_iso8601()};
   persist_then([self] {
     if (self->faulted("prepare.persisted")) return;
     const std::string repo_path = self->project()->path;
@@ -357,29 +379,23 @@ void Handoff::prepare() {
               return;
             }
             const std::string event = i < post_create_count ? "post_create" : "before_spawn";
-            hooks::HookRequest h;
-            h.event = event;
-            h.argv = (*cmds)[i].argv;
-            h.cwd = self->prepared_path_;
-            h.env = {{"BATON_PROJECT", self->req_.project}, {"BATON_SESSION", self->new_id_},
-                     {"BATON_WORKTREE", self->prepared_path_}, {"BATON_BRANCH", self->cfg_.branch},
-                     {"BATON_AGENT", self->agent_}, {"BATON_EVENT", event}};
-            h.timeout_ms = self->cfg_.hooks.timeout_ms;
-            h.log_path = self->orch_.paths().logs_dir + "/hooks.log";
-            hooks::run_hook(self->orch_.loop(), h, [self, run_next, i, event](hooks::HookResult hr) {
-              if (hr.ok()) return (*run_next)(i + 1);
-              const std::string msg = hr.describe(event);
-              const std::string repo_path = self->project()->path;
-              const std::string project_dir = self->project_dir_;
-              const std::string id = self->new_id_;
-              run_off_loop(
-                  self->orch_.loop(),
-                  [repo_path, project_dir, id] {
-                    if (auto proj = git::open_project(repo_path))
-                      discard_prepared(proj->repo.get(), project_dir, id);
-                  },
-                  [self, msg] { self->fail("hook_failed", msg); });
-            });
+            const auto h =
+                self->hook_request(event, (*cmds)[i], self->new_id_, self->prepared_path_);
+            hooks::run_hook(self->orch_.loop(), h,
+                            [self, run_next, i, event](hooks::HookResult hr) {
+                              if (hr.ok()) return (*run_next)(i + 1);
+                              const std::string msg = hr.describe(event);
+                              const std::string repo_path = self->project()->path;
+                              const std::string project_dir = self->project_dir_;
+                              const std::string id = self->new_id_;
+                              run_off_loop(
+                                  self->orch_.loop(),
+                                  [repo_path, project_dir, id] {
+                                    if (auto proj = git::open_project(repo_path))
+                                      discard_prepared(proj->repo.get(), project_dir, id);
+                                  },
+                                  [self, msg] { self->fail("hook_failed", msg); });
+                            });
           };
           (*run_next)(0);
         });
@@ -471,8 +487,8 @@ void Handoff::retire(const std::string& id) {
             }
             if (!rec->preserved_commit.empty()) {
               self->preserved_commits_.push_back(rec->preserved_commit);
-              self->outcome_.preserved.push_back(
-                  Json{{"session", id}, {"ref", rec->preserved_ref}, {"commit", rec->preserved_commit}});
+              self->outcome_.preserved.push_back(Json{
+                  {"session", id}, {"ref", rec->preserved_ref}, {"commit", rec->preserved_commit}});
             }
             if (self->faulted("retire.released")) return;
             self->orch_.run_session_hook("after_retire", *rec);
@@ -511,18 +527,14 @@ void Handoff::check_branch_free() {
       orch_.loop(),
       [repo_path, branch]() -> StepResult {
         StepResult r;
-        auto proj = git::open_project(repo_path);
-        if (!proj) {
-          r.error = proj.error().message;
-          return r;
-        }
-        auto holder = git::who_has_branch_checked_out(proj->repo.get(), branch);
+        auto holder = branch_holder(repo_path, branch);
         if (!holder) {
-          r.error = holder.error().message;
+          r.error = holder.error();
         } else if (*holder) {
           r.code = "branch_busy";
           r.error = "branch " + branch + " is checked out at " + (*holder)->string() +
-                    ": switch that worktree to another branch (git switch main), then run 'baton replace'";
+                    ": switch that worktree to another branch (git switch main), then run 'baton "
+                    "replace'";
         }
         return r;
       },
@@ -551,7 +563,8 @@ void Handoff::handoff() {
         self->cfg_.carry_uncommitted ? self->preserved_commits_ : std::vector<std::string>{};
     run_off_loop<StepResult>(
         self->orch_.loop(),
-        [repo_path, name, stable, prepared, branch, temp, commits, env = self->req_.env]() -> StepResult {
+        [repo_path, name, stable, prepared, branch, temp, commits,
+         env = self->req_.env]() -> StepResult {
           StepResult r;
           auto proj = git::open_project(repo_path);
           if (!proj) {
@@ -587,7 +600,8 @@ void Handoff::handoff() {
           return r;
         },
         [self](StepResult r) {
-          if (!r.error.empty()) return self->fail(r.code == "fault" ? "fault" : "handoff_failed", r.error);
+          if (!r.error.empty())
+            return self->fail(r.code == "fault" ? "fault" : "handoff_failed", r.error);
           for (auto& n : r.notes) self->outcome_.notes.push_back(n);
           if (self->faulted("handoff.done")) return;
           self->launch();
@@ -650,14 +664,9 @@ void Handoff::after_launch() {
       orch_.loop(),
       [repo_path, branch, stable]() -> StepResult {
         StepResult r;
-        auto proj = git::open_project(repo_path);
-        if (!proj) {
-          r.error = proj.error().message;
-          return r;
-        }
-        auto holder = git::who_has_branch_checked_out(proj->repo.get(), branch);
+        auto holder = branch_holder(repo_path, branch);
         if (!holder) {
-          r.error = holder.error().message;
+          r.error = holder.error();
         } else if (!*holder || !git::is_same_path(**holder, stable)) {
           r.error = "verification failed: " + branch + " is not checked out at " + stable;
         }
@@ -666,20 +675,8 @@ void Handoff::after_launch() {
       [self](StepResult r) {
         if (!r.error.empty()) return self->fail("verify_failed", r.error);
         self->outcome_.session = self->new_id_;
-        if (self->cfg_.hooks.after_spawn) {
-          hooks::HookRequest h;
-          h.event = "after_spawn";
-          h.argv = self->cfg_.hooks.after_spawn->argv;
-          h.cwd = self->stable_path_;
-          h.env = {{"BATON_PROJECT", self->req_.project}, {"BATON_SESSION", self->new_id_},
-                   {"BATON_WORKTREE", self->stable_path_}, {"BATON_BRANCH", self->cfg_.branch},
-                   {"BATON_AGENT", self->agent_}, {"BATON_EVENT", "after_spawn"}};
-          h.timeout_ms = self->cfg_.hooks.timeout_ms;
-          h.log_path = self->orch_.paths().logs_dir + "/hooks.log";
-          hooks::run_hook(self->orch_.loop(), h, [](hooks::HookResult hr) {
-            if (!hr.ok()) spdlog::warn("{}", hr.describe("after_spawn"));
-          });
-        }
+        if (const SessionRecord* rec = self->orch_.session(self->new_id_))
+          self->orch_.run_session_hook("after_spawn", *rec);
         self->finish_trash();
       });
 }
@@ -706,7 +703,8 @@ void Handoff::finish_trash() {
         for (const auto& id : self->outcome_.retired) {
           SessionRecord* rec = self->orch_.session(id);
           if (!rec) continue;
-          const std::string trash = self->project_dir_ + "/" + std::string(git::kTrashDirPrefix) + id;
+          const std::string trash =
+              self->project_dir_ + "/" + std::string(git::kTrashDirPrefix) + id;
           rec->updated_at = now_iso8601();
           if (auto it = errors.find(trash); it != errors.end()) {
             rec->last_error = it->second;  // stays retiring: health says stuck
@@ -749,7 +747,8 @@ void Handoff::watch_launch_grace() {
     if (*finished) return;
     *finished = true;
     timer->close();
-    if (ProjectState* p = self->project(); p && !launch_error.empty()) p->launch_error = launch_error;
+    if (ProjectState* p = self->project(); p && !launch_error.empty())
+      p->launch_error = launch_error;
     if (!launch_error.empty()) {
       self->outcome_.ok = false;
       self->outcome_.launch_error = launch_error;
@@ -796,6 +795,20 @@ std::string Handoff::fall_back(const std::string& why) {
   }
   fallback->start();
   return msg;
+}
+
+hooks::HookRequest Handoff::hook_request(const std::string& event, const CommandSpec& cmd,
+                                         const std::string& session, const std::string& worktree) {
+  hooks::HookRequest h;
+  h.event = event;
+  h.argv = cmd.argv;
+  h.cwd = worktree;
+  h.env = {{"BATON_PROJECT", req_.project}, {"BATON_SESSION", session},
+           {"BATON_WORKTREE", worktree},    {"BATON_BRANCH", cfg_.branch},
+           {"BATON_AGENT", agent_},         {"BATON_EVENT", event}};
+  h.timeout_ms = cfg_.hooks.timeout_ms;
+  h.log_path = orch_.paths().logs_dir + "/hooks.log";
+  return h;
 }
 
 bool Handoff::faulted(std::string_view point) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "hooks/runner.hpp"
 #include "plugin/orchestrator.hpp"
 
 namespace baton::plugin {
@@ -20,18 +21,19 @@ struct HandoffRequest {
   std::string agent;                       // "" = the configured one
   std::map<std::string, std::string> env;  // the `baton` command's environment
   bool is_fallback = false;
-  bool is_down = false;                    // `baton down`: retire for good, start nothing                // relaunching the previous agent: never falls back again
+  bool is_down = false;  // `baton down`: retire for good, start nothing                //
+                         // relaunching the previous agent: never falls back again
 };
 
 struct HandoffOutcome {
   bool ok = false;
   Failure failure;
-  std::string session;                      // the new orchestrator
+  std::string session;  // the new orchestrator
   std::vector<std::string> retired;
   std::vector<runtime::protocol::Json> preserved;  // {"session","ref","commit"}
-  std::vector<std::string> notes;           // conflicts on re-apply, mid-merge, ...
+  std::vector<std::string> notes;                  // conflicts on re-apply, mid-merge, ...
   long gap_ms = -1;
-  std::string launch_error;                 // set when the new agent died within launch_grace
+  std::string launch_error;  // set when the new agent died within launch_grace
 };
 
 using ProgressFn = std::function<void(const std::string& step, const std::string& detail)>;
@@ -63,6 +65,8 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   void fail(const std::string& code, const std::string& message);
   // True (and the handoff failed) when the test-only fault point is armed (plugin/fault.hpp).
   bool faulted(std::string_view point);
+  hooks::HookRequest hook_request(const std::string& event, const CommandSpec& cmd,
+                                  const std::string& session, const std::string& worktree);
   void succeed();
   void progress(const std::string& step, const std::string& detail);
   void persist_then(std::function<void()> next);
@@ -86,8 +90,8 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   bool has_stopped_any_ = false;
   HandoffOutcome outcome_;
   std::vector<ProgressFn> progress_fns_;
-  std::vector<OutcomeFn> done_fns_;       // called when the new agent runs (or on failure)
-  std::vector<OutcomeFn> waited_fns_;     // called after launch_grace too (--wait)
+  std::vector<OutcomeFn> done_fns_;    // called when the new agent runs (or on failure)
+  std::vector<OutcomeFn> waited_fns_;  // called after launch_grace too (--wait)
   bool is_done_ = false;
   bool is_waited_ = false;
 };

@@ -7,7 +7,8 @@ namespace baton::plugin {
 namespace {
 
 bool is_newer(const SessionRecord& a, const SessionRecord& b) {
-  return std::tie(a.created_at, a.updated_at, a.number) > std::tie(b.created_at, b.updated_at, b.number);
+  return std::tie(a.created_at, a.updated_at, a.number) >
+         std::tie(b.created_at, b.updated_at, b.number);
 }
 
 const SessionRecord* newest_in_state(const std::vector<const SessionRecord*>& sessions,

@@ -10,7 +10,9 @@ struct Work {
   std::function<void()> after;
 };
 
-void on_work_cb(uv_work_t* req) { static_cast<Work*>(req->data)->work(); }
+void on_work_cb(uv_work_t* req) {
+  static_cast<Work*>(req->data)->work();
+}
 
 void on_after_work_cb(uv_work_t* req, int /*status*/) {
   std::unique_ptr<Work> w(static_cast<Work*>(req->data));

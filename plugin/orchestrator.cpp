@@ -11,9 +11,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "git/inventory.hpp"
 #include "git/locks.hpp"
 #include "git/repository.hpp"
-#include "git/inventory.hpp"
 #include "git/worktree.hpp"
 #include "hooks/runner.hpp"
 #include "plugin/handoff.hpp"
@@ -26,7 +26,9 @@ namespace baton::plugin {
 namespace fs = std::filesystem;
 using runtime::protocol::Json;
 
-std::string now_iso8601() { return runtime::iso8601_now(); }
+std::string now_iso8601() {
+  return runtime::iso8601_now();
+}
 
 std::uint64_t process_start_time(long pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
@@ -64,7 +66,9 @@ bool is_inside(const std::string& path, const std::string& dir) {
 
 Orchestrator::Orchestrator(runtime::Daemon& daemon) : daemon_(daemon) {}
 
-Orchestrator::~Orchestrator() { close_watches(); }
+Orchestrator::~Orchestrator() {
+  close_watches();
+}
 
 void Orchestrator::close_watches() {
   for (auto& [id, p] : projects_) {
@@ -88,9 +92,10 @@ void Orchestrator::watch_config(ProjectState& p) {
     p->config_debounce->start(100, [this, id] {
       ProjectState* p = find_project(id);
       if (!p) return;
-      reload_config(*p, store_.projects[id].env, [id](tl::expected<ProjectConfig, std::string> cfg) {
-        if (!cfg) spdlog::warn("config of {}: {}", id, cfg.error());
-      });
+      reload_config(*p, store_.projects[id].env,
+                    [id](tl::expected<ProjectConfig, std::string> cfg) {
+                      if (!cfg) spdlog::warn("config of {}: {}", id, cfg.error());
+                    });
     });
   });
   if (rc != 0) spdlog::warn("cannot watch {}: {}", p.path, uv_strerror(rc));
@@ -172,7 +177,8 @@ void Orchestrator::recover_project(const std::string& id) {
           if (std::getline(gitfile, line)) {
             const auto slash = line.rfind("/worktrees/");
             if (slash != std::string::npos) f.stable_admin = line.substr(slash + 11);
-            while (!f.stable_admin.empty() && (f.stable_admin.back() == '/' || f.stable_admin.back() == '\r'))
+            while (!f.stable_admin.empty() &&
+                   (f.stable_admin.back() == '/' || f.stable_admin.back() == '\r'))
               f.stable_admin.pop_back();
           }
           return f;
@@ -189,11 +195,12 @@ void Orchestrator::recover_project(const std::string& id) {
           for (const auto* s : project_sessions(id)) {
             is_retiring |= s->state == "retiring";
             active += s->state == "active";
-            if (s->state != "retired" && git::worktree_name(s->id) == f.stable_admin) owns_stable = true;
+            if (s->state != "retired" && git::worktree_name(s->id) == f.stable_admin)
+              owns_stable = true;
             if (s->state == "active") newest_agent = s->agent;
           }
-          const bool needs_handoff = !journal.phase.empty() || is_retiring || active > 1 || !owns_stable ||
-                                     f.has_leftovers;
+          const bool needs_handoff = !journal.phase.empty() || is_retiring || active > 1 ||
+                                     !owns_stable || f.has_leftovers;
           if (!needs_handoff) return restore_sessions(id);
           // A replace that arrived first finishes the job just as well.
           if (p->handoff) return;
@@ -201,9 +208,12 @@ void Orchestrator::recover_project(const std::string& id) {
           HandoffRequest req{id, journal.phase.empty() ? newest_agent : journal.agent, env};
           auto h = std::make_shared<Handoff>(*this, std::move(req));
           p->handoff = h;
-          h->join(nullptr, [id](const HandoffOutcome& o) {
-            if (!o.ok) spdlog::error("recovery of {} failed: {}", id, o.failure.message);
-          }, nullptr);
+          h->join(
+              nullptr,
+              [id](const HandoffOutcome& o) {
+                if (!o.ok) spdlog::error("recovery of {} failed: {}", id, o.failure.message);
+              },
+              nullptr);
           h->start();
         });
   });
@@ -263,8 +273,9 @@ SessionRecord* Orchestrator::session(const std::string& id) {
   return it == store_.sessions.end() ? nullptr : &it->second;
 }
 
-void Orchestrator::reload_config(ProjectState& p, const std::map<std::string, std::string>& env,
-                                 std::function<void(tl::expected<ProjectConfig, std::string>)> then) {
+void Orchestrator::reload_config(
+    ProjectState& p, const std::map<std::string, std::string>& env,
+    std::function<void(tl::expected<ProjectConfig, std::string>)> then) {
   ConfigInputs in;
   in.repo_root = p.path;
   in.baton_home = paths().home;
@@ -299,22 +310,23 @@ std::string Orchestrator::health(ProjectState& p) {
 }
 
 Json Orchestrator::session_json(const SessionRecord& s) const {
-  Json j{{"id", s.id},
-         {"role", s.role},
-         {"project", s.project},
-         {"agent", s.agent},
-         {"command", s.argv},
-         {"branch", s.branch},
-         {"worktree", s.worktree},
-         {"cwd", s.worktree},
-         {"pid", s.pid},
-         {"state", s.state},
-         {"created_at", s.created_at},
-         {"updated_at", s.updated_at},
-         {"exit_status", s.exit_status ? Json(*s.exit_status) : Json(nullptr)},
-         {"last_lines", s.last_lines},
-         {"preserved_ref", s.preserved_ref.empty() ? Json(nullptr) : Json(s.preserved_ref)},
-         {"preserved_commit", s.preserved_commit.empty() ? Json(nullptr) : Json(s.preserved_commit)}};
+  Json j{
+      {"id", s.id},
+      {"role", s.role},
+      {"project", s.project},
+      {"agent", s.agent},
+      {"command", s.argv},
+      {"branch", s.branch},
+      {"worktree", s.worktree},
+      {"cwd", s.worktree},
+      {"pid", s.pid},
+      {"state", s.state},
+      {"created_at", s.created_at},
+      {"updated_at", s.updated_at},
+      {"exit_status", s.exit_status ? Json(*s.exit_status) : Json(nullptr)},
+      {"last_lines", s.last_lines},
+      {"preserved_ref", s.preserved_ref.empty() ? Json(nullptr) : Json(s.preserved_ref)},
+      {"preserved_commit", s.preserved_commit.empty() ? Json(nullptr) : Json(s.preserved_commit)}};
   if (!s.last_error.empty()) j["error"] = s.last_error;
   return j;
 }
@@ -342,12 +354,14 @@ tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const P
                                                      const std::map<std::string, std::string>& env,
                                                      bool resume) {
   auto it = cfg.agents.find(rec.agent);
-  if (it == cfg.agents.end()) return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
+  if (it == cfg.agents.end())
+    return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
   const AgentSpec& spec = it->second;
   std::vector<std::string> argv = resume && !spec.resume.empty() ? spec.resume : spec.command;
   const auto shell_it = env.find("SHELL");
   for (auto& a : argv) {
-    if (a == "$SHELL") a = shell_it != env.end() && !shell_it->second.empty() ? shell_it->second : "/bin/sh";
+    if (a == "$SHELL")
+      a = shell_it != env.end() && !shell_it->second.empty() ? shell_it->second : "/bin/sh";
   }
   if (!resume && !cfg.prompt.empty()) {
     if (!spec.prompt_arg.empty()) argv.push_back(spec.prompt_arg);
@@ -416,8 +430,9 @@ void Orchestrator::run_session_hook(const std::string& event, const SessionRecor
   h.event = event;
   h.argv = cmd->argv;
   h.cwd = fs::exists(rec.worktree) ? rec.worktree : p->path;
-  h.env = {{"BATON_PROJECT", rec.project}, {"BATON_SESSION", rec.id}, {"BATON_WORKTREE", rec.worktree},
-           {"BATON_BRANCH", rec.branch},   {"BATON_AGENT", rec.agent},  {"BATON_EVENT", event}};
+  h.env = {{"BATON_PROJECT", rec.project},   {"BATON_SESSION", rec.id},
+           {"BATON_WORKTREE", rec.worktree}, {"BATON_BRANCH", rec.branch},
+           {"BATON_AGENT", rec.agent},       {"BATON_EVENT", event}};
   h.timeout_ms = hooks.timeout_ms;
   h.log_path = paths().logs_dir + "/hooks.log";
   hooks::run_hook(loop(), h, [event](hooks::HookResult r) {
@@ -468,7 +483,8 @@ void Orchestrator::restore_sessions(const std::string& project) {
   for (auto& [id, rec] : store_.sessions) {
     if (rec.project != project || rec.state != "active" || !rec.restore_marker) continue;
     if (daemon_.find_session_exact(id)) continue;
-    if (rec.pid > 0 && rec.pid_start_time != 0 && process_start_time(rec.pid) == rec.pid_start_time) {
+    if (rec.pid > 0 && rec.pid_start_time != 0 &&
+        process_start_time(rec.pid) == rec.pid_start_time) {
       kill(-static_cast<pid_t>(rec.pid), SIGKILL);
       kill(static_cast<pid_t>(rec.pid), SIGKILL);
     }

@@ -31,7 +31,7 @@ struct Failure {
 
 struct ProjectState {
   std::string id;
-  std::string path;  // main worktree
+  std::string path;                     // main worktree
   std::optional<ProjectConfig> config;  // the last good one
   std::string config_error;             // set while the config does not parse
   std::string launch_error;             // the last failed launch (fell back to the previous agent)

@@ -69,8 +69,9 @@ void Orchestrator::register_methods() {
     if (ProjectState* p = resolve_project(target)) return then(*p);
     if (!may_register || target.empty() || target[0] != '/') {
       return req->fail(proto::code::kNotFound,
-                       target.empty() ? "no project given"
-                                      : "no project at '" + target + "': run 'baton up " + target + "' first");
+                       target.empty()
+                           ? "no project given"
+                           : "no project at '" + target + "': run 'baton up " + target + "' first");
     }
     struct Found {
       std::string error;
@@ -81,8 +82,10 @@ void Orchestrator::register_methods() {
         [target] {
           Found f;
           auto proj = git::open_project(target);
-          if (!proj) f.error = proj.error().message;
-          else f.root = proj->main_workdir.string();
+          if (!proj)
+            f.error = proj.error().message;
+          else
+            f.root = proj->main_workdir.string();
           while (f.root.size() > 1 && f.root.back() == '/') f.root.pop_back();
           return f;
         },
@@ -102,9 +105,10 @@ void Orchestrator::register_methods() {
               [this, req, then, root = f.root](tl::expected<ProjectConfig, std::string> cfg) {
                 if (!cfg) return req->fail("config_error", cfg.error());
                 if (ProjectState* other = find_project(cfg->name); other && other->path != root) {
-                  return req->fail("project_exists",
-                                   "project id '" + cfg->name + "' is already used by " + other->path +
-                                       ": set [project] name in " + root + "/baton.toml");
+                  return req->fail("project_exists", "project id '" + cfg->name +
+                                                         "' is already used by " + other->path +
+                                                         ": set [project] name in " + root +
+                                                         "/baton.toml");
                 }
                 ProjectState& p = add_project(cfg->name, root);
                 then(p);
@@ -112,7 +116,8 @@ void Orchestrator::register_methods() {
         });
   };
 
-  auto run_handoff = [this](const RequestPtr& req, ProjectState& p, HandoffRequest hreq, bool wait) {
+  auto run_handoff = [this](const RequestPtr& req, ProjectState& p, HandoffRequest hreq,
+                            bool wait) {
     const std::string project = p.id;
     auto progress = [req](const std::string& step, const std::string& detail) {
       req->event("progress", Json{{"step", step}, {"detail", detail}});
@@ -130,8 +135,10 @@ void Orchestrator::register_methods() {
                                                 " is already running for " + project);
       }
       // A mashed keybinding replaces once: join the running handoff.
-      if (wait) p.handoff->join(progress, nullptr, reply(true));
-      else p.handoff->join(progress, reply(true), nullptr);
+      if (wait)
+        p.handoff->join(progress, nullptr, reply(true));
+      else
+        p.handoff->join(progress, reply(true), nullptr);
       return;
     }
     store_.projects[project].env = hreq.env;
@@ -139,8 +146,10 @@ void Orchestrator::register_methods() {
     store_.projects[project].env.erase(std::string(kFaultEnv));
     auto h = std::make_shared<Handoff>(*this, std::move(hreq));
     p.handoff = h;
-    if (wait) h->join(progress, nullptr, reply(false));
-    else h->join(progress, reply(false), nullptr);
+    if (wait)
+      h->join(progress, nullptr, reply(false));
+    else
+      h->join(progress, reply(false), nullptr);
     h->start();
   };
 
@@ -148,7 +157,8 @@ void Orchestrator::register_methods() {
     with_project(req, true, [this, req, run_handoff](ProjectState& p) {
       const SessionRecord* current = newest_active(project_sessions(p.id));
       if (current && daemon_.find_session_exact(current->id) && !p.handoff) {
-        return req->reply(Json{{"project", p.id}, {"session", session_json(*current)}, {"started", false}});
+        return req->reply(
+            Json{{"project", p.id}, {"session", session_json(*current)}, {"started", false}});
       }
       HandoffRequest h{p.id, string_param(req, "agent"), env_param(req)};
       run_handoff(req, p, std::move(h), bool_param(req, "wait"));
@@ -174,9 +184,10 @@ void Orchestrator::register_methods() {
     with_project(req, false, [this, req](ProjectState& p) {
       // Re-read the config so an edit to another agent shows as restart_needed at once.
       const std::string id = p.id;
-      reload_config(p, store_.projects[id].env, [this, req, id](tl::expected<ProjectConfig, std::string>) {
-        if (ProjectState* p = find_project(id)) req->reply(status_json(*p));
-      });
+      reload_config(p, store_.projects[id].env,
+                    [this, req, id](tl::expected<ProjectConfig, std::string>) {
+                      if (ProjectState* p = find_project(id)) req->reply(status_json(*p));
+                    });
     });
   });
 
@@ -184,8 +195,8 @@ void Orchestrator::register_methods() {
   daemon_.add_method("kill", [this, runtime_kill](const RequestPtr& req) {
     const std::string target = string_param(req, "target");
     if (const SessionRecord* s = session(target); s && s->state != "retired") {
-      return req->fail("is_orchestrator", "session '" + target + "' is the orchestrator of " + s->project +
-                                              ": use 'baton down " + s->project + "'");
+      return req->fail("is_orchestrator", "session '" + target + "' is the orchestrator of " +
+                                              s->project + ": use 'baton down " + s->project + "'");
     }
     if (runtime_kill) runtime_kill(req);
   });
@@ -196,9 +207,11 @@ void Orchestrator::register_methods() {
       const std::string action = string_param(req, "action");
       const std::string id = string_param(req, "id");
       if (action != "ls" && action != "show" && action != "apply" && action != "drop")
-        return req->fail(proto::code::kBadParams, "preserved: action must be ls, show, apply or drop");
+        return req->fail(proto::code::kBadParams,
+                         "preserved: action must be ls, show, apply or drop");
       if (action != "ls" && id.empty())
-        return req->fail(proto::code::kBadParams, "preserved " + action + ": which session? (baton preserved ls)");
+        return req->fail(proto::code::kBadParams,
+                         "preserved " + action + ": which session? (baton preserved ls)");
       const SessionRecord* current = newest_active(project_sessions(p.id));
       const std::string worktree = current ? current->worktree : "";
       if (action == "apply" && worktree.empty())
@@ -225,8 +238,11 @@ void Orchestrator::register_methods() {
             Json items = Json::array();
             const git::PreservedInfo* found = nullptr;
             for (const auto& i : *list) {
-              items.push_back(Json{{"session", i.session}, {"ref", i.ref}, {"commit", i.oid},
-                                   {"message", i.message}, {"paths", i.paths}});
+              items.push_back(Json{{"session", i.session},
+                                   {"ref", i.ref},
+                                   {"commit", i.oid},
+                                   {"message", i.message},
+                                   {"paths", i.paths}});
               if (i.session == id) found = &i;
             }
             if (action == "ls") {
@@ -238,12 +254,19 @@ void Orchestrator::register_methods() {
               return d;
             }
             if (action == "show") {
-              d.result = Json{{"session", found->session}, {"ref", found->ref}, {"commit", found->oid},
-                              {"message", found->message}, {"paths", found->paths}};
+              d.result = Json{{"session", found->session},
+                              {"ref", found->ref},
+                              {"commit", found->oid},
+                              {"message", found->message},
+                              {"paths", found->paths}};
             } else if (action == "apply") {
               auto r = git::reapply_preserved(proj->repo.get(), worktree, found->oid);
-              if (!r) d.error = r.error().message;
-              else d.result = Json{{"applied", r->conflicts.empty()}, {"conflicts", r->conflicts}, {"worktree", worktree}};
+              if (!r)
+                d.error = r.error().message;
+              else
+                d.result = Json{{"applied", r->conflicts.empty()},
+                                {"conflicts", r->conflicts},
+                                {"worktree", worktree}};
             } else if (auto r = git::drop_preserved(proj->repo.get(), id); !r) {
               d.error = r.error().message;
             } else {
@@ -304,17 +327,19 @@ void Orchestrator::register_methods() {
       for (const auto& [id, s] : daemon_.sessions()) {
         if (store_.sessions.count(id)) continue;
         if (!all && !s->is_running()) continue;
-        rows.emplace_back(s->created_at(),
-                          Json{{"id", id},
-                               {"command", s->argv()},
-                               {"cwd", s->cwd()},
-                               {"pid", s->pid()},
-                               {"state", s->is_running() ? "running" : "exited"},
-                               {"exit_status", s->is_running() ? Json(nullptr) : Json(s->exit_status())},
-                               {"created_at", s->created_at()}});
+        rows.emplace_back(
+            s->created_at(),
+            Json{{"id", id},
+                 {"command", s->argv()},
+                 {"cwd", s->cwd()},
+                 {"pid", s->pid()},
+                 {"state", s->is_running() ? "running" : "exited"},
+                 {"exit_status", s->is_running() ? Json(nullptr) : Json(s->exit_status())},
+                 {"created_at", s->created_at()}});
       }
     }
-    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     for (auto& r : rows) list.push_back(std::move(r.second));
     req->reply(Json{{"sessions", list}});
   });
@@ -374,8 +399,10 @@ void Orchestrator::register_methods() {
           in.repo_root = proj->main_workdir.string();
           while (in.repo_root.size() > 1 && in.repo_root.back() == '/') in.repo_root.pop_back();
           auto cfg = load_config(in);
-          if (!cfg) c.error = cfg.error();
-          else c.cfg = *cfg;
+          if (!cfg)
+            c.error = cfg.error();
+          else
+            c.cfg = *cfg;
           return c;
         },
         [req](Checked c) {

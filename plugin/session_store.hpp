@@ -18,7 +18,7 @@ namespace baton::plugin {
 inline constexpr int kStoreSchema = 1;
 
 struct SessionRecord {
-  std::string id;        // <project>-<n>
+  std::string id;  // <project>-<n>
   std::string project;
   std::string role = "orchestrator";
   std::string agent;

@@ -18,7 +18,9 @@ ChildReaper::ChildReaper(uv_loop_t* loop) : signal_(Signal::make(loop)) {
   signal_->start(SIGCHLD, [this](int) { reap(); });
 }
 
-ChildReaper::~ChildReaper() { close(); }
+ChildReaper::~ChildReaper() {
+  close();
+}
 
 void ChildReaper::close() {
   if (signal_) {
@@ -33,7 +35,9 @@ void ChildReaper::watch(pid_t pid, ExitFn on_exit) {
   watched_[pid] = std::move(on_exit);
 }
 
-void ChildReaper::forget(pid_t pid) { watched_.erase(pid); }
+void ChildReaper::forget(pid_t pid) {
+  watched_.erase(pid);
+}
 
 void ChildReaper::reap() {
   std::vector<std::pair<pid_t, int>> exited;

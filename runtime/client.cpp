@@ -72,7 +72,9 @@ std::string daemon_executable() {
 tl::expected<void, ClientError> start_daemon(bool foreground) {
   const std::string exe = daemon_executable();
   const pid_t pid = fork();
-  if (pid < 0) return tl::make_unexpected(ClientError{"connect", std::string("fork: ") + std::strerror(errno)});
+  if (pid < 0)
+    return tl::make_unexpected(
+        ClientError{"connect", std::string("fork: ") + std::strerror(errno)});
   if (pid == 0) {
     if (foreground) {
       execl(exe.c_str(), exe.c_str(), "--foreground", static_cast<char*>(nullptr));
@@ -99,7 +101,8 @@ tl::expected<void, ClientError> start_daemon(bool foreground) {
   return {};
 }
 
-tl::expected<ControlClient, ClientError> ControlClient::connect(const Paths& paths, bool autostart) {
+tl::expected<ControlClient, ClientError> ControlClient::connect(const Paths& paths,
+                                                                bool autostart) {
   int err = 0;
   int fd = connect_socket(paths.socket, err);
   if (fd >= 0) return ControlClient(fd);
@@ -115,8 +118,8 @@ tl::expected<ControlClient, ClientError> ControlClient::connect(const Paths& pat
     if (waited % 500 == 490) (void)start_daemon(false);
     sleep_ms(10);
   }
-  return tl::make_unexpected(ClientError{
-      "connect", "the daemon did not start listening on " + paths.socket + ": " + std::strerror(err)});
+  return tl::make_unexpected(ClientError{"connect", "the daemon did not start listening on " +
+                                                        paths.socket + ": " + std::strerror(err)});
 }
 
 ControlClient::ControlClient(ControlClient&& o) noexcept
@@ -140,15 +143,14 @@ tl::expected<std::string, ClientError> ControlClient::read_line() {
     char tmp[65536];
     const ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      return tl::make_unexpected(ClientError{"io", "the daemon closed the connection"});
+    if (n <= 0) return tl::make_unexpected(ClientError{"io", "the daemon closed the connection"});
     buf_.append(tmp, static_cast<std::size_t>(n));
   }
 }
 
 tl::expected<proto::Json, ClientError> ControlClient::call(const std::string& method,
-                                                          proto::Json params,
-                                                          const EventFn& on_event) {
+                                                           proto::Json params,
+                                                           const EventFn& on_event) {
   const std::int64_t id = next_id_++;
   proto::Json req = proto::make_request(id, method, std::move(params));
   if (!sent_version_) {
@@ -164,7 +166,8 @@ tl::expected<proto::Json, ClientError> ControlClient::call(const std::string& me
     if (!line) return tl::make_unexpected(line.error());
     proto::Json msg = proto::Json::parse(*line, nullptr, false);
     if (msg.is_discarded() || !msg.is_object())
-      return tl::make_unexpected(ClientError{"protocol", "the daemon sent a line that is not JSON"});
+      return tl::make_unexpected(
+          ClientError{"protocol", "the daemon sent a line that is not JSON"});
     if (msg.contains("event")) {
       if (on_event) on_event(msg);
       continue;

@@ -27,10 +27,12 @@ void Request::event(std::string_view name, protocol::Json fields) {
   if (link_->conn) link_->conn->send_json(protocol::make_event(id_, name, std::move(fields)));
 }
 
-ControlServer::ControlServer(uv_loop_t* loop) : loop_(loop) { uv_pipe_init(loop, &handle_, 0); }
+ControlServer::ControlServer(uv_loop_t* loop) : loop_(loop) {
+  uv_pipe_init(loop, &handle_, 0);
+}
 
 tl::expected<ControlServer*, std::string> ControlServer::listen(uv_loop_t* loop,
-                                                              const std::string& path) {
+                                                                const std::string& path) {
   auto* server = new ControlServer(loop);
   // The daemon lock is held, so a socket file here belongs to a dead daemon.
   unlink(path.c_str());
@@ -39,7 +41,8 @@ tl::expected<ControlServer*, std::string> ControlServer::listen(uv_loop_t* loop,
   int rc = uv_pipe_bind(&server->handle_, path.c_str());
   umask(old);
   if (rc == 0 && chmod(path.c_str(), 0600) != 0) rc = -errno;
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server->handle_), 128, on_connection_cb);
+  if (rc == 0)
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server->handle_), 128, on_connection_cb);
   if (rc != 0) {
     server->HandleBase::close();
     return tl::make_unexpected("cannot listen on " + path + ": " + uv_strerror(rc));

@@ -107,7 +107,8 @@ tl::expected<void, std::string> Daemon::lock() {
   if (auto r = make_dirs(paths_.state_dir, 0700); !r) return r;
   if (auto r = make_dirs(paths_.logs_dir, 0700); !r) return r;
   lock_fd_ = open(paths_.lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0) return tl::make_unexpected("cannot open " + paths_.lock + ": " + std::strerror(errno));
+  if (lock_fd_ < 0)
+    return tl::make_unexpected("cannot open " + paths_.lock + ": " + std::strerror(errno));
   if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     close(lock_fd_);
@@ -193,7 +194,9 @@ Session* Daemon::find_session(const std::string& target) {
   return it == sessions_.end() ? nullptr : it->second.get();
 }
 
-void Daemon::remove_session(const std::string& id) { sessions_.erase(id); }
+void Daemon::remove_session(const std::string& id) {
+  sessions_.erase(id);
+}
 
 void Daemon::shutdown(std::function<void()> on_sessions_stopped) {
   if (on_sessions_stopped) on_stopped_.push_back(std::move(on_sessions_stopped));

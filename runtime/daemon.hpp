@@ -48,7 +48,9 @@ class Daemon {
   uv_loop_t* loop() { return &loop_; }
   const Paths& paths() const { return paths_; }
   ControlServer& server() { return *server_; }
-  void add_method(std::string name, MethodFn fn) { server_->add_method(std::move(name), std::move(fn)); }
+  void add_method(std::string name, MethodFn fn) {
+    server_->add_method(std::move(name), std::move(fn));
+  }
 
   tl::expected<Session*, std::string> start_session(SessionSpec spec);
   // A fresh plain session id: s1, s2, ...

@@ -9,14 +9,14 @@ namespace {
 
 const std::map<std::string, std::string>& named_keys() {
   static const std::map<std::string, std::string> keys = {
-      {"Enter", "\r"},       {"Tab", "\t"},         {"BTab", "\x1b[Z"},    {"Escape", "\x1b"},
-      {"Esc", "\x1b"},       {"Space", " "},        {"BSpace", "\x7f"},    {"Up", "\x1b[A"},
-      {"Down", "\x1b[B"},    {"Right", "\x1b[C"},   {"Left", "\x1b[D"},    {"Home", "\x1b[H"},
-      {"End", "\x1b[F"},     {"PageUp", "\x1b[5~"}, {"PPage", "\x1b[5~"},  {"PageDown", "\x1b[6~"},
-      {"NPage", "\x1b[6~"},  {"Delete", "\x1b[3~"}, {"DC", "\x1b[3~"},     {"Insert", "\x1b[2~"},
-      {"IC", "\x1b[2~"},     {"F1", "\x1bOP"},      {"F2", "\x1bOQ"},      {"F3", "\x1bOR"},
-      {"F4", "\x1bOS"},      {"F5", "\x1b[15~"},    {"F6", "\x1b[17~"},    {"F7", "\x1b[18~"},
-      {"F8", "\x1b[19~"},    {"F9", "\x1b[20~"},    {"F10", "\x1b[21~"},   {"F11", "\x1b[23~"},
+      {"Enter", "\r"},      {"Tab", "\t"},         {"BTab", "\x1b[Z"},   {"Escape", "\x1b"},
+      {"Esc", "\x1b"},      {"Space", " "},        {"BSpace", "\x7f"},   {"Up", "\x1b[A"},
+      {"Down", "\x1b[B"},   {"Right", "\x1b[C"},   {"Left", "\x1b[D"},   {"Home", "\x1b[H"},
+      {"End", "\x1b[F"},    {"PageUp", "\x1b[5~"}, {"PPage", "\x1b[5~"}, {"PageDown", "\x1b[6~"},
+      {"NPage", "\x1b[6~"}, {"Delete", "\x1b[3~"}, {"DC", "\x1b[3~"},    {"Insert", "\x1b[2~"},
+      {"IC", "\x1b[2~"},    {"F1", "\x1bOP"},      {"F2", "\x1bOQ"},     {"F3", "\x1bOR"},
+      {"F4", "\x1bOS"},     {"F5", "\x1b[15~"},    {"F6", "\x1b[17~"},   {"F7", "\x1b[18~"},
+      {"F8", "\x1b[19~"},   {"F9", "\x1b[20~"},    {"F10", "\x1b[21~"},  {"F11", "\x1b[23~"},
       {"F12", "\x1b[24~"},
   };
   return keys;
@@ -59,7 +59,8 @@ tl::expected<unsigned char, std::string> parse_detach_key(const std::string& spe
   if (spec.size() >= 2 && spec[0] == '^') rest = spec.substr(1);
   unsigned char b;
   if (rest.size() == 1 && control_byte(rest[0], b)) return b;
-  return tl::make_unexpected("detach key '" + spec + "' is not a control key such as C-\\\\ or C-a");
+  return tl::make_unexpected("detach key '" + spec +
+                             "' is not a control key such as C-\\\\ or C-a");
 }
 
 }  // namespace baton::runtime

@@ -17,7 +17,9 @@ void put_u16(std::string& out, std::uint16_t v) {
   out.append(b, 2);
 }
 
-bool is_known_type(std::uint8_t t) { return t <= static_cast<std::uint8_t>(FrameType::kExit); }
+bool is_known_type(std::uint8_t t) {
+  return t <= static_cast<std::uint8_t>(FrameType::kExit);
+}
 
 }  // namespace
 

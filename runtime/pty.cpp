@@ -138,7 +138,8 @@ tl::expected<PtyProcess, std::string> pty_spawn(const PtySpawnOptions& opts) {
   ws.ws_row = opts.rows;
   ws.ws_col = opts.cols;
   if (openpty(&master, &slave, nullptr, nullptr, &ws) != 0)
-    return tl::make_unexpected("cannot open a pseudo-terminal: " + std::string(std::strerror(errno)));
+    return tl::make_unexpected("cannot open a pseudo-terminal: " +
+                               std::string(std::strerror(errno)));
   fcntl(master, F_SETFD, FD_CLOEXEC);
   fcntl(slave, F_SETFD, FD_CLOEXEC);
 

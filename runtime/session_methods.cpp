@@ -35,7 +35,8 @@ bool param(const RequestPtr& req, const char* name, T& out) {
     out = p[name].get<T>();
     return true;
   } catch (const Json::exception&) {
-    req->fail(proto::code::kBadParams, std::string("parameter \"") + name + "\" has the wrong type");
+    req->fail(proto::code::kBadParams,
+              std::string("parameter \"") + name + "\" has the wrong type");
     return false;
   }
 }
@@ -73,7 +74,8 @@ void Daemon::register_session_methods() {
       return;
     }
     if (name.find_first_of(" \t\n/") != std::string::npos) {
-      req->fail(proto::code::kBadParams, "session name '" + name + "' must not contain spaces or '/'");
+      req->fail(proto::code::kBadParams,
+                "session name '" + name + "' must not contain spaces or '/'");
       return;
     }
     SessionSpec spec;
@@ -103,9 +105,8 @@ void Daemon::register_session_methods() {
     for (auto& [id, s] : sessions_) {
       if (all || s->is_running()) ordered.push_back(s.get());
     }
-    std::sort(ordered.begin(), ordered.end(), [](const Session* a, const Session* b) {
-      return a->created_at() < b->created_at();
-    });
+    std::sort(ordered.begin(), ordered.end(),
+              [](const Session* a, const Session* b) { return a->created_at() < b->created_at(); });
     for (const Session* s : ordered) list.push_back(session_json(*s));
     req->reply(Json{{"sessions", std::move(list)}});
   });

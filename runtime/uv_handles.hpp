@@ -100,7 +100,9 @@ class Idle final : public HandleBase<Idle, uv_idle_t> {
 class Poll final : public HandleBase<Poll, uv_poll_t> {
  public:
   using Callback = std::function<void(int status, int events)>;
-  static Poll* make(uv_loop_t* loop, int fd, Callback cb) { return new Poll(loop, fd, std::move(cb)); }
+  static Poll* make(uv_loop_t* loop, int fd, Callback cb) {
+    return new Poll(loop, fd, std::move(cb));
+  }
   void start(int events) { uv_poll_start(&handle_, events, on_poll_cb); }
   void stop() { uv_poll_stop(&handle_); }
   int fd() const { return fd_; }

@@ -94,7 +94,8 @@ TEST_F(ControlSocket, GarbageGetsAnErrorAndTheConnectionGoesOn) {
   EXPECT_EQ(error_code(read_line(fd, buf)), "bad_request");
   send_all(fd, std::string("\x00\xff\xfe garbage\n", 12));
   EXPECT_EQ(error_code(read_line(fd, buf)), "bad_json");
-  send_all(fd, R"({"id":7,"version":1,"method":"ping"})" "\n");
+  send_all(fd, R"({"id":7,"version":1,"method":"ping"})"
+               "\n");
   auto reply = Json::parse(read_line(fd, buf));
   EXPECT_EQ(reply["id"], 7);
   EXPECT_EQ(reply["result"]["version"], proto::kVersion);
@@ -105,13 +106,17 @@ TEST_F(ControlSocket, GarbageGetsAnErrorAndTheConnectionGoesOn) {
 TEST_F(ControlSocket, UnknownMethodAndBadParamsGetErrors) {
   const int fd = connect_raw();
   std::string buf;
-  send_all(fd, R"({"id":1,"version":1,"method":"frobnicate"})" "\n");
+  send_all(fd, R"({"id":1,"version":1,"method":"frobnicate"})"
+               "\n");
   EXPECT_EQ(error_code(read_line(fd, buf)), "unknown_method");
-  send_all(fd, R"({"id":2,"method":"new","params":{"command":"not-an-array"}})" "\n");
+  send_all(fd, R"({"id":2,"method":"new","params":{"command":"not-an-array"}})"
+               "\n");
   EXPECT_EQ(error_code(read_line(fd, buf)), "bad_params");
-  send_all(fd, R"({"id":3,"method":"new","params":{"command":[]}})" "\n");
+  send_all(fd, R"({"id":3,"method":"new","params":{"command":[]}})"
+               "\n");
   EXPECT_EQ(error_code(read_line(fd, buf)), "bad_params");
-  send_all(fd, R"({"id":4,"method":"sessions","params":[]})" "\n");
+  send_all(fd, R"({"id":4,"method":"sessions","params":[]})"
+               "\n");
   EXPECT_EQ(error_code(read_line(fd, buf)), "bad_params");
   close(fd);
   expect_daemon_answers();
@@ -120,7 +125,8 @@ TEST_F(ControlSocket, UnknownMethodAndBadParamsGetErrors) {
 TEST_F(ControlSocket, TheFirstRequestMustCarryTheVersion) {
   const int fd = connect_raw();
   std::string buf;
-  send_all(fd, R"({"id":1,"method":"ping"})" "\n");
+  send_all(fd, R"({"id":1,"method":"ping"})"
+               "\n");
   EXPECT_EQ(error_code(read_line(fd, buf)), "bad_request");
   close(fd);
 }
@@ -130,7 +136,8 @@ TEST_F(ControlSocket, AFiveMebibyteLineIsDiscardedAndAnswered) {
   std::string buf;
   send_all(fd, std::string(5u << 20, 'x') + "\n");
   EXPECT_EQ(error_code(read_line(fd, buf)), "line_too_long");
-  send_all(fd, R"({"id":2,"version":1,"method":"ping"})" "\n");
+  send_all(fd, R"({"id":2,"version":1,"method":"ping"})"
+               "\n");
   auto reply = Json::parse(read_line(fd, buf));
   EXPECT_EQ(reply["id"], 2);
   EXPECT_TRUE(reply.contains("result"));
@@ -142,7 +149,8 @@ TEST_F(ControlSocket, HalfAFrameThenDisconnectLeavesTheSessionAndDaemonRunning) 
   baton_ok({"new", "--name", "s", "--", "sleep", "100"});
   const int fd = connect_raw();
   std::string buf;
-  send_all(fd, R"({"id":1,"version":1,"method":"attach","params":{"target":"s"}})" "\n");
+  send_all(fd, R"({"id":1,"version":1,"method":"attach","params":{"target":"s"}})"
+               "\n");
   auto reply = Json::parse(read_line(fd, buf));
   ASSERT_TRUE(reply.contains("result")) << reply.dump();
   // A DATA header announcing 100 bytes, then 3 of them, then gone.
@@ -151,7 +159,8 @@ TEST_F(ControlSocket, HalfAFrameThenDisconnectLeavesTheSessionAndDaemonRunning) 
   // An oversized header is refused before anything is allocated.
   const int fd2 = connect_raw();
   std::string buf2;
-  send_all(fd2, R"({"id":1,"version":1,"method":"attach","params":{"target":"s"}})" "\n");
+  send_all(fd2, R"({"id":1,"version":1,"method":"attach","params":{"target":"s"}})"
+                "\n");
   read_line(fd2, buf2);
   send_all(fd2, proto::encode_frame_header(proto::FrameType::kData, 0xFFFFFFFFu));
   char tmp[4096];
@@ -176,7 +185,10 @@ TEST_F(ControlSocket, AStalledClientNeverHoldsBackAnotherAndRecoversWithTheRight
   const int stalled = connect_raw();
   ASSERT_GE(stalled, 0);
   std::string buf;
-  send_all(stalled, R"({"id":1,"version":1,"method":"attach","params":{"target":"flood","rows":40,"cols":120}})" "\n");
+  send_all(
+      stalled,
+      R"({"id":1,"version":1,"method":"attach","params":{"target":"flood","rows":40,"cols":120}})"
+      "\n");
   ASSERT_TRUE(Json::parse(read_line(stalled, buf)).contains("result"));
 
   auto healthy = baton({"attach", "flood"}, RunOptions{.input = "go\n", .timeout_ms = 120000});
@@ -199,7 +211,8 @@ TEST_F(ControlSocket, AStalledClientNeverHoldsBackAnotherAndRecoversWithTheRight
         data_bytes += f->payload.size();
         screen.push(f->payload);
       }
-      if (f->type == proto::FrameType::kExit) exit_status = static_cast<int>(proto::read_u32(f->payload.data()));
+      if (f->type == proto::FrameType::kExit)
+        exit_status = static_cast<int>(proto::read_u32(f->payload.data()));
     }
     if (exit_status >= 0) break;
     pollfd p{stalled, POLLIN, 0};
@@ -241,7 +254,8 @@ TEST_F(ControlSocket, AThousandConnectionsOpenedAndDroppedLeaveNoTrace) {
       closedir(d);
     }
     return open_fds < 40;
-  })) << open_fds << " fds open in the daemon";
+  })) << open_fds
+      << " fds open in the daemon";
 }
 
 TEST_F(ControlSocket, AnotherUserIsRefused) {
@@ -256,9 +270,11 @@ TEST_F(ControlSocket, AnotherUserIsRefused) {
       addr.sun_family = AF_UNIX;
       std::strcpy(addr.sun_path, path.c_str());
       const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) _exit(expect_connect ? 11 : 0);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        _exit(expect_connect ? 11 : 0);
       if (!expect_connect) _exit(12);
-      const std::string req = R"({"id":1,"version":1,"method":"ping"})" "\n";
+      const std::string req = R"({"id":1,"version":1,"method":"ping"})"
+                              "\n";
       if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) < 0) _exit(0);
       char tmp[256];
       pollfd p{fd, POLLIN, 0};

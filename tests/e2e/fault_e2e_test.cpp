@@ -30,7 +30,8 @@ class FaultPoints : public OrchestratorE2E {
          p = wl.find("branch refs/heads/baton/shop-orchestrator", p + 1))
       ++count;
     if (count != 1) return "branch checked out " + std::to_string(count) + " times:\n" + wl;
-    if (wl.find("worktree " + stable() + "\n") == std::string::npos) return "not at the stable path:\n" + wl;
+    if (wl.find("worktree " + stable() + "\n") == std::string::npos)
+      return "not at the stable path:\n" + wl;
     for (const auto& e : fs::directory_iterator(home_ + "/worktrees/shop")) {
       const auto name = e.path().filename().string();
       if (name != "orchestrator") return "leftover " + name;
@@ -87,7 +88,8 @@ TEST_F(FaultPoints, EveryPointFailedOrKilledConvergesOnTheNextReplace) {
         result = problem.empty() ? "ok" : "FAILED";
         if (!problem.empty()) {
           ++failures;
-          ADD_FAILURE() << point << ":" << mode << " did not converge: " << problem << "\nfirst replace: " << faulty.err;
+          ADD_FAILURE() << point << ":" << mode << " did not converge: " << problem
+                        << "\nfirst replace: " << faulty.err;
         }
       }
       row += result + std::string(7 - std::min<std::size_t>(result.size(), 6), ' ');

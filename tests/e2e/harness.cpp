@@ -59,13 +59,15 @@ RunResult run_process(const std::vector<std::string>& argv, const RunOptions& op
   } else {
     fcntl(in[1], F_SETFL, O_NONBLOCK);
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts.timeout_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(opts.timeout_ms);
   bool out_open = true, err_open = true, timed_out = false;
   char buf[65536];
   while (out_open || err_open) {
     pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now()).count();
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
     if (left <= 0) {
       timed_out = true;
       kill(-pid, SIGKILL);
@@ -76,13 +78,17 @@ RunResult run_process(const std::vector<std::string>& argv, const RunOptions& op
     poll(fds, 3, static_cast<int>(std::min<long>(left, 200)));
     if (fds[0].revents) {
       const ssize_t n = read(out[0], buf, sizeof buf);
-      if (n > 0) r.out.append(buf, static_cast<std::size_t>(n));
-      else out_open = false;
+      if (n > 0)
+        r.out.append(buf, static_cast<std::size_t>(n));
+      else
+        out_open = false;
     }
     if (fds[1].revents) {
       const ssize_t n = read(err[0], buf, sizeof buf);
-      if (n > 0) r.err.append(buf, static_cast<std::size_t>(n));
-      else err_open = false;
+      if (n > 0)
+        r.err.append(buf, static_cast<std::size_t>(n));
+      else
+        err_open = false;
     }
     if (in[1] >= 0 && fds[2].revents) {
       const ssize_t n = write(in[1], input.data(), input.size());

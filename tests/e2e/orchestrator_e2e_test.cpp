@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <set>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,8 +61,8 @@ TEST_F(OrchestratorE2E, ReplaceCarriesUncommittedWorkAndTheGitCliAgrees) {
   EXPECT_EQ(st.out, " M app.txt\n?? notes.md\n");
   auto wl = git({"worktree", "list", "--porcelain"});
   std::size_t count = 0;
-  for (std::size_t p = wl.out.find("branch refs/heads/baton/shop-orchestrator"); p != std::string::npos;
-       p = wl.out.find("branch refs/heads/baton/shop-orchestrator", p + 1))
+  for (std::size_t p = wl.out.find("branch refs/heads/baton/shop-orchestrator");
+       p != std::string::npos; p = wl.out.find("branch refs/heads/baton/shop-orchestrator", p + 1))
     ++count;
   EXPECT_EQ(count, 1u) << wl.out;
   EXPECT_NE(wl.out.find("worktree " + stable() + "\n"), std::string::npos) << wl.out;
@@ -74,7 +74,8 @@ TEST_F(OrchestratorE2E, ReplaceCarriesUncommittedWorkAndTheGitCliAgrees) {
       found = true;
       EXPECT_EQ(s["state"], "retired");
       EXPECT_EQ(s["preserved_ref"], "refs/baton/preserved/shop-1");
-      EXPECT_EQ(git({"rev-parse", "refs/baton/preserved/shop-1"}).out, s["preserved_commit"].get<std::string>() + "\n");
+      EXPECT_EQ(git({"rev-parse", "refs/baton/preserved/shop-1"}).out,
+                s["preserved_commit"].get<std::string>() + "\n");
     }
   }
   EXPECT_TRUE(found);
@@ -111,11 +112,15 @@ TEST_F(OrchestratorE2E, PreflightFailuresLeaveTheOldOrchestratorRunning) {
 }
 
 TEST_F(OrchestratorE2E, AnUnallowedConfigRunsNothing) {
-  config("[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
-         "[hooks]\nbefore_spawn = \"touch " + tmp_ + "/hook-ran\"\n");
+  config(
+      "[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[hooks]\nbefore_spawn = \"touch " +
+      tmp_ + "/hook-ran\"\n");
   auto r = b({"up", repo_, "--detach"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err, "baton: the commands in " + repo_ + "/baton.toml are not allowed yet: review it, then run 'baton allow " + repo_ + "'\n");
+  EXPECT_EQ(r.err, "baton: the commands in " + repo_ +
+                       "/baton.toml are not allowed yet: review it, then run 'baton allow " +
+                       repo_ + "'\n");
   EXPECT_FALSE(fs::exists(tmp_ + "/hook-ran"));
   EXPECT_FALSE(fs::exists(stable()));
   baton_ok({"allow", repo_});
@@ -127,7 +132,8 @@ TEST_F(OrchestratorE2E, ConcurrentReplacesMakeOneHandoff) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   std::vector<std::thread> threads;
   std::vector<RunResult> results(10);
-  for (int i = 0; i < 10; ++i) threads.emplace_back([&, i] { results[i] = b({"replace", repo_, "--json"}); });
+  for (int i = 0; i < 10; ++i)
+    threads.emplace_back([&, i] { results[i] = b({"replace", repo_, "--json"}); });
   for (auto& t : threads) t.join();
   std::set<std::string> sessions;
   int joined = 0;
@@ -147,7 +153,8 @@ TEST_F(OrchestratorE2E, AFailedLaunchBringsThePreviousAgentBack) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   auto r = b({"replace", repo_, "--agent", "fail", "--wait"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find("fail exited with status 1 within 1 s; relaunched ok"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fail exited with status 1 within 1 s; relaunched ok"), std::string::npos)
+      << r.err;
   Json s;
   ASSERT_TRUE(eventually([&] {
     s = status();
@@ -160,15 +167,18 @@ TEST_F(OrchestratorE2E, AFailedLaunchBringsThePreviousAgentBack) {
 TEST_F(OrchestratorE2E, AConfigEditToAnotherAgentShowsRestartNeeded) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   EXPECT_EQ(status()["health"], "ok");
-  config("[orchestrator]\nagent = \"stubborn\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
-         "[agents.stubborn]\ncommand = [\"agent-stubborn\"]\n");
+  config(
+      "[orchestrator]\nagent = \"stubborn\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[agents.stubborn]\ncommand = [\"agent-stubborn\"]\n");
   baton_ok({"allow", repo_});
-  EXPECT_TRUE(eventually([&] { return status()["health"] == "restart_needed"; })) << status().dump();
+  EXPECT_TRUE(eventually([&] { return status()["health"] == "restart_needed"; }))
+      << status().dump();
 }
 
 TEST_F(OrchestratorE2E, TheProjectListNeverShowsEnvValues) {
-  config("[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
-         "[env]\nGITHUB_TOKEN = \"${SECRET_FOR_TEST}\"\n");
+  config(
+      "[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[env]\nGITHUB_TOKEN = \"${SECRET_FOR_TEST}\"\n");
   baton_ok({"allow", repo_});
   auto o = opts();
   o.env["SECRET_FOR_TEST"] = "s3cr3t-value";
@@ -225,7 +235,8 @@ TEST_F(OrchestratorE2E, DownRetiresForGoodAndPreserves) {
 }
 
 TEST_F(OrchestratorE2E, ARestartedDaemonBringsTheOrchestratorBackAndStopsTheOrphan) {
-  config("[orchestrator]\nagent = \"stubborn\"\n[agents.stubborn]\ncommand = [\"agent-stubborn\"]\n");
+  config(
+      "[orchestrator]\nagent = \"stubborn\"\n[agents.stubborn]\ncommand = [\"agent-stubborn\"]\n");
   baton_ok({"allow", repo_});
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   const long old_pid = status()["orchestrator"]["pid"].get<long>();
@@ -257,12 +268,13 @@ TEST_F(OrchestratorE2E, KillRefusesAnOrchestratorAndPointsToDown) {
 
 TEST_F(OrchestratorE2E, ACrashedOrchestratorIsRelaunchedWithItsResumeCommand) {
   // Crashes once, after its launch grace; the relaunch (resume) stays up.
-  agent("agent-crashy",
-        "echo start >> " + tmp_ + "/starts\n"
-        "if [ \"$1\" != resume ]; then sleep 1.5; exit 3; fi\n"
-        "echo RESUMED; while :; do sleep 1; done\n");
-  config("[orchestrator]\nagent = \"crashy\"\nlaunch_grace = \"1s\"\n"
-         "[agents.crashy]\ncommand = [\"agent-crashy\"]\nresume = [\"agent-crashy\", \"resume\"]\n");
+  agent("agent-crashy", "echo start >> " + tmp_ +
+                            "/starts\n"
+                            "if [ \"$1\" != resume ]; then sleep 1.5; exit 3; fi\n"
+                            "echo RESUMED; while :; do sleep 1; done\n");
+  config(
+      "[orchestrator]\nagent = \"crashy\"\nlaunch_grace = \"1s\"\n"
+      "[agents.crashy]\ncommand = [\"agent-crashy\"]\nresume = [\"agent-crashy\", \"resume\"]\n");
   baton_ok({"allow", repo_});
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   const long first = status()["orchestrator"]["pid"].get<long>();
@@ -270,7 +282,8 @@ TEST_F(OrchestratorE2E, ACrashedOrchestratorIsRelaunchedWithItsResumeCommand) {
   ASSERT_TRUE(eventually(
       [&] {
         s = status();
-        return s["orchestrator"]["state"] == "active" && s["orchestrator"]["pid"].get<long>() != first;
+        return s["orchestrator"]["state"] == "active" &&
+               s["orchestrator"]["pid"].get<long>() != first;
       },
       15000))
       << s.dump();
@@ -282,11 +295,19 @@ TEST_F(OrchestratorE2E, ACrashedOrchestratorIsRelaunchedWithItsResumeCommand) {
 
 TEST_F(OrchestratorE2E, HooksRunWithTheirEventAndSession) {
   const std::string log = tmp_ + "/hooks.txt";
-  config("[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
-         "[hooks]\nbefore_retire = \"echo before_retire $BATON_SESSION >> " + log + "\"\n"
-         "after_retire = [\"sh\", \"-c\", \"echo $BATON_EVENT $BATON_SESSION >> " + log + "\"]\n"
-         "before_spawn = \"echo before_spawn $BATON_SESSION $BATON_BRANCH >> " + log + "\"\n"
-         "after_spawn = \"echo after_spawn $BATON_SESSION $BATON_AGENT >> " + log + "\"\n");
+  config(
+      "[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[hooks]\nbefore_retire = \"echo before_retire $BATON_SESSION >> " +
+      log +
+      "\"\n"
+      "after_retire = [\"sh\", \"-c\", \"echo $BATON_EVENT $BATON_SESSION >> " +
+      log +
+      "\"]\n"
+      "before_spawn = \"echo before_spawn $BATON_SESSION $BATON_BRANCH >> " +
+      log +
+      "\"\n"
+      "after_spawn = \"echo after_spawn $BATON_SESSION $BATON_AGENT >> " +
+      log + "\"\n");
   baton_ok({"allow", repo_});
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   ASSERT_EQ(b({"replace", repo_}).status, 0);
@@ -303,8 +324,9 @@ TEST_F(OrchestratorE2E, HooksRunWithTheirEventAndSession) {
 TEST_F(OrchestratorE2E, AFailingBeforeRetireHookAbortsWithItsOutput) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   const long pid = status()["orchestrator"]["pid"].get<long>();
-  config("[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
-         "[hooks]\nbefore_retire = \"echo tests are red; exit 4\"\n");
+  config(
+      "[orchestrator]\nagent = \"ok\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[hooks]\nbefore_retire = \"echo tests are red; exit 4\"\n");
   baton_ok({"allow", repo_});
   auto r = b({"replace", repo_});
   EXPECT_EQ(r.status, 1);
@@ -336,12 +358,20 @@ TEST_F(OrchestratorE2E, PreservedWorkCanBeListedShownAppliedAndDropped) {
 
 TEST_F(OrchestratorE2E, TheDaemonWatchesTheConfigEvenWhenSedReplacesIt) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
-  auto ls_health = [&] { return nlohmann::json::parse(baton_ok({"ls", "--json"}))["projects"][0]["health"]; };
+  auto ls_health = [&] {
+    return nlohmann::json::parse(baton_ok({"ls", "--json"}))["projects"][0]["health"];
+  };
   EXPECT_EQ(ls_health(), "ok");
   // sed -i writes a new file and renames it over the old one; ls itself reads no config.
-  ASSERT_EQ(run_process({"sed", "-i", "s/agent = \"ok\"/agent = \"stubborn\"/", repo_ + "/baton.toml"}).status, 0);
+  ASSERT_EQ(
+      run_process({"sed", "-i", "s/agent = \"ok\"/agent = \"stubborn\"/", repo_ + "/baton.toml"})
+          .status,
+      0);
   EXPECT_TRUE(eventually([&] { return ls_health() == "restart_needed"; })) << ls_health();
-  ASSERT_EQ(run_process({"sed", "-i", "s/agent = \"stubborn\"/agent = \"ok\"/", repo_ + "/baton.toml"}).status, 0);
+  ASSERT_EQ(
+      run_process({"sed", "-i", "s/agent = \"stubborn\"/agent = \"ok\"/", repo_ + "/baton.toml"})
+          .status,
+      0);
   EXPECT_TRUE(eventually([&] { return ls_health() == "ok"; })) << ls_health();
 }
 

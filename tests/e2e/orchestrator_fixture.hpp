@@ -30,18 +30,22 @@ class OrchestratorE2E : public BatonTest {
     git({"commit", "-q", "-m", "init"});
     // Prints where it runs, then waits; HUP ends it like a real agent.
     agent("agent-ok",
-          "echo \"AGENT $0 cwd=$(pwd) branch=$(git rev-parse --abbrev-ref HEAD) session=$BATON_SESSION\"\n"
+          "echo \"AGENT $0 cwd=$(pwd) branch=$(git rev-parse --abbrev-ref HEAD) "
+          "session=$BATON_SESSION\"\n"
           "while :; do sleep 1; done\n");
     agent("agent-fail", "echo 'agent-fail: no network'; exit 1\n");
     agent("agent-stubborn", "trap '' HUP TERM\necho STUBBORN $$\nwhile :; do sleep 1; done\n");
-    config("[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
-           "[agents.ok]\ncommand = [\"agent-ok\"]\n"
-           "[agents.fail]\ncommand = [\"agent-fail\"]\n"
-           "[agents.stubborn]\ncommand = [\"agent-stubborn\"]\n");
+    config(
+        "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+        "[agents.ok]\ncommand = [\"agent-ok\"]\n"
+        "[agents.fail]\ncommand = [\"agent-fail\"]\n"
+        "[agents.stubborn]\ncommand = [\"agent-stubborn\"]\n");
     baton_ok({"allow", repo_});
   }
 
-  void write(const std::string& path, const std::string& content) { std::ofstream(path) << content; }
+  void write(const std::string& path, const std::string& content) {
+    std::ofstream(path) << content;
+  }
 
   void agent(const std::string& name, const std::string& body) {
     const std::string path = bin_ + "/" + name;
@@ -66,7 +70,9 @@ class OrchestratorE2E : public BatonTest {
 
   RunResult b(const std::vector<std::string>& args) { return baton(args, opts()); }
 
-  nlohmann::json status() { return nlohmann::json::parse(baton_ok({"status", repo_, "--json"}, opts())); }
+  nlohmann::json status() {
+    return nlohmann::json::parse(baton_ok({"status", repo_, "--json"}, opts()));
+  }
 
   std::string stable() { return home_ + "/worktrees/shop/orchestrator"; }
 

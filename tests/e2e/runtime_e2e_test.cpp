@@ -47,7 +47,8 @@ TEST_F(RuntimeE2E, ExecFailureIsOneClearLine) {
   EXPECT_EQ(r.err, "baton: cannot start 'codx': No such file or directory\n");
   auto r2 = baton({"new", "--cwd", tmp_ + "/missing", "--", "sh"});
   EXPECT_EQ(r2.status, 1);
-  EXPECT_EQ(r2.err, "baton: cannot start 'sh' in '" + tmp_ + "/missing': No such file or directory\n");
+  EXPECT_EQ(r2.err,
+            "baton: cannot start 'sh' in '" + tmp_ + "/missing': No such file or directory\n");
   const std::string script = tmp_ + "/noexec.sh";
   std::ofstream(script) << "#!/bin/sh\necho hi\n";
   auto r3 = baton({"new", "--", script});
@@ -92,7 +93,8 @@ TEST_F(RuntimeE2E, TheLastLineBeforeExitIsNeverLost) {
     ASSERT_EQ(wait_exited(id), 0);
     const std::string screen = capture(id);
     ASSERT_NE(screen.find("LAST-LINE-" + std::to_string(i)), std::string::npos)
-        << "run " << i << " lost its last line; screen:\n" << screen;
+        << "run " << i << " lost its last line; screen:\n"
+        << screen;
   }
 }
 
@@ -117,7 +119,8 @@ TEST_F(RuntimeE2E, LargeOutputArrivesWholeAndInOrderThroughAnAttachedClient) {
 }
 
 TEST_F(RuntimeE2E, AttachForwardsInputAndExitsWithTheSessionsStatus) {
-  baton_ok({"new", "--name", "ask", "--", "sh", "-c", "read answer; echo \"you said $answer\"; exit 3"});
+  baton_ok(
+      {"new", "--name", "ask", "--", "sh", "-c", "read answer; echo \"you said $answer\"; exit 3"});
   auto r = baton({"attach", "ask"}, RunOptions{.input = "forty-two\n"});
   EXPECT_EQ(r.status, 3) << r.err;
   EXPECT_NE(r.out.find("you said forty-two"), std::string::npos) << r.out;
@@ -139,7 +142,8 @@ TEST_F(RuntimeE2E, ACursorPositionQueryGetsExactlyOneAnswerWhenNoClientIsAttache
 }
 
 TEST_F(RuntimeE2E, SendTypesTextAndNamedKeys) {
-  baton_ok({"new", "--name", "cat", "--", "sh", "-c", "stty -echo; while read l; do echo \"got:$l\"; done"});
+  baton_ok({"new", "--name", "cat", "--", "sh", "-c",
+            "stty -echo; while read l; do echo \"got:$l\"; done"});
   baton_ok({"send", "cat", "hello", "world"});
   baton_ok({"send", "cat", "--keys", "Enter"});
   std::string screen;
@@ -160,7 +164,8 @@ TEST_F(RuntimeE2E, CaptureJoinsSoftWrappedRowsUnlessRaw) {
     return joined.find(std::string(150, '0')) != std::string::npos;
   })) << joined;
   const std::string raw = baton_ok({"capture", "wrap", "--raw"});
-  EXPECT_NE(raw.find(std::string(120, '0') + "\n" + std::string(30, '0')), std::string::npos) << raw;
+  EXPECT_NE(raw.find(std::string(120, '0') + "\n" + std::string(30, '0')), std::string::npos)
+      << raw;
 }
 
 TEST_F(RuntimeE2E, TwoConcurrentAutoStartsMakeOneDaemon) {
@@ -172,12 +177,14 @@ TEST_F(RuntimeE2E, TwoConcurrentAutoStartsMakeOneDaemon) {
   for (auto& r : results) EXPECT_EQ(r.status, 0) << r.err;
   const std::string log = read_file(home_ + "/logs/daemon.log");
   std::size_t listening = 0;
-  for (std::size_t p = log.find("listening"); p != std::string::npos; p = log.find("listening", p + 1))
+  for (std::size_t p = log.find("listening"); p != std::string::npos;
+       p = log.find("listening", p + 1))
     ++listening;
   EXPECT_EQ(listening, 1u) << log;
   // A daemon started by hand next to it says so and leaves the running one alone.
   const pid_t pid = daemon_pid();
-  auto second = run_process({BATON_DAEMON_BIN, "--foreground"}, RunOptions{.env = {{"BATON_HOME", home_}}});
+  auto second =
+      run_process({BATON_DAEMON_BIN, "--foreground"}, RunOptions{.env = {{"BATON_HOME", home_}}});
   EXPECT_EQ(second.status, 1);
   EXPECT_NE(second.err.find("already running"), std::string::npos) << second.err;
   EXPECT_EQ(daemon_pid(), pid);
@@ -198,7 +205,8 @@ TEST_F(RuntimeE2E, AProtocolMismatchIsOneLineSayingWhatToDo) {
 
 TEST_F(RuntimeE2E, ShutdownStopsEverySessionEvenOneIgnoringHangupAndTerm) {
   baton_ok({"new", "--name", "a", "--", "sleep", "1000"});
-  baton_ok({"new", "--name", "stubborn", "--", "sh", "-c", "trap '' HUP TERM; while :; do sleep 1; done"});
+  baton_ok({"new", "--name", "stubborn", "--", "sh", "-c",
+            "trap '' HUP TERM; while :; do sleep 1; done"});
   auto j = Json::parse(baton_ok({"sessions", "--json"}));
   std::vector<pid_t> pids;
   for (const auto& s : j["sessions"]) pids.push_back(s["pid"].get<pid_t>());
@@ -225,7 +233,8 @@ TEST_F(RuntimeE2E, StateLivesUnderBatonHomeWithPrivatePermissions) {
 }
 
 TEST_F(RuntimeE2E, SessionsGetTermColortermAndAUtf8Lang) {
-  baton_ok({"new", "--name", "env", "--", "sh", "-c", "echo \"T=$TERM C=$COLORTERM L=$LANG\"; sleep 100"},
+  baton_ok({"new", "--name", "env", "--", "sh", "-c",
+            "echo \"T=$TERM C=$COLORTERM L=$LANG\"; sleep 100"},
            RunOptions{.env = {{"LANG", "POSIX"}}});
   std::string screen;
   EXPECT_TRUE(eventually([&] {

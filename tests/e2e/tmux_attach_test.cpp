@@ -32,8 +32,8 @@ class TmuxAttach : public BatonTest {
   // A tmux window of cols x rows (no status line) running `baton attach target`.
   void start_attached(const std::string& target, int cols, int rows) {
     auto r = tmux({"new-session", "-d", "-s", "t", "-x", std::to_string(cols), "-y",
-                   std::to_string(rows), std::string(BATON_BIN) + " attach " + target, ";",
-                   "set", "-g", "status", "off", ";", "set", "-g", "remain-on-exit", "on"});
+                   std::to_string(rows), std::string(BATON_BIN) + " attach " + target, ";", "set",
+                   "-g", "status", "off", ";", "set", "-g", "remain-on-exit", "on"});
     ASSERT_EQ(r.status, 0) << r.err;
   }
 
@@ -63,7 +63,8 @@ TEST_F(TmuxAttach, AttachDrawsATuiScreenFollowsResizeAndDetachesWithoutStopping)
   EXPECT_TRUE(pane_shows("size=30 100", &p)) << p;
   // The TUI's box is where it drew it: row 5, column 10.
   auto lines = std::vector<std::string>();
-  for (std::size_t s = 0, e; (e = p.find('\n', s)) != std::string::npos; s = e + 1) lines.push_back(p.substr(s, e - s));
+  for (std::size_t s = 0, e; (e = p.find('\n', s)) != std::string::npos; s = e + 1)
+    lines.push_back(p.substr(s, e - s));
   ASSERT_GE(lines.size(), 5u);
   EXPECT_EQ(lines[4].find("TUI-BOX"), 9u) << p;
 
@@ -83,7 +84,8 @@ TEST_F(TmuxAttach, AttachDrawsATuiScreenFollowsResizeAndDetachesWithoutStopping)
 }
 
 TEST_F(TmuxAttach, TypedKeysReachTheSession) {
-  baton_ok({"new", "--name", "ask", "--", "sh", "-c", "printf 'answer? '; read answer; echo \"you said $answer\"; sleep 100"});
+  baton_ok({"new", "--name", "ask", "--", "sh", "-c",
+            "printf 'answer? '; read answer; echo \"you said $answer\"; sleep 100"});
   start_attached("ask", 80, 24);
   std::string p;
   // Keys typed before the client switched its terminal to raw mode would be flushed.
@@ -93,7 +95,8 @@ TEST_F(TmuxAttach, TypedKeysReachTheSession) {
 }
 
 TEST_F(TmuxAttach, AQueryIsAnsweredOnlyByTheAttachedTerminal) {
-  baton_ok({"new", "--name", "probe", "--", "sh", "-c", std::string("printf 'ready? '; read go; exec ") + QUERY_PROBE_BIN});
+  baton_ok({"new", "--name", "probe", "--", "sh", "-c",
+            std::string("printf 'ready? '; read go; exec ") + QUERY_PROBE_BIN});
   start_attached("probe", 80, 24);
   std::string p;
   ASSERT_TRUE(pane_shows("ready?", &p)) << p;
@@ -103,7 +106,8 @@ TEST_F(TmuxAttach, AQueryIsAnsweredOnlyByTheAttachedTerminal) {
 }
 
 TEST_F(TmuxAttach, AReadOnlyClientCannotType) {
-  baton_ok({"new", "--name", "ro", "--", "sh", "-c", "printf 'type: '; read l; echo \"typed:$l\"; sleep 100"});
+  baton_ok({"new", "--name", "ro", "--", "sh", "-c",
+            "printf 'type: '; read l; echo \"typed:$l\"; sleep 100"});
   auto r = tmux({"new-session", "-d", "-s", "t", "-x", "80", "-y", "24",
                  std::string(BATON_BIN) + " attach --read-only ro"});
   ASSERT_EQ(r.status, 0) << r.err;
