@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "runtime/protocol.hpp"
 
@@ -62,6 +64,44 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
+// Writes every chunk to stdout, as few writev calls as it takes, then clears chunks.
+bool write_chunks(std::vector<std::string>& chunks) {
+  std::size_t first = 0;   // the chunk being written
+  std::size_t offset = 0;  // bytes of it already written
+  while (first < chunks.size()) {
+    iovec iov[64];
+    int n_iov = 0;
+    for (std::size_t i = first; i < chunks.size() && n_iov < 64; ++i) {
+      const std::size_t skip = i == first ? offset : 0;
+      iov[n_iov].iov_base = chunks[i].data() + skip;
+      iov[n_iov].iov_len = chunks[i].size() - skip;
+      ++n_iov;
+    }
+    ssize_t n = writev(STDOUT_FILENO, iov, n_iov);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+      if (errno == EAGAIN) {
+        pollfd p{STDOUT_FILENO, POLLOUT, 0};
+        poll(&p, 1, 1000);
+      }
+      continue;
+    }
+    if (n <= 0) return false;
+    while (n > 0 && first < chunks.size()) {
+      const std::size_t left = chunks[first].size() - offset;
+      if (static_cast<std::size_t>(n) < left) {
+        offset += static_cast<std::size_t>(n);
+        n = 0;
+      } else {
+        n -= static_cast<ssize_t>(left);
+        ++first;
+        offset = 0;
+      }
+    }
+  }
+  chunks.clear();
+  return true;
+}
+
 void send_resize(int sock) {
   const TermSize ts = terminal_size();
   if (ts.rows > 0 && ts.cols > 0)
@@ -109,8 +149,15 @@ int run_attach(int sock, std::string buffered, const AttachOptions& opts) {
   bool stdin_open = true;
   int result = -1;
   std::string lost;
+  // The DATA payloads of one recv, written with one writev (a recv carries ~8 frames).
+  std::vector<std::string> output;
 
   auto handle_frames = [&]() -> bool {
+    const auto flush = [&]() -> bool {
+      if (write_chunks(output)) return true;
+      lost = "cannot write to the terminal";
+      return false;
+    };
     while (auto f = frames.next()) {
       if (!has_hello) {
         if (f->type != proto::FrameType::kHello || f->payload.size() != 4 ||
@@ -123,20 +170,20 @@ int run_attach(int sock, std::string buffered, const AttachOptions& opts) {
       }
       switch (f->type) {
         case proto::FrameType::kData:
-          if (!write_all(STDOUT_FILENO, f->payload)) {
-            lost = "cannot write to the terminal";
-            return false;
-          }
+          if (!f->payload.empty()) output.push_back(std::move(f->payload));
           break;
         case proto::FrameType::kExit:
-          result = f->payload.size() == 4
-                       ? static_cast<int>(static_cast<std::int32_t>(proto::read_u32(f->payload.data())))
-                       : 1;
+          if (!flush()) return false;
+          result =
+              f->payload.size() == 4
+                  ? static_cast<int>(static_cast<std::int32_t>(proto::read_u32(f->payload.data())))
+                  : 1;
           return false;
         default:
           break;
       }
     }
+    if (!flush()) return false;
     if (!frames.error().empty()) {
       lost = "bad frame from the daemon: " + frames.error();
       return false;
@@ -187,7 +234,8 @@ int run_attach(int sock, std::string buffered, const AttachOptions& opts) {
         continue;
       }
       std::string_view in(buf, static_cast<std::size_t>(r));
-      const auto key = is_tty ? in.find(static_cast<char>(opts.detach_key)) : std::string_view::npos;
+      const auto key =
+          is_tty ? in.find(static_cast<char>(opts.detach_key)) : std::string_view::npos;
       const std::string_view before = in.substr(0, key);
       if (!opts.is_read_only && !before.empty())
         write_all(sock, proto::encode_frame(proto::FrameType::kData, before));

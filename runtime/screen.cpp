@@ -74,7 +74,8 @@ void track_esc_state(std::uint8_t& state, std::string_view bytes) {
 // cells it writes. Returns its length from p, CR LF included, or 0 when [p, end) does not
 // start with one.
 std::size_t plain_line_length(const char* p, const char* end) {
-  const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+  const auto* nl =
+      static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
   if (nl == nullptr || nl == p || nl[-1] != '\r') return 0;
   int continuation = 0;
   bool has_ascii = false;
@@ -492,7 +493,8 @@ std::size_t Screen::pump(std::size_t budget_bytes) {
             n = static_cast<std::size_t>(q + len - p);
             break;
           }
-          q = static_cast<const char*>(std::memchr(q, '\n', static_cast<std::size_t>(p + left - q)));
+          q = static_cast<const char*>(
+              std::memchr(q, '\n', static_cast<std::size_t>(p + left - q)));
           if (q == nullptr) break;
           ++q;
         }

@@ -56,7 +56,7 @@ class Session {
   static constexpr std::size_t kPauseBacklogBytes = 1u << 20;
   // ...but a client that writes nothing for this long is stalled: its output is dropped and
   // it gets a repaint, so a stalled client never blocks the session (tmux does the same).
-  static constexpr std::uint64_t kStallMs = 500;
+  static constexpr std::uint64_t kStallMs = 2000;
 
   using ExitFn = std::function<void(Session&)>;
 
