@@ -392,5 +392,23 @@ TEST_F(OrchestratorE2E, ShutdownKeepsTheRestoreMarkerSoTheOrchestratorComesBack)
   EXPECT_NE(screen_of("shop-1").find("session=shop-1"), std::string::npos);
 }
 
+TEST_F(OrchestratorE2E, TwoRepositoriesWithTheSameProjectIdAreRefused) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const std::string other = tmp_ + "/elsewhere/shop";
+  std::filesystem::create_directories(other);
+  git({"init", "-q", "-b", "main"}, other);
+  write(other + "/f.txt", "x\n");
+  git({"add", "."}, other);
+  git({"commit", "-q", "-m", "init"}, other);
+  auto r = b({"up", other, "--detach"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "baton: project id 'shop' is already used by " + repo_ + ": set [project] name in " + other +
+                       "/baton.toml\n");
+  write(other + "/baton.toml", "[project]\nname = \"shop2\"\n[orchestrator]\nagent = \"shell\"\n");
+  auto ok = b({"up", other, "--detach"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(ok.out, "shop2-1\n");
+}
+
 }  // namespace
 }  // namespace baton::test
