@@ -380,7 +380,9 @@ TEST_F(OrchestratorE2E, ShutdownKeepsTheRestoreMarkerSoTheOrchestratorComesBack)
   const long pid = status()["orchestrator"]["pid"].get<long>();
   ASSERT_EQ(b({"shutdown"}).status, 0);
   EXPECT_TRUE(eventually([&] { return !process_exists(static_cast<pid_t>(pid)); }));
-  EXPECT_NE(read_file(home_ + "/logs/daemon.log").find("uv_loop_close=0"), std::string::npos);
+  // The daemon logs this last, after it let go of the client.
+  EXPECT_TRUE(eventually(
+      [&] { return read_file(home_ + "/logs/daemon.log").find("uv_loop_close=0") != std::string::npos; }));
   // The next command starts the daemon, which relaunches it.
   Json s;
   EXPECT_TRUE(eventually([&] {
