@@ -60,7 +60,6 @@ confirm="$(option @baton-confirm on)"
 # # and all) never passes through tmux's command parser or format expansion: confirm-before
 # expands and parses its command once more before running it.
 tmux set-environment -g BATON_TMUX_HELPER "$helper"
-tmux set-option -gq @baton-helper "$helper"
 
 if [[ -n "$attach_key" ]]; then
   if ((version >= 302)); then
@@ -86,8 +85,8 @@ if [[ -n "$replace_key" ]]; then
 fi
 
 # #{baton_status} -> #(BIN status --tmux PATH), re-run every status-interval for the active
-# pane's directory. #{q:...} quotes the path for the shell (tmux >= 3.1).
-if ((version >= 301)); then
+# pane's directory. #{q:...} quotes the path for the shell (tmux >= 3.2 here, to be safe).
+if ((version >= 302)); then
   path_arg='#{q:pane_current_path}'
 else
   path_arg="'#{pane_current_path}'"

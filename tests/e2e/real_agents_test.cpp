@@ -48,8 +48,9 @@ class RealAgents : public BatonTest {
     git({"add", "."});
     git({"commit", "-q", "-m", "init"});
     // launch_grace: claude needs about 3 s to give up on the network; leave room on a busy machine.
-    std::ofstream(repo_ + "/baton.toml") << "[project]\nname = \"shop\"\n"
-                                            "[orchestrator]\nagent = \"codex\"\nlaunch_grace = \"30s\"\n";
+    std::ofstream(repo_ + "/baton.toml")
+        << "[project]\nname = \"shop\"\n"
+           "[orchestrator]\nagent = \"codex\"\nlaunch_grace = \"30s\"\n";
     baton_ok({"allow", repo_}, opts());
   }
 
@@ -90,7 +91,8 @@ class RealAgents : public BatonTest {
     o.env["CODEX_HOME"] = user_home_ + "/.codex";
     o.env["CLAUDE_CONFIG_DIR"] = user_home_ + "/.claude";
     o.env["XDG_CONFIG_HOME"] = user_home_ + "/.config";
-    for (const char* key : {"OPENAI_API_KEY", "CODEX_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"}) {
+    for (const char* key :
+         {"OPENAI_API_KEY", "CODEX_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"}) {
       if (std::getenv(key)) o.env[key] = "";
     }
     o.cwd = repo_;
@@ -98,7 +100,9 @@ class RealAgents : public BatonTest {
     return o;
   }
 
-  RunResult b(const std::vector<std::string>& args, int timeout_ms = 60000) { return baton(args, opts(timeout_ms)); }
+  RunResult b(const std::vector<std::string>& args, int timeout_ms = 60000) {
+    return baton(args, opts(timeout_ms));
+  }
 
   Json status() {
     auto r = b({"status", repo_, "--json"});
@@ -106,13 +110,15 @@ class RealAgents : public BatonTest {
     return Json::parse(r.out, nullptr, false);
   }
 
-  // Waits for codex's sign-in screen in `target`; returns the last capture.
+  // Waits for codex's whole sign-in screen in `target`; returns the last capture.
   std::string wait_sign_in(const std::string& target, bool* shown) {
     std::string screen;
     *shown = eventually(
         [&] {
           screen = capture(target);
-          return screen.find("Sign in with ChatGPT") != std::string::npos;
+          // The whole menu: codex draws it in more than one write.
+          return screen.find("Sign in with ChatGPT") != std::string::npos &&
+                 screen.find("Press enter to continue") != std::string::npos;
         },
         kCodexStartMs);
     return screen;
@@ -171,15 +177,35 @@ TEST_F(RealAgents, AClaudeThatCannotStartGivesTheBranchBackToCodex) {
   // claude gives up within seconds: the failure is reported when it exits, not after the grace.
   EXPECT_LT(took, std::chrono::seconds(25)) << r.err;
 
-  auto s = status();
-  EXPECT_EQ(s["health"], "restart_needed") << s.dump(2);
+  // --wait returns once claude has exited; the relaunch of codex finishes in the background.
+  Json s;
+  EXPECT_TRUE(eventually(
+      [&] {
+        s = status();
+        return s["health"] == "restart_needed";
+      },
+      60000))
+      << s.dump(2);
   EXPECT_EQ(s["active_count"], 1) << s.dump(2);
   ASSERT_TRUE(s["orchestrator"].is_object()) << s.dump(2);
   EXPECT_EQ(s["orchestrator"]["agent"], "codex") << s.dump(2);
   EXPECT_EQ(s["orchestrator"]["branch"], "baton/shop-orchestrator");
   const std::string error = s["error"].is_string() ? s["error"].get<std::string>() : "";
   EXPECT_NE(error.find("claude-code exited with status 1"), std::string::npos) << s.dump(2);
-  EXPECT_NE(error.find("Unable to connect to Anthropic services"), std::string::npos) << s.dump(2);
+  EXPECT_NE(error.find("relaunched codex"), std::string::npos) << s.dump(2);
+
+  // claude's session is kept with its exit status and its last screen.
+  auto sessions = Json::parse(b({"sessions", repo_, "--all", "--json"}).out, nullptr, false);
+  std::string claude_id;
+  for (const auto& session : sessions["sessions"]) {
+    if (session.value("agent", "") == "claude-code") {
+      claude_id = session["id"].get<std::string>();
+      EXPECT_EQ(session["exit_status"], 1) << session.dump(2);
+    }
+  }
+  ASSERT_FALSE(claude_id.empty()) << sessions.dump(2);
+  const std::string last = capture(claude_id);
+  EXPECT_NE(last.find("Unable to connect to Anthropic services"), std::string::npos) << last;
 
   const std::string id = s["orchestrator"]["id"].get<std::string>();
   EXPECT_NE(id, "shop-1");

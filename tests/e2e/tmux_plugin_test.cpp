@@ -1,7 +1,9 @@
-// plugin/tmux/baton.tmux in real tmux: an inner server on a private socket loads the plugin,
-// and its client runs inside a pane of an outer server, because key bindings fire only on a
-// client's input (send-keys to a pane bypasses the key tables). Keys are typed with send-keys
-// to the outer pane; what the user sees is capture-pane of the outer pane.
+// The multiplexer plugins. plugin/tmux/baton.tmux in real tmux: an inner server on a private
+// socket loads the plugin, and its client runs inside a pane of an outer server, because key
+// bindings fire only on a client's input (send-keys to a pane bypasses the key tables). Keys
+// are typed with send-keys to the outer pane; what the user sees is capture-pane of the outer
+// pane. plugin/kitty: baton.conf through kitty's own config parser (kitty cannot run without
+// a display here), and its script run as kitty would run it.
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -21,35 +23,31 @@ namespace {
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
-class TmuxPlugin : public BatonTest {
+// A repository "my shop" (project shop) whose orchestrator, shop-1, is a fake agent.
+class PluginTest : public BatonTest {
  protected:
   void SetUp() override {
     BatonTest::SetUp();
-    if (run_process({"tmux", "-V"}).status != 0) GTEST_SKIP() << "tmux is not installed";
     // A space in every path the plugin hands around: the repository and the binaries.
     repo_ = tmp_ + "/my shop";
     bin_ = tmp_ + "/agent bin";
-    inner_ = tmp_ + "/inner.sock";
-    outer_ = tmp_ + "/outer.sock";
     fs::create_directories(repo_);
     fs::create_directories(bin_);
     git({"init", "-q", "-b", "main"});
     write(repo_ + "/README.md", "shop\n");
     git({"add", "."});
     git({"commit", "-q", "-m", "init"});
-    agent("agent-fake", "echo \"FAKE AGENT $1 session=$BATON_SESSION branch=$(git rev-parse --abbrev-ref HEAD)\"\n"
-                        "while :; do sleep 1; done\n");
+    agent(
+        "agent-fake",
+        "echo \"FAKE AGENT $1 session=$BATON_SESSION branch=$(git rev-parse --abbrev-ref HEAD)\"\n"
+        "while :; do sleep 1; done\n");
     config("fake");
     ASSERT_EQ(b({"up", repo_, "--detach"}).out, "shop-1\n");
   }
 
-  void TearDown() override {
-    if (started_outer_) tmux_at(outer_, {"kill-server"});
-    if (started_inner_) tmux_at(inner_, {"kill-server"});
-    BatonTest::TearDown();
+  void write(const std::string& path, const std::string& content) {
+    std::ofstream(path) << content;
   }
-
-  void write(const std::string& path, const std::string& content) { std::ofstream(path) << content; }
 
   void agent(const std::string& name, const std::string& body) {
     const std::string path = bin_ + "/" + name;
@@ -59,11 +57,12 @@ class TmuxPlugin : public BatonTest {
 
   // The configured orchestrator: [agents.fake] and [agents.other] both run agent-fake.
   void config(const std::string& agent_name) {
-    write(repo_ + "/baton.toml", "[project]\nname = \"shop\"\n[orchestrator]\nagent = \"" + agent_name +
+    write(repo_ + "/baton.toml", "[project]\nname = \"shop\"\n[orchestrator]\nagent = \"" +
+                                     agent_name +
                                      "\"\nlaunch_grace = \"1s\"\n"
                                      "[agents.fake]\ncommand = [\"agent-fake\", \"fake\"]\n"
                                      "[agents.other]\ncommand = [\"agent-fake\", \"other\"]\n");
-    baton_ok({"allow", repo_});
+    baton_ok({"allow", repo_}, RunOptions{.env = env()});
   }
 
   RunResult git(const std::vector<std::string>& args) {
@@ -73,12 +72,37 @@ class TmuxPlugin : public BatonTest {
   }
 
   std::map<std::string, std::string> env() {
-    return {{"BATON_HOME", home_}, {"PATH", bin_ + ":" + std::string(std::getenv("PATH"))}, {"TMUX", ""}};
+    return {{"BATON_HOME", home_},
+            {"PATH", bin_ + ":" + std::string(std::getenv("PATH"))},
+            {"TMUX", ""}};
   }
 
-  RunResult b(const std::vector<std::string>& args) { return baton(args, RunOptions{.env = env()}); }
+  RunResult b(const std::vector<std::string>& args) {
+    return baton(args, RunOptions{.env = env()});
+  }
 
   Json status() { return Json::parse(b({"status", repo_, "--json"}).out); }
+
+  std::string repo_, bin_;
+};
+
+class TmuxPlugin : public PluginTest {
+ protected:
+  void SetUp() override {
+    if (run_process({"tmux", "-V"}).status != 0) {
+      BatonTest::SetUp();
+      GTEST_SKIP() << "tmux is not installed";
+    }
+    PluginTest::SetUp();
+    inner_ = tmp_ + "/inner.sock";
+    outer_ = tmp_ + "/outer.sock";
+  }
+
+  void TearDown() override {
+    if (started_outer_) tmux_at(outer_, {"kill-server"});
+    if (started_inner_) tmux_at(inner_, {"kill-server"});
+    PluginTest::TearDown();
+  }
 
   RunResult tmux_at(const std::string& socket, const std::vector<std::string>& args) {
     std::vector<std::string> argv{"tmux", "-S", socket};
@@ -97,11 +121,13 @@ class TmuxPlugin : public BatonTest {
                     "set -g status-right '[#{baton_status}]'\n"
                     "set -g status-right-length 60\n" +
                     options + "run-shell '" + BATON_TMUX_PLUGIN + "'\n");
-    auto r = tmux_at(inner_, {"-f", conf, "new-session", "-d", "-s", "in", "-x", "140", "-y", "40", "-c", repo_});
+    auto r = tmux_at(inner_, {"-f", conf, "new-session", "-d", "-s", "in", "-x", "140", "-y", "40",
+                              "-c", repo_});
     ASSERT_EQ(r.status, 0) << r.err;
     started_inner_ = true;
-    r = tmux_at(outer_, {"-f", "/dev/null", "new-session", "-d", "-s", "out", "-x", "140", "-y", "40",
-                         "env -u TMUX tmux -S '" + inner_ + "' attach -t in", ";", "set", "-g", "status", "off"});
+    r = tmux_at(outer_, {"-f", "/dev/null", "new-session", "-d", "-s", "out", "-x", "140", "-y",
+                         "40", "env -u TMUX tmux -S '" + inner_ + "' attach -t in", ";", "set",
+                         "-g", "status", "off"});
     ASSERT_EQ(r.status, 0) << r.err;
     started_outer_ = true;
     ASSERT_TRUE(eventually([&] { return !inner({"list-clients"}).out.empty(); })) << screen();
@@ -136,21 +162,24 @@ class TmuxPlugin : public BatonTest {
     return keys.substr(at, keys.find('\n', at) - at);
   }
 
-  std::string repo_, bin_, inner_, outer_;
+  std::string inner_, outer_;
   bool started_inner_ = false, started_outer_ = false;
 };
 
 TEST_F(TmuxPlugin, BindsTheKeysAndInterpolatesTheStatusSegment) {
   ASSERT_NO_FATAL_FAILURE(start("set -g status-left '#{baton_status}|'\n"));
   const std::string attach = binding("O");
-  EXPECT_NE(attach.find("display-popup -E -d \"#{pane_current_path}\""), std::string::npos) << attach;
+  EXPECT_NE(attach.find("display-popup -E -d \"#{pane_current_path}\""), std::string::npos)
+      << attach;
   EXPECT_NE(attach.find("-w \"80%\""), std::string::npos) << attach;
   EXPECT_NE(attach.find("BATON_TMUX_HELPER"), std::string::npos) << attach;
   const std::string replace = binding("R");
-  EXPECT_NE(replace.find("confirm-before -p \"Replace orchestrator? (y/n)\""), std::string::npos) << replace;
+  EXPECT_NE(replace.find("confirm-before -p \"Replace orchestrator? (y/n)\""), std::string::npos)
+      << replace;
   EXPECT_NE(replace.find("run-shell -b"), std::string::npos) << replace;
 
-  const std::string segment = "#('" + std::string(BATON_BIN) + "' status --tmux #{q:pane_current_path})";
+  const std::string segment =
+      "#('" + std::string(BATON_BIN) + "' status --tmux #{q:pane_current_path})";
   EXPECT_EQ(inner({"show-options", "-gqv", "status-right"}).out, "[" + segment + "]\n");
   EXPECT_EQ(inner({"show-options", "-gqv", "status-left"}).out, segment + "|\n");
   // The segment runs `baton status --tmux` for the active pane's directory.
@@ -159,10 +188,11 @@ TEST_F(TmuxPlugin, BindsTheKeysAndInterpolatesTheStatusSegment) {
 }
 
 TEST_F(TmuxPlugin, OptionsChooseKeysSizeAndConfirmationAndEmptyBindsNothing) {
-  ASSERT_NO_FATAL_FAILURE(start("set -g @baton-attach-key 'M-o'\n"
-                                "set -g @baton-replace-key ''\n"
-                                "set -g @baton-popup-size 50%\n"
-                                "set -g @baton-confirm off\n"));
+  ASSERT_NO_FATAL_FAILURE(
+      start("set -g @baton-attach-key 'M-o'\n"
+            "set -g @baton-replace-key ''\n"
+            "set -g @baton-popup-size 50%\n"
+            "set -g @baton-confirm off\n"));
   EXPECT_EQ(binding("R"), "");
   EXPECT_EQ(binding("O"), "");
   const std::string attach = binding("M-o");
@@ -207,7 +237,8 @@ TEST_F(TmuxPlugin, ReplaceKeyAsksThenMakesANewOrchestratorAndSaysSo) {
   std::string shop2;
   EXPECT_TRUE(eventually([&] {
     shop2 = capture("shop-2");
-    return shop2.find("FAKE AGENT other session=shop-2 branch=baton/shop-orchestrator") != std::string::npos;
+    return shop2.find("FAKE AGENT other session=shop-2 branch=baton/shop-orchestrator") !=
+           std::string::npos;
   })) << shop2;
   EXPECT_TRUE(screen_shows("[other ok]", &s)) << s;
 
@@ -215,7 +246,9 @@ TEST_F(TmuxPlugin, ReplaceKeyAsksThenMakesANewOrchestratorAndSaysSo) {
   type({"C-b", "R"});
   ASSERT_TRUE(screen_shows("Replace orchestrator? (y/n)", &s)) << s;
   type({"n"});
-  EXPECT_TRUE(eventually([&] { return screen().find("Replace orchestrator?") == std::string::npos; })) << screen();
+  EXPECT_TRUE(eventually([&] {
+    return screen().find("Replace orchestrator?") == std::string::npos;
+  })) << screen();
   EXPECT_EQ(status()["orchestrator"]["id"], "shop-2");
 }
 
@@ -249,20 +282,23 @@ TEST_F(TmuxPlugin, AttachKeyOpensAPopupOnTheOrchestrator) {
   ASSERT_TRUE(screen_shows("FAKE AGENT fake session=shop-1", &s)) << s;
   // Inside a popup: a border around it, 80% of 140 columns wide.
   EXPECT_NE(s.find("│FAKE AGENT fake session=shop-1"), std::string::npos) << s;
-  EXPECT_NE(s.find("┌" + [] {
-    std::string line;
-    for (int i = 0; i < 110; ++i) line += "─";
-    return line;
-  }()),
+  EXPECT_NE(s.find("┌" +
+                   [] {
+                     std::string line;
+                     for (int i = 0; i < 110; ++i) line += "─";
+                     return line;
+                   }()),
             std::string::npos)
       << s;
   // It runs baton attach: typing reaches the orchestrator's terminal.
   type({"hello-from-popup"});
-  EXPECT_TRUE(eventually([&] { return capture("shop-1").find("hello-from-popup") != std::string::npos; }))
-      << capture("shop-1");
+  EXPECT_TRUE(eventually([&] {
+    return capture("shop-1").find("hello-from-popup") != std::string::npos;
+  })) << capture("shop-1");
   // Ctrl-\ detaches; the popup closes and the orchestrator runs on.
   type({"C-\\"});
-  EXPECT_TRUE(eventually([&] { return screen().find("FAKE AGENT") == std::string::npos; })) << screen();
+  EXPECT_TRUE(eventually([&] { return screen().find("FAKE AGENT") == std::string::npos; }))
+      << screen();
   EXPECT_EQ(status()["orchestrator"]["state"], "active");
 }
 
@@ -270,12 +306,109 @@ TEST_F(TmuxPlugin, AttachKeyOutsideAProjectSaysSo) {
   ASSERT_NO_FATAL_FAILURE(start(""));
   const std::string elsewhere = tmp_ + "/not a repo";
   fs::create_directories(elsewhere);
+  const auto direct = b({"attach", elsewhere});
+  ASSERT_EQ(direct.status, 1);
+  ASSERT_EQ(direct.err.rfind("baton: ", 0), 0u) << direct.err;
+  const std::string error = direct.err.substr(0, direct.err.find('\n'));
+
   ASSERT_EQ(inner({"new-window", "-t", "in", "-c", elsewhere}).status, 0);
   std::string s;
   ASSERT_TRUE(screen_shows("1:", &s)) << s;
   type({"C-b", "O"});
-  EXPECT_TRUE(screen_shows("baton: ", &s)) << s;
+  EXPECT_TRUE(screen_shows(error.substr(0, 60), &s)) << s << "\nexpected: " << error;
   EXPECT_EQ(s.find("FAKE AGENT"), std::string::npos) << s;
+}
+
+// plugin/kitty/baton-kitty, as kitty's `launch` runs it: in the window's directory, with the
+// environment kitty.conf gives it (BATON_BIN).
+class KittyPlugin : public PluginTest {
+ protected:
+  RunResult script(const std::vector<std::string>& args, const std::string& cwd,
+                   const std::string& input = "") {
+    std::vector<std::string> argv{std::string(BATON_KITTY_DIR) + "/baton-kitty"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto e = env();
+    e["BATON_BIN"] = BATON_BIN;
+    e["KITTY_WINDOW_ID"] = "";
+    e["KITTY_LISTEN_ON"] = "";
+    return run_process(argv, RunOptions{.env = e, .input = input, .timeout_ms = 60000, .cwd = cwd});
+  }
+};
+
+// kitty's own parser reads baton.conf as a user's kitty.conf would include it: no bad line,
+// both keys free in kitty's defaults (where kitty_mod+o and kitty_mod+r are taken), and
+// exe_search_path finds the script.
+TEST_F(KittyPlugin, ConfParsesWithKittysOwnParserOnFreeKeys) {
+  if (run_process({"kitty", "--version"}).status != 0) GTEST_SKIP() << "kitty is not installed";
+  const std::string conf = tmp_ + "/kitty.conf";
+  write(conf, "include " + std::string(BATON_KITTY_DIR) + "/baton.conf\nexe_search_path +" +
+                  BATON_KITTY_DIR + "\nenv BATON_BIN=" + BATON_BIN + "\n");
+  const std::string check = tmp_ + "/check.py";
+  write(check,
+        "import sys\n"
+        "from kitty.config import load_config\n"
+        "from kitty.fast_data_types import set_options\n"
+        "from kitty.utils import which\n"
+        "bad = []\n"
+        "opts = load_config(sys.argv[-1], accumulate_bad_lines=bad)\n"
+        "defaults = load_config()\n"
+        "taken = {(k.mods, k.key) for k in defaults.keymap}\n"
+        "print('bad lines', len(bad), [b.line for b in bad])\n"
+        "for key in ('o', 'r'):\n"
+        "    print('default kitty_mod+' + key, (5, ord(key)) in taken)\n"
+        "for k, v in opts.keymap.items():\n"
+        "    if 'baton' in repr(v):\n"
+        "        print('map', k.mods, chr(k.key), repr(v), 'taken' if k in defaults.keymap else "
+        "'free')\n"
+        "set_options(opts)\n"
+        "print('which', which('baton-kitty'))\n");
+  auto r = run_process({"kitty", "+runpy", "exec(open('" + check + "').read())", conf},
+                       RunOptions{.env = {{"HOME", tmp_}}});
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("bad lines 0 []\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("default kitty_mod+o True\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("default kitty_mod+r True\n"), std::string::npos) << r.out;
+  // ctrl+shift+alt (7): kitty_mod+alt+o and kitty_mod+alt+r.
+  EXPECT_NE(r.out.find("map 7 o 'launch --type=overlay --cwd=current baton-kitty attach' free\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(
+      r.out.find("map 7 r 'launch --type=background --cwd=current baton-kitty replace' free\n"),
+      std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("which " + std::string(BATON_KITTY_DIR) + "/baton-kitty\n"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(KittyPlugin, ReplaceNotifiesTheNewSessionThroughNotifySend) {
+  agent("notify-send", "printf '%s|' \"$@\" >> '" + tmp_ + "/notified'\n");
+  auto r = script({"replace"}, repo_);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  const std::string notified = read_file(tmp_ + "/notified");
+  EXPECT_EQ(notified.rfind("baton|baton: orchestrator replaced by shop-2 (gap ", 0), 0u)
+      << notified;
+  EXPECT_EQ(status()["orchestrator"]["id"], "shop-2");
+}
+
+TEST_F(KittyPlugin, WithoutANotifierTheErrorEndsOnStderr) {
+  agent("notify-send", "exit 1\n");  // as when there is no notification daemon
+  const std::string elsewhere = tmp_ + "/not a repo";
+  fs::create_directories(elsewhere);
+  auto r = script({"replace"}, elsewhere);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.rfind("baton: replace failed: baton: ", 0), 0u) << r.err;
+  EXPECT_EQ(status()["orchestrator"]["id"], "shop-1");
+}
+
+TEST_F(KittyPlugin, AttachOutsideAProjectKeepsTheErrorOnScreen) {
+  const std::string elsewhere = tmp_ + "/not a repo";
+  fs::create_directories(elsewhere);
+  auto r = script({"attach"}, elsewhere, "\n");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("baton: "), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("[press Enter to close]"), std::string::npos) << r.out;
 }
 
 }  // namespace
