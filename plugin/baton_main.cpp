@@ -45,6 +45,8 @@ std::string current_dir() {
   return getcwd(buf, sizeof buf) ? std::string(buf) : std::string("/");
 }
 
+std::string absolute_target(const std::string& target);
+
 // One request on a fresh connection; the daemon is started when none runs.
 tl::expected<Json, ClientError> request(const std::string& method, Json params,
                                         bool autostart = true) {
@@ -100,8 +102,8 @@ int cmd_attach(const std::string& target, bool read_only, const std::string& det
   auto client = ControlClient::connect(Paths::from_env(), true);
   if (!client) return fail(client.error());
   const auto size = baton::runtime::terminal_size();
-  Json params{{"read_only", read_only}};
-  if (!target.empty()) params["target"] = target;
+  Json params{{"read_only", read_only}, {"cwd", current_dir()}};
+  if (!target.empty()) params["target"] = absolute_target(target);
   if (size.rows > 0) {
     params["rows"] = size.rows;
     params["cols"] = size.cols;
@@ -483,8 +485,8 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand(attach)) return cmd_attach(target, read_only, detach_key);
   if (app.got_subcommand(capture)) {
-    Json params{{"raw", raw}};
-    if (!target.empty()) params["target"] = target;
+    Json params{{"raw", raw}, {"cwd", current_dir()}};
+    if (!target.empty()) params["target"] = absolute_target(target);
     auto r = request("capture", params);
     if (!r) return fail(r.error());
     if (as_json) {

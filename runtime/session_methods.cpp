@@ -46,8 +46,12 @@ bool param(const RequestPtr& req, const char* name, T& out) {
 void Daemon::register_session_methods() {
   auto target_session = [this](const RequestPtr& req) -> Session* {
     std::string target;
-    if (!param(req, "target", target)) return nullptr;
-    Session* s = find_session(target);
+    std::string cwd;
+    if (!param(req, "target", target) || !param(req, "cwd", cwd)) return nullptr;
+    // No target: the client's directory picks the session when the plugin knows it (a
+    // project's orchestrator), else the newest running session, as tmux attaches.
+    Session* s = target.empty() && !cwd.empty() && resolver_ ? find_session(cwd) : nullptr;
+    if (!s) s = find_session(target);
     if (!s) {
       req->fail(proto::code::kNotFound,
                 target.empty() ? std::string("no running session") : "no session '" + target + "'");

@@ -38,6 +38,14 @@ TEST_F(OrchestratorE2E, UpStartsTheConfiguredAgentInItsWorktreeOnTheCanonicalBra
   EXPECT_EQ(b({"up", repo_, "--detach"}).out, "shop-1\n");
   // attach, capture and send take the project as TARGET and reach the newest active session.
   EXPECT_NE(capture(repo_).find("session=shop-1"), std::string::npos);
+  // Without TARGET the current directory picks the project, even with a newer plain session.
+  baton_ok({"new", "--name", "plain", "--", "sh", "-c", "echo PLAIN; sleep 100"}, opts());
+  std::string here;
+  EXPECT_TRUE(eventually([&] {
+    here = baton_ok({"capture"}, opts());
+    return here.find("session=shop-1") != std::string::npos;
+  })) << here;
+  EXPECT_NE(baton_ok({"capture"}, RunOptions{.cwd = tmp_}).find("PLAIN"), std::string::npos);
 }
 
 TEST_F(OrchestratorE2E, ReplaceCarriesUncommittedWorkAndTheGitCliAgrees) {
@@ -381,8 +389,9 @@ TEST_F(OrchestratorE2E, ShutdownKeepsTheRestoreMarkerSoTheOrchestratorComesBack)
   ASSERT_EQ(b({"shutdown"}).status, 0);
   EXPECT_TRUE(eventually([&] { return !process_exists(static_cast<pid_t>(pid)); }));
   // The daemon logs this last, after it let go of the client.
-  EXPECT_TRUE(eventually(
-      [&] { return read_file(home_ + "/logs/daemon.log").find("uv_loop_close=0") != std::string::npos; }));
+  EXPECT_TRUE(eventually([&] {
+    return read_file(home_ + "/logs/daemon.log").find("uv_loop_close=0") != std::string::npos;
+  }));
   // The next command starts the daemon, which relaunches it.
   Json s;
   EXPECT_TRUE(eventually([&] {
@@ -404,8 +413,8 @@ TEST_F(OrchestratorE2E, TwoRepositoriesWithTheSameProjectIdAreRefused) {
   git({"commit", "-q", "-m", "init"}, other);
   auto r = b({"up", other, "--detach"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err, "baton: project id 'shop' is already used by " + repo_ + ": set [project] name in " + other +
-                       "/baton.toml\n");
+  EXPECT_EQ(r.err, "baton: project id 'shop' is already used by " + repo_ +
+                       ": set [project] name in " + other + "/baton.toml\n");
   write(other + "/baton.toml", "[project]\nname = \"shop2\"\n[orchestrator]\nagent = \"shell\"\n");
   auto ok = b({"up", other, "--detach"});
   EXPECT_EQ(ok.status, 0) << ok.err;
