@@ -182,7 +182,8 @@ void Orchestrator::register_methods() {
 
   daemon_.add_method("status", [this, with_project](const RequestPtr& req) {
     with_project(req, false, [this, req](ProjectState& p) {
-      // Re-read the config so an edit to another agent shows as restart_needed at once.
+      // The config watch keeps p.config current; read it here only when it was never read.
+      if (p.config || !p.config_error.empty()) return req->reply(status_json(p));
       const std::string id = p.id;
       reload_config(p, store_.projects[id].env,
                     [this, req, id](tl::expected<ProjectConfig, std::string>) {
