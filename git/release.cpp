@@ -63,6 +63,9 @@ Result<PruneResult> release_prune(git_repository* repo, std::string_view worktre
   } else {
     WorktreePtr wt(raw);
     result.was_locked = git_worktree_is_locked(nullptr, wt.get()) > 0;
+    // baton's own lock (prepare_worktree) comes off as part of the release; the prune below
+    // would also take a lock it did not set, since the session is already retired.
+    if (result.was_locked) git_worktree_unlock(wt.get());
     git_worktree_prune_options opts = GIT_WORKTREE_PRUNE_OPTIONS_INIT;
     // Never GIT_WORKTREE_PRUNE_WORKING_TREE (DESIGN.md §8): the tree was renamed aside and
     // is deleted by delete_trash. VALID: if the rename-aside was skipped the entry still

@@ -135,6 +135,11 @@ Result<PreparedWorktree> prepare_worktree(git_repository* repo, const fs::path& 
   if (rc < 0) return tl::unexpected(libgit2_error(rc, "add worktree", prepared.path.native()));
   WorktreePtr wt(raw_wt);
   prepared.path = directory_path(git_worktree_path(wt.get()));
+  // Locked, with a reason naming the session, so a user's `git worktree prune` or another
+  // tool never drops a live orchestrator's checkout; release_prune unlocks it.
+  const std::string reason = "baton orchestrator " + std::string(session_id);
+  rc = git_worktree_lock(wt.get(), reason.c_str());
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "lock worktree", prepared.path.native()));
   if (auto cached = write_cache_tree(prepared.path); !cached) return tl::unexpected(cached.error());
   rollback.is_committed = true;
   return prepared;

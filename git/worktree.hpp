@@ -32,7 +32,8 @@ struct PreparedWorktree {
 
 // Make-before-break: adds a worktree at <project_dir>/.prepare-<session_id> on a temporary
 // branch at the canonical branch's tip, while another worktree may still hold the canonical
-// branch. The full checkout happens here, before any agent is stopped. On failure it removes
+// branch, and locks it ("baton orchestrator <session-id>"). The full checkout happens here,
+// before any agent is stopped. On failure it removes
 // what it made (admin entry, directory, temporary branch) and leaves what was there.
 Result<PreparedWorktree> prepare_worktree(git_repository* repo,
                                           const std::filesystem::path& project_dir,

@@ -188,6 +188,12 @@ std::string short_health(const std::string& h) {
   return h;
 }
 
+// A status bar has little room: the state in a word, the one that needs the user loudest.
+std::string short_activity(const std::string& a) {
+  if (a == "waiting_input") return "input!";
+  return a;
+}
+
 int cmd_status(const std::string& target, bool as_json, bool tmux) {
   auto r = request("status", Json{{"target", absolute_target(target)}}, !tmux);
   if (!r) {
@@ -201,9 +207,13 @@ int cmd_status(const std::string& target, bool as_json, bool tmux) {
   }
   const Json& o = (*r)["orchestrator"];
   const std::string health = (*r)["health"].get<std::string>();
+  const std::string activity = r->contains("activity") && (*r)["activity"].is_string()
+                                   ? (*r)["activity"].get<std::string>()
+                                   : std::string();
   if (tmux) {
     std::cout << (o.is_object() ? o["agent"].get<std::string>() + " " : std::string())
-              << short_health(health) << "\n";
+              << short_health(health) << (activity.empty() ? "" : " " + short_activity(activity))
+              << "\n";
     return 0;
   }
   std::cout << "project  " << (*r)["project"].get<std::string>() << "\n";
@@ -216,8 +226,49 @@ int cmd_status(const std::string& target, bool as_json, bool tmux) {
     std::cout << "branch   " << o["branch"].get<std::string>() << "\n";
     std::cout << "worktree " << o["worktree"].get<std::string>() << "\n";
   }
+  if (!activity.empty())
+    std::cout << "activity " << activity << " since " << (*r)["activity_since"].get<std::string>()
+              << "\n";
+  if (r->contains("permissions") && (*r)["permissions"].is_string())
+    std::cout << "permissions " << (*r)["permissions"].get<std::string>() << "\n";
+  if (r->contains("resume") && (*r)["resume"].is_string())
+    std::cout << "resume   " << (*r)["resume"].get<std::string>() << "\n";
   if (!(*r)["error"].is_null())
     std::cout << "error    " << (*r)["error"].get<std::string>() << "\n";
+  return 0;
+}
+
+// A hook must never disturb its agent: with --hook, nothing is printed, no daemon is
+// started, and the exit status is 0 whatever happened.
+int cmd_signal(const std::string& state, std::string session,
+               const std::vector<std::string>& hook) {
+  if (session.empty()) {
+    const char* env = std::getenv("BATON_SESSION");
+    session = env ? env : "";
+  }
+  Json params{{"session", session}};
+  if (hook.size() == 2) {
+    params["source"] = hook[0];
+    std::string payload_text;
+    if (hook[0] == "claude") {
+      params["event"] = hook[1];
+      char buf[65536];
+      std::size_t n = 0;
+      // claude writes the event's JSON and closes stdin; a terminal is never read.
+      while (!isatty(STDIN_FILENO) && payload_text.size() < (1u << 20) &&
+             (n = fread(buf, 1, sizeof buf, stdin)) > 0)
+        payload_text.append(buf, n);
+    } else {
+      payload_text = hook[1];  // codex passes the notification as the last argument
+    }
+    params["payload"] = Json::parse(payload_text, nullptr, false);
+    if (params["payload"].is_discarded()) params["payload"] = nullptr;
+    (void)request("signal", params, false);
+    return 0;
+  }
+  params["state"] = state;
+  auto r = request("signal", params, false);
+  if (!r) return fail(r.error());
   return 0;
 }
 
@@ -231,6 +282,10 @@ int cmd_ls(bool as_json) {
   for (const auto& p : (*r)["projects"]) {
     std::cout << pad(p["id"].get<std::string>(), 16) << pad(p["health"].get<std::string>(), 16)
               << pad(p["orchestrator"].is_null() ? "-" : p["orchestrator"].get<std::string>(), 20)
+              << pad(p.contains("activity") && p["activity"].is_string()
+                         ? p["activity"].get<std::string>()
+                         : "-",
+                     15)
               << p["path"].get<std::string>() << "\n";
   }
   return 0;
@@ -381,6 +436,16 @@ int main(int argc, char** argv) {
   preserved->add_option("args", preserved_args, "[TARGET] ls | show ID | apply ID | drop ID")
       ->required();
 
+  auto* signal = app.add_subcommand(
+      "signal", "Say what the agent in this session is doing (run by the agent or its hooks)");
+  std::string signal_state;
+  std::string signal_session;
+  std::vector<std::string> signal_hook;
+  signal->add_option("state", signal_state, "working | waiting_input | idle | exited");
+  signal->add_option("--session", signal_session, "Session (default: $BATON_SESSION)");
+  signal->add_option("--hook", signal_hook, "claude EVENT (JSON on stdin) | codex JSON")
+      ->expected(2);
+
   // Test support, hidden from --help: the handoff's fault points (plugin/fault.hpp).
   auto* debug = app.add_subcommand("debug", "")->group("");
   auto* debug_faults = debug->add_subcommand("fault-points", "List the handoff's fault points");
@@ -452,8 +517,10 @@ int main(int argc, char** argv) {
       std::cout << id << "\n";
       return 0;
     }
-    return cmd_attach(id, false, "C-\\");
+    // Attached through the project, so the view follows the orchestrator across handoffs.
+    return cmd_attach(absolute_target(target), false, "C-\\");
   }
+  if (app.got_subcommand(signal)) return cmd_signal(signal_state, signal_session, signal_hook);
   if (app.got_subcommand(replace)) return cmd_handoff("replace", target, agent, wait, as_json);
   if (app.got_subcommand(down)) return cmd_handoff("down", target, "", false, false);
   if (app.got_subcommand(status)) return cmd_status(target, as_json, tmux);

@@ -176,35 +176,6 @@ std::string ref_name_problem(std::string_view name) {
   return "";
 }
 
-std::string toml_quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-          out += fmt::format("\\u{:04X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        else
-          out += c;
-    }
-  }
-  return out + "\"";
-}
-
 std::string toml_array(const std::vector<std::string>& items) {
   std::string out = "[";
   for (size_t i = 0; i < items.size(); ++i) {
@@ -358,7 +329,7 @@ class Loader {
   std::string root_;
   ProjectConfig cfg_;
   // Positions ("file:line:col") of keys whose errors show up only once every file is read.
-  std::string name_at_, prefix_at_, branch_at_, agent_at_;
+  std::string name_at_, prefix_at_, branch_at_, agent_at_, permissions_at_;
   std::string agent_file_;                             // the file that set [orchestrator] agent
   std::map<std::string, std::string> agent_at_table_;  // [agents.NAME] without a preset
 };
@@ -450,6 +421,16 @@ Status Loader::apply_orchestrator(const File& f, const toml::table& t) {
       auto ms = read_duration_ms(f, node, "[orchestrator] launch_grace");
       if (!ms) return tl::unexpected(ms.error());
       cfg_.launch_grace_ms = *ms;
+    } else if (name == "permissions") {
+      auto value = read_string(f, node, "[orchestrator] permissions");
+      if (!value) return tl::unexpected(value.error());
+      if (!is_permission_mode(*value))
+        return fail(f, node.source(),
+                    fmt::format("[orchestrator] permissions '{}' must be \"default\", "
+                                "\"accept-edits\" or \"bypass\"",
+                                *value));
+      cfg_.permissions = *value;
+      permissions_at_ = position(f, node.source());
     } else {
       return fail(f, key.source(), fmt::format("unknown key '{}' in [orchestrator]", name));
     }
@@ -504,6 +485,41 @@ Status Loader::apply_agent(const File& f, const std::string& name, const toml::t
       auto value = read_string(f, node, what);
       if (!value) return tl::unexpected(value.error());
       agent.prompt_arg = *value;
+    } else if (field == "kind") {
+      auto value = read_string(f, node, what);
+      if (!value) return tl::unexpected(value.error());
+      if (*value == "codex")
+        agent.kind = AgentKind::kCodex;
+      else if (*value == "claude-code")
+        agent.kind = AgentKind::kClaude;
+      else if (*value == "generic")
+        agent.kind = AgentKind::kGeneric;
+      else
+        return fail(
+            f, node.source(),
+            fmt::format("{} '{}' must be \"codex\", \"claude-code\" or \"generic\"", what, *value));
+    } else if (field == "permission_args") {
+      auto* table = node.as_table();
+      if (!table)
+        return fail(f, node.source(),
+                    fmt::format("{} must be a table like {{ accept-edits = [\"...\"] }}", what));
+      for (auto&& [mode_key, args_node] : *table) {
+        std::string mode(mode_key.str());
+        if (mode != "accept-edits" && mode != "bypass")
+          return fail(
+              f, mode_key.source(),
+              fmt::format("{}: unknown mode '{}' (use accept-edits or bypass)", what, mode));
+        auto args = read_string_array(f, args_node, fmt::format("{}.{}", what, mode));
+        if (!args) return tl::unexpected(args.error());
+        agent.permission_args[mode] = std::move(*args);
+      }
+    } else if (field == "working_patterns" || field == "waiting_patterns") {
+      auto values = read_string_array(f, node, what);
+      if (!values) return tl::unexpected(values.error());
+      for (const auto& v : *values)
+        if (v.empty()) return fail(f, node.source(), fmt::format("{} has an empty pattern", what));
+      (field == "working_patterns" ? agent.working_patterns : agent.waiting_patterns) =
+          std::move(*values);
     } else {
       return fail(f, key.source(), fmt::format("unknown key '{}' in {}", field, section));
     }
@@ -687,6 +703,15 @@ tl::expected<ProjectConfig, std::string> Loader::finish() {
     }
   }
 
+  if (cfg_.permissions != "default") {
+    const AgentSpec& agent = cfg_.agents[cfg_.agent];
+    if (!agent.permission_args.contains(cfg_.permissions))
+      return Failure(fmt::format(
+          "{}: [orchestrator] permissions '{}' is not known to agent '{}': give it [agents.{}] "
+          "permission_args = {{ {} = [\"...\"] }}",
+          permissions_at_, cfg_.permissions, cfg_.agent, cfg_.agent, cfg_.permissions));
+  }
+
   cfg_.workspace_root = expand_path(cfg_.workspace_root, in_);
   return std::move(cfg_);
 }
@@ -728,6 +753,35 @@ tl::expected<ProjectConfig, std::string> load(const ConfigInputs& in) {
 
 }  // namespace
 
+std::string toml_quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+          out += fmt::format("\\u{:04X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        else
+          out += c;
+    }
+  }
+  return out + "\"";
+}
+
 bool ProjectConfig::has_repo_commands() const {
   const auto& h = hooks;
   if (h.before_retire || h.after_retire || h.before_spawn || h.after_spawn || h.on_exit)
@@ -749,13 +803,64 @@ tl::expected<ProjectConfig, std::string> load_config(const ConfigInputs& in) {
   }
 }
 
+std::string kind_name(AgentKind kind) {
+  switch (kind) {
+    case AgentKind::kCodex:
+      return "codex";
+    case AgentKind::kClaude:
+      return "claude-code";
+    case AgentKind::kGeneric:
+      break;
+  }
+  return "generic";
+}
+
+bool is_permission_mode(std::string_view mode) {
+  for (const char* m : kPermissionModes)
+    if (mode == m) return true;
+  return false;
+}
+
+// The presets carry no approval bypass unless `permissions = "bypass"` asks for it; the
+// codex and claude flags for the other arguments (update check, trust, hooks, resume) are
+// added at launch by plugin/agent_launch.cpp, where the worktree and session are known.
 std::map<std::string, AgentSpec> agent_presets() {
   std::map<std::string, AgentSpec> presets;
-  presets["codex"] = {"codex", {"codex"}, {"codex", "resume", "--last"}, {}, "", true};
-  presets["claude-code"] = {"claude-code", {"claude"}, {"claude", "--continue"}, {}, "", true};
+  AgentSpec codex;
+  codex.name = "codex";
+  codex.command = {"codex"};
+  codex.resume = {"codex", "resume", "--last"};
+  codex.is_preset = true;
+  codex.kind = AgentKind::kCodex;
+  codex.permission_args = {
+      {"accept-edits", {"--sandbox", "workspace-write", "--ask-for-approval", "on-request"}},
+      {"bypass", {"--dangerously-bypass-approvals-and-sandbox"}}};
+  codex.working_patterns = {"esc to interrupt"};
+  codex.waiting_patterns = {
+      "Would you like to run the following command", "Would you like to make the following edits",
+      "Would you like to grant these permissions", "Would you like to send input to"};
+  presets["codex"] = codex;
+
+  AgentSpec claude;
+  claude.name = "claude-code";
+  claude.command = {"claude"};
+  claude.resume = {"claude", "--continue"};
+  claude.is_preset = true;
+  claude.kind = AgentKind::kClaude;
+  claude.permission_args = {{"accept-edits", {"--permission-mode", "acceptEdits"}},
+                            {"bypass", {"--dangerously-skip-permissions"}}};
+  claude.working_patterns = {"esc to interrupt"};
+  claude.waiting_patterns = {"Do you want to proceed?", "Do you want to make this edit"};
+  presets["claude-code"] = claude;
+
   // "$SHELL" stays literal here: the plugin substitutes the user's SHELL (or /bin/sh) when
   // it builds the argv, so a config dump never shows a machine-specific path.
-  presets["shell"] = {"shell", {"$SHELL", "-l"}, {"$SHELL", "-l"}, {}, "", true};
+  AgentSpec shell;
+  shell.name = "shell";
+  shell.command = {"$SHELL", "-l"};
+  shell.resume = {"$SHELL", "-l"};
+  shell.is_preset = true;
+  presets["shell"] = shell;
   return presets;
 }
 
@@ -802,11 +907,22 @@ std::string render_effective(const ProjectConfig& cfg) {
   if (!cfg.prompt.empty()) out += fmt::format("prompt = {}\n", toml_quote(cfg.prompt));
   out += fmt::format("carry_uncommitted = {}\n", cfg.carry_uncommitted);
   out += fmt::format("launch_grace = {}\n", toml_quote(render_duration(cfg.launch_grace_ms)));
+  out += fmt::format("permissions = {}\n", toml_quote(cfg.permissions));
 
   for (const auto& [name, agent] : cfg.agents) {
     out += fmt::format("\n[agents.{}]{}\n", toml_key(name), agent.is_preset ? "  # preset" : "");
+    out += fmt::format("kind = {}\n", toml_quote(kind_name(agent.kind)));
     out += fmt::format("command = {}\n", toml_array(agent.command));
     out += fmt::format("resume = {}\n", toml_array(agent.resume));
+    if (!agent.permission_args.empty()) {
+      out += "permission_args = { ";
+      bool first = true;
+      for (const auto& [mode, args] : agent.permission_args) {
+        out += fmt::format("{}{} = {}", first ? "" : ", ", toml_key(mode), toml_array(args));
+        first = false;
+      }
+      out += " }\n";
+    }
     if (!agent.prompt_arg.empty())
       out += fmt::format("prompt_arg = {}\n", toml_quote(agent.prompt_arg));
     if (!agent.env.empty()) {

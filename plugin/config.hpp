@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -20,6 +21,14 @@ struct CommandSpec {
   std::string source;             // as written, for messages
 };
 
+// How baton talks to an agent beyond its argv: which hooks it can report activity through
+// and how it resumes its own conversation (issue 8). Presets have their kind; an
+// [agents.NAME] table may say `kind = "codex"` or `kind = "claude-code"` for a wrapper.
+enum class AgentKind { kGeneric, kCodex, kClaude };
+
+// Permission modes of `[orchestrator] permissions`; "default" adds nothing to the argv.
+inline constexpr const char* kPermissionModes[] = {"default", "accept-edits", "bypass"};
+
 struct AgentSpec {
   std::string name;                        // codex | claude-code | shell | [agents.NAME]
   std::vector<std::string> command;        // argv; command[0] is resolved on PATH
@@ -27,7 +36,18 @@ struct AgentSpec {
   std::map<std::string, std::string> env;  // added to the project env for this agent
   std::string prompt_arg;                  // e.g. "--prompt"; empty: prompt is the last arg
   bool is_preset = false;                  // built in and not overridden by the repo
+  AgentKind kind = AgentKind::kGeneric;
+  // Extra arguments per permission mode other than "default" ("accept-edits", "bypass").
+  std::map<std::string, std::vector<std::string>> permission_args;
+  // Screen text that means the agent works / waits for the user (activity without hooks).
+  std::vector<std::string> working_patterns;
+  std::vector<std::string> waiting_patterns;
 };
+
+std::string kind_name(AgentKind kind);
+// A TOML basic string with its quotes: what a config dump and codex's `-c` values need.
+std::string toml_quote(std::string_view s);
+bool is_permission_mode(std::string_view mode);
 
 struct HookSet {
   std::optional<CommandSpec> before_retire;
@@ -51,6 +71,7 @@ struct ProjectConfig {
   std::string branch;           // template with {prefix} (and {project}) substituted, validated
   std::string prompt;
   bool carry_uncommitted = true;
+  std::string permissions = "default";  // one of kPermissionModes
   int launch_grace_ms = 5000;  // [orchestrator] launch_grace = "5s"
   // [agents.*], presets included
   std::map<std::string, AgentSpec> agents;

@@ -644,11 +644,22 @@ void Handoff::launch() {
   orch_.store().projects[req_.project].journal = HandoffJournal{};
   auto self = shared_from_this();
   const std::string err = started ? std::string() : started.error();
+  if (started) {
+    // Attached views of the project continue on the new agent (issue 8).
+    std::string from;
+    for (const auto& id : outcome_.retired) from += (from.empty() ? "" : ", ") + id;
+    std::string notice = "baton: orchestrator " +
+                         std::string(from.empty() ? "started: " : "replaced: ") + from +
+                         (from.empty() ? "" : " \u2192 ") + rec.id;
+    if (outcome_.gap_ms >= 0) notice += " (gap " + std::to_string(outcome_.gap_ms) + " ms)";
+    orch_.settle_followers(req_.project, notice);
+  }
   persist_then([self, err] {
     if (!err.empty()) {
-      const std::string msg = self->fall_back(err);
-      self->outcome_.launch_error = msg;
-      return self->fail("launch_failed", msg);
+      return self->fall_back(err, [self](const std::string& msg) {
+        self->outcome_.launch_error = msg;
+        self->fail("launch_failed", msg);
+      });
     }
     self->after_launch();
   });
@@ -763,8 +774,9 @@ void Handoff::watch_launch_grace() {
     // Stopped by a later handoff's retire: that is no launch failure.
     const SessionRecord* rec = self->orch_.session(self->new_id_);
     if (rec && (rec->state == "retiring" || rec->state == "retired")) return finish("");
-    finish(self->fall_back(self->agent_ + " exited with status " + std::to_string(status) +
-                           " within " + std::to_string(self->cfg_.launch_grace_ms / 1000) + " s"));
+    self->fall_back(self->agent_ + " exited with status " + std::to_string(status) + " within " +
+                        std::to_string(self->cfg_.launch_grace_ms / 1000) + " s",
+                    finish);
   };
   timer->start(static_cast<std::uint64_t>(cfg_.launch_grace_ms), [finish] { finish(""); });
   // It may have died while the launch was being verified.
@@ -773,17 +785,17 @@ void Handoff::watch_launch_grace() {
   live->on_exit([died](runtime::Session& s) { died(s.exit_status()); });
 }
 
-std::string Handoff::fall_back(const std::string& why) {
-  if (req_.is_fallback) return why;
+void Handoff::fall_back(const std::string& why, std::function<void(const std::string&)> then) {
+  if (req_.is_fallback) return then(why);
   // The agent to fall back to: the newest orchestrator this handoff or an earlier one retired.
   const SessionRecord* prev = nullptr;
   for (const auto* r : orch_.project_sessions(req_.project)) {
     if (r->id == new_id_ || (r->state != "retired" && r->state != "retiring")) continue;
     if (!prev || r->created_at > prev->created_at) prev = r;
   }
-  if (!prev) return why;
+  if (!prev) return then(why);
   // Another handoff already runs for the project: it will leave an orchestrator behind.
-  if (ProjectState* p = project(); p && p->handoff && p->handoff.get() != this) return why;
+  if (ProjectState* p = project(); p && p->handoff && p->handoff.get() != this) return then(why);
   auto req = req_;
   req.agent = prev->agent;
   req.is_fallback = true;
@@ -793,8 +805,15 @@ std::string Handoff::fall_back(const std::string& why) {
     p->launch_error = msg;
     p->handoff = fallback;
   }
+  // `replace` (and --wait) answers once the previous agent runs again, not before: the user
+  // sees the project's real state when the command returns.
+  fallback->join(
+      nullptr,
+      [then, msg](const HandoffOutcome& o) {
+        then(o.ok ? msg : msg + ", which failed too: " + o.failure.message);
+      },
+      nullptr);
   fallback->start();
-  return msg;
 }
 
 hooks::HookRequest Handoff::hook_request(const std::string& event, const CommandSpec& cmd,
@@ -822,7 +841,10 @@ void Handoff::fail(const std::string& code, const std::string& message) {
   outcome_.ok = false;
   outcome_.failure = Failure{code, message};
   ProjectState* p = project();
-  if (p && p->handoff.get() == this) p->handoff.reset();
+  if (p && p->handoff.get() == this) {
+    p->handoff.reset();
+    orch_.settle_followers(req_.project, "baton: orchestrator replace failed: " + message);
+  }
   is_done_ = true;
   is_waited_ = true;
   auto done = std::move(done_fns_);

@@ -20,9 +20,8 @@ struct HandoffRequest {
   std::string project;
   std::string agent;                       // "" = the configured one
   std::map<std::string, std::string> env;  // the `baton` command's environment
-  bool is_fallback = false;
-  bool is_down = false;  // `baton down`: retire for good, start nothing                //
-                         // relaunching the previous agent: never falls back again
+  bool is_fallback = false;  // relaunching the previous agent: never falls back again
+  bool is_down = false;      // `baton down`: retire for good, start nothing
 };
 
 struct HandoffOutcome {
@@ -60,8 +59,9 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   void after_launch();
   void finish_trash();
   void watch_launch_grace();
-  // Starts the previous agent on the branch after a failed launch; returns the message.
-  std::string fall_back(const std::string& why);
+  // Starts the previous agent on the branch after a failed launch; `then` gets the message
+  // once that fallback handoff has ended (at once when there is none to start).
+  void fall_back(const std::string& why, std::function<void(const std::string&)> then);
   void fail(const std::string& code, const std::string& message);
   // True (and the handoff failed) when the test-only fault point is armed (plugin/fault.hpp).
   bool faulted(std::string_view point);

@@ -16,6 +16,8 @@
 #include "git/repository.hpp"
 #include "git/worktree.hpp"
 #include "hooks/runner.hpp"
+#include "plugin/agent_launch.hpp"
+#include "plugin/atomic_file.hpp"
 #include "plugin/handoff.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
@@ -71,6 +73,10 @@ Orchestrator::~Orchestrator() {
 }
 
 void Orchestrator::close_watches() {
+  if (activity_timer_) {
+    activity_timer_->close();
+    activity_timer_ = nullptr;
+  }
   for (auto& [id, p] : projects_) {
     if (p.config_watch) p.config_watch->close();
     if (p.config_debounce) p.config_debounce->close();
@@ -108,12 +114,16 @@ void Orchestrator::start() {
     close_watches();
   });
   daemon_.on_session_exit([this](runtime::Session& s) { on_session_exit(s); });
-  daemon_.set_target_resolver([this](const std::string& target) -> std::string {
-    if (daemon_.find_session_exact(target)) return target;
+  activity_timer_ = runtime::Timer::make(loop());
+  activity_timer_->start(
+      kActivityTickMs, [this] { on_activity_tick(); }, kActivityTickMs);
+  daemon_.set_target_resolver([this](const std::string& target) -> runtime::Daemon::ResolvedTarget {
+    if (daemon_.find_session_exact(target)) return {target, ""};
     ProjectState* p = resolve_project(target);
-    if (!p) return "";
+    if (!p) return {};
     const SessionRecord* s = newest_active(project_sessions(p->id));
-    return s ? s->id : "";
+    if (!s) return {};
+    return {s->id, follow_key(p->id)};
   });
   // Loading is quick; it happens before the daemon reports itself ready, so no request
   // can see an empty store.
@@ -328,6 +338,13 @@ Json Orchestrator::session_json(const SessionRecord& s) const {
       {"preserved_ref", s.preserved_ref.empty() ? Json(nullptr) : Json(s.preserved_ref)},
       {"preserved_commit", s.preserved_commit.empty() ? Json(nullptr) : Json(s.preserved_commit)}};
   if (!s.last_error.empty()) j["error"] = s.last_error;
+  j["conversation_id"] = s.conversation_id.empty() ? Json(nullptr) : Json(s.conversation_id);
+  j["resume"] = s.resume_mode.empty() ? Json(nullptr) : Json(s.resume_mode);
+  j["permissions"] = s.permissions.empty() ? Json("default") : Json(s.permissions);
+  if (const Activity* a = activity(s.id)) {
+    j["activity"] = a->state;
+    j["activity_since"] = a->since;
+  }
   return j;
 }
 
@@ -336,6 +353,19 @@ Json Orchestrator::status_json(ProjectState& p) {
   int active = 0;
   for (const auto* s : sessions) active += s->state == "active";
   const SessionRecord* current = current_orchestrator(sessions);
+  const Activity* act = current ? activity(current->id) : nullptr;
+  // How a restore would continue the agent's conversation, said plainly.
+  Json resume_note = nullptr;
+  if (current && !current->resume_mode.empty()) {
+    if (!current->conversation_id.empty())
+      resume_note = "conversation " + current->conversation_id +
+                    (current->conversation_source == "agent" ? " (reported by the agent)"
+                                                             : " (chosen by baton)");
+    else if (current->resume_mode == "none")
+      resume_note = "no resume: the agent has no resume command";
+    else
+      resume_note = "no conversation id known: a restore continues the newest conversation";
+  }
   std::string error = p.config_error;
   if (error.empty()) error = p.launch_error;
   for (const auto* s : sessions) {
@@ -347,7 +377,14 @@ Json Orchestrator::status_json(ProjectState& p) {
               {"configured_agent", p.config ? Json(p.config->agent) : Json(nullptr)},
               {"orchestrator", current ? session_json(*current) : Json(nullptr)},
               {"active_count", active},
-              {"error", error.empty() ? Json(nullptr) : Json(error)}};
+              {"error", error.empty() ? Json(nullptr) : Json(error)},
+              {"activity", act ? Json(act->state) : Json(nullptr)},
+              {"activity_since", act ? Json(act->since) : Json(nullptr)},
+              {"activity_source", act ? Json(act->source) : Json(nullptr)},
+              {"permissions", current && !current->permissions.empty()
+                                  ? Json(current->permissions)
+                                  : Json(p.config ? p.config->permissions : "default")},
+              {"resume", resume_note}};
 }
 
 tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const ProjectConfig& cfg,
@@ -357,20 +394,51 @@ tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const P
   if (it == cfg.agents.end())
     return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
   const AgentSpec& spec = it->second;
-  std::vector<std::string> argv = resume && !spec.resume.empty() ? spec.resume : spec.command;
-  const auto shell_it = env.find("SHELL");
-  for (auto& a : argv) {
-    if (a == "$SHELL")
-      a = shell_it != env.end() && !shell_it->second.empty() ? shell_it->second : "/bin/sh";
+  LaunchContext ctx;
+  ctx.baton_bin = self_dir() + "/baton";
+  ctx.agent_dir = paths().home + "/agents/" + rec.id;
+  if (ProjectState* p = find_project(rec.project)) ctx.repo_root = p->path;
+  ctx.env = env;
+  for (const auto& [k, v] : cfg.env) ctx.env[k] = v;
+  for (const auto& [k, v] : spec.env) ctx.env[k] = v;
+  ctx.file_exists = [](const std::string& path) { return fs::exists(path); };
+  auto plan = plan_launch(spec, cfg, rec, resume, ctx);
+  if (!plan) return tl::make_unexpected(plan.error());
+  // Small files beside the agent (claude's hook settings; its trust entry), written before
+  // the spawn that reads them.
+  for (const auto& file : plan->files) {
+    std::error_code ec;
+    fs::create_directories(fs::path(file.path).parent_path(), ec);
+    if (auto w = write_file_atomic(file.path, file.content); !w)
+      return tl::make_unexpected(w.error());
   }
-  if (!resume && !cfg.prompt.empty()) {
-    if (!spec.prompt_arg.empty()) argv.push_back(spec.prompt_arg);
-    argv.push_back(cfg.prompt);
+  if (spec.kind == AgentKind::kClaude) {
+    // The trust dialog would otherwise stop every new orchestrator worktree: the user chose
+    // this repository for an orchestrator with `baton up`.
+    const std::string config_path = claude_config_path(ctx.env);
+    auto text = read_file(config_path);
+    if (!text && !text.error().empty()) return tl::make_unexpected(text.error());
+    const std::string before = text ? *text : std::string();
+    auto trusted = claude_config_with_trust(before, rec.worktree);
+    if (!trusted) {
+      spdlog::warn("{} {}: not marking {} trusted", config_path, trusted.error(), rec.worktree);
+    } else if (*trusted != before) {
+      if (auto w = write_file_atomic(config_path, *trusted); !w)
+        spdlog::warn("cannot mark {} trusted for claude: {}", rec.worktree, w.error());
+    }
   }
+  const std::vector<std::string>& argv = plan->argv;
+  if (plan->conversation_id != rec.conversation_id) {
+    rec.conversation_id = plan->conversation_id;
+    rec.conversation_source = plan->conversation_id.empty() ? "" : "baton";
+  }
+  rec.resume_mode = plan->resume_mode;
+  rec.permissions = cfg.permissions;
   std::vector<std::string> extra;
   for (const auto& [k, v] : env) extra.push_back(k + "=" + v);
   for (const auto& [k, v] : cfg.env) extra.push_back(k + "=" + v);
   for (const auto& [k, v] : spec.env) extra.push_back(k + "=" + v);
+  for (const auto& e : plan->env) extra.push_back(e);
   const auto path_it = env.find("PATH");
   const std::string path = path_it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : path_it->second;
   extra.push_back("PATH=" + self_dir() + ":" + path);
@@ -393,15 +461,68 @@ tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const P
   rec.pid = (*s)->pid();
   rec.pid_start_time = process_start_time(rec.pid);
   rec.exit_status.reset();
+  // A new process: what the screen and hooks knew of the old one no longer holds.
+  activity_.erase(rec.id);
+  set_activity(rec.id, "working", "launch");
   return {};
+}
+
+void Orchestrator::set_activity(const std::string& session_id, const std::string& state,
+                                const std::string& source) {
+  ActivityTrack& t = activity_[session_id];
+  if (t.now.state == state) return;
+  t.now = Activity{state, now_iso8601(), source};
+  spdlog::debug("{} is {} ({})", session_id, state, source);
+}
+
+const Activity* Orchestrator::activity(const std::string& session_id) const {
+  auto it = activity_.find(session_id);
+  return it == activity_.end() || it->second.now.state.empty() ? nullptr : &it->second.now;
+}
+
+void Orchestrator::on_agent_signal(SessionRecord& rec, const std::string& source,
+                                   const HookSignal& sig) {
+  ActivityTrack& t = activity_[rec.id];
+  if (source == "claude") t.has_hook = true;
+  if (source == "codex") t.has_turn_signal = true;
+  // An exited process's late hook (SessionEnd after the reap) must not revive it.
+  if (t.now.state != "exited")
+    set_activity(rec.id, sig.state, source == "codex" ? "notify" : "hook");
+  if (!sig.conversation_id.empty() &&
+      (sig.conversation_id != rec.conversation_id || rec.conversation_source != "agent")) {
+    rec.conversation_id = sig.conversation_id;
+    rec.conversation_source = "agent";
+    rec.updated_at = now_iso8601();
+    persist([](tl::expected<void, std::string>) {});
+  }
+}
+
+void Orchestrator::on_activity_tick() {
+  for (auto& [id, p] : projects_) {
+    if (!p.config) continue;
+    const SessionRecord* rec = newest_active(project_sessions(id));
+    if (!rec) continue;
+    runtime::Session* s = daemon_.find_session_exact(rec->id);
+    if (!s || !s->is_running()) continue;
+    auto agent = p.config->agents.find(rec->agent);
+    if (agent == p.config->agents.end()) continue;
+    ActivityTrack& t = activity_[rec->id];
+    if (agent->second.kind == AgentKind::kClaude && t.has_hook) continue;
+    std::string screen;
+    for (const auto& line : s->capture(false)) screen += line + "\n";
+    const bool may_say_idle = !(agent->second.kind == AgentKind::kCodex && t.has_turn_signal);
+    const std::string state = t.screen.tick(s->output_bytes(), screen, agent->second, may_say_idle);
+    if (!state.empty()) set_activity(rec->id, state, "screen");
+  }
 }
 
 void Orchestrator::on_session_exit(runtime::Session& s) {
   SessionRecord* rec = session(s.id());
+  if (rec) set_activity(rec->id, "exited", "exit");
   if (!rec || rec->state != "active") return;
   // `baton shutdown` stops agents but keeps them active with their restore marker: they
   // come back with the daemon.
-  if (daemon_.is_shutting_down()) return;
+  if (daemon_.is_shutting_down()) return daemon_.release_followers(follow_key(rec->project));
   rec->state = "exited";
   rec->exit_status = s.exit_status();
   rec->restore_marker = false;
@@ -416,6 +537,17 @@ void Orchestrator::on_session_exit(runtime::Session& s) {
   // An agent that ends within its launch grace is the handoff's to handle (fallback).
   ProjectState* p = find_project(rec->project);
   if (p && !p->handoff && s.exit_status() != 0) schedule_relaunch(rec->id);
+  settle_followers(rec->project, "");
+}
+
+void Orchestrator::settle_followers(const std::string& project, const std::string& notice) {
+  ProjectState* p = find_project(project);
+  const SessionRecord* cur = p ? newest_active(project_sessions(project)) : nullptr;
+  runtime::Session* s = cur ? daemon_.find_session_exact(cur->id) : nullptr;
+  if (s && s->is_running())
+    daemon_.hand_over_followers(follow_key(project), *s, notice);
+  else if (!p || (!p->handoff && !p->is_relaunch_pending))
+    daemon_.release_followers(follow_key(project));
 }
 
 void Orchestrator::run_session_hook(const std::string& event, const SessionRecord& rec) {
@@ -453,14 +585,17 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
   }
   const std::uint64_t delay_ms = 1000ull << times.size();
   times.push_back(now);
+  if (ProjectState* p = find_project(project)) p->is_relaunch_pending = true;
   auto* timer = runtime::Timer::make(loop());
-  timer->start(delay_ms, [this, session_id, timer] {
+  timer->start(delay_ms, [this, session_id, project, timer] {
     timer->close();
+    if (ProjectState* p = find_project(project)) p->is_relaunch_pending = false;
     SessionRecord* rec = session(session_id);
     ProjectState* p = rec ? find_project(rec->project) : nullptr;
     // Only the newest orchestrator, still exited, and no handoff under way.
-    if (!rec || !p || p->handoff || rec->state != "exited" || !p->config) return;
-    if (current_orchestrator(project_sessions(p->id)) != rec) return;
+    if (!rec || !p || p->handoff || rec->state != "exited" || !p->config ||
+        current_orchestrator(project_sessions(p->id)) != rec)
+      return settle_followers(project, "");
     const auto env = store_.projects[p->id].env;
     if (auto r = launch(*rec, *p->config, env, true); !r) {
       rec->last_error = r.error();
@@ -473,6 +608,7 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
     }
     rec->updated_at = now_iso8601();
     persist([](tl::expected<void, std::string>) {});
+    settle_followers(project, "baton: orchestrator " + session_id + " restarted after a crash");
   });
 }
 

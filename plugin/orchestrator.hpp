@@ -14,6 +14,7 @@
 
 #include <tl/expected.hpp>
 
+#include "plugin/activity.hpp"
 #include "plugin/config.hpp"
 #include "plugin/session_store.hpp"
 #include "runtime/control_server.hpp"
@@ -37,6 +38,7 @@ struct ProjectState {
   std::string launch_error;             // the last failed launch (fell back to the previous agent)
   std::shared_ptr<Handoff> handoff;     // the one running, if any
   bool is_recovering = false;
+  bool is_relaunch_pending = false;  // a crashed orchestrator comes back after a back-off
   runtime::FsEvent* config_watch = nullptr;  // the repository root, for baton*.toml
   runtime::Timer* config_debounce = nullptr;
 };
@@ -90,6 +92,20 @@ class Orchestrator {
   // kMaxRelaunches times in kRelaunchWindowMs, then it is left exited.
   void schedule_relaunch(const std::string& session_id);
 
+  // Activity of an orchestrator session (issue 8): set by hooks through `baton signal`, by
+  // launch and exit, and by the screen on a one-second tick.
+  void set_activity(const std::string& session_id, const std::string& state,
+                    const std::string& source);
+  const Activity* activity(const std::string& session_id) const;
+  // A hook or notify of the session's agent: its state and conversation id.
+  void on_agent_signal(SessionRecord& rec, const std::string& source, const HookSignal& sig);
+
+  // Clients attached to the project (not to a session id) follow its orchestrator: they
+  // continue on the active one with `notice`, or, when none runs and none is coming (no
+  // handoff, no relaunch pending), get the exit.
+  void settle_followers(const std::string& project, const std::string& notice);
+  static std::string follow_key(const std::string& project) { return "project:" + project; }
+
   // Resolves TARGET (a session id, a project id, or a path inside a project or one of its
   // worktrees) to a registered project; paths are matched without touching git.
   ProjectState* resolve_project(const std::string& target);
@@ -103,6 +119,17 @@ class Orchestrator {
   // the orchestrator recorded active.
   void recover_project(const std::string& id);
   void start_persist();
+  void on_activity_tick();
+
+  struct ActivityTrack {
+    Activity now;
+    ScreenActivity screen;
+    bool has_hook = false;         // claude reported through its hooks: the screen is not asked
+    bool has_turn_signal = false;  // codex's notify reported a turn's end: idle comes from it
+  };
+  std::map<std::string, ActivityTrack> activity_;  // by session id
+  runtime::Timer* activity_timer_ = nullptr;
+  static constexpr std::uint64_t kActivityTickMs = 1000;
 
   static constexpr int kMaxRelaunches = 5;
   static constexpr std::uint64_t kRelaunchWindowMs = 10 * 60 * 1000;

@@ -305,8 +305,39 @@ void Orchestrator::register_methods() {
                           {"orchestrator_agent", p.config ? Json(p.config->agent) : Json(nullptr)},
                           {"health", health(p)},
                           {"orchestrator", current ? Json(current->id) : Json(nullptr)}});
+      const Activity* a = current ? activity(current->id) : nullptr;
+      list.back()["activity"] = a ? Json(a->state) : Json(nullptr);
     }
     req->reply(Json{{"projects", list}});
+  });
+
+  // `baton signal`: an agent (or its hook) says what it is doing. The session comes from
+  // BATON_SESSION in the agent's environment; a hook's payload is the agent's own JSON.
+  daemon_.add_method("signal", [this](const RequestPtr& req) {
+    const std::string id = string_param(req, "session");
+    const std::string state = string_param(req, "state");
+    const std::string source = string_param(req, "source");
+    const std::string event = string_param(req, "event");
+    SessionRecord* rec = session(id);
+    if (!rec)
+      return req->fail(proto::code::kNotFound,
+                       id.empty() ? std::string("signal: no session (BATON_SESSION is not set)")
+                                  : "signal: no orchestrator session '" + id + "'");
+    if (!source.empty()) {
+      const Json& params = req->params();
+      const Json payload = params.contains("payload") ? params["payload"] : Json(nullptr);
+      auto sig = map_hook(source, event, payload);
+      if (!sig) return req->reply(Json{{"session", id}, {"activity", nullptr}});
+      on_agent_signal(*rec, source, *sig);
+    } else {
+      if (!is_activity_state(state))
+        return req->fail(
+            proto::code::kBadParams,
+            "signal: state '" + state + "' must be working, waiting_input, idle or exited");
+      set_activity(id, state, "signal");
+    }
+    const Activity* a = activity(id);
+    req->reply(Json{{"session", id}, {"activity", a ? Json(a->state) : Json(nullptr)}});
   });
 
   daemon_.add_method("sessions", [this](const RequestPtr& req) {

@@ -156,6 +156,10 @@ json session_to_json(const SessionRecord& s) {
       {"last_error", s.last_error},
       {"restore_marker", s.restore_marker},
       {"number", s.number},
+      {"conversation_id", s.conversation_id},
+      {"conversation_source", s.conversation_source},
+      {"resume_mode", s.resume_mode},
+      {"permissions", s.permissions},
   };
 }
 
@@ -179,6 +183,10 @@ void session_from_json(FieldReader& r, SessionRecord& s) {
   r.read("last_error", s.last_error);
   r.read("restore_marker", s.restore_marker);
   r.read("number", s.number);
+  r.read("conversation_id", s.conversation_id);
+  r.read("conversation_source", s.conversation_source);
+  r.read("resume_mode", s.resume_mode);
+  r.read("permissions", s.permissions);
 }
 
 json journal_to_json(const HandoffJournal& h) {

@@ -37,6 +37,13 @@ struct SessionRecord {
   std::string last_error;
   bool restore_marker = false;
   unsigned number = 0;  // n of the id
+  // The agent's own conversation (issue 8): claude's session id, codex's thread id. Source
+  // "baton" when baton chose it at the first launch (claude --session-id) and the agent has
+  // not confirmed it yet, "agent" when the agent reported it through its hook or notify.
+  std::string conversation_id;
+  std::string conversation_source;
+  std::string resume_mode;  // how the last launch continued: new | id | last | none
+  std::string permissions;  // the mode the agent was started with
 };
 
 // The handoff journal: what an unfinished handoff was doing, to resume or roll back.

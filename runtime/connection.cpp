@@ -16,7 +16,9 @@ Connection::Connection(uv_loop_t* loop, ControlServer& server)
   link_->conn = this;
 }
 
-Connection::~Connection() { delete in_flight_; }
+Connection::~Connection() {
+  delete in_flight_;
+}
 
 void Connection::accept(uv_loop_t* loop, ControlServer& server, uv_stream_t* listener) {
   auto* c = new Connection(loop, server);
@@ -38,6 +40,11 @@ void Connection::accept(uv_loop_t* loop, ControlServer& server, uv_stream_t* lis
 }
 
 void Connection::close() {
+  if (park_timer_) {
+    park_timer_->close();
+    park_timer_ = nullptr;
+  }
+  is_parked_ = false;
   if (session_) {
     session_->detach(this);
     session_ = nullptr;
@@ -134,9 +141,11 @@ void Connection::on_frames(std::string_view bytes) {
         if (session_ && is_writable_) session_->write_input(f->payload);
         break;
       case proto::FrameType::kResize:
-        if (session_ && f->payload.size() == 4)
-          session_->resize(this, proto::read_u16(f->payload.data()),
-                           proto::read_u16(f->payload.data() + 2));
+        if (f->payload.size() == 4) {
+          rows_ = proto::read_u16(f->payload.data());
+          cols_ = proto::read_u16(f->payload.data() + 2);
+          if (session_) session_->resize(this, rows_, cols_);
+        }
         break;
       case proto::FrameType::kDetach:
         if (session_) session_->detach(this);
@@ -154,6 +163,8 @@ void Connection::on_frames(std::string_view bytes) {
 void Connection::start_attach(Session& session, bool is_writable, int rows, int cols) {
   is_attaching_ = true;
   is_writable_ = is_writable;
+  rows_ = rows;
+  cols_ = cols;
   queue(std::make_shared<const std::string>(proto::encode_hello()), false);
   if (!session.is_running()) {
     queue(std::make_shared<const std::string>(
@@ -190,7 +201,8 @@ void Connection::on_session_output(const SharedBytes& chunk) {
     return;
   }
   queue(chunk, true,
-        proto::encode_frame_header(proto::FrameType::kData, static_cast<std::uint32_t>(chunk->size())));
+        proto::encode_frame_header(proto::FrameType::kData,
+                                   static_cast<std::uint32_t>(chunk->size())));
 }
 
 void Connection::on_session_exit(int exit_status) {
@@ -202,7 +214,50 @@ void Connection::on_session_exit(int exit_status) {
   }
   session_ = nullptr;
   needs_repaint_ = false;
+  if (!follow_key_.empty() && !is_closing_after_flush_) {
+    is_parked_ = true;
+    parked_status_ = exit_status;
+    park_timer_ = Timer::make(handle_.loop);
+    park_timer_->start(kFollowParkMs, [this] { end_follow(); });
+    return;
+  }
   queue(std::make_shared<const std::string>(proto::encode_exit(exit_status)), false);
+  close_when_flushed();
+}
+
+void Connection::resume_follow(Session& next, const std::string& notice) {
+  if (!is_parked_) return;
+  is_parked_ = false;
+  park_timer_->close();
+  park_timer_ = nullptr;
+  if (!next.is_running()) {
+    on_session_exit(next.exit_status());
+    return;
+  }
+  session_ = &next;
+  next.attach(this, is_writable_, rows_, cols_);
+  // The notice goes on the bottom line after the repaint (cursor saved and restored), so it
+  // is seen until the agent redraws that line; before the repaint it would be wiped at once.
+  std::string bytes = next.render();
+  const int bottom = rows_ > 0 ? rows_ : 24;
+  bytes +=
+      "\x1b"
+      "7\x1b[" +
+      std::to_string(bottom) + ";1H\x1b[2K" + notice +
+      "\x1b"
+      "8";
+  queue(std::make_shared<const std::string>(proto::encode_frame(proto::FrameType::kData, bytes)),
+        false);
+}
+
+void Connection::end_follow() {
+  if (!is_parked_) return;
+  is_parked_ = false;
+  if (park_timer_) {
+    park_timer_->close();
+    park_timer_ = nullptr;
+  }
+  queue(std::make_shared<const std::string>(proto::encode_exit(parked_status_)), false);
   close_when_flushed();
 }
 
@@ -244,10 +299,10 @@ void Connection::write_next() {
   bufs.reserve(w->held.size() * 2);
   for (const Piece& p : w->held) {
     if (!p.header.empty())
-      bufs.push_back(uv_buf_init(const_cast<char*>(p.header.data()),
-                                 static_cast<unsigned>(p.header.size())));
-    bufs.push_back(uv_buf_init(const_cast<char*>(p.bytes->data()),
-                               static_cast<unsigned>(p.bytes->size())));
+      bufs.push_back(
+          uv_buf_init(const_cast<char*>(p.header.data()), static_cast<unsigned>(p.header.size())));
+    bufs.push_back(
+        uv_buf_init(const_cast<char*>(p.bytes->data()), static_cast<unsigned>(p.bytes->size())));
   }
   w->req.data = w;
   in_flight_ = w;

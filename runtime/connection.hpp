@@ -22,6 +22,9 @@ class Connection final : public HandleBase<Connection, uv_pipe_t>, public Sessio
  public:
   static constexpr std::size_t kBacklogLimitBytes = 4u << 20;
   static constexpr std::size_t kMaxBufsPerWrite = 64;
+  // A parked follower is released after this long, so nothing waits forever on a plugin
+  // that never hands it over (a crashed agent's relaunch back-off stays well below).
+  static constexpr std::uint64_t kFollowParkMs = 120000;
 
   // Accepts a pending connection on server; refuses (closes) a peer of another uid.
   static void accept(uv_loop_t* loop, ControlServer& server, uv_stream_t* listener);
@@ -29,6 +32,15 @@ class Connection final : public HandleBase<Connection, uv_pipe_t>, public Sessio
   void send_json(const protocol::Json& j);
   // Switches to frames after the current line; the session's screen is sent first.
   void start_attach(Session& session, bool is_writable, int rows, int cols);
+  // Attached through a follow key (Daemon::hand_over_followers): parked, not ended, when the
+  // session exits.
+  void follow(std::string key) { follow_key_ = std::move(key); }
+  const std::string& follow_key() const { return follow_key_; }
+  bool is_parked() const { return is_parked_; }
+  // A parked client continues on `next`: its screen, then the notice on the bottom line.
+  void resume_follow(Session& next, const std::string& notice);
+  // A parked client gets the EXIT it was kept from.
+  void end_follow();
   void close();
   void close_when_flushed();
 
@@ -80,6 +92,12 @@ class Connection final : public HandleBase<Connection, uv_pipe_t>, public Sessio
   bool needs_repaint_ = false;
   bool is_closing_after_flush_ = false;
   Session* session_ = nullptr;
+  std::string follow_key_;
+  bool is_parked_ = false;
+  int parked_status_ = -1;
+  Timer* park_timer_ = nullptr;
+  int rows_ = 0;  // the client's terminal, for the next session of a follow
+  int cols_ = 0;
   std::deque<Piece> queue_;
   std::size_t queued_bytes_ = 0;
   WriteReq* in_flight_ = nullptr;

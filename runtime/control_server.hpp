@@ -76,6 +76,7 @@ class ControlServer final : public HandleBase<ControlServer, uv_pipe_t> {
   void track(Connection* c) { connections_.insert(c); }
   void forget(Connection* c);
   std::size_t connection_count() const { return connections_.size(); }
+  const std::set<Connection*>& connections() const { return connections_; }
 
  private:
   friend class HandleBase<ControlServer, uv_pipe_t>;

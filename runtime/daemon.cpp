@@ -173,12 +173,15 @@ tl::expected<Session*, std::string> Daemon::start_session(SessionSpec spec) {
   return raw;
 }
 
-Session* Daemon::find_session(const std::string& target) {
+Session* Daemon::find_session(const std::string& target, std::string* follow_key) {
   if (resolver_) {
-    const std::string id = resolver_(target);
-    if (!id.empty()) {
-      auto it = sessions_.find(id);
-      if (it != sessions_.end()) return it->second.get();
+    ResolvedTarget r = resolver_(target);
+    if (!r.session_id.empty()) {
+      auto it = sessions_.find(r.session_id);
+      if (it != sessions_.end()) {
+        if (follow_key) *follow_key = std::move(r.follow_key);
+        return it->second.get();
+      }
     }
   }
   if (target.empty()) {
@@ -192,6 +195,26 @@ Session* Daemon::find_session(const std::string& target) {
   }
   auto it = sessions_.find(target);
   return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+void Daemon::hand_over_followers(const std::string& follow_key, Session& next,
+                                 const std::string& notice) {
+  if (!server_) return;
+  // Copied: resuming can close a connection, which removes it from the server's set.
+  auto conns =
+      std::vector<Connection*>(server_->connections().begin(), server_->connections().end());
+  for (Connection* c : conns) {
+    if (c->is_parked() && c->follow_key() == follow_key) c->resume_follow(next, notice);
+  }
+}
+
+void Daemon::release_followers(const std::string& follow_key) {
+  if (!server_) return;
+  auto conns =
+      std::vector<Connection*>(server_->connections().begin(), server_->connections().end());
+  for (Connection* c : conns) {
+    if (c->is_parked() && c->follow_key() == follow_key) c->end_follow();
+  }
 }
 
 void Daemon::remove_session(const std::string& id) {

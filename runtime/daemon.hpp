@@ -30,7 +30,13 @@ class Daemon {
  public:
   using ExitFn = std::function<void(Session&)>;
   // Resolves a client's TARGET to a session id, or "" to fall back on the runtime's rules.
-  using TargetResolver = std::function<std::string(const std::string& target)>;
+  // A target that names something longer-lived than one session (a project) also gets a
+  // follow key: an attach through it follows that thing to its next session.
+  struct ResolvedTarget {
+    std::string session_id;
+    std::string follow_key;
+  };
+  using TargetResolver = std::function<ResolvedTarget(const std::string& target)>;
 
   explicit Daemon(Paths paths);
   ~Daemon();
@@ -55,7 +61,7 @@ class Daemon {
   tl::expected<Session*, std::string> start_session(SessionSpec spec);
   // A fresh plain session id: s1, s2, ...
   std::string next_session_id();
-  Session* find_session(const std::string& target);
+  Session* find_session(const std::string& target, std::string* follow_key = nullptr);
   Session* find_session_exact(const std::string& id) {
     auto it = sessions_.find(id);
     return it == sessions_.end() ? nullptr : it->second.get();
@@ -64,6 +70,11 @@ class Daemon {
   const std::map<std::string, std::unique_ptr<Session>>& sessions() const { return sessions_; }
   void on_session_exit(ExitFn fn) { exit_fns_.push_back(std::move(fn)); }
   void set_target_resolver(TargetResolver r) { resolver_ = std::move(r); }
+  // Clients attached through a follow key are parked when their session exits (no EXIT
+  // frame). The plugin then hands them to the key's next session, with a one-line notice,
+  // or releases them (they get the EXIT they were kept from); see Connection::kFollowParkMs.
+  void hand_over_followers(const std::string& follow_key, Session& next, const std::string& notice);
+  void release_followers(const std::string& follow_key);
   // Called once every session stopped, before the loop's last handles close: the plugin
   // closes its own handles here so uv_loop_close() can return 0.
   void on_shutdown(std::function<void()> fn) { shutdown_fns_.push_back(std::move(fn)); }

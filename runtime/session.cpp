@@ -158,6 +158,7 @@ void Session::on_client_drained() {
 }
 
 void Session::deliver(std::string_view bytes) {
+  output_bytes_ += bytes.size();
   auto chunk = std::make_shared<const std::string>(bytes);
   // Clients first: the screen model must never pace the bytes they get.
   for (auto& c : clients_) c.client->on_session_output(chunk);

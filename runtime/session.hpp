@@ -94,6 +94,8 @@ class Session {
   std::vector<std::string> capture(bool join_wrapped);
   // The newest output bytes, at most kScrollbackBytes.
   std::string scrollback() const;
+  // Every byte read from the program so far: activity is a change in this.
+  std::uint64_t output_bytes() const { return output_bytes_; }
 
   // Stops the process group: SIGHUP, grace, SIGTERM, grace, SIGKILL. A no-op once exited.
   void stop(std::uint64_t grace_ms = kDefaultGraceMs);
@@ -135,6 +137,7 @@ class Session {
   bool is_reading_ = true;
   int exit_status_ = -1;
   std::string input_;  // bytes for the master that did not fit yet
+  std::uint64_t output_bytes_ = 0;
   std::string ring_;   // scrollback, between kScrollbackBytes and twice that
   ScreenFeeder screen_;
   QueryScanner queries_;

@@ -44,14 +44,16 @@ bool param(const RequestPtr& req, const char* name, T& out) {
 }  // namespace
 
 void Daemon::register_session_methods() {
-  auto target_session = [this](const RequestPtr& req) -> Session* {
+  auto target_session = [this](const RequestPtr& req,
+                               std::string* follow_key = nullptr) -> Session* {
     std::string target;
     std::string cwd;
     if (!param(req, "target", target) || !param(req, "cwd", cwd)) return nullptr;
     // No target: the client's directory picks the session when the plugin knows it (a
     // project's orchestrator), else the newest running session, as tmux attaches.
-    Session* s = target.empty() && !cwd.empty() && resolver_ ? find_session(cwd) : nullptr;
-    if (!s) s = find_session(target);
+    Session* s =
+        target.empty() && !cwd.empty() && resolver_ ? find_session(cwd, follow_key) : nullptr;
+    if (!s) s = find_session(target, follow_key);
     if (!s) {
       req->fail(proto::code::kNotFound,
                 target.empty() ? std::string("no running session") : "no session '" + target + "'");
@@ -122,11 +124,13 @@ void Daemon::register_session_methods() {
     if (!param(req, "read_only", read_only) || !param(req, "rows", rows) ||
         !param(req, "cols", cols))
       return;
-    Session* s = target_session(req);
+    std::string follow_key;
+    Session* s = target_session(req, &follow_key);
     if (!s) return;
     Connection* conn = req->connection();
     if (!conn) return;
-    req->reply(Json{{"session", session_json(*s)}});
+    req->reply(Json{{"session", session_json(*s)}, {"follows", !follow_key.empty()}});
+    conn->follow(std::move(follow_key));
     conn->start_attach(*s, !read_only, rows, cols);
   });
 

@@ -1,0 +1,227 @@
+#include "plugin/agent_launch.hpp"
+
+#include <cstdint>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+namespace baton::plugin {
+
+namespace {
+
+using Json = nlohmann::json;
+
+std::string lookup(const std::map<std::string, std::string>& env, const std::string& key) {
+  auto it = env.find(key);
+  return it == env.end() ? std::string() : it->second;
+}
+
+// POSIX shell single quotes: claude runs hook commands through a shell.
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) {
+  std::uint64_t h = seed;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+std::vector<std::string> codex_flags(const AgentSpec& agent, const ProjectConfig& cfg,
+                                     const SessionRecord& rec, const LaunchContext& ctx) {
+  (void)agent;
+  (void)cfg;
+  // The projects table is given whole: a dotted `-c projects."<path>".trust_level` would be
+  // split at the dots of the path. codex checks trust at the repository root, baton's
+  // worktree included for a codex that looks at the directory itself.
+  std::string projects = "projects={" + toml_quote(rec.worktree) + "={trust_level=\"trusted\"}";
+  if (!ctx.repo_root.empty() && ctx.repo_root != rec.worktree)
+    projects += "," + toml_quote(ctx.repo_root) + "={trust_level=\"trusted\"}";
+  projects += "}";
+  return {"-c", "check_for_update_on_startup=false", "-c", projects, "-c",
+          "notify=[" + toml_quote(ctx.baton_bin) + ",\"signal\",\"--hook\",\"codex\"]",
+          // The shared app-server would be started in its own session and outlive the
+          // agent's process group, which is what baton stops.
+          "--no-daemon"};
+}
+
+}  // namespace
+
+std::string conversation_uuid(const SessionRecord& rec, const std::string& repo_root) {
+  const std::string name = repo_root + "\n" + rec.id + "\n" + rec.created_at;
+  const std::uint64_t hi = fnv1a(name, 0xcbf29ce484222325ull);
+  const std::uint64_t lo = fnv1a(name, 0x84222325cbf29ce4ull ^ hi);
+  unsigned char b[16];
+  for (int i = 0; i < 8; ++i) {
+    b[i] = static_cast<unsigned char>(hi >> (56 - 8 * i));
+    b[8 + i] = static_cast<unsigned char>(lo >> (56 - 8 * i));
+  }
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x50);  // version 5: name-based
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
+}
+
+std::string claude_transcript_path(const std::map<std::string, std::string>& env,
+                                   const std::string& cwd, const std::string& id) {
+  std::string dir = lookup(env, "CLAUDE_CONFIG_DIR");
+  if (dir.empty()) dir = lookup(env, "HOME") + "/.claude";
+  std::string slug = cwd;
+  for (char& c : slug) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!keep) c = '-';
+  }
+  return dir + "/projects/" + slug + "/" + id + ".jsonl";
+}
+
+std::string claude_config_path(const std::map<std::string, std::string>& env) {
+  const std::string dir = lookup(env, "CLAUDE_CONFIG_DIR");
+  return dir.empty() ? lookup(env, "HOME") + "/.claude.json" : dir + "/.claude.json";
+}
+
+std::string claude_settings_json(const std::string& baton_bin) {
+  Json hooks = Json::object();
+  auto hook = [&](const char* event, bool needs_matcher) {
+    Json entry = {
+        {"hooks",
+         Json::array({Json{{"type", "command"},
+                           {"command", shell_quote(baton_bin) + " signal --hook claude " + event},
+                           {"timeout", 5}}})}};
+    if (needs_matcher) entry["matcher"] = "*";
+    hooks[event] = Json::array({entry});
+  };
+  hook("SessionStart", false);
+  hook("UserPromptSubmit", false);
+  hook("Notification", false);
+  // After a tool ran (a permission granted) the agent works again, until Stop.
+  hook("PostToolUse", true);
+  hook("Stop", false);
+  hook("SessionEnd", false);
+  return Json{{"hooks", hooks}}.dump(2) + "\n";
+}
+
+tl::expected<std::string, std::string> claude_config_with_trust(const std::string& text,
+                                                                const std::string& dir) {
+  Json config = text.empty() ? Json::object() : Json::parse(text, nullptr, false);
+  if (config.is_discarded() || !config.is_object())
+    return tl::make_unexpected(std::string("is not a JSON object"));
+  Json& projects = config["projects"];
+  if (projects.is_null()) projects = Json::object();
+  if (!projects.is_object())
+    return tl::make_unexpected(std::string("\"projects\" is not an object"));
+  Json& entry = projects[dir];
+  if (entry.is_null()) entry = Json::object();
+  if (!entry.is_object())
+    return tl::make_unexpected("\"projects\"[\"" + dir + "\"] is not an object");
+  if (entry.value("hasTrustDialogAccepted", false) == true) return text;
+  entry["hasTrustDialogAccepted"] = true;
+  return config.dump(2) + "\n";
+}
+
+tl::expected<LaunchPlan, std::string> plan_launch(const AgentSpec& agent, const ProjectConfig& cfg,
+                                                  const SessionRecord& rec, bool resume,
+                                                  const LaunchContext& ctx) {
+  LaunchPlan plan;
+  std::vector<std::string> permission;
+  if (cfg.permissions != "default") {
+    auto it = agent.permission_args.find(cfg.permissions);
+    if (it == agent.permission_args.end())
+      return tl::make_unexpected("agent '" + agent.name + "' has no arguments for permissions '" +
+                                 cfg.permissions + "'");
+    permission = it->second;
+  }
+  const std::string shell = lookup(ctx.env, "SHELL").empty() ? "/bin/sh" : lookup(ctx.env, "SHELL");
+  auto command = [&](std::vector<std::string> argv) {
+    for (auto& a : argv)
+      if (a == "$SHELL") a = shell;
+    return argv;
+  };
+  auto append = [](std::vector<std::string>& to, const std::vector<std::string>& what) {
+    to.insert(to.end(), what.begin(), what.end());
+  };
+  const bool with_prompt = !resume && !cfg.prompt.empty();
+
+  switch (agent.kind) {
+    case AgentKind::kCodex: {
+      std::vector<std::string> argv = command(agent.command);
+      if (resume) {
+        argv.push_back("resume");
+        if (!rec.conversation_id.empty() && rec.conversation_source == "agent") {
+          plan.conversation_id = rec.conversation_id;
+          plan.resume_mode = "id";
+        } else {
+          plan.resume_mode = "last";
+        }
+      } else {
+        plan.resume_mode = "new";
+      }
+      append(argv, codex_flags(agent, cfg, rec, ctx));
+      append(argv, permission);
+      if (plan.resume_mode == "id") argv.push_back(plan.conversation_id);
+      if (plan.resume_mode == "last") argv.push_back("--last");
+      if (with_prompt) argv.push_back(cfg.prompt);
+      plan.argv = std::move(argv);
+      break;
+    }
+    case AgentKind::kClaude: {
+      std::vector<std::string> argv = command(agent.command);
+      const std::string settings = ctx.agent_dir + "/claude-settings.json";
+      plan.files.push_back({settings, claude_settings_json(ctx.baton_bin)});
+      std::string id = rec.conversation_id;
+      const bool has_transcript =
+          !id.empty() && ctx.file_exists &&
+          ctx.file_exists(claude_transcript_path(ctx.env, rec.worktree, id));
+      if (resume && has_transcript) {
+        argv.insert(argv.end(), {"--resume", id});
+        plan.resume_mode = "id";
+      } else if (resume && id.empty()) {
+        // A session from before baton recorded ids: the newest conversation of the worktree.
+        argv.push_back("--continue");
+        plan.resume_mode = "last";
+      } else {
+        // A fresh start, or a conversation that never got its first message (no transcript):
+        // the id baton derived for this session, so a later restore can name it.
+        if (id.empty()) id = conversation_uuid(rec, ctx.repo_root);
+        argv.insert(argv.end(), {"--session-id", id});
+        plan.resume_mode = "new";
+      }
+      plan.conversation_id = id;
+      argv.insert(argv.end(), {"--settings", settings});
+      append(argv, permission);
+      if (with_prompt) argv.push_back(cfg.prompt);
+      plan.argv = std::move(argv);
+      plan.env.push_back("DISABLE_AUTOUPDATER=1");
+      break;
+    }
+    case AgentKind::kGeneric: {
+      std::vector<std::string> argv =
+          command(resume && !agent.resume.empty() ? agent.resume : agent.command);
+      append(argv, permission);
+      if (with_prompt) {
+        if (!agent.prompt_arg.empty()) argv.push_back(agent.prompt_arg);
+        argv.push_back(cfg.prompt);
+      }
+      plan.argv = std::move(argv);
+      plan.resume_mode = resume ? "last" : "new";
+      if (resume && agent.resume.empty()) plan.resume_mode = "none";
+      break;
+    }
+  }
+  return plan;
+}
+
+}  // namespace baton::plugin
