@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -61,19 +62,28 @@ class RealAgents : public BatonTest {
     kill_strays();
   }
 
-  // Every process whose command line names this test's directory (codex's app-server
-  // daemon under the private HOME), except this one.
-  void kill_strays() {
-    if (tmp_.empty()) return;
+  // Every process whose command line or environment names this test's directory (an
+  // agent's helper under the private HOME, like codex's app-server daemon), except this
+  // one and the daemon.
+  std::vector<pid_t> strays() {
+    std::vector<pid_t> found;
+    if (tmp_.empty()) return found;
     DIR* proc = opendir("/proc");
-    if (!proc) return;
+    if (!proc) return found;
+    const pid_t daemon = daemon_pid();
     while (dirent* e = readdir(proc)) {
       const pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
-      if (pid <= 0 || pid == getpid()) continue;
-      std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-      if (cmdline.find(tmp_ + "/") != std::string::npos) kill(pid, SIGKILL);
+      if (pid <= 0 || pid == getpid() || pid == daemon) continue;
+      const std::string dir = "/proc/" + std::to_string(pid);
+      if (read_file(dir + "/cmdline").find(tmp_ + "/") != std::string::npos ||
+          read_file(dir + "/environ").find("HOME=" + user_home_) != std::string::npos)
+        found.push_back(pid);
     }
     closedir(proc);
+    return found;
+  }
+  void kill_strays() {
+    for (pid_t pid : strays()) kill(pid, SIGKILL);
   }
 
   RunResult git(const std::vector<std::string>& args) {
@@ -152,6 +162,16 @@ TEST_F(RealAgents, CodexShowsItsSignInScreenInTheOrchestratorAndTakesKeys) {
   screen = capture("shop-1");
   EXPECT_EQ(screen.find("cursor position"), std::string::npos) << screen;
 
+  // The flags baton gives codex (no update check, trusted worktree, notify → baton signal,
+  // no shared daemon) are ones this codex accepts: it is running and drawing its screen.
+  const std::string command = s["orchestrator"]["command"].dump();
+  EXPECT_NE(command.find("check_for_update_on_startup=false"), std::string::npos) << command;
+  EXPECT_NE(command.find("trust_level"), std::string::npos) << command;
+  EXPECT_NE(command.find("signal\\\",\\\"--hook\\\",\\\"codex"), std::string::npos) << command;
+  EXPECT_NE(command.find("--no-daemon"), std::string::npos) << command;
+  EXPECT_EQ(command.find("dangerously"), std::string::npos) << command;
+  EXPECT_EQ(s["permissions"], "default");
+
   // Keys sent through baton reach it: Down moves the selection.
   auto send = b({"send", "shop-1", "--keys", "Down"});
   ASSERT_EQ(send.status, 0) << send.err;
@@ -160,6 +180,17 @@ TEST_F(RealAgents, CodexShowsItsSignInScreenInTheOrchestratorAndTakesKeys) {
     return screen.find("> 2. Sign in with Device Code") != std::string::npos;
   })) << screen;
   EXPECT_EQ(screen.find("> 1. Sign in with ChatGPT"), std::string::npos) << screen;
+
+  // Stopping the orchestrator leaves nothing of codex behind (no detached app-server).
+  ASSERT_EQ(b({"down", repo_}).status, 0);
+  std::vector<pid_t> left;
+  EXPECT_TRUE(eventually([&] {
+    left = strays();
+    return left.empty();
+  })) << "codex left "
+      << left.size() << " process(es), the first "
+      << (left.empty() ? std::string()
+                       : read_file("/proc/" + std::to_string(left[0]) + "/cmdline"));
 }
 
 TEST_F(RealAgents, AClaudeThatCannotStartGivesTheBranchBackToCodex) {
@@ -177,7 +208,7 @@ TEST_F(RealAgents, AClaudeThatCannotStartGivesTheBranchBackToCodex) {
   // claude gives up within seconds: the failure is reported when it exits, not after the grace.
   EXPECT_LT(took, std::chrono::seconds(25)) << r.err;
 
-  // --wait returns once claude has exited; the relaunch of codex finishes in the background.
+  // --wait returns once codex runs again on the branch.
   Json s;
   EXPECT_TRUE(eventually(
       [&] {
@@ -204,6 +235,31 @@ TEST_F(RealAgents, AClaudeThatCannotStartGivesTheBranchBackToCodex) {
     }
   }
   ASSERT_FALSE(claude_id.empty()) << sessions.dump(2);
+  // What baton gave the real claude: its own session id, hook settings outside the worktree,
+  // and the worktree marked trusted in claude's config.
+  Json claude_session;
+  for (const auto& session : sessions["sessions"])
+    if (session["id"] == claude_id) claude_session = session;
+  const auto argv = claude_session["command"].get<std::vector<std::string>>();
+  auto arg_after = [&](const std::string& flag) {
+    auto it = std::find(argv.begin(), argv.end(), flag);
+    return it == argv.end() || it + 1 == argv.end() ? std::string() : *(it + 1);
+  };
+  EXPECT_EQ(arg_after("--session-id").size(), 36u) << claude_session.dump(2);
+  const std::string settings = arg_after("--settings");
+  EXPECT_EQ(settings, home_ + "/agents/" + claude_id + "/claude-settings.json");
+  const Json hooks = Json::parse(read_file(settings), nullptr, false);
+  ASSERT_TRUE(hooks.is_object()) << settings;
+  EXPECT_NE(hooks["hooks"]["Stop"][0]["hooks"][0]["command"].get<std::string>().find(
+                "signal --hook claude Stop"),
+            std::string::npos);
+  const Json claude_config =
+      Json::parse(read_file(user_home_ + "/.claude/.claude.json"), nullptr, false);
+  ASSERT_TRUE(claude_config.is_object());
+  EXPECT_EQ(claude_config["projects"][claude_session["worktree"].get<std::string>()]
+                         ["hasTrustDialogAccepted"],
+            true)
+      << claude_config.dump(2);
   const std::string last = capture(claude_id);
   EXPECT_NE(last.find("Unable to connect to Anthropic services"), std::string::npos) << last;
 
