@@ -2,8 +2,9 @@
 // socket loads the plugin, and its client runs inside a pane of an outer server, because key
 // bindings fire only on a client's input (send-keys to a pane bypasses the key tables). Keys
 // are typed with send-keys to the outer pane; what the user sees is capture-pane of the outer
-// pane. plugin/kitty: baton.conf through kitty's own config parser (kitty cannot run without
-// a display here), and its script run as kitty would run it.
+// pane. plugin/kitty: baton.conf through kitty's own config parser, its script run as kitty
+// would run it, and a real kitty on a virtual X display (Xvfb) whose keys are typed with xdotool.
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -372,9 +373,9 @@ TEST_F(KittyPlugin, ConfParsesWithKittysOwnParserOnFreeKeys) {
   EXPECT_NE(r.out.find("map 7 o 'launch --type=overlay --cwd=current baton-kitty attach' free\n"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(
-      r.out.find("map 7 r 'launch --type=background --cwd=current baton-kitty replace' free\n"),
-      std::string::npos)
+  EXPECT_NE(r.out.find("map 7 r 'launch --type=background --cwd=current --env BATON_KITTY=1 "
+                       "baton-kitty replace' free\n"),
+            std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("which " + std::string(BATON_KITTY_DIR) + "/baton-kitty\n"),
             std::string::npos)
@@ -412,6 +413,148 @@ TEST_F(KittyPlugin, AttachOutsideAProjectKeepsTheErrorOnScreen) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("baton: "), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("[press Enter to close]"), std::string::npos) << r.out;
+}
+
+// A real kitty on a virtual X display: Xvfb through xvfb-run, with Mesa's software OpenGL. Its
+// kitty.conf is what a user writes (include baton.conf, exe_search_path, BATON_BIN); the test
+// alone adds remote control on a socket of its own, to read the screen with `kitty @ get-text`.
+// Keys are typed with xdotool (XTEST) into the focused kitty window, as a keyboard would.
+class KittyWindow : public KittyPlugin {
+ protected:
+  void SetUp() override {
+    if (run_process({"sh", "-c",
+                     "command -v kitty && command -v xvfb-run && command -v xauth && "
+                     "command -v xdotool"})
+            .status != 0) {
+      BatonTest::SetUp();
+      GTEST_SKIP() << "kitty, xvfb-run, xauth or xdotool is not installed";
+    }
+    KittyPlugin::SetUp();
+  }
+
+  void TearDown() override {
+    if (group_ > 0) {
+      // kitty closes its windows on SIGTERM (their programs get SIGHUP); Xvfb removes its lock.
+      kill(-group_, SIGTERM);
+      if (!eventually([&] { return kill(-group_, 0) != 0; }, 5000)) kill(-group_, SIGKILL);
+    }
+    KittyPlugin::TearDown();
+  }
+
+  std::map<std::string, std::string> x_env() {
+    auto e = env();
+    e["DISPLAY"] = display_;
+    e["XAUTHORITY"] = tmp_ + "/xauthority";
+    return e;
+  }
+
+  // kitty with a window running a shell in the repository, on a display of its own.
+  void start() {
+    write(tmp_ + "/kitty.conf", "include " + std::string(BATON_KITTY_DIR) +
+                                    "/baton.conf\n"
+                                    "exe_search_path +" +
+                                    BATON_KITTY_DIR + "\nenv BATON_BIN=" + BATON_BIN + "\n");
+    write(tmp_ + "/start-kitty",
+          "cd \"$1\" || exit 1\n"
+          "setsid xvfb-run -a -f \"$1/xauthority\" -s '-screen 0 1280x800x24' sh -c '\n"
+          "  echo \"$DISPLAY\" > display.new && mv display.new display\n"
+          "  exec kitty --config kitty.conf -o allow_remote_control=socket-only \\\n"
+          "    --listen-on \"unix:$1/kitty.sock\" --directory \"$2\" sh' sh \"$1\" \"$2\" \\\n"
+          "  >kitty.log 2>&1 </dev/null &\n"
+          "echo $!\n");
+    auto e = env();
+    e["HOME"] = tmp_;
+    e["LIBGL_ALWAYS_SOFTWARE"] = "1";
+    e["PS1"] = "shop-shell$ ";
+    const auto r = run_process({"sh", tmp_ + "/start-kitty", tmp_, repo_}, RunOptions{.env = e});
+    ASSERT_EQ(r.status, 0) << r.err;
+    group_ = static_cast<pid_t>(std::atol(r.out.c_str()));
+    ASSERT_GT(group_, 0) << r.out;
+    ASSERT_TRUE(eventually([&] { return kitty({"ls"}).status == 0; }, 30000))
+        << read_file(tmp_ + "/kitty.log");
+    display_ = read_file(tmp_ + "/display");
+    display_ = display_.substr(0, display_.find('\n'));
+    ASSERT_FALSE(display_.empty());
+    // Focus the window: there is no window manager to give it the keyboard.
+    const auto window = xdotool({"search", "--sync", "--class", "kitty"});
+    ASSERT_EQ(window.status, 0) << window.err;
+    window_ = window.out.substr(0, window.out.find('\n'));
+    ASSERT_EQ(xdotool({"windowfocus", "--sync", window_}).status, 0);
+    // The shell is up in the repository: --cwd=current reads the foreground process's cwd.
+    ASSERT_TRUE(eventually([&] { return text().find("shop-shell$") != std::string::npos; }, 15000))
+        << text();
+  }
+
+  RunResult kitty(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"kitty", "@", "--to", "unix:" + tmp_ + "/kitty.sock"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, RunOptions{.env = {{"HOME", tmp_}}, .timeout_ms = 20000});
+  }
+
+  RunResult xdotool(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"xdotool"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, RunOptions{.env = x_env(), .timeout_ms = 20000});
+  }
+
+  void press(const std::string& keys) {
+    ASSERT_EQ(xdotool({"key", "--clearmodifiers", keys}).status, 0);
+  }
+
+  // The screen of kitty's active window (an overlay, when one is open).
+  std::string text() { return kitty({"get-text"}).out; }
+
+  pid_t group_ = -1;
+  std::string display_, window_;
+};
+
+TEST_F(KittyWindow, AttachKeyOpensAnOverlayOnTheOrchestrator) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(press("ctrl+shift+alt+o"));
+  std::string t;
+  EXPECT_TRUE(eventually(
+      [&] {
+        t = text();
+        return t.find("FAKE AGENT fake session=shop-1 branch=baton/shop-orchestrator") !=
+               std::string::npos;
+      },
+      15000))
+      << t << read_file(tmp_ + "/kitty.log");
+  // An overlay: the tab still has the shell's window under it.
+  EXPECT_NE(kitty({"ls"}).out.find("baton-kitty"), std::string::npos);
+  // Typing reaches the orchestrator; Ctrl-\ detaches and closes the overlay.
+  ASSERT_EQ(xdotool({"type", "hello-from-kitty"}).status, 0);
+  EXPECT_TRUE(eventually([&] {
+    return capture("shop-1").find("hello-from-kitty") != std::string::npos;
+  })) << capture("shop-1");
+  ASSERT_NO_FATAL_FAILURE(press("ctrl+backslash"));
+  EXPECT_TRUE(eventually([&] {
+    return kitty({"ls"}).out.find("baton-kitty") == std::string::npos;
+  })) << kitty({"ls"}).out;
+  EXPECT_EQ(text().find("FAKE AGENT"), std::string::npos) << text();
+  EXPECT_EQ(status()["orchestrator"]["state"], "active");
+}
+
+TEST_F(KittyWindow, ReplaceKeyReplacesInTheBackgroundAndNotifies) {
+  agent("notify-send", "printf '%s|' \"$@\" >> '" + tmp_ + "/notified'\n");
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(press("ctrl+shift+alt+r"));
+  std::string notified;
+  EXPECT_TRUE(eventually(
+      [&] {
+        notified = read_file(tmp_ + "/notified");
+        return !notified.empty();
+      },
+      30000))
+      << read_file(tmp_ + "/kitty.log");
+  EXPECT_EQ(notified.rfind("baton|baton: orchestrator replaced by shop-2 (gap ", 0), 0u)
+      << notified;
+  auto st = status();
+  EXPECT_EQ(st["orchestrator"]["id"], "shop-2");
+  EXPECT_EQ(st["orchestrator"]["branch"], "baton/shop-orchestrator");
+  EXPECT_EQ(st["active_count"], 1);
+  // In the background: no window opened for it.
+  EXPECT_EQ(text().find("FAKE AGENT"), std::string::npos);
 }
 
 }  // namespace
