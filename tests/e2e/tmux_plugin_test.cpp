@@ -2,16 +2,20 @@
 // socket loads the plugin, and its client runs inside a pane of an outer server, because key
 // bindings fire only on a client's input (send-keys to a pane bypasses the key tables). Keys
 // are typed with send-keys to the outer pane; what the user sees is capture-pane of the outer
-// pane. plugin/kitty: baton.conf through kitty's own config parser, its script run as kitty
-// would run it, and a real kitty on a virtual X display (Xvfb) whose keys are typed with xdotool.
+// pane. The popup test renders that screen to the README's screenshot. plugin/kitty: baton.conf
+// through kitty's own config parser, its script run as kitty would run it, and a real kitty on a
+// virtual X display (Xvfb) whose keys are typed with xdotool.
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +27,29 @@ namespace {
 
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
+
+// The width and height in a PNG's IHDR chunk, or {0, 0} when `data` is no whole PNG (the
+// signature, IHDR first, IEND last).
+std::pair<std::uint32_t, std::uint32_t> png_size(const std::string& data) {
+  const std::string signature = "\x89PNG\r\n\x1a\n";
+  const std::string iend("\0\0\0\0IEND\xae\x42\x60\x82", 12);
+  if (data.size() < 45 || data.compare(0, 8, signature) != 0 || data.compare(12, 4, "IHDR") != 0 ||
+      data.compare(data.size() - 12, 12, iend) != 0)
+    return {0, 0};
+  const auto be32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(data[at + i]);
+    return v;
+  };
+  return {be32(16), be32(20)};
+}
+
+// scripts/render-screenshot runs with Debian's python3 and PIL and the DejaVu fonts
+// (scripts/setup --test); without them the tests take no screenshot.
+bool can_render_screenshots() {
+  return fs::exists("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf") &&
+         run_process({"/usr/bin/python3", "-c", "import PIL"}).status == 0;
+}
 
 // A repository "my shop" (project shop) whose orchestrator, shop-1, is a fake agent.
 class PluginTest : public BatonTest {
@@ -38,10 +65,20 @@ class PluginTest : public BatonTest {
     write(repo_ + "/README.md", "shop\n");
     git({"add", "."});
     git({"commit", "-q", "-m", "init"});
-    agent(
-        "agent-fake",
-        "echo \"FAKE AGENT $1 session=$BATON_SESSION branch=$(git rev-parse --abbrev-ref HEAD)\"\n"
-        "while :; do sleep 1; done\n");
+    // It says who it is, then draws a few lines the way an agent's screen looks, in colour
+    // (named, 256-colour and truecolour), for the README's screenshot of the popup.
+    agent("agent-fake",
+          "printf '\\033[1;36mFAKE AGENT\\033[0m %s session=%s branch=%s\\n\\n' \"$1\" "
+          "\"$BATON_SESSION\" \"$(git rev-parse --abbrev-ref HEAD)\"\n"
+          "printf '\\033[1;48;5;237m > Plan the next release and keep the workers busy. "
+          "\\033[0m\\n\\n'\n"
+          "printf '\\033[32m●\\033[0m Read README.md, baton.toml and the three open issues.\\n'\n"
+          "printf '\\033[32m●\\033[0m Ran the tests on main: \\033[1;32m42 passed\\033[0m.\\n'\n"
+          "printf '\\033[32m●\\033[0m Next: the checkout flow \\033[38;5;214m#12\\033[0m, "
+          "then the cache \\033[38;5;214m#14\\033[0m.\\n'\n"
+          "printf '  \\033[38;5;245m└ waiting for your go-ahead\\033[0m\\n\\n'\n"
+          "printf '\\033[38;2;130;140;160m? for shortcuts\\033[0m\\n'\n"
+          "while :; do sleep 1; done\n");
     config("fake");
     ASSERT_EQ(b({"up", repo_, "--detach"}).out, "shop-1\n");
   }
@@ -144,6 +181,26 @@ class TmuxPlugin : public PluginTest {
           return last->find(text) != std::string::npos;
         },
         timeout_ms);
+  }
+
+  // The outer pane with its colours (capture-pane -e), rendered to
+  // build/screenshots/NAME.png: 140x40 cells of 9x18 pixels and 10 pixels of padding.
+  void screenshot(const std::string& name) {
+    if (!can_render_screenshots()) {
+      std::cout << "no screenshot " << name << ": python3-pil or fonts-dejavu-core missing\n";
+      return;
+    }
+    const auto captured = tmux_at(outer_, {"capture-pane", "-e", "-p", "-t", "out"});
+    ASSERT_EQ(captured.status, 0) << captured.err;
+    const std::string text = tmp_ + "/" + name + ".ansi";
+    write(text, captured.out);
+    fs::create_directories(BATON_SCREENSHOT_DIR);
+    const std::string png = std::string(BATON_SCREENSHOT_DIR) + "/" + name + ".png";
+    fs::remove(png);
+    const auto r = run_process(
+        {"/usr/bin/python3", BATON_RENDER_SCREENSHOT, "--cols", "140", "--rows", "40", text, png});
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_EQ(png_size(read_file(png)), std::make_pair(140u * 9 + 20, 40u * 18 + 20)) << png;
   }
 
   void type(const std::vector<std::string>& keys) {
@@ -277,10 +334,14 @@ TEST_F(TmuxPlugin, ReplaceKeyOutsideAProjectShowsBatonsError) {
 }
 
 TEST_F(TmuxPlugin, AttachKeyOpensAPopupOnTheOrchestrator) {
-  ASSERT_NO_FATAL_FAILURE(start(""));
-  type({"C-b", "O"});
+  // A plain shell prompt in the pane, not whatever the user's shell startup draws (slowly).
+  ASSERT_NO_FATAL_FAILURE(start("set -g default-command 'PS1=\"~/my shop $ \" exec sh'\n"));
   std::string s;
-  ASSERT_TRUE(screen_shows("FAKE AGENT fake session=shop-1", &s)) << s;
+  ASSERT_TRUE(screen_shows("~/my shop $", &s)) << s;
+  ASSERT_TRUE(screen_shows("[fake ok]", &s)) << s;
+  type({"C-b", "O"});
+  // The agent's whole screen, down to its last line.
+  ASSERT_TRUE(screen_shows("? for shortcuts", &s)) << s;
   // Inside a popup: a border around it, 80% of 140 columns wide.
   EXPECT_NE(s.find("│FAKE AGENT fake session=shop-1"), std::string::npos) << s;
   EXPECT_NE(s.find("┌" +
@@ -291,6 +352,8 @@ TEST_F(TmuxPlugin, AttachKeyOpensAPopupOnTheOrchestrator) {
                    }()),
             std::string::npos)
       << s;
+  // What the user sees now, colours and all: the README's screenshot (docs/images/).
+  ASSERT_NO_FATAL_FAILURE(screenshot("tmux-popup"));
   // It runs baton attach: typing reaches the orchestrator's terminal.
   type({"hello-from-popup"});
   EXPECT_TRUE(eventually([&] {
