@@ -478,19 +478,17 @@ TEST_F(KittyPlugin, AttachOutsideAProjectKeepsTheErrorOnScreen) {
   EXPECT_NE(r.out.find("[press Enter to close]"), std::string::npos) << r.out;
 }
 
-// A real kitty on a virtual X display: Xvfb through xvfb-run, with Mesa's software OpenGL. Its
+// A real kitty on a virtual X display: Xvfb, with Mesa's software OpenGL. Its
 // kitty.conf is what a user writes (include baton.conf, exe_search_path, BATON_BIN); the test
 // alone adds remote control on a socket of its own, to read the screen with `kitty @ get-text`.
 // Keys are typed with xdotool (XTEST) into the focused kitty window, as a keyboard would.
 class KittyWindow : public KittyPlugin {
  protected:
   void SetUp() override {
-    if (run_process({"sh", "-c",
-                     "command -v kitty && command -v xvfb-run && command -v xauth && "
-                     "command -v xdotool"})
+    if (run_process({"sh", "-c", "command -v kitty && command -v Xvfb && command -v xdotool"})
             .status != 0) {
       BatonTest::SetUp();
-      GTEST_SKIP() << "kitty, xvfb-run, xauth or xdotool is not installed";
+      GTEST_SKIP() << "kitty, Xvfb or xdotool is not installed";
     }
     KittyPlugin::SetUp();
   }
@@ -507,7 +505,6 @@ class KittyWindow : public KittyPlugin {
   std::map<std::string, std::string> x_env() {
     auto e = env();
     e["DISPLAY"] = display_;
-    e["XAUTHORITY"] = tmp_ + "/xauthority";
     return e;
   }
 
@@ -517,14 +514,18 @@ class KittyWindow : public KittyPlugin {
                                     "/baton.conf\n"
                                     "exe_search_path +" +
                                     BATON_KITTY_DIR + "\nenv BATON_BIN=" + BATON_BIN + "\n");
-    write(tmp_ + "/start-kitty",
-          "cd \"$1\" || exit 1\n"
-          "setsid xvfb-run -a -f \"$1/xauthority\" -s '-screen 0 1280x800x24' sh -c '\n"
-          "  echo \"$DISPLAY\" > display.new && mv display.new display\n"
-          "  exec kitty --config kitty.conf -o allow_remote_control=socket-only \\\n"
-          "    --listen-on \"unix:$1/kitty.sock\" --directory \"$2\" sh' sh \"$1\" \"$2\" \\\n"
-          "  >kitty.log 2>&1 </dev/null &\n"
-          "echo $!\n");
+    // Xvfb picks a free display itself (-displayfd), so tests running side by side cannot
+    // race for one; the script prints the new session (Xvfb and kitty) to stop at the end.
+    write(
+        tmp_ + "/start-kitty",
+        "cd \"$1\" && mkfifo displayfd || exit 1\n"
+        "setsid sh -c '\n"
+        "  Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>displayfd &\n"
+        "  read -r n <displayfd && echo \":$n\" >display || exit 1\n"
+        "  DISPLAY=\":$n\" exec kitty --config kitty.conf -o allow_remote_control=socket-only \\\n"
+        "    --listen-on \"unix:$1/kitty.sock\" --directory \"$2\" sh' sh \"$1\" \"$2\" \\\n"
+        "  >kitty.log 2>&1 </dev/null &\n"
+        "echo $!\n");
     auto e = env();
     e["HOME"] = tmp_;
     e["LIBGL_ALWAYS_SOFTWARE"] = "1";
@@ -533,7 +534,7 @@ class KittyWindow : public KittyPlugin {
     ASSERT_EQ(r.status, 0) << r.err;
     group_ = static_cast<pid_t>(std::atol(r.out.c_str()));
     ASSERT_GT(group_, 0) << r.out;
-    ASSERT_TRUE(eventually([&] { return kitty({"ls"}).status == 0; }, 30000))
+    ASSERT_TRUE(eventually([&] { return kitty({"ls"}).status == 0; }, 60000))
         << read_file(tmp_ + "/kitty.log");
     display_ = read_file(tmp_ + "/display");
     display_ = display_.substr(0, display_.find('\n'));
@@ -544,7 +545,7 @@ class KittyWindow : public KittyPlugin {
     window_ = window.out.substr(0, window.out.find('\n'));
     ASSERT_EQ(xdotool({"windowfocus", "--sync", window_}).status, 0);
     // The shell is up in the repository: --cwd=current reads the foreground process's cwd.
-    ASSERT_TRUE(eventually([&] { return text().find("shop-shell$") != std::string::npos; }, 15000))
+    ASSERT_TRUE(eventually([&] { return text().find("shop-shell$") != std::string::npos; }, 30000))
         << text();
   }
 
@@ -581,7 +582,7 @@ TEST_F(KittyWindow, AttachKeyOpensAnOverlayOnTheOrchestrator) {
         return t.find("FAKE AGENT fake session=shop-1 branch=baton/shop-orchestrator") !=
                std::string::npos;
       },
-      15000))
+      30000))
       << t << read_file(tmp_ + "/kitty.log");
   // An overlay: the tab still has the shell's window under it.
   EXPECT_NE(kitty({"ls"}).out.find("baton-kitty"), std::string::npos);
@@ -608,7 +609,7 @@ TEST_F(KittyWindow, ReplaceKeyReplacesInTheBackgroundAndNotifies) {
         notified = read_file(tmp_ + "/notified");
         return !notified.empty();
       },
-      30000))
+      60000))
       << read_file(tmp_ + "/kitty.log");
   EXPECT_EQ(notified.rfind("baton|baton: orchestrator replaced by shop-2 (gap ", 0), 0u)
       << notified;
