@@ -568,6 +568,13 @@ class KittyWindow : public KittyPlugin {
   // The screen of kitty's active window (an overlay, when one is open).
   std::string text() { return kitty({"get-text"}).out; }
 
+  // The windows of kitty's one tab, an overlay beside the window it covers.
+  Json windows() {
+    const auto r = kitty({"ls"});
+    if (r.status != 0) return Json::array();
+    return Json::parse(r.out)[0]["tabs"][0]["windows"];
+  }
+
   pid_t group_ = -1;
   std::string display_, window_;
 };
@@ -584,17 +591,26 @@ TEST_F(KittyWindow, AttachKeyOpensAnOverlayOnTheOrchestrator) {
       },
       30000))
       << t << read_file(tmp_ + "/kitty.log");
-  // An overlay: the tab still has the shell's window under it.
-  EXPECT_NE(kitty({"ls"}).out.find("baton-kitty"), std::string::npos);
+  // An overlay over the shell's window, the same size, started in the shell's directory.
+  const Json w = windows();
+  ASSERT_EQ(w.size(), 2u) << w.dump(2);
+  EXPECT_EQ(w[0]["cmdline"], Json::array({"sh"})) << w.dump(2);
+  // kitty shows the process's command line: the shell running the script, or the script.
+  const std::string launched = w[1]["cmdline"].dump();
+  EXPECT_NE(launched.find("\"" + std::string(BATON_KITTY_DIR) + "/baton-kitty\",\"attach\"]"),
+            std::string::npos)
+      << w.dump(2);
+  EXPECT_EQ(w[1]["is_active_window"], true);
+  EXPECT_EQ(w[1]["cwd"], repo_);
+  EXPECT_EQ(w[1]["columns"], w[0]["columns"]);
+  EXPECT_EQ(w[1]["lines"], w[0]["lines"]);
   // Typing reaches the orchestrator; Ctrl-\ detaches and closes the overlay.
   ASSERT_EQ(xdotool({"type", "hello-from-kitty"}).status, 0);
   EXPECT_TRUE(eventually([&] {
     return capture("shop-1").find("hello-from-kitty") != std::string::npos;
   })) << capture("shop-1");
   ASSERT_NO_FATAL_FAILURE(press("ctrl+backslash"));
-  EXPECT_TRUE(eventually([&] {
-    return kitty({"ls"}).out.find("baton-kitty") == std::string::npos;
-  })) << kitty({"ls"}).out;
+  EXPECT_TRUE(eventually([&] { return windows().size() == 1; })) << windows().dump(2);
   EXPECT_EQ(text().find("FAKE AGENT"), std::string::npos) << text();
   EXPECT_EQ(status()["orchestrator"]["state"], "active");
 }
@@ -618,7 +634,7 @@ TEST_F(KittyWindow, ReplaceKeyReplacesInTheBackgroundAndNotifies) {
   EXPECT_EQ(st["orchestrator"]["branch"], "baton/shop-orchestrator");
   EXPECT_EQ(st["active_count"], 1);
   // In the background: no window opened for it.
-  EXPECT_EQ(text().find("FAKE AGENT"), std::string::npos);
+  EXPECT_EQ(windows().size(), 1u) << windows().dump(2);
 }
 
 }  // namespace
