@@ -2,15 +2,20 @@
 // socket loads the plugin, and its client runs inside a pane of an outer server, because key
 // bindings fire only on a client's input (send-keys to a pane bypasses the key tables). Keys
 // are typed with send-keys to the outer pane; what the user sees is capture-pane of the outer
-// pane. plugin/kitty: baton.conf through kitty's own config parser (kitty cannot run without
-// a display here), and its script run as kitty would run it.
+// pane. The popup test renders that screen to the README's screenshot. plugin/kitty: baton.conf
+// through kitty's own config parser, its script run as kitty would run it, and a real kitty on a
+// virtual X display (Xvfb) whose keys are typed with xdotool.
+#include <signal.h>
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +27,29 @@ namespace {
 
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
+
+// The width and height in a PNG's IHDR chunk, or {0, 0} when `data` is no whole PNG (the
+// signature, IHDR first, IEND last).
+std::pair<std::uint32_t, std::uint32_t> png_size(const std::string& data) {
+  const std::string signature = "\x89PNG\r\n\x1a\n";
+  const std::string iend("\0\0\0\0IEND\xae\x42\x60\x82", 12);
+  if (data.size() < 45 || data.compare(0, 8, signature) != 0 || data.compare(12, 4, "IHDR") != 0 ||
+      data.compare(data.size() - 12, 12, iend) != 0)
+    return {0, 0};
+  const auto be32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(data[at + i]);
+    return v;
+  };
+  return {be32(16), be32(20)};
+}
+
+// scripts/render-screenshot runs with Debian's python3 and PIL and the DejaVu fonts
+// (scripts/setup --test); without them the tests take no screenshot.
+bool can_render_screenshots() {
+  return fs::exists("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf") &&
+         run_process({"/usr/bin/python3", "-c", "import PIL"}).status == 0;
+}
 
 // A repository "my shop" (project shop) whose orchestrator, shop-1, is a fake agent.
 class PluginTest : public BatonTest {
@@ -37,10 +65,20 @@ class PluginTest : public BatonTest {
     write(repo_ + "/README.md", "shop\n");
     git({"add", "."});
     git({"commit", "-q", "-m", "init"});
-    agent(
-        "agent-fake",
-        "echo \"FAKE AGENT $1 session=$BATON_SESSION branch=$(git rev-parse --abbrev-ref HEAD)\"\n"
-        "while :; do sleep 1; done\n");
+    // It says who it is, then draws a few lines the way an agent's screen looks, in colour
+    // (named, 256-colour and truecolour), for the README's screenshot of the popup.
+    agent("agent-fake",
+          "printf '\\033[1;36mFAKE AGENT\\033[0m %s session=%s branch=%s\\n\\n' \"$1\" "
+          "\"$BATON_SESSION\" \"$(git rev-parse --abbrev-ref HEAD)\"\n"
+          "printf '\\033[1;48;5;237m > Plan the next release and keep the workers busy. "
+          "\\033[0m\\n\\n'\n"
+          "printf '\\033[32m●\\033[0m Read README.md, baton.toml and the three open issues.\\n'\n"
+          "printf '\\033[32m●\\033[0m Ran the tests on main: \\033[1;32m42 passed\\033[0m.\\n'\n"
+          "printf '\\033[32m●\\033[0m Next: the checkout flow \\033[38;5;214m#12\\033[0m, "
+          "then the cache \\033[38;5;214m#14\\033[0m.\\n'\n"
+          "printf '  \\033[38;5;245m└ waiting for your go-ahead\\033[0m\\n\\n'\n"
+          "printf '\\033[38;2;130;140;160m? for shortcuts\\033[0m\\n'\n"
+          "while :; do sleep 1; done\n");
     config("fake");
     ASSERT_EQ(b({"up", repo_, "--detach"}).out, "shop-1\n");
   }
@@ -143,6 +181,26 @@ class TmuxPlugin : public PluginTest {
           return last->find(text) != std::string::npos;
         },
         timeout_ms);
+  }
+
+  // The outer pane with its colours (capture-pane -e), rendered to
+  // build/screenshots/NAME.png: 140x40 cells of 9x18 pixels and 10 pixels of padding.
+  void screenshot(const std::string& name) {
+    if (!can_render_screenshots()) {
+      std::cout << "no screenshot " << name << ": python3-pil or fonts-dejavu-core missing\n";
+      return;
+    }
+    const auto captured = tmux_at(outer_, {"capture-pane", "-e", "-p", "-t", "out"});
+    ASSERT_EQ(captured.status, 0) << captured.err;
+    const std::string text = tmp_ + "/" + name + ".ansi";
+    write(text, captured.out);
+    fs::create_directories(BATON_SCREENSHOT_DIR);
+    const std::string png = std::string(BATON_SCREENSHOT_DIR) + "/" + name + ".png";
+    fs::remove(png);
+    const auto r = run_process(
+        {"/usr/bin/python3", BATON_RENDER_SCREENSHOT, "--cols", "140", "--rows", "40", text, png});
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_EQ(png_size(read_file(png)), std::make_pair(140u * 9 + 20, 40u * 18 + 20)) << png;
   }
 
   void type(const std::vector<std::string>& keys) {
@@ -276,10 +334,14 @@ TEST_F(TmuxPlugin, ReplaceKeyOutsideAProjectShowsBatonsError) {
 }
 
 TEST_F(TmuxPlugin, AttachKeyOpensAPopupOnTheOrchestrator) {
-  ASSERT_NO_FATAL_FAILURE(start(""));
-  type({"C-b", "O"});
+  // A plain shell prompt in the pane, not whatever the user's shell startup draws (slowly).
+  ASSERT_NO_FATAL_FAILURE(start("set -g default-command 'PS1=\"~/my shop $ \" exec sh'\n"));
   std::string s;
-  ASSERT_TRUE(screen_shows("FAKE AGENT fake session=shop-1", &s)) << s;
+  ASSERT_TRUE(screen_shows("~/my shop $", &s)) << s;
+  ASSERT_TRUE(screen_shows("[fake ok]", &s)) << s;
+  type({"C-b", "O"});
+  // The agent's whole screen, down to its last line.
+  ASSERT_TRUE(screen_shows("? for shortcuts", &s)) << s;
   // Inside a popup: a border around it, 80% of 140 columns wide.
   EXPECT_NE(s.find("│FAKE AGENT fake session=shop-1"), std::string::npos) << s;
   EXPECT_NE(s.find("┌" +
@@ -290,6 +352,8 @@ TEST_F(TmuxPlugin, AttachKeyOpensAPopupOnTheOrchestrator) {
                    }()),
             std::string::npos)
       << s;
+  // What the user sees now, colours and all: the README's screenshot (docs/images/).
+  ASSERT_NO_FATAL_FAILURE(screenshot("tmux-popup"));
   // It runs baton attach: typing reaches the orchestrator's terminal.
   type({"hello-from-popup"});
   EXPECT_TRUE(eventually([&] {
@@ -372,9 +436,9 @@ TEST_F(KittyPlugin, ConfParsesWithKittysOwnParserOnFreeKeys) {
   EXPECT_NE(r.out.find("map 7 o 'launch --type=overlay --cwd=current baton-kitty attach' free\n"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(
-      r.out.find("map 7 r 'launch --type=background --cwd=current baton-kitty replace' free\n"),
-      std::string::npos)
+  EXPECT_NE(r.out.find("map 7 r 'launch --type=background --cwd=current --env BATON_KITTY=1 "
+                       "baton-kitty replace' free\n"),
+            std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("which " + std::string(BATON_KITTY_DIR) + "/baton-kitty\n"),
             std::string::npos)
@@ -398,7 +462,10 @@ TEST_F(KittyPlugin, WithoutANotifierTheErrorEndsOnStderr) {
   fs::create_directories(elsewhere);
   auto r = script({"replace"}, elsewhere);
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err.rfind("baton: replace failed: baton: ", 0), 0u) << r.err;
+  // baton's one-line error, said once: "baton: replace failed: no project at ...".
+  const auto direct = b({"replace", "--wait", elsewhere});
+  ASSERT_EQ(direct.err.rfind("baton: ", 0), 0u) << direct.err;
+  EXPECT_EQ(r.err, "baton: replace failed: " + direct.err.substr(7)) << r.err;
   EXPECT_EQ(status()["orchestrator"]["id"], "shop-1");
 }
 
@@ -409,6 +476,165 @@ TEST_F(KittyPlugin, AttachOutsideAProjectKeepsTheErrorOnScreen) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("baton: "), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("[press Enter to close]"), std::string::npos) << r.out;
+}
+
+// A real kitty on a virtual X display: Xvfb, with Mesa's software OpenGL. Its
+// kitty.conf is what a user writes (include baton.conf, exe_search_path, BATON_BIN); the test
+// alone adds remote control on a socket of its own, to read the screen with `kitty @ get-text`.
+// Keys are typed with xdotool (XTEST) into the focused kitty window, as a keyboard would.
+class KittyWindow : public KittyPlugin {
+ protected:
+  void SetUp() override {
+    if (run_process({"sh", "-c", "command -v kitty && command -v Xvfb && command -v xdotool"})
+            .status != 0) {
+      BatonTest::SetUp();
+      GTEST_SKIP() << "kitty, Xvfb or xdotool is not installed";
+    }
+    KittyPlugin::SetUp();
+  }
+
+  void TearDown() override {
+    if (group_ > 0) {
+      // kitty closes its windows on SIGTERM (their programs get SIGHUP); Xvfb removes its lock.
+      kill(-group_, SIGTERM);
+      if (!eventually([&] { return kill(-group_, 0) != 0; }, 5000)) kill(-group_, SIGKILL);
+    }
+    KittyPlugin::TearDown();
+  }
+
+  std::map<std::string, std::string> x_env() {
+    auto e = env();
+    e["DISPLAY"] = display_;
+    return e;
+  }
+
+  // kitty with a window running a shell in the repository, on a display of its own.
+  void start() {
+    write(tmp_ + "/kitty.conf", "include " + std::string(BATON_KITTY_DIR) +
+                                    "/baton.conf\n"
+                                    "exe_search_path +" +
+                                    BATON_KITTY_DIR + "\nenv BATON_BIN=" + BATON_BIN + "\n");
+    // Xvfb picks a free display itself (-displayfd), so tests running side by side cannot
+    // race for one; the script prints the new session (Xvfb and kitty) to stop at the end.
+    write(
+        tmp_ + "/start-kitty",
+        "cd \"$1\" && mkfifo displayfd || exit 1\n"
+        "setsid sh -c '\n"
+        "  Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>displayfd &\n"
+        "  read -r n <displayfd && echo \":$n\" >display || exit 1\n"
+        "  DISPLAY=\":$n\" exec kitty --config kitty.conf -o allow_remote_control=socket-only \\\n"
+        "    --listen-on \"unix:$1/kitty.sock\" --directory \"$2\" sh' sh \"$1\" \"$2\" \\\n"
+        "  >kitty.log 2>&1 </dev/null &\n"
+        "echo $!\n");
+    auto e = env();
+    e["HOME"] = tmp_;
+    e["LIBGL_ALWAYS_SOFTWARE"] = "1";
+    e["PS1"] = "shop-shell$ ";
+    const auto r = run_process({"sh", tmp_ + "/start-kitty", tmp_, repo_}, RunOptions{.env = e});
+    ASSERT_EQ(r.status, 0) << r.err;
+    group_ = static_cast<pid_t>(std::atol(r.out.c_str()));
+    ASSERT_GT(group_, 0) << r.out;
+    ASSERT_TRUE(eventually([&] { return kitty({"ls"}).status == 0; }, 60000))
+        << read_file(tmp_ + "/kitty.log");
+    display_ = read_file(tmp_ + "/display");
+    display_ = display_.substr(0, display_.find('\n'));
+    ASSERT_FALSE(display_.empty());
+    // Focus the window: there is no window manager to give it the keyboard.
+    const auto window = xdotool({"search", "--sync", "--class", "kitty"});
+    ASSERT_EQ(window.status, 0) << window.err;
+    window_ = window.out.substr(0, window.out.find('\n'));
+    ASSERT_EQ(xdotool({"windowfocus", "--sync", window_}).status, 0);
+    // The shell is up in the repository: --cwd=current reads the foreground process's cwd.
+    ASSERT_TRUE(eventually([&] { return text().find("shop-shell$") != std::string::npos; }, 30000))
+        << text();
+  }
+
+  RunResult kitty(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"kitty", "@", "--to", "unix:" + tmp_ + "/kitty.sock"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, RunOptions{.env = {{"HOME", tmp_}}, .timeout_ms = 20000});
+  }
+
+  RunResult xdotool(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"xdotool"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, RunOptions{.env = x_env(), .timeout_ms = 20000});
+  }
+
+  void press(const std::string& keys) {
+    ASSERT_EQ(xdotool({"key", "--clearmodifiers", keys}).status, 0);
+  }
+
+  // The screen of kitty's active window (an overlay, when one is open).
+  std::string text() { return kitty({"get-text"}).out; }
+
+  // The windows of kitty's one tab, an overlay beside the window it covers.
+  Json windows() {
+    const auto r = kitty({"ls"});
+    if (r.status != 0) return Json::array();
+    return Json::parse(r.out)[0]["tabs"][0]["windows"];
+  }
+
+  pid_t group_ = -1;
+  std::string display_, window_;
+};
+
+TEST_F(KittyWindow, AttachKeyOpensAnOverlayOnTheOrchestrator) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(press("ctrl+shift+alt+o"));
+  std::string t;
+  EXPECT_TRUE(eventually(
+      [&] {
+        t = text();
+        return t.find("FAKE AGENT fake session=shop-1 branch=baton/shop-orchestrator") !=
+               std::string::npos;
+      },
+      30000))
+      << t << read_file(tmp_ + "/kitty.log");
+  // An overlay over the shell's window, the same size, started in the shell's directory.
+  const Json w = windows();
+  ASSERT_EQ(w.size(), 2u) << w.dump(2);
+  EXPECT_EQ(w[0]["cmdline"], Json::array({"sh"})) << w.dump(2);
+  // kitty shows the process's command line: the shell running the script, or the script.
+  const std::string launched = w[1]["cmdline"].dump();
+  EXPECT_NE(launched.find("\"" + std::string(BATON_KITTY_DIR) + "/baton-kitty\",\"attach\"]"),
+            std::string::npos)
+      << w.dump(2);
+  EXPECT_EQ(w[1]["is_active_window"], true);
+  EXPECT_EQ(w[1]["cwd"], repo_);
+  EXPECT_EQ(w[1]["columns"], w[0]["columns"]);
+  EXPECT_EQ(w[1]["lines"], w[0]["lines"]);
+  // Typing reaches the orchestrator; Ctrl-\ detaches and closes the overlay.
+  ASSERT_EQ(xdotool({"type", "hello-from-kitty"}).status, 0);
+  EXPECT_TRUE(eventually([&] {
+    return capture("shop-1").find("hello-from-kitty") != std::string::npos;
+  })) << capture("shop-1");
+  ASSERT_NO_FATAL_FAILURE(press("ctrl+backslash"));
+  EXPECT_TRUE(eventually([&] { return windows().size() == 1; })) << windows().dump(2);
+  EXPECT_EQ(text().find("FAKE AGENT"), std::string::npos) << text();
+  EXPECT_EQ(status()["orchestrator"]["state"], "active");
+}
+
+TEST_F(KittyWindow, ReplaceKeyReplacesInTheBackgroundAndNotifies) {
+  agent("notify-send", "printf '%s|' \"$@\" >> '" + tmp_ + "/notified'\n");
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(press("ctrl+shift+alt+r"));
+  std::string notified;
+  EXPECT_TRUE(eventually(
+      [&] {
+        notified = read_file(tmp_ + "/notified");
+        return !notified.empty();
+      },
+      60000))
+      << read_file(tmp_ + "/kitty.log");
+  EXPECT_EQ(notified.rfind("baton|baton: orchestrator replaced by shop-2 (gap ", 0), 0u)
+      << notified;
+  auto st = status();
+  EXPECT_EQ(st["orchestrator"]["id"], "shop-2");
+  EXPECT_EQ(st["orchestrator"]["branch"], "baton/shop-orchestrator");
+  EXPECT_EQ(st["active_count"], 1);
+  // In the background: no window opened for it.
+  EXPECT_EQ(windows().size(), 1u) << windows().dump(2);
 }
 
 }  // namespace

@@ -162,6 +162,26 @@ TEST_F(ExampleScriptsTest, ReplaceOrchestratorReportsTheErrorAndExitsWithBatonsS
             "baton: replace failed: before_retire hook exited with status 3: tests failing\n");
 }
 
+// baton's own errors start with "baton: "; the notification says it once, on one line.
+TEST_F(ExampleScriptsTest, ReplaceOrchestratorSaysBatonOnceWhenBatonsErrorStartsWithIt) {
+  minimal_path();
+  const fs::path fake = dir_ / "fake-baton";
+  write_executable(fake,
+                   "#!/bin/sh\necho \"baton: no project at '/srv/x': run 'baton up /srv/x' "
+                   "first\" >&2\nexit 1\n");
+  EXPECT_EQ(run_example("replace-orchestrator", "BATON_BIN=" + quote(fake.string()), "/srv/x"), 1);
+  EXPECT_EQ(read_file(dir_ / "err"),
+            "baton: replace failed: no project at '/srv/x': run 'baton up /srv/x' first\n");
+}
+
+TEST_F(ExampleScriptsTest, ReplaceOrchestratorWithoutAnErrorLineReportsTheExitStatus) {
+  minimal_path();
+  const fs::path fake = dir_ / "fake-baton";
+  write_executable(fake, "#!/bin/sh\nexit 4\n");
+  EXPECT_EQ(run_example("replace-orchestrator", "BATON_BIN=" + quote(fake.string()), ""), 4);
+  EXPECT_EQ(read_file(dir_ / "err"), "baton: replace failed: exit status 4\n");
+}
+
 TEST_F(ExampleScriptsTest, ReplaceOrchestratorWithoutBatonSaysSo) {
   EXPECT_EQ(run_example("replace-orchestrator", "", ""), 127);
   EXPECT_EQ(read_file(dir_ / "err"),
