@@ -509,7 +509,9 @@ void Orchestrator::on_activity_tick() {
     ActivityTrack& t = activity_[rec->id];
     if (agent->second.kind == AgentKind::kClaude && t.has_hook) continue;
     std::string screen;
-    for (const auto& line : s->capture(false)) screen += line + "\n";
+    const AgentSpec& spec = agent->second;
+    if (!spec.working_patterns.empty() || !spec.waiting_patterns.empty())
+      for (const auto& line : s->peek_capture()) screen += line + "\n";
     const bool may_say_idle = !(agent->second.kind == AgentKind::kCodex && t.has_turn_signal);
     const std::string state = t.screen.tick(s->output_bytes(), screen, agent->second, may_say_idle);
     if (!state.empty()) set_activity(rec->id, state, "screen");

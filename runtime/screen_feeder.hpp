@@ -43,6 +43,14 @@ class ScreenFeeder {
     screen_.catch_up();
     return fn(screen_);
   }
+  // Runs fn on the screen as far as the worker has parsed, without taking the bytes still
+  // queued for it: for a look every second (activity prompts) that must not make the loop
+  // parse a flood's backlog each time.
+  template <typename Fn>
+  auto with_screen_as_is(Fn&& fn) {
+    std::lock_guard<std::mutex> s(screen_mu_);
+    return fn(screen_);
+  }
 
  private:
   void run();

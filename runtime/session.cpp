@@ -280,7 +280,8 @@ void Session::stop(std::uint64_t grace_ms) {
 }
 
 bool Session::has_writable_client() const {
-  return std::any_of(clients_.begin(), clients_.end(), [](const Client& c) { return c.is_writable; });
+  return std::any_of(clients_.begin(), clients_.end(),
+                     [](const Client& c) { return c.is_writable; });
 }
 
 void Session::attach(SessionClient* client, bool is_writable, int rows, int cols) {
@@ -328,16 +329,21 @@ void Session::apply_size(int rows, int cols) {
   });
   spec_.spawn.rows = static_cast<unsigned short>(rows);
   spec_.spawn.cols = static_cast<unsigned short>(cols);
-  if (poll_) pty_resize(poll_->fd(), static_cast<unsigned short>(rows),
-                        static_cast<unsigned short>(cols));
+  if (poll_)
+    pty_resize(poll_->fd(), static_cast<unsigned short>(rows), static_cast<unsigned short>(cols));
 }
 
 std::string Session::render() {
   return screen_.with_screen([](Screen& screen) { return screen.render(); });
 }
 
+std::vector<std::string> Session::peek_capture() {
+  return screen_.with_screen_as_is([](Screen& screen) { return screen.capture(false); });
+}
+
 std::vector<std::string> Session::capture(bool join_wrapped) {
-  return screen_.with_screen([join_wrapped](Screen& screen) { return screen.capture(join_wrapped); });
+  return screen_.with_screen(
+      [join_wrapped](Screen& screen) { return screen.capture(join_wrapped); });
 }
 
 }  // namespace baton::runtime

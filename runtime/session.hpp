@@ -92,6 +92,8 @@ class Session {
   // The current screen, after the model caught up with every byte read so far.
   std::string render();
   std::vector<std::string> capture(bool join_wrapped);
+  // The screen as the model has it now, possibly behind the newest output; never waits.
+  std::vector<std::string> peek_capture();
   // The newest output bytes, at most kScrollbackBytes.
   std::string scrollback() const;
   // Every byte read from the program so far: activity is a change in this.
@@ -138,7 +140,7 @@ class Session {
   int exit_status_ = -1;
   std::string input_;  // bytes for the master that did not fit yet
   std::uint64_t output_bytes_ = 0;
-  std::string ring_;   // scrollback, between kScrollbackBytes and twice that
+  std::string ring_;  // scrollback, between kScrollbackBytes and twice that
   ScreenFeeder screen_;
   QueryScanner queries_;
   // Set only while the loop thread holds the screen lock: the worker's parses never answer.

@@ -242,7 +242,7 @@ TEST_F(TmuxPlugin, BindsTheKeysAndInterpolatesTheStatusSegment) {
   EXPECT_EQ(inner({"show-options", "-gqv", "status-left"}).out, segment + "|\n");
   // The segment runs `baton status --tmux` for the active pane's directory.
   std::string s;
-  EXPECT_TRUE(screen_shows("[fake ok]", &s)) << s;
+  EXPECT_TRUE(screen_shows("[fake ok idle]", &s)) << s;
 }
 
 TEST_F(TmuxPlugin, OptionsChooseKeysSizeAndConfirmationAndEmptyBindsNothing) {
@@ -277,10 +277,10 @@ TEST_F(TmuxPlugin, OptionsChooseKeysSizeAndConfirmationAndEmptyBindsNothing) {
 TEST_F(TmuxPlugin, ReplaceKeyAsksThenMakesANewOrchestratorAndSaysSo) {
   ASSERT_NO_FATAL_FAILURE(start(""));
   std::string s;
-  ASSERT_TRUE(screen_shows("[fake ok]", &s)) << s;
+  ASSERT_TRUE(screen_shows("[fake ok ", &s)) << s;
   // The configuration now asks for another agent: the segment says a restart is needed.
   config("other");
-  ASSERT_TRUE(screen_shows("[fake restart!]", &s)) << s;
+  ASSERT_TRUE(screen_shows("[fake restart! ", &s)) << s;
 
   type({"C-b", "R"});
   ASSERT_TRUE(screen_shows("Replace orchestrator? (y/n)", &s)) << s;
@@ -298,7 +298,7 @@ TEST_F(TmuxPlugin, ReplaceKeyAsksThenMakesANewOrchestratorAndSaysSo) {
     return shop2.find("FAKE AGENT other session=shop-2 branch=baton/shop-orchestrator") !=
            std::string::npos;
   })) << shop2;
-  EXPECT_TRUE(screen_shows("[other ok]", &s)) << s;
+  EXPECT_TRUE(screen_shows("[other ok ", &s)) << s;
 
   // Any other answer than y replaces nothing.
   type({"C-b", "R"});
@@ -338,7 +338,7 @@ TEST_F(TmuxPlugin, AttachKeyOpensAPopupOnTheOrchestrator) {
   ASSERT_NO_FATAL_FAILURE(start("set -g default-command 'PS1=\"~/my shop $ \" exec sh'\n"));
   std::string s;
   ASSERT_TRUE(screen_shows("~/my shop $", &s)) << s;
-  ASSERT_TRUE(screen_shows("[fake ok]", &s)) << s;
+  ASSERT_TRUE(screen_shows("[fake ok ", &s)) << s;
   type({"C-b", "O"});
   // The agent's whole screen, down to its last line.
   ASSERT_TRUE(screen_shows("? for shortcuts", &s)) << s;
