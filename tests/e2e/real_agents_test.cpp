@@ -181,6 +181,29 @@ TEST_F(RealAgents, CodexShowsItsSignInScreenInTheOrchestratorAndTakesKeys) {
   })) << screen;
   EXPECT_EQ(screen.find("> 1. Sign in with ChatGPT"), std::string::npos) << screen;
 
+  // `baton attach` of the project from inside real tmux shows the same screen.
+  if (run_process({"tmux", "-V"}).status == 0) {
+    const std::string sock = tmp_ + "/tmux.sock";
+    auto tmux = [&](const std::vector<std::string>& args) {
+      std::vector<std::string> argv{"tmux", "-S", sock, "-f", "/dev/null"};
+      argv.insert(argv.end(), args.begin(), args.end());
+      RunOptions o = opts(10000);
+      o.env["BATON_HOME"] = home_;
+      return run_process(argv, o);
+    };
+    auto started =
+        tmux({"new-session", "-d", "-s", "t", "-x", "100", "-y", "30",
+              std::string(BATON_BIN) + " attach " + repo_, ";", "set", "-g", "status", "off"});
+    ASSERT_EQ(started.status, 0) << started.err;
+    std::string pane;
+    EXPECT_TRUE(eventually([&] {
+      pane = tmux({"capture-pane", "-p", "-t", "t"}).out;
+      return pane.find("Welcome to Codex") != std::string::npos &&
+             pane.find("> 2. Sign in with Device Code") != std::string::npos;
+    })) << pane;
+    tmux({"kill-server"});
+  }
+
   // Stopping the orchestrator leaves nothing of codex behind (no detached app-server).
   ASSERT_EQ(b({"down", repo_}).status, 0);
   std::vector<pid_t> left;
