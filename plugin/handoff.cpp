@@ -586,6 +586,11 @@ void Handoff::handoff() {
             r.error = a.error().message;
             return r;
           }
+          if (fault_hit(env, "handoff.adopted")) {
+            r.code = "fault";
+            r.error = "fault injected at handoff.adopted";
+            return r;
+          }
           for (const auto& c : commits) {
             auto ra = git::reapply_preserved(proj->repo.get(), stable, c);
             if (!ra) {
@@ -674,6 +679,7 @@ void Handoff::after_launch() {
       },
       [self](StepResult r) {
         if (!r.error.empty()) return self->fail("verify_failed", r.error);
+        if (self->faulted("verify.done")) return;
         self->outcome_.session = self->new_id_;
         if (const SessionRecord* rec = self->orch_.session(self->new_id_))
           self->orch_.run_session_hook("after_spawn", *rec);

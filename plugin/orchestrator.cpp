@@ -16,9 +16,11 @@
 #include "git/repository.hpp"
 #include "git/worktree.hpp"
 #include "hooks/runner.hpp"
+#include "plugin/fault.hpp"
 #include "plugin/handoff.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
+#include "plugin/trust.hpp"
 #include "runtime/pty.hpp"
 
 namespace baton::plugin {
@@ -141,6 +143,7 @@ void Orchestrator::recover_project(const std::string& id) {
     kill(-static_cast<pid_t>(rec.pid), SIGKILL);
     kill(static_cast<pid_t>(rec.pid), SIGKILL);
   }
+  if (recovery_faulted(id, "recovery.started")) return;
   const auto env = store_.projects[id].env;
   reload_config(*p, env, [this, id, env](tl::expected<ProjectConfig, std::string> cfg) {
     ProjectState* p = find_project(id);
@@ -186,6 +189,7 @@ void Orchestrator::recover_project(const std::string& id) {
         [this, id, env](Found f) {
           ProjectState* p = find_project(id);
           if (!p) return;
+          if (recovery_faulted(id, "recovery.scanned")) return;
           p->is_recovering = false;
           auto& journal = store_.projects[id].journal;
           bool is_retiring = false;
@@ -206,6 +210,8 @@ void Orchestrator::recover_project(const std::string& id) {
           if (p->handoff) return;
           spdlog::info("recovery of {}: finishing an interrupted handoff", id);
           HandoffRequest req{id, journal.phase.empty() ? newest_agent : journal.agent, env};
+          // Test builds arm the resumed handoff's fault points from the daemon's environment.
+          for (auto& [k, v] : daemon_fault_env()) req.env[k] = v;
           auto h = std::make_shared<Handoff>(*this, std::move(req));
           p->handoff = h;
           h->join(
@@ -217,6 +223,13 @@ void Orchestrator::recover_project(const std::string& id) {
           h->start();
         });
   });
+}
+
+bool Orchestrator::recovery_faulted(const std::string& project, std::string_view point) {
+  if (!fault_hit(daemon_fault_env(), point)) return false;
+  spdlog::error("recovery of {} failed: fault injected at {}", project, point);
+  if (ProjectState* p = find_project(project)) p->is_recovering = false;
+  return true;
 }
 
 void Orchestrator::persist(std::function<void(tl::expected<void, std::string>)> then) {
@@ -506,9 +519,13 @@ void Orchestrator::restore_sessions(const std::string& project) {
         rec->restore_marker = false;
       } else {
         spdlog::info("restored orchestrator {} (pid {})", sid, rec->pid);
+        if (recovery_faulted(rec->project, "recovery.relaunched")) return;
       }
       rec->updated_at = now_iso8601();
-      persist([](tl::expected<void, std::string>) {});
+      const std::string project = rec->project;
+      persist([this, project](tl::expected<void, std::string>) {
+        recovery_faulted(project, "recovery.restored");
+      });
     });
   }
 }

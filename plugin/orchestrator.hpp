@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -103,6 +104,8 @@ class Orchestrator {
   // the orchestrator recorded active.
   void recover_project(const std::string& id);
   void start_persist();
+  // True (and recovery of `project` stopped) when the test-only fault point is armed.
+  bool recovery_faulted(const std::string& project, std::string_view point);
 
   static constexpr int kMaxRelaunches = 5;
   static constexpr std::uint64_t kRelaunchWindowMs = 10 * 60 * 1000;
