@@ -297,8 +297,16 @@ void Orchestrator::reload_config(
   const std::string path = path_it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : path_it->second;
   in.is_on_path = [path](const std::string& cmd) { return is_on_path(cmd, path); };
   const std::string id = p.id;
+  const std::string state_dir = paths().state_dir;
   run_off_loop<tl::expected<ProjectConfig, std::string>>(
-      loop(), [in] { return load_config(in); },
+      loop(),
+      [in, state_dir] {
+        auto cfg = load_config(in);
+        if (cfg)
+          cfg->is_allowed =
+              !cfg->has_repo_commands() || is_allowed(state_dir, in.repo_root, cfg->content_hash);
+        return cfg;
+      },
       [this, id, then = std::move(then)](tl::expected<ProjectConfig, std::string> cfg) {
         ProjectState* p = find_project(id);
         if (p) {
@@ -360,6 +368,8 @@ Json Orchestrator::status_json(ProjectState& p) {
               {"configured_agent", p.config ? Json(p.config->agent) : Json(nullptr)},
               {"orchestrator", current ? session_json(*current) : Json(nullptr)},
               {"active_count", active},
+              // false while the config in force has repository commands nobody allowed
+              {"allowed", p.config ? p.config->is_allowed : false},
               {"error", error.empty() ? Json(nullptr) : Json(error)}};
 }
 
@@ -370,6 +380,15 @@ tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const P
   if (it == cfg.agents.end())
     return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
   const AgentSpec& spec = it->second;
+  // A relaunch after a crash or a daemon restart reads the config in force, which may have
+  // changed since it was allowed (DESIGN.md §7).
+  if (!cfg.is_allowed) {
+    const ProjectState* p = find_project(rec.project);
+    const std::string root = p ? p->path : rec.project;
+    return tl::make_unexpected(
+        "the commands in " + root +
+        "/baton.toml are not allowed yet: review it, then run 'baton allow " + root + "'");
+  }
   std::vector<std::string> argv = resume && !spec.resume.empty() ? spec.resume : spec.command;
   const auto shell_it = env.find("SHELL");
   for (auto& a : argv) {
@@ -448,6 +467,13 @@ void Orchestrator::run_session_hook(const std::string& event, const SessionRecor
            {"BATON_AGENT", rec.agent},       {"BATON_EVENT", event}};
   h.timeout_ms = hooks.timeout_ms;
   h.log_path = paths().logs_dir + "/hooks.log";
+  // The config in force may be a pulled or edited one nobody allowed yet (the watch reloads
+  // it): its commands wait for `baton allow` like the handoff's do (DESIGN.md §7).
+  if (!p->config->is_allowed) {
+    spdlog::warn("{} hook of {} not run: the commands in {}/baton.toml are not allowed yet", event,
+                 rec.project, p->path);
+    return;
+  }
   hooks::run_hook(loop(), h, [event](hooks::HookResult r) {
     if (!r.ok()) spdlog::warn("{}", r.describe(event));
   });
