@@ -87,7 +87,7 @@ class FaultPoints : public OrchestratorE2E {
     return converge(point + ":" + mode, faulty.err);
   }
 
-  // Start-up recovery armed by the daemon's environment: the `baton status` that starts it.
+  // Start-up recovery armed by the daemon's environment.
   // `recovery.*` points of the resumed handoff and of the plain restart; the handoff's own
   // points inside the handoff recovery resumes.
   std::string recovery_case(const std::string& point, const std::string& mode) {
@@ -102,9 +102,12 @@ class FaultPoints : public OrchestratorE2E {
     }
     const std::string needle = "fault point " + point + ":";
     const std::size_t hits_before = log_count(needle);
-    auto o = opts();
+    // The daemon started directly, not by a client: a client that finds it dead while it
+    // starts would start another, armed too, which could die under the converging replace.
+    RunOptions o = opts();
+    o.env["BATON_HOME"] = home_;
     o.env["BATON_FAULT"] = point + ":" + mode;
-    auto started = baton({"status", repo_, "--json"}, o);
+    auto started = run_process({BATON_DAEMON_BIN}, o);
     // The armed daemon hits the point on its own; wait until it did (log line, then death).
     const bool hit = eventually(
         [&] {
