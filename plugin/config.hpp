@@ -92,6 +92,9 @@ struct ProjectConfig {
   // Anything from the repository that would run a command: hooks, post_create, agents that
   // are not untouched presets. These need `baton allow`.
   bool has_repo_commands() const;
+  // Set by the orchestrator when it loads the config: no repository commands, or `baton allow`
+  // recorded content_hash. Launches and hooks outside a handoff's preflight check this.
+  bool is_allowed = false;
 };
 
 struct ConfigInputs {

@@ -1,6 +1,7 @@
 #include "plugin/fault.hpp"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -19,8 +20,15 @@ bool fault_hit(const std::map<std::string, std::string>& env, std::string_view p
     spdlog::default_logger()->flush();
     kill(getpid(), SIGKILL);
   }
+  if (action != "fail") return false;
   spdlog::warn("fault point {}: failing the step", point);
-  return action == "fail";
+  return true;
+}
+
+std::map<std::string, std::string> daemon_fault_env() {
+  const char* spec = getenv(std::string(kFaultEnv).c_str());
+  if (!spec || !*spec) return {};
+  return {{std::string(kFaultEnv), spec}};
 }
 
 }  // namespace baton::plugin

@@ -1,7 +1,9 @@
 // Test-only fault points (issue 6): a handoff armed with BATON_FAULT="<point>:fail" fails at
-// that point as if the step had failed; "<point>:kill" SIGKILLs the daemon there. Armed only
-// by the environment of the `baton` command that started the handoff, and never stored, so
-// the recovery after a kill runs unarmed. The list comes from here, so a test enumerating
+// that point as if the step had failed; "<point>:kill" SIGKILLs the daemon there. A handoff is
+// armed only by the environment of the `baton` command that started it, and that is never
+// stored, so the recovery after a kill runs unarmed. Start-up recovery (the `recovery.*`
+// points, and the handoff it resumes) is armed by the daemon's own environment, which is the
+// one of the `baton` command that started it. The list comes from here, so a test enumerating
 // kFaultPoints cannot miss a step.
 #pragma once
 
@@ -12,7 +14,7 @@
 
 namespace baton::plugin {
 
-inline constexpr std::array<std::string_view, 12> kFaultPoints = {
+inline constexpr std::array<std::string_view, 18> kFaultPoints = {
     "preflight.done",     // checks passed, nothing touched yet
     "prepare.persisted",  // journal written, no worktree yet
     "prepare.done",       // .prepare-<id> checked out
@@ -21,15 +23,27 @@ inline constexpr std::array<std::string_view, 12> kFaultPoints = {
     "retire.released",    // preserved, renamed aside, pruned
     "handoff.persisted",  // about to move the prepared tree
     "handoff.moved",      // prepared tree at the stable path, branch not yet adopted
+    "handoff.adopted",    // branch adopted at the stable path, work not yet re-applied
     "handoff.done",       // branch adopted, work re-applied
     "launch.started",     // agent running, not yet persisted active
-    "launch.persisted",   // active on disk, trash not yet deleted
+    "launch.persisted",   // active on disk, not yet verified
+    "verify.done",        // agent and branch verified, trash not yet deleted
     "trash.deleted",      // trees deleted, retired not yet persisted
+    // Start-up recovery, armed by the daemon's environment:
+    "recovery.started",     // outlived agents stopped, git not yet looked at
+    "recovery.scanned",     // stale locks cleared, leftovers counted, nothing decided
+    "recovery.relaunched",  // an active orchestrator restarted, its new pid not yet on disk
+    "recovery.restored",    // the restarted orchestrator persisted
 };
+
+inline constexpr std::string_view kRecoveryFaultPrefix = "recovery.";
 
 inline constexpr std::string_view kFaultEnv = "BATON_FAULT";
 
 // Returns true when `point` is armed to fail; does not return when it is armed to kill.
 bool fault_hit(const std::map<std::string, std::string>& env, std::string_view point);
+
+// BATON_FAULT from the daemon's own environment (empty map when unset), for recovery.
+std::map<std::string, std::string> daemon_fault_env();
 
 }  // namespace baton::plugin

@@ -233,6 +233,44 @@ void Handoff::preflight() {
             c.r.error = b.error().message;
             return c;
           }
+          // The user's own worktree on the canonical branch would make the handoff fail after
+          // retire (check_branch_free): refuse here, while nothing is touched yet.
+          auto heads = git::list_worktree_heads(proj->repo.get());
+          if (!heads) {
+            c.r.error = heads.error().message;
+            return c;
+          }
+          const std::string ref = "refs/heads/" + cfg_copy.branch;
+          for (const auto& h : *heads) {
+            if (h.name.rfind(git::kWorktreeNamePrefix, 0) == 0) continue;
+            if (h.head_ref != ref && h.rebasing_ref != ref) continue;
+            c.r.code = "branch_busy";
+            c.r.error = "branch " + cfg_copy.branch + " is checked out at " + h.path.string() +
+                        ": switch that worktree to another branch (git switch main), then run "
+                        "'baton replace'";
+            return c;
+          }
+          // Something the user put at the stable path would stop the move onto it after every
+          // orchestrator was retired: refuse now, and keep it.
+          const std::string stable = project_dir + "/" + std::string(git::kStableDirName);
+          std::error_code ec;
+          const auto type = fs::symlink_status(stable, ec).type();
+          const bool is_foreign_dir = type == fs::file_type::directory &&
+                                      !exists(stable + "/.git") && !fs::is_empty(stable, ec);
+          if (type != fs::file_type::not_found && type != fs::file_type::directory) {
+            c.r.code = "in_the_way";
+            c.r.error = stable + " is in the way: a " +
+                        (type == fs::file_type::symlink ? "symlink" : "file") +
+                        ", not the orchestrator's worktree; move it away, then run 'baton replace'";
+            return c;
+          }
+          if (is_foreign_dir) {
+            c.r.code = "in_the_way";
+            c.r.error = stable +
+                        " is in the way: a directory that is not a git worktree; move it away, "
+                        "then run 'baton replace'";
+            return c;
+          }
           auto inv = git::inventory(proj->repo.get(), project_dir);
           if (!inv) {
             c.r.error = inv.error().message;
@@ -586,6 +624,11 @@ void Handoff::handoff() {
             r.error = a.error().message;
             return r;
           }
+          if (fault_hit(env, "handoff.adopted")) {
+            r.code = "fault";
+            r.error = "fault injected at handoff.adopted";
+            return r;
+          }
           for (const auto& c : commits) {
             auto ra = git::reapply_preserved(proj->repo.get(), stable, c);
             if (!ra) {
@@ -685,6 +728,7 @@ void Handoff::after_launch() {
       },
       [self](StepResult r) {
         if (!r.error.empty()) return self->fail("verify_failed", r.error);
+        if (self->faulted("verify.done")) return;
         self->outcome_.session = self->new_id_;
         if (const SessionRecord* rec = self->orch_.session(self->new_id_))
           self->orch_.run_session_hook("after_spawn", *rec);

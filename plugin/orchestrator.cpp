@@ -18,9 +18,11 @@
 #include "hooks/runner.hpp"
 #include "plugin/agent_launch.hpp"
 #include "plugin/atomic_file.hpp"
+#include "plugin/fault.hpp"
 #include "plugin/handoff.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
+#include "plugin/trust.hpp"
 #include "runtime/pty.hpp"
 
 namespace baton::plugin {
@@ -151,6 +153,7 @@ void Orchestrator::recover_project(const std::string& id) {
     kill(-static_cast<pid_t>(rec.pid), SIGKILL);
     kill(static_cast<pid_t>(rec.pid), SIGKILL);
   }
+  if (recovery_faulted(id, "recovery.started")) return;
   const auto env = store_.projects[id].env;
   reload_config(*p, env, [this, id, env](tl::expected<ProjectConfig, std::string> cfg) {
     ProjectState* p = find_project(id);
@@ -196,6 +199,7 @@ void Orchestrator::recover_project(const std::string& id) {
         [this, id, env](Found f) {
           ProjectState* p = find_project(id);
           if (!p) return;
+          if (recovery_faulted(id, "recovery.scanned")) return;
           p->is_recovering = false;
           auto& journal = store_.projects[id].journal;
           bool is_retiring = false;
@@ -216,6 +220,8 @@ void Orchestrator::recover_project(const std::string& id) {
           if (p->handoff) return;
           spdlog::info("recovery of {}: finishing an interrupted handoff", id);
           HandoffRequest req{id, journal.phase.empty() ? newest_agent : journal.agent, env};
+          // Test builds arm the resumed handoff's fault points from the daemon's environment.
+          for (auto& [k, v] : daemon_fault_env()) req.env[k] = v;
           auto h = std::make_shared<Handoff>(*this, std::move(req));
           p->handoff = h;
           h->join(
@@ -227,6 +233,13 @@ void Orchestrator::recover_project(const std::string& id) {
           h->start();
         });
   });
+}
+
+bool Orchestrator::recovery_faulted(const std::string& project, std::string_view point) {
+  if (!fault_hit(daemon_fault_env(), point)) return false;
+  spdlog::error("recovery of {} failed: fault injected at {}", project, point);
+  if (ProjectState* p = find_project(project)) p->is_recovering = false;
+  return true;
 }
 
 void Orchestrator::persist(std::function<void(tl::expected<void, std::string>)> then) {
@@ -294,8 +307,16 @@ void Orchestrator::reload_config(
   const std::string path = path_it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : path_it->second;
   in.is_on_path = [path](const std::string& cmd) { return is_on_path(cmd, path); };
   const std::string id = p.id;
+  const std::string state_dir = paths().state_dir;
   run_off_loop<tl::expected<ProjectConfig, std::string>>(
-      loop(), [in] { return load_config(in); },
+      loop(),
+      [in, state_dir] {
+        auto cfg = load_config(in);
+        if (cfg)
+          cfg->is_allowed =
+              !cfg->has_repo_commands() || is_allowed(state_dir, in.repo_root, cfg->content_hash);
+        return cfg;
+      },
       [this, id, then = std::move(then)](tl::expected<ProjectConfig, std::string> cfg) {
         ProjectState* p = find_project(id);
         if (p) {
@@ -377,6 +398,8 @@ Json Orchestrator::status_json(ProjectState& p) {
               {"configured_agent", p.config ? Json(p.config->agent) : Json(nullptr)},
               {"orchestrator", current ? session_json(*current) : Json(nullptr)},
               {"active_count", active},
+              // false while the config in force has repository commands nobody allowed
+              {"allowed", p.config ? p.config->is_allowed : false},
               {"error", error.empty() ? Json(nullptr) : Json(error)},
               {"activity", act ? Json(act->state) : Json(nullptr)},
               {"activity_since", act ? Json(act->since) : Json(nullptr)},
@@ -394,6 +417,15 @@ tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const P
   if (it == cfg.agents.end())
     return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
   const AgentSpec& spec = it->second;
+  // A relaunch after a crash or a daemon restart reads the config in force, which may have
+  // changed since it was allowed (DESIGN.md §7).
+  if (!cfg.is_allowed) {
+    const ProjectState* p = find_project(rec.project);
+    const std::string root = p ? p->path : rec.project;
+    return tl::make_unexpected(
+        "the commands in " + root +
+        "/baton.toml are not allowed yet: review it, then run 'baton allow " + root + "'");
+  }
   LaunchContext ctx;
   ctx.baton_bin = self_dir() + "/baton";
   ctx.agent_dir = paths().home + "/agents/" + rec.id;
@@ -569,6 +601,13 @@ void Orchestrator::run_session_hook(const std::string& event, const SessionRecor
            {"BATON_AGENT", rec.agent},       {"BATON_EVENT", event}};
   h.timeout_ms = hooks.timeout_ms;
   h.log_path = paths().logs_dir + "/hooks.log";
+  // The config in force may be a pulled or edited one nobody allowed yet (the watch reloads
+  // it): its commands wait for `baton allow` like the handoff's do (DESIGN.md §7).
+  if (!p->config->is_allowed) {
+    spdlog::warn("{} hook of {} not run: the commands in {}/baton.toml are not allowed yet", event,
+                 rec.project, p->path);
+    return;
+  }
   hooks::run_hook(loop(), h, [event](hooks::HookResult r) {
     if (!r.ok()) spdlog::warn("{}", r.describe(event));
   });
@@ -644,9 +683,13 @@ void Orchestrator::restore_sessions(const std::string& project) {
         rec->restore_marker = false;
       } else {
         spdlog::info("restored orchestrator {} (pid {})", sid, rec->pid);
+        if (recovery_faulted(rec->project, "recovery.relaunched")) return;
       }
       rec->updated_at = now_iso8601();
-      persist([](tl::expected<void, std::string>) {});
+      const std::string project = rec->project;
+      persist([this, project](tl::expected<void, std::string>) {
+        recovery_faulted(project, "recovery.restored");
+      });
     });
   }
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -130,6 +131,9 @@ class Orchestrator {
   std::map<std::string, ActivityTrack> activity_;  // by session id
   runtime::Timer* activity_timer_ = nullptr;
   static constexpr std::uint64_t kActivityTickMs = 1000;
+
+  // True (and recovery of `project` stopped) when the test-only fault point is armed.
+  bool recovery_faulted(const std::string& project, std::string_view point);
 
   static constexpr int kMaxRelaunches = 5;
   static constexpr std::uint64_t kRelaunchWindowMs = 10 * 60 * 1000;

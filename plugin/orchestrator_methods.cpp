@@ -400,9 +400,15 @@ void Orchestrator::register_methods() {
             if (auto r = allow(state_dir, root, config_hash(all)); !r) a.error = r.error();
             return a;
           },
-          [req, root](Allowed a) {
+          [this, req, root, id = p.id](Allowed a) {
             if (!a.error.empty()) return req->fail("failed", a.error);
-            req->reply(Json{{"path", root}, {"files", a.files}});
+            ProjectState* p = find_project(id);
+            if (!p) return req->reply(Json{{"path", root}, {"files", a.files}});
+            // The config in force learns it is allowed now: hooks and relaunches check it.
+            reload_config(*p, store_.projects[id].env,
+                          [req, root, files = a.files](tl::expected<ProjectConfig, std::string>) {
+                            req->reply(Json{{"path", root}, {"files", files}});
+                          });
           });
     });
   });

@@ -103,6 +103,11 @@ tl::expected<void, ClientError> start_daemon(bool foreground) {
 
 tl::expected<ControlClient, ClientError> ControlClient::connect(const Paths& paths,
                                                                 bool autostart) {
+  // A socket in a directory someone else controls may be theirs, not our daemon.
+  if (access(paths.run_dir.c_str(), F_OK) == 0 || errno != ENOENT) {
+    if (auto safe = check_run_dir(paths.run_dir); !safe)
+      return tl::make_unexpected(ClientError{"connect", safe.error()});
+  }
   int err = 0;
   int fd = connect_socket(paths.socket, err);
   if (fd >= 0) return ControlClient(fd);

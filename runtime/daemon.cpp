@@ -103,6 +103,8 @@ Daemon::~Daemon() {
 tl::expected<void, std::string> Daemon::lock() {
   if (auto r = make_dirs(paths_.home, 0700); !r) return r;
   if (auto r = make_dirs(paths_.run_dir, 0700); !r) return r;
+  // Checked before the chmod: through a planted symlink it would loosen someone else's dir.
+  if (auto r = check_run_dir(paths_.run_dir); !r) return r;
   chmod(paths_.run_dir.c_str(), 0700);
   if (auto r = make_dirs(paths_.state_dir, 0700); !r) return r;
   if (auto r = make_dirs(paths_.logs_dir, 0700); !r) return r;

@@ -1,9 +1,12 @@
 #include "runtime/paths.hpp"
 
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 namespace baton::runtime {
 
@@ -39,6 +42,25 @@ Paths Paths::from_env() {
   p.state_dir = p.home + "/state";
   p.logs_dir = p.home + "/logs";
   return p;
+}
+
+tl::expected<void, std::string> check_run_dir(const std::string& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0)
+    return tl::make_unexpected("cannot inspect " + path + ": " + std::strerror(errno));
+  if (S_ISLNK(st.st_mode)) {
+    char target[4096];
+    const ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
+    const std::string to = n > 0 ? std::string(target, static_cast<std::size_t>(n)) : "?";
+    return tl::make_unexpected("refusing " + path + ": it is a symlink (to " + to +
+                               "); remove it and baton makes a private directory there");
+  }
+  if (!S_ISDIR(st.st_mode)) return tl::make_unexpected("refusing " + path + ": not a directory");
+  if (st.st_uid != geteuid())
+    return tl::make_unexpected("refusing " + path + ": it belongs to uid " +
+                               std::to_string(st.st_uid) + ", not to you (uid " +
+                               std::to_string(geteuid()) + ")");
+  return {};
 }
 
 }  // namespace baton::runtime

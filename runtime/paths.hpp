@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <tl/expected.hpp>
+
 namespace baton::runtime {
 
 struct Paths {
@@ -16,5 +18,10 @@ struct Paths {
 
   static Paths from_env();
 };
+
+// The run directory holds the socket every command trusts: it must be a real directory (not a
+// symlink someone planted) owned by this user, else another user could stand in for the daemon
+// or have baton chmod their files. The error is one line naming the path and what is wrong.
+tl::expected<void, std::string> check_run_dir(const std::string& path);
 
 }  // namespace baton::runtime

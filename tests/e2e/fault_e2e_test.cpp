@@ -1,9 +1,13 @@
-// Every fault point of the handoff (the list comes from the daemon, so a new step cannot be
-// missed), made to fail and made to SIGKILL the daemon. After each, one more `replace` must
-// converge: exactly one active orchestrator on the canonical branch, the branch checked out
-// once, no baton leftovers, and every byte of the uncommitted work still there.
+// Every fault point of the handoff and of start-up recovery (the list comes from the daemon,
+// so a new step cannot be missed), made to fail and made to SIGKILL the daemon. After each,
+// one more `replace` must converge (OrchestratorE2E::convergence_problem): exactly one active
+// orchestrator on the canonical branch, the branch checked out once, no baton leftovers, every
+// preserved commit reachable, and every byte of the uncommitted work still there.
+#include <signal.h>
+
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,84 +19,140 @@ namespace baton::test {
 namespace {
 
 using Json = nlohmann::json;
-namespace fs = std::filesystem;
+
+const std::map<std::string, std::string> kWork = {{"app.txt", "v2 uncommitted\n"},
+                                                  {"notes.md", "untracked work\n"}};
 
 class FaultPoints : public OrchestratorE2E {
  protected:
-  // Empty when converged, else what is wrong.
-  std::string convergence_problem() {
-    auto s = status();
-    if (s["active_count"] != 1) return "active_count " + s["active_count"].dump();
-    if (s["health"] != "ok") return "health " + s["health"].dump() + " error " + s["error"].dump();
-    auto wl = git({"worktree", "list", "--porcelain"}).out;
-    std::size_t count = 0;
-    for (auto p = wl.find("branch refs/heads/baton/shop-orchestrator"); p != std::string::npos;
-         p = wl.find("branch refs/heads/baton/shop-orchestrator", p + 1))
-      ++count;
-    if (count != 1) return "branch checked out " + std::to_string(count) + " times:\n" + wl;
-    if (wl.find("worktree " + stable() + "\n") == std::string::npos)
-      return "not at the stable path:\n" + wl;
-    for (const auto& e : fs::directory_iterator(home_ + "/worktrees/shop")) {
-      const auto name = e.path().filename().string();
-      if (name != "orchestrator") return "leftover " + name;
+  std::vector<std::string> fault_points() {
+    std::vector<std::string> names;
+    auto r = baton({"debug", "fault-points"}, opts());
+    EXPECT_EQ(r.status, 0) << r.err;
+    for (std::size_t a = 0, e; (e = r.out.find('\n', a)) != std::string::npos; a = e + 1)
+      names.push_back(r.out.substr(a, e - a));
+    return names;
+  }
+
+  // Each case starts from a converged project with fresh uncommitted work, so one failure
+  // cannot hide in the next.
+  void start_case() {
+    eventually([&] { return status()["health"] == "ok"; }, 10000);
+    for (const auto& [file, content] : kWork) write(stable() + "/" + file, content);
+  }
+
+  std::size_t log_count(const std::string& needle) {
+    const std::string log = read_file(home_ + "/logs/daemon.log");
+    std::size_t n = 0;
+    for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+    return n;
+  }
+
+  void wait_daemon_gone(pid_t pid) {
+    EXPECT_TRUE(eventually([&] { return !process_exists(pid); }, 20000)) << "daemon " << pid;
+  }
+
+  // Kills the daemon in the middle of a handoff (agent stopped, work not yet preserved), so
+  // the next start has an interrupted handoff to recover.
+  void interrupt_a_handoff() {
+    const pid_t pid = daemon_pid();
+    auto o = opts();
+    o.env["BATON_FAULT"] = "retire.stopped:kill";
+    baton({"replace", repo_}, o);
+    wait_daemon_gone(pid);
+  }
+
+  // `replace` once more, unarmed; then "ok" or what did not converge.
+  std::string converge(const std::string& what, const std::string& first_error) {
+    auto again = b({"replace", repo_});
+    std::string problem = again.status == 0 ? "" : "replace: " + again.err;
+    if (problem.empty()) {
+      eventually([&] { return (problem = convergence_problem(repo_, "shop", kWork)).empty(); },
+                 10000);
     }
-    const auto refs = git({"for-each-ref", "--format=%(refname)", "refs/heads/baton/tmp"}).out;
-    if (!refs.empty()) return "leftover temporary branches: " + refs;
-    // Every byte of the work: in the tree, or in a preserved commit.
-    if (read_file(stable() + "/app.txt") == "v2 uncommitted\n" &&
-        read_file(stable() + "/notes.md") == "untracked work\n")
-      return "";
-    const auto preserved = git({"for-each-ref", "--format=%(refname)", "refs/baton/preserved"}).out;
-    for (std::size_t a = 0, b; (b = preserved.find('\n', a)) != std::string::npos; a = b + 1) {
-      const auto ref = preserved.substr(a, b - a);
-      if (git({"show", ref + ":app.txt"}).out == "v2 uncommitted\n" &&
-          git({"show", ref + ":notes.md"}).out == "untracked work\n")
-        return "";
+    if (problem.empty()) return "ok";
+    ADD_FAILURE() << what << " did not converge: " << problem << "\nfirst error: " << first_error;
+    return "FAILED";
+  }
+
+  // The handoff armed by the `baton replace` command's environment.
+  std::string handoff_case(const std::string& point, const std::string& mode) {
+    start_case();
+    auto o = opts();
+    o.env["BATON_FAULT"] = point + ":" + mode;
+    const pid_t pid = daemon_pid();
+    auto faulty = baton({"replace", repo_}, o);
+    if (faulty.status == 0) return "NOFAULT";
+    if (mode == "kill") wait_daemon_gone(pid);
+    return converge(point + ":" + mode, faulty.err);
+  }
+
+  // Start-up recovery armed by the daemon's environment.
+  // `recovery.*` points of the resumed handoff and of the plain restart; the handoff's own
+  // points inside the handoff recovery resumes.
+  std::string recovery_case(const std::string& point, const std::string& mode) {
+    start_case();
+    const bool is_restart = point == "recovery.relaunched" || point == "recovery.restored";
+    if (is_restart) {
+      const pid_t pid = daemon_pid();
+      kill(pid, SIGKILL);
+      wait_daemon_gone(pid);
+    } else {
+      interrupt_a_handoff();
     }
-    return "uncommitted work lost";
+    const std::string needle = "fault point " + point + ":";
+    const std::size_t hits_before = log_count(needle);
+    // The daemon started directly, not by a client: a client that finds it dead while it
+    // starts would start another, armed too, which could die under the converging replace.
+    RunOptions o = opts();
+    o.env["BATON_HOME"] = home_;
+    o.env["BATON_FAULT"] = point + ":" + mode;
+    auto started = run_process({BATON_DAEMON_BIN}, o);
+    // The armed daemon hits the point on its own; wait until it did (log line, then death).
+    const bool hit = eventually(
+        [&] {
+          return log_count(needle) > hits_before &&
+                 (mode == "fail" || !process_exists(daemon_pid()));
+        },
+        20000);
+    if (!hit) return "NOFAULT";
+    if (mode == "fail") {
+      // Unarmed from here on: a fresh daemon for the converging replace.
+      const pid_t pid = daemon_pid();
+      baton_ok({"shutdown"});
+      wait_daemon_gone(pid);
+    }
+    return converge("recovery " + point + ":" + mode, started.err);
   }
 };
 
 TEST_F(FaultPoints, EveryPointFailedOrKilledConvergesOnTheNextReplace) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
-  // The list, from the daemon itself.
-  std::vector<std::string> names;
-  {
-    auto r = baton({"debug", "fault-points"}, opts());
-    ASSERT_EQ(r.status, 0) << r.err;
-    for (std::size_t a = 0, e; (e = r.out.find('\n', a)) != std::string::npos; a = e + 1)
-      names.push_back(r.out.substr(a, e - a));
-  }
-  ASSERT_GE(names.size(), 10u);
-  std::string table = "fault point            fail   kill\n";
+  const auto names = fault_points();
+  ASSERT_GE(names.size(), 16u);
+  std::string table = "fault point            replace        recovery\n";
+  table += "                       fail   kill    fail   kill\n";
   int failures = 0;
   for (const auto& point : names) {
     std::string row = point + std::string(23 - std::min<std::size_t>(point.size(), 22), ' ');
-    for (const std::string mode : {"fail", "kill"}) {
-      // Each case starts from a converged project, so one failure cannot hide in the next.
-      eventually([&] { return status()["health"] == "ok"; }, 10000);
-      write(stable() + "/app.txt", "v2 uncommitted\n");
-      write(stable() + "/notes.md", "untracked work\n");
-      auto o = opts();
-      o.env["BATON_FAULT"] = point + ":" + mode;
-      auto faulty = baton({"replace", repo_}, o);
-      std::string result;
-      if (faulty.status == 0) {
-        result = "NOFAULT";
-      } else {
-        auto again = b({"replace", repo_});
-        std::string problem = again.status == 0 ? "" : "replace: " + again.err;
-        if (problem.empty()) {
-          eventually([&] { return (problem = convergence_problem()).empty(); }, 10000);
+    const bool is_recovery_point = point.rfind("recovery.", 0) == 0;
+    for (const std::string where : {"replace", "recovery"}) {
+      for (const std::string mode : {"fail", "kill"}) {
+        std::string result;
+        if (where == "replace" && is_recovery_point) {
+          result = "-";
+        } else if (where == "replace") {
+          result = handoff_case(point, mode);
+        } else if (!is_recovery_point && mode == "fail") {
+          // A resumed handoff that fails is the same state as a failed replace (left column).
+          result = "-";
+        } else {
+          result = recovery_case(point, mode);
         }
-        result = problem.empty() ? "ok" : "FAILED";
-        if (!problem.empty()) {
-          ++failures;
-          ADD_FAILURE() << point << ":" << mode << " did not converge: " << problem
-                        << "\nfirst replace: " << faulty.err;
-        }
+        if (result != "ok" && result != "-") ++failures;
+        row += result + std::string(7 - std::min<std::size_t>(result.size(), 6), ' ');
       }
-      row += result + std::string(7 - std::min<std::size_t>(result.size(), 6), ' ');
+      row += " ";
     }
     table += row + "\n";
   }

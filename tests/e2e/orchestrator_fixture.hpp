@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -86,6 +88,77 @@ class OrchestratorE2E : public BatonTest {
   }
 
   int active_count() { return status()["active_count"].get<int>(); }
+
+  // What the user reads: the last line of stderr (up and replace print progress before it).
+  static std::string last_line(const std::string& err) {
+    const auto end = err.find_last_not_of('\n');
+    if (end == std::string::npos) return "";
+    const auto nl = err.rfind('\n', end);
+    const auto start = nl == std::string::npos ? 0 : nl + 1;
+    return err.substr(start, end - start + 1) + "\n";
+  }
+
+  // Empty when `project` (repository `repo`) converged (issue 6), else what is wrong: exactly
+  // one active orchestrator, healthy, on the canonical branch at the stable path; the branch
+  // checked out in exactly one worktree; no other baton worktree, directory or temporary
+  // branch; every preserved commit a session recorded reachable from refs/baton/preserved/*;
+  // and every file of `work` (path → content) whole in the new tree or in one preserved ref.
+  std::string convergence_problem(const std::string& repo, const std::string& project,
+                                  const std::map<std::string, std::string>& work = {}) {
+    auto st = nlohmann::json::parse(baton({"status", repo, "--json"}, opts()).out, nullptr, false);
+    if (st.is_discarded()) return "status is not JSON";
+    if (st["active_count"] != 1) return "active_count " + st["active_count"].dump();
+    if (st["health"] != "ok")
+      return "health " + st["health"].dump() + " error " + st["error"].dump();
+    const std::string stable_path = home_ + "/worktrees/" + project + "/orchestrator";
+    if (st["orchestrator"]["worktree"] != stable_path)
+      return "orchestrator at " + st["orchestrator"]["worktree"].dump();
+    const std::string branch = "baton/" + project + "-orchestrator";
+    const std::string wl = git({"worktree", "list", "--porcelain"}, repo).out;
+    std::size_t held = 0, trees = 0;
+    for (auto at = wl.find("branch refs/heads/" + branch + "\n"); at != std::string::npos;
+         at = wl.find("branch refs/heads/" + branch + "\n", at + 1))
+      ++held;
+    for (auto at = wl.find("worktree "); at != std::string::npos;
+         at = wl.find("\nworktree ", at + 1))
+      ++trees;
+    if (held != 1) return "branch checked out " + std::to_string(held) + " times:\n" + wl;
+    if (trees != 2)
+      return std::to_string(trees) + " worktrees, want the main one and baton's:\n" + wl;
+    if (wl.find("worktree " + stable_path + "\n") == std::string::npos)
+      return "not at the stable path:\n" + wl;
+    for (const auto& e : std::filesystem::directory_iterator(home_ + "/worktrees/" + project)) {
+      if (e.path().filename() != "orchestrator") return "leftover " + e.path().string();
+    }
+    const auto temp =
+        git({"for-each-ref", "--format=%(refname)", "refs/heads/baton/tmp"}, repo).out;
+    if (!temp.empty()) return "leftover temporary branches: " + temp;
+    auto sessions = nlohmann::json::parse(baton({"sessions", "--all", "--json", repo}, opts()).out,
+                                          nullptr, false);
+    if (sessions.is_discarded()) return "sessions is not JSON";
+    for (const auto& s : sessions["sessions"]) {
+      if (!s.contains("preserved_commit") || !s["preserved_commit"].is_string()) continue;
+      const std::string c = s["preserved_commit"];
+      if (git({"for-each-ref", "--contains", c, "refs/baton/preserved"}, repo).out.empty())
+        return "preserved commit " + c + " of " + s["id"].get<std::string>() + " is unreachable";
+    }
+    if (work.empty()) return "";
+    auto holds_work = [&](const std::function<std::string(const std::string&)>& read) {
+      for (const auto& [file, content] : work)
+        if (read(file) != content) return false;
+      return true;
+    };
+    if (holds_work([&](const std::string& f) { return read_file(stable_path + "/" + f); }))
+      return "";
+    const auto refs =
+        git({"for-each-ref", "--format=%(refname)", "refs/baton/preserved"}, repo).out;
+    for (std::size_t a = 0, e; (e = refs.find('\n', a)) != std::string::npos; a = e + 1) {
+      const auto ref = refs.substr(a, e - a);
+      if (holds_work([&](const std::string& f) { return git({"show", ref + ":" + f}, repo).out; }))
+        return "";
+    }
+    return "uncommitted work lost";
+  }
 
   std::string repo_;
   std::string bin_;

@@ -1,0 +1,238 @@
+// "No one else gets in" (issue 6, point 4): private socket and directories under any umask,
+// other users refused, env values never shown or logged, commands started as argv, repository
+// commands only after `baton allow`, and no BATON_HOME symlink tricks.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/orchestrator_fixture.hpp"
+
+namespace baton::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Security : public OrchestratorE2E {
+ protected:
+  mode_t mode_of(const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(lstat(path.c_str(), &st), 0) << path;
+    return st.st_mode & 07777;
+  }
+
+  // Runs `baton ARGS` as uid/gid 65534 through setpriv, with this test's BATON_HOME.
+  RunResult baton_as_nobody(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                  BATON_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    RunOptions o;
+    o.env["BATON_HOME"] = home_;
+    o.cwd = "/";
+    return run_process(argv, o);
+  }
+};
+
+TEST_F(Security, TheSocketDirAndSocketArePrivateEvenUnderUmaskZero) {
+  baton_ok({"shutdown"});
+  const mode_t old = umask(0);
+  auto r = baton({"sessions"});
+  umask(old);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(mode_of(home_ + "/run"), 0700u);
+  EXPECT_EQ(mode_of(home_ + "/run/control.sock") & 0777, 0600u);
+  EXPECT_EQ(mode_of(home_ + "/state"), 0700u);
+  EXPECT_EQ(mode_of(home_ + "/logs"), 0700u);
+}
+
+TEST_F(Security, AnotherUsersClientIsRefusedWithOneLine) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root to act as another user";
+  if (run_process({"setpriv", "--version"}).status != 0) GTEST_SKIP() << "no setpriv";
+  baton_ok({"sessions"});
+  // Loosened so only baton's own checks stand in the way.
+  for (const auto& d : {tmp_, home_, home_ + "/run"}) chmod(d.c_str(), 0755);
+  chmod((home_ + "/run/control.sock").c_str(), 0777);
+  auto r = baton_as_nobody({"sessions"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(r.err,
+            "baton: refusing " + home_ + "/run: it belongs to uid 0, not to you (uid 65534)\n");
+  EXPECT_EQ(baton({"sessions", "--json"}).status, 0);
+}
+
+TEST_F(Security, ARunDirSymlinkedToAnotherUsersDirIsRefusedAndLeftAlone) {
+  baton_ok({"shutdown"});
+  eventually([&] { return !process_exists(daemon_pid()); });
+  const std::string theirs = tmp_ + "/theirs";
+  fs::create_directories(theirs);
+  chmod(theirs.c_str(), 0750);
+  ASSERT_EQ(chown(theirs.c_str(), 65534, 65534), 0);
+  fs::remove_all(home_ + "/run");
+  fs::create_directory_symlink(theirs, home_ + "/run");
+  auto r = baton({"sessions"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(r.err, "baton: refusing " + home_ + "/run: it is a symlink (to " + theirs +
+                       "); remove it and baton makes a private directory there\n");
+  // The daemon started by hand refuses too, before touching anything.
+  auto d = run_process({BATON_DAEMON_BIN, "--foreground"},
+                       RunOptions{.env = {{"BATON_HOME", home_}}, .timeout_ms = 20000});
+  EXPECT_EQ(d.status, 1);
+  EXPECT_NE(d.err.find("refusing " + home_ + "/run: it is a symlink"), std::string::npos) << d.err;
+  EXPECT_EQ(mode_of(theirs), 0750u);
+  EXPECT_TRUE(fs::is_empty(theirs));
+  // Put right, the same home works again.
+  fs::remove(home_ + "/run");
+  EXPECT_EQ(baton({"sessions"}).status, 0);
+}
+
+TEST_F(Security, APlantedSecretNeverShowsInListingsOrLogs) {
+  const std::string secret = "s3cr3t-4f1d2c-never-print-me";
+  agent("agent-env",
+        "echo \"$AGENT_TOKEN $PROJECT_TOKEN\" > \"$BATON_WORKTREE/../env-seen\"\n"
+        "while :; do sleep 1; done\n");
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-env\"]\nenv = { AGENT_TOKEN = \"${PLANTED}\" }\n"
+      "[env]\nPROJECT_TOKEN = \"${PLANTED}\"\n"
+      "[hooks]\nafter_spawn = [\"true\"]\nbefore_spawn = [\"false\"]\n");
+  baton_ok({"allow", repo_});
+  auto o = opts();
+  o.env["PLANTED"] = secret;
+  o.env["OTHER_SECRET"] = secret;
+  // A failing hook, a successful handoff and a replace: every path that logs.
+  auto failed = baton({"up", repo_, "--detach"}, o);
+  EXPECT_NE(failed.status, 0);
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-env\"]\nenv = { AGENT_TOKEN = \"${PLANTED}\" }\n"
+      "[env]\nPROJECT_TOKEN = \"${PLANTED}\"\n"
+      "[hooks]\nafter_spawn = [\"true\"]\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(baton({"up", repo_, "--detach"}, o).status, 0);
+  ASSERT_EQ(baton({"replace", repo_}, o).status, 0);
+  std::vector<RunResult> outputs{failed};
+  for (const auto& args : std::vector<std::vector<std::string>>{{"ls"},
+                                                                {"ls", "--json"},
+                                                                {"status", repo_},
+                                                                {"status", repo_, "--json"},
+                                                                {"sessions"},
+                                                                {"sessions", "--all", "--json"},
+                                                                {"config", "check", repo_}}) {
+    outputs.push_back(baton(args, o));
+    EXPECT_EQ(outputs.back().status, 0) << testing::PrintToString(args) << outputs.back().err;
+  }
+  for (const auto& r : outputs) {
+    EXPECT_EQ(r.out.find(secret), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
+  }
+  std::size_t logs = 0;
+  for (const auto& e : fs::recursive_directory_iterator(home_ + "/logs")) {
+    if (!e.is_regular_file()) continue;
+    ++logs;
+    EXPECT_EQ(read_file(e.path()).find(secret), std::string::npos) << e.path();
+  }
+  EXPECT_GE(logs, 1u);
+  // The secret did reach the agent, so the test could have seen it leak.
+  const std::string seen = home_ + "/worktrees/shop/env-seen";
+  EXPECT_TRUE(
+      eventually([&] { return read_file(seen).find(secret + " " + secret) != std::string::npos; }));
+}
+
+TEST_F(Security, HooksAndAgentsAreStartedWithArgvAndAStringRunsThroughTheShell) {
+  agent("record-args",
+        "out=\"$BATON_WORKTREE/../args-$BATON_EVENT\"\n"
+        "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$out\"\n");
+  agent("agent-args",
+        "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$BATON_WORKTREE/../agent-args\"\n"
+        "while :; do sleep 1; done\n");
+  const std::string tricky = "$(touch pwned-subst); touch pwned-semicolon `touch pwned-tick`";
+  config(
+      "[orchestrator]\nagent = \"args\"\nlaunch_grace = \"1s\"\n"
+      "[agents.args]\ncommand = [\"agent-args\", \"" +
+      tricky +
+      "\", \"two words\"]\n"
+      "[hooks]\nbefore_spawn = [\"" +
+      bin_ + "/record-args\", \"" + tricky +
+      "\"]\n"
+      "after_spawn = \"echo shell-ran-$BATON_EVENT > \\\"$BATON_WORKTREE/../string-hook\\\"\"\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const std::string dir = home_ + "/worktrees/shop";
+  EXPECT_TRUE(eventually([&] { return fs::exists(dir + "/agent-args"); }));
+  EXPECT_EQ(read_file(dir + "/agent-args"), tricky + "\ntwo words\n");
+  EXPECT_EQ(read_file(dir + "/args-before_spawn"), tricky + "\n");
+  // A string is documented to run through /bin/sh -c: its variable was expanded.
+  EXPECT_TRUE(eventually([&] { return fs::exists(dir + "/string-hook"); }));
+  EXPECT_EQ(read_file(dir + "/string-hook"), "shell-ran-after_spawn\n");
+  for (const auto& root : {repo_, stable(), dir, home_}) {
+    for (const char* f : {"pwned-subst", "pwned-semicolon", "pwned-tick"})
+      EXPECT_FALSE(fs::exists(root + "/" + f)) << root << "/" << f;
+  }
+}
+
+// A cloned repository whose post_create (and a hook) would write a file: nothing runs on up,
+// replace or the replace keybinding until `baton allow`, and not again after the file changes.
+TEST_F(Security, ACloneRunsNoRepositoryCommandUntilAllowedAndNotAfterItChanges) {
+  const std::string marker = tmp_ + "/post-create-ran";
+  const std::string hook_marker = tmp_ + "/hook-ran";
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[workspace]\npost_create = [\"touch " +
+      marker +
+      "\"]\n"
+      "[hooks]\non_exit = \"touch " +
+      hook_marker + "\"\n");
+  git({"add", "baton.toml"});
+  git({"commit", "-q", "-m", "config"});
+  const std::string clone = tmp_ + "/clone";
+  ASSERT_EQ(run_process({"git", "clone", "-q", repo_, clone}).status, 0);
+  auto o = opts();
+  o.cwd = clone;
+  const std::string refused = "baton: the commands in " + clone +
+                              "/baton.toml are not allowed yet: review it, then run 'baton allow " +
+                              clone + "'\n";
+  auto up = baton({"up", clone, "--detach"}, o);
+  EXPECT_NE(up.status, 0);
+  EXPECT_EQ(last_line(up.err), refused);
+  auto replace = baton({"replace", clone}, o);
+  EXPECT_NE(replace.status, 0);
+  EXPECT_EQ(last_line(replace.err), refused);
+  o.env["BATON_BIN"] = BATON_BIN;
+  o.env["BATON_HOME"] = home_;
+  auto key =
+      run_process({std::string(BATON_SOURCE_DIR) + "/plugin/kitty/baton-kitty", "replace"}, o);
+  EXPECT_NE(key.status, 0);
+  EXPECT_FALSE(fs::exists(marker));
+
+  baton_ok({"allow", clone}, o);
+  ASSERT_EQ(baton({"up", clone, "--detach"}, o).status, 0);
+  EXPECT_TRUE(fs::exists(marker));
+  fs::remove(marker);
+
+  // The file changes (a pull): replace is refused again, and the running orchestrator's
+  // on_exit hook from the new file does not run either.
+  std::ofstream(clone + "/baton.toml", std::ios::app) << "# changed upstream\n";
+  auto again = baton({"replace", clone}, o);
+  EXPECT_NE(again.status, 0);
+  EXPECT_EQ(last_line(again.err), refused);
+  EXPECT_FALSE(fs::exists(marker));
+  nlohmann::json st;
+  EXPECT_TRUE(eventually([&] {
+    st = nlohmann::json::parse(baton_ok({"status", clone, "--json"}, o));
+    return st["allowed"] == false;
+  }));
+  kill(static_cast<pid_t>(st["orchestrator"]["pid"].get<long>()), SIGKILL);
+  EXPECT_TRUE(eventually([&] {
+    return read_file(home_ + "/logs/daemon.log").find("on_exit hook of clone not run") !=
+           std::string::npos;
+  }));
+  EXPECT_FALSE(fs::exists(hook_marker));
+}
+
+}  // namespace
+}  // namespace baton::test
