@@ -486,5 +486,22 @@ TEST_F(ConfigTest, ParseConfigNamesTheFileOfABadText) {
   EXPECT_EQ(cfg.error(), local_path() + ":2:8: [project] name must be a string");
 }
 
+// toml++ 3.3.0 reaches a TOML_UNREACHABLE for these characters (upstream #190, #295; found
+// by the config fuzzer): Debian's build must still give one clear error, or parse valid text.
+TEST_F(ConfigTest, NonAsciiCharacterOutsideAStringIsOneClearError) {
+  write("baton.toml", "[project]\nname = \"shop\" \xc3\xa9\n");
+  EXPECT_EQ(load_error(), toml_path() +
+                              ":2:15: Error while parsing key-value pair: expected a "
+                              "comment or whitespace, saw '\xc3\xa9'");
+  write("baton.toml", "[agents\xd2\x99]\n");
+  EXPECT_EQ(load_error(),
+            toml_path() + ":1:8: Error while parsing table header: expected ']', saw '\xd2\x99'");
+}
+
+TEST_F(ConfigTest, MultiLineStringWithALineEndingBackslashBeforeNonAsciiParses) {
+  write("baton.toml", "[orchestrator]\nprompt = \"\"\"\\\n  \xc2\xa7 caf\xc3\xa9\"\"\"\n");
+  EXPECT_EQ(load_ok().prompt, "\xc2\xa7 caf\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace baton::plugin
