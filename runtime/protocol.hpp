@@ -6,9 +6,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <variant>
 
 #include <nlohmann/json.hpp>
@@ -121,15 +124,27 @@ using LineOutcome = std::variant<std::monostate, ParsedRequest, ErrorReply>;
 LineOutcome parse_request_line(std::string_view line, bool& has_version);
 
 // Reads an optional parameter of a method: absent or null leaves out unchanged. Returns the
-// error message when the value has another type.
+// error message when the value has another type, or is an integer out of T's range.
 template <typename T>
 std::optional<std::string> read_param(const Json& params, const char* name, T& out) {
   if (!params.is_object() || !params.contains(name) || params[name].is_null()) return std::nullopt;
+  const Json& value = params[name];
+  const std::string quoted = std::string("parameter \"") + name + "\"";
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // nlohmann's get<int>() casts any number: a float that does not fit is undefined
+    // behaviour and a large integer wraps (rows 4294967336 would be 40). Found by fuzzing.
+    if (!value.is_number_integer()) return quoted + " has the wrong type";
+    const bool fits = value.is_number_unsigned()
+                          ? value.get<std::uint64_t>() <=
+                                static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                          : std::in_range<T>(value.get<std::int64_t>());
+    if (!fits) return quoted + " is out of range";
+  }
   try {
-    out = params[name].get<T>();
+    out = value.get<T>();
     return std::nullopt;
   } catch (const Json::exception&) {
-    return std::string("parameter \"") + name + "\" has the wrong type";
+    return quoted + " has the wrong type";
   }
 }
 

@@ -352,5 +352,40 @@ TEST(FramePayloads, DecodeOnlyPayloadsOfTheirSize) {
       is_hello_of_this_version(Frame{FrameType::kData, encode_hello().substr(kFrameHeaderBytes)}));
 }
 
+// Found by the control fuzzer: nlohmann converts a float to int with a cast, undefined
+// behaviour when it does not fit (UBSan: "1e+10 is outside the range of ... 'int'").
+TEST(ReadParam, RejectsAFloatForAnInteger) {
+  int rows = 40;
+  EXPECT_EQ(read_param(Json::parse(R"({"rows":1e10})"), "rows", rows),
+            "parameter \"rows\" has the wrong type");
+  EXPECT_EQ(read_param(Json::parse(R"({"rows":24.5})"), "rows", rows),
+            "parameter \"rows\" has the wrong type");
+  EXPECT_EQ(rows, 40);
+}
+
+TEST(ReadParam, RejectsAnIntegerOutOfRangeInsteadOfWrappingIt) {
+  int rows = 40;
+  EXPECT_EQ(read_param(Json::parse(R"({"rows":4294967336})"), "rows", rows),
+            "parameter \"rows\" is out of range");
+  EXPECT_EQ(read_param(Json::parse(R"({"rows":-4294967336})"), "rows", rows),
+            "parameter \"rows\" is out of range");
+  EXPECT_EQ(rows, 40);
+  EXPECT_EQ(read_param(Json::parse(R"({"rows":-3})"), "rows", rows), std::nullopt);
+  EXPECT_EQ(rows, -3);
+}
+
+// Found by the control fuzzer's version oracle: the version went through get<int>(), so
+// 4294967297 wrapped to 1 and was taken for this protocol.
+TEST(RequestLine, RefusesAVersionThatOnlyWrapsToThisOne) {
+  bool has_version = false;
+  auto outcome =
+      parse_request_line(R"({"id":1,"method":"ping","version":4294967297})", has_version);
+  auto* error = std::get_if<ErrorReply>(&outcome);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->reply["error"]["code"], code::kProtocolMismatch);
+  EXPECT_EQ(error->reply["error"]["message"], "daemon speaks protocol 1, this client 4294967297");
+  EXPECT_FALSE(has_version);
+}
+
 }  // namespace
 }  // namespace baton::runtime::protocol
