@@ -716,25 +716,28 @@ tl::expected<ProjectConfig, std::string> Loader::finish() {
   return std::move(cfg_);
 }
 
-tl::expected<ProjectConfig, std::string> load(const ConfigInputs& in) {
+tl::expected<std::string, std::string> absolute_root(const ConfigInputs& in) {
   std::error_code ec;
   auto root_path = fs::absolute(in.repo_root.empty() ? "." : in.repo_root, ec).lexically_normal();
   if (ec) return Failure(fmt::format("load config of {}: {}", in.repo_root, ec.message()));
   std::string root = root_path.string();
   while (root.size() > 1 && root.back() == '/') root.pop_back();
+  return root;
+}
 
-  Loader loader(in, root);
+constexpr std::array<const char*, 2> kFileNames = {"baton.toml", "baton.local.toml"};
+
+tl::expected<ProjectConfig, std::string> parse(const ConfigInputs& in, const ConfigTexts& texts) {
+  auto root = absolute_root(in);
+  if (!root) return tl::unexpected(root.error());
+  Loader loader(in, *root);
   std::vector<std::string> files;
   std::vector<ConfigFile> read;
-  for (const char* name : {"baton.toml", "baton.local.toml"}) {
-    File f{(fs::path(root) / name).string(), name};
-    auto content = read_file(f.path);
-    if (!content) {
-      if (!content.error().empty()) return Failure(content.error());
-      read.push_back({f.path, std::nullopt});
-      continue;
-    }
-    read.push_back({f.path, *content});
+  for (const char* name : kFileNames) {
+    File f{(fs::path(*root) / name).string(), name};
+    const auto& content = f.name == kFileNames[0] ? texts.main : texts.local;
+    read.push_back({f.path, content});
+    if (!content) continue;
     files.push_back(f.path);
     toml::table top;
     try {
@@ -749,6 +752,31 @@ tl::expected<ProjectConfig, std::string> load(const ConfigInputs& in) {
   cfg->files = std::move(files);
   cfg->content_hash = config_hash_of_contents(read);
   return cfg;
+}
+
+tl::expected<ProjectConfig, std::string> load(const ConfigInputs& in) {
+  auto root = absolute_root(in);
+  if (!root) return tl::unexpected(root.error());
+  ConfigTexts texts;
+  for (const char* name : kFileNames) {
+    auto content = read_file((fs::path(*root) / name).string());
+    if (!content && !content.error().empty()) return Failure(content.error());
+    (name == kFileNames[0] ? texts.main : texts.local) =
+        content ? std::optional<std::string>(std::move(*content)) : std::nullopt;
+  }
+  return parse(in, texts);
+}
+
+// Nothing may escape: the daemon calls the loader from a worker and keeps the last good config.
+template <typename Fn>
+tl::expected<ProjectConfig, std::string> guarded(const ConfigInputs& in, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return Failure(fmt::format("load config of {}: {}", in.repo_root, e.what()));
+  } catch (...) {
+    return Failure(fmt::format("load config of {}: unknown error", in.repo_root));
+  }
 }
 
 }  // namespace
@@ -793,14 +821,12 @@ bool ProjectConfig::has_repo_commands() const {
 }
 
 tl::expected<ProjectConfig, std::string> load_config(const ConfigInputs& in) {
-  // Nothing may escape: the daemon calls this from a worker and keeps the last good config.
-  try {
-    return load(in);
-  } catch (const std::exception& e) {
-    return Failure(fmt::format("load config of {}: {}", in.repo_root, e.what()));
-  } catch (...) {
-    return Failure(fmt::format("load config of {}: unknown error", in.repo_root));
-  }
+  return guarded(in, [&] { return load(in); });
+}
+
+tl::expected<ProjectConfig, std::string> parse_config(const ConfigInputs& in,
+                                                      const ConfigTexts& texts) {
+  return guarded(in, [&] { return parse(in, texts); });
 }
 
 std::string kind_name(AgentKind kind) {

@@ -108,6 +108,16 @@ struct ConfigInputs {
 // Errors read like `/repo/baton.toml:3:9: unknown key 'agnet' in [orchestrator]`.
 tl::expected<ProjectConfig, std::string> load_config(const ConfigInputs& in);
 
+// The contents of <root>/baton.toml and <root>/baton.local.toml; nullopt for a missing file.
+struct ConfigTexts {
+  std::optional<std::string> main;
+  std::optional<std::string> local;
+};
+// load_config without the reading: parses and validates texts as the files of in.repo_root.
+// load_config reads the files and calls this; the fuzzer calls it directly. Never throws.
+tl::expected<ProjectConfig, std::string> parse_config(const ConfigInputs& in,
+                                                      const ConfigTexts& texts);
+
 // The effective config as TOML-like text, env values masked (`GITHUB_TOKEN = "***"`).
 std::string render_effective(const ProjectConfig& cfg);
 

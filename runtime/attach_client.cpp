@@ -160,8 +160,7 @@ int run_attach(int sock, std::string buffered, const AttachOptions& opts) {
     };
     while (auto f = frames.next()) {
       if (!has_hello) {
-        if (f->type != proto::FrameType::kHello || f->payload.size() != 4 ||
-            proto::read_u32(f->payload.data()) != static_cast<std::uint32_t>(proto::kVersion)) {
+        if (!proto::is_hello_of_this_version(*f)) {
           lost = "the daemon speaks another attach protocol — run 'baton shutdown'";
           return false;
         }
@@ -174,10 +173,7 @@ int run_attach(int sock, std::string buffered, const AttachOptions& opts) {
           break;
         case proto::FrameType::kExit:
           if (!flush()) return false;
-          result =
-              f->payload.size() == 4
-                  ? static_cast<int>(static_cast<std::int32_t>(proto::read_u32(f->payload.data())))
-                  : 1;
+          result = proto::decode_exit(f->payload).value_or(1);
           return false;
         default:
           break;

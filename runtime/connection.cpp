@@ -89,46 +89,15 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) {
 
 void Connection::on_line(std::string_view line) {
   if (is_attaching_ || is_attached_) return;
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (line.empty()) return;
-  proto::Json msg = proto::Json::parse(line, nullptr, false);
-  if (msg.is_discarded()) {
-    send_json(proto::make_error(nullptr, proto::code::kBadJson, "request is not valid JSON"));
+  auto outcome = proto::parse_request_line(line, has_version_);
+  if (auto* error = std::get_if<proto::ErrorReply>(&outcome)) {
+    send_json(error->reply);
     return;
   }
-  if (!msg.is_object() || !msg.contains("method") || !msg["method"].is_string()) {
-    send_json(proto::make_error(msg.is_object() && msg.contains("id") ? msg["id"] : nullptr,
-                                proto::code::kBadRequest,
-                                "request must be an object with a string \"method\""));
-    return;
-  }
-  proto::Json id = msg.value("id", proto::Json(nullptr));
-  std::string method = msg["method"].get<std::string>();
-  proto::Json params = msg.value("params", proto::Json::object());
-  if (!params.is_object()) {
-    send_json(proto::make_error(id, proto::code::kBadParams, "\"params\" must be an object"));
-    return;
-  }
-  if (msg.contains("version")) {
-    if (!msg["version"].is_number_integer() || msg["version"].get<int>() != proto::kVersion) {
-      // shutdown stays possible, so the user can follow the advice after a rebuild.
-      if (method != "shutdown") {
-        send_json(proto::make_error(
-            id, proto::code::kProtocolMismatch,
-            "daemon speaks protocol " + std::to_string(proto::kVersion) + ", this client " +
-                (msg["version"].is_number_integer() ? std::to_string(msg["version"].get<int>())
-                                                    : std::string("unknown"))));
-        return;
-      }
-    }
-    has_version_ = true;
-  }
-  if (!has_version_ && method != "shutdown") {
-    send_json(proto::make_error(id, proto::code::kBadRequest,
-                                "the first request must carry \"version\""));
-    return;
-  }
-  auto req = std::make_shared<Request>(link_, std::move(id), std::move(method), std::move(params));
+  auto* parsed = std::get_if<proto::ParsedRequest>(&outcome);
+  if (!parsed) return;
+  auto req = std::make_shared<Request>(link_, std::move(parsed->id), std::move(parsed->method),
+                                       std::move(parsed->params));
   server_.dispatch(req);
   if (is_attaching_) lines_.stop();
 }
@@ -141,9 +110,9 @@ void Connection::on_frames(std::string_view bytes) {
         if (session_ && is_writable_) session_->write_input(f->payload);
         break;
       case proto::FrameType::kResize:
-        if (f->payload.size() == 4) {
-          rows_ = proto::read_u16(f->payload.data());
-          cols_ = proto::read_u16(f->payload.data() + 2);
+        if (auto size = proto::decode_resize(f->payload)) {
+          rows_ = size->rows;
+          cols_ = size->cols;
           if (session_) session_->resize(this, rows_, cols_);
         }
         break;

@@ -6,9 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +64,17 @@ class FrameDecoder {
 std::uint32_t read_u32(const char* p);
 std::uint16_t read_u16(const char* p);
 
+// A RESIZE payload (rows, cols) and an EXIT payload (status); nullopt for a payload of
+// another size, which both ends ignore rather than read past its end.
+struct FrameSize {
+  std::uint16_t rows;
+  std::uint16_t cols;
+};
+std::optional<FrameSize> decode_resize(std::string_view payload);
+std::optional<std::int32_t> decode_exit(std::string_view payload);
+// True for the HELLO frame of this protocol version.
+bool is_hello_of_this_version(const Frame& frame);
+
 // Splits a byte stream into lines. A line longer than kMaxLineBytes is discarded up to its
 // newline and reported once through on_overflow; the stream goes on.
 class LineReader {
@@ -92,6 +107,46 @@ inline constexpr const char* kSpawnFailed = "spawn_failed";
 inline constexpr const char* kShuttingDown = "shutting_down";
 inline constexpr const char* kFailed = "failed";
 }  // namespace code
+
+// One request line as the daemon reads it, before dispatch.
+struct ParsedRequest {
+  Json id;
+  std::string method;
+  Json params;
+};
+struct ErrorReply {
+  Json reply;
+};
+// What one line asks of its connection: nothing (a blank line), a request to dispatch, or one
+// error reply. has_version is the connection's "a request carried the version" state; a
+// line that carries an acceptable version sets it. Pure, so the fuzzer drives exactly this.
+using LineOutcome = std::variant<std::monostate, ParsedRequest, ErrorReply>;
+LineOutcome parse_request_line(std::string_view line, bool& has_version);
+
+// Reads an optional parameter of a method: absent or null leaves out unchanged. Returns the
+// error message when the value has another type, or is an integer out of T's range.
+template <typename T>
+std::optional<std::string> read_param(const Json& params, const char* name, T& out) {
+  if (!params.is_object() || !params.contains(name) || params[name].is_null()) return std::nullopt;
+  const Json& value = params[name];
+  const std::string quoted = std::string("parameter \"") + name + "\"";
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // nlohmann's get<int>() casts any number: a float that does not fit is undefined
+    // behaviour and a large integer wraps (rows 4294967336 would be 40). Found by fuzzing.
+    if (!value.is_number_integer()) return quoted + " has the wrong type";
+    const bool fits = value.is_number_unsigned()
+                          ? value.get<std::uint64_t>() <=
+                                static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                          : std::in_range<T>(value.get<std::int64_t>());
+    if (!fits) return quoted + " is out of range";
+  }
+  try {
+    out = value.get<T>();
+    return std::nullopt;
+  } catch (const Json::exception&) {
+    return quoted + " has the wrong type";
+  }
+}
 
 Json make_request(std::int64_t id, std::string_view method, Json params);
 Json make_result(const Json& id, Json result);

@@ -29,16 +29,11 @@ Json session_json(const Session& s) {
 // Reads an optional parameter of the given JSON type; a wrong type is an error reply.
 template <typename T>
 bool param(const RequestPtr& req, const char* name, T& out) {
-  const Json& p = req->params();
-  if (!p.contains(name) || p[name].is_null()) return true;
-  try {
-    out = p[name].get<T>();
-    return true;
-  } catch (const Json::exception&) {
-    req->fail(proto::code::kBadParams,
-              std::string("parameter \"") + name + "\" has the wrong type");
+  if (auto error = proto::read_param(req->params(), name, out)) {
+    req->fail(proto::code::kBadParams, *error);
     return false;
   }
+  return true;
 }
 
 }  // namespace

@@ -467,5 +467,41 @@ TEST_F(ConfigTest, ShellPresetKeepsShellLiterally) {
   for (const auto& [name, agent] : presets) EXPECT_TRUE(agent.is_preset) << name;
 }
 
+TEST_F(ConfigTest, ParseConfigGivesWhatLoadConfigGivesForTheSameTexts) {
+  const std::string main = "[project]\nname = \"store\"\n[env]\nA = \"${TOKEN}\"\n";
+  const std::string local = "[orchestrator]\nagent = \"shell\"\n";
+  write("baton.toml", main);
+  write("baton.local.toml", local);
+  auto from_files = load_ok();
+  auto from_texts = parse_config(inputs(), ConfigTexts{main, local});
+  ASSERT_TRUE(from_texts.has_value()) << from_texts.error();
+  EXPECT_EQ(render_effective(*from_texts), render_effective(from_files));
+  EXPECT_EQ(from_texts->content_hash, from_files.content_hash);
+  EXPECT_EQ(from_texts->env.at("A"), "s3cret");
+}
+
+TEST_F(ConfigTest, ParseConfigNamesTheFileOfABadText) {
+  auto cfg = parse_config(inputs(), ConfigTexts{std::nullopt, "[project]\nname = 3\n"});
+  ASSERT_FALSE(cfg.has_value());
+  EXPECT_EQ(cfg.error(), local_path() + ":2:8: [project] name must be a string");
+}
+
+// toml++ 3.3.0 reaches a TOML_UNREACHABLE for these characters (upstream #190, #295; found
+// by the config fuzzer): Debian's build must still give one clear error, or parse valid text.
+TEST_F(ConfigTest, NonAsciiCharacterOutsideAStringIsOneClearError) {
+  write("baton.toml", "[project]\nname = \"shop\" \xc3\xa9\n");
+  EXPECT_EQ(load_error(), toml_path() +
+                              ":2:15: Error while parsing key-value pair: expected a "
+                              "comment or whitespace, saw '\xc3\xa9'");
+  write("baton.toml", "[agents\xd2\x99]\n");
+  EXPECT_EQ(load_error(),
+            toml_path() + ":1:8: Error while parsing table header: expected ']', saw '\xd2\x99'");
+}
+
+TEST_F(ConfigTest, MultiLineStringWithALineEndingBackslashBeforeNonAsciiParses) {
+  write("baton.toml", "[orchestrator]\nprompt = \"\"\"\\\n  \xc2\xa7 caf\xc3\xa9\"\"\"\n");
+  EXPECT_EQ(load_ok().prompt, "\xc2\xa7 caf\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace baton::plugin

@@ -273,5 +273,119 @@ TEST(Messages, EventKeepsItsFieldsAndAddsIdAndEvent) {
   EXPECT_EQ(e["status"], -1);
 }
 
+// What parse_request_line answers, as the error code of its reply ("" for a request).
+std::string outcome_code(std::string_view line, bool& has_version) {
+  auto outcome = parse_request_line(line, has_version);
+  if (auto* error = std::get_if<ErrorReply>(&outcome))
+    return error->reply["error"]["code"].get<std::string>();
+  return std::holds_alternative<ParsedRequest>(outcome) ? "" : "blank";
+}
+
+TEST(RequestLine, ParsesIdMethodAndParams) {
+  bool has_version = false;
+  auto outcome = parse_request_line(R"({"id":4,"method":"send","params":{"data":"x"},"version":1})"
+                                    "\r",
+                                    has_version);
+  auto* req = std::get_if<ParsedRequest>(&outcome);
+  ASSERT_NE(req, nullptr);
+  EXPECT_EQ(req->id, 4);
+  EXPECT_EQ(req->method, "send");
+  EXPECT_EQ(req->params, (Json{{"data", "x"}}));
+  EXPECT_TRUE(has_version);
+}
+
+TEST(RequestLine, IgnoresABlankLine) {
+  bool has_version = false;
+  EXPECT_EQ(outcome_code("", has_version), "blank");
+  EXPECT_EQ(outcome_code("\r", has_version), "blank");
+}
+
+TEST(RequestLine, AnswersEachMalformedRequestWithItsCode) {
+  bool has_version = true;
+  EXPECT_EQ(outcome_code("{", has_version), code::kBadJson);
+  EXPECT_EQ(outcome_code("[1]", has_version), code::kBadRequest);
+  EXPECT_EQ(outcome_code(R"({"id":1,"method":2})", has_version), code::kBadRequest);
+  EXPECT_EQ(outcome_code(R"({"id":1,"method":"ping","params":[]})", has_version), code::kBadParams);
+}
+
+TEST(RequestLine, RequiresTheVersionOnTheFirstRequestExceptShutdown) {
+  bool has_version = false;
+  EXPECT_EQ(outcome_code(R"({"id":1,"method":"ping"})", has_version), code::kBadRequest);
+  EXPECT_EQ(outcome_code(R"({"id":1,"method":"shutdown"})", has_version), "");
+  EXPECT_FALSE(has_version);
+  EXPECT_EQ(outcome_code(R"({"id":1,"method":"ping","version":1})", has_version), "");
+  EXPECT_EQ(outcome_code(R"({"id":2,"method":"ping"})", has_version), "");
+}
+
+TEST(RequestLine, RefusesAnotherVersionButNotShutdown) {
+  bool has_version = false;
+  EXPECT_EQ(outcome_code(R"({"id":1,"method":"ping","version":2})", has_version),
+            code::kProtocolMismatch);
+  EXPECT_FALSE(has_version);
+  EXPECT_EQ(outcome_code(R"({"id":1,"method":"shutdown","version":2})", has_version), "");
+}
+
+TEST(ReadParam, LeavesAnAbsentOrNullParameterAlone) {
+  int rows = 40;
+  EXPECT_EQ(read_param(Json{{"rows", nullptr}}, "rows", rows), std::nullopt);
+  EXPECT_EQ(read_param(Json::object(), "rows", rows), std::nullopt);
+  EXPECT_EQ(rows, 40);
+}
+
+TEST(ReadParam, RejectsAValueOfAnotherType) {
+  std::vector<std::string> command;
+  EXPECT_EQ(read_param(Json{{"command", "ls"}}, "command", command),
+            "parameter \"command\" has the wrong type");
+}
+
+TEST(FramePayloads, DecodeOnlyPayloadsOfTheirSize) {
+  EXPECT_FALSE(decode_resize("abc"));
+  EXPECT_FALSE(decode_exit("abcde"));
+  const auto size = decode_resize(encode_resize(50, 200).substr(kFrameHeaderBytes));
+  ASSERT_TRUE(size);
+  EXPECT_EQ(size->rows, 50);
+  EXPECT_EQ(size->cols, 200);
+  EXPECT_EQ(decode_exit(encode_exit(-2).substr(kFrameHeaderBytes)), -2);
+  EXPECT_TRUE(
+      is_hello_of_this_version(Frame{FrameType::kHello, encode_hello().substr(kFrameHeaderBytes)}));
+  EXPECT_FALSE(
+      is_hello_of_this_version(Frame{FrameType::kData, encode_hello().substr(kFrameHeaderBytes)}));
+}
+
+// Found by the control fuzzer: nlohmann converts a float to int with a cast, undefined
+// behaviour when it does not fit (UBSan: "1e+10 is outside the range of ... 'int'").
+TEST(ReadParam, RejectsAFloatForAnInteger) {
+  int rows = 40;
+  EXPECT_EQ(read_param(Json::parse(R"({"rows":1e10})"), "rows", rows),
+            "parameter \"rows\" has the wrong type");
+  EXPECT_EQ(read_param(Json::parse(R"({"rows":24.5})"), "rows", rows),
+            "parameter \"rows\" has the wrong type");
+  EXPECT_EQ(rows, 40);
+}
+
+TEST(ReadParam, RejectsAnIntegerOutOfRangeInsteadOfWrappingIt) {
+  int rows = 40;
+  EXPECT_EQ(read_param(Json::parse(R"({"rows":4294967336})"), "rows", rows),
+            "parameter \"rows\" is out of range");
+  EXPECT_EQ(read_param(Json::parse(R"({"rows":-4294967336})"), "rows", rows),
+            "parameter \"rows\" is out of range");
+  EXPECT_EQ(rows, 40);
+  EXPECT_EQ(read_param(Json::parse(R"({"rows":-3})"), "rows", rows), std::nullopt);
+  EXPECT_EQ(rows, -3);
+}
+
+// Found by the control fuzzer's version oracle: the version went through get<int>(), so
+// 4294967297 wrapped to 1 and was taken for this protocol.
+TEST(RequestLine, RefusesAVersionThatOnlyWrapsToThisOne) {
+  bool has_version = false;
+  auto outcome =
+      parse_request_line(R"({"id":1,"method":"ping","version":4294967297})", has_version);
+  auto* error = std::get_if<ErrorReply>(&outcome);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->reply["error"]["code"], code::kProtocolMismatch);
+  EXPECT_EQ(error->reply["error"]["message"], "daemon speaks protocol 1, this client 4294967297");
+  EXPECT_FALSE(has_version);
+}
+
 }  // namespace
 }  // namespace baton::runtime::protocol
