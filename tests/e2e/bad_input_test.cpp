@@ -210,6 +210,8 @@ TEST_F(BadInput, AFileWhereTheOldWorktreeWasIsRefusedBeforeAnythingStops) {
 }
 
 TEST_F(BadInput, ALockedWorktreeIsReplacedAndItsWorkCarried) {
+  // baton locks its worktrees itself; here the user's own lock replaced baton's.
+  ASSERT_EQ(git({"worktree", "unlock", stable()}).status, 0);
   ASSERT_EQ(git({"worktree", "lock", "--reason", "user lock", stable()}).status, 0);
   auto r = b({"replace", repo_});
   EXPECT_EQ(r.status, 0) << r.err;

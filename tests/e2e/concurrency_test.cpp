@@ -134,10 +134,15 @@ TEST_F(Concurrency, AReplaceRacingAttachesConverges) {
   std::atomic<bool> done{false};
   std::vector<int> attach_status;
   std::thread attacher([&] {
-    // Attach over and over while handoffs run: a client ends when the session it attached to
-    // is retired, or is killed after 2 s (a dropped connection mid-attach).
+    // Attach to the session id over and over while handoffs run: a client ends when the
+    // session it attached to is retired, or is killed after 2 s (a dropped connection
+    // mid-attach). (A client attached to the project would follow it instead.)
     while (!done) {
-      auto r = baton({"attach", repo_}, RunOptions{.timeout_ms = 2000});
+      auto st = baton({"status", repo_, "--json"});
+      auto j = nlohmann::json::parse(st.out, nullptr, false);
+      if (j.is_discarded() || !j["orchestrator"].is_object()) continue;
+      auto r = baton({"attach", j["orchestrator"]["id"].get<std::string>()},
+                     RunOptions{.timeout_ms = 2000});
       attach_status.push_back(r.status);
     }
   });
