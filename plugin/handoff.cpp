@@ -738,6 +738,11 @@ void Handoff::finish_trash() {
           } else {
             rec->state = "retired";
             rec->last_error.clear();
+            // Its record stays in the store; the exited runtime session (screen model, feeder
+            // thread, scrollback: ~370 kB) would otherwise stay for the daemon's lifetime, one
+            // per handoff (docs/BENCHMARKS.md, memory after 1,000 handoffs).
+            runtime::Session* old = self->orch_.daemon().find_session_exact(id);
+            if (old && !old->is_running()) self->orch_.daemon().remove_session(id);
           }
         }
         self->persist_then([self, first_error] {
