@@ -81,12 +81,14 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   PreservedCommit preserved;
   preserved.ref = preserved_ref_name(session_id);
 
-  // One scan of the worktree against the index and HEAD: the part of the handoff's gap that
-  // grows with the repository. No rename detection (a rename is a delete plus an add in the
-  // tree either way) and no UPDATE_INDEX (the worktree's files, index included, stay as
-  // they are).
+  // One scan of the worktree against the index: the part of the handoff's gap that grows
+  // with the repository. Only the workdir side: what is staged is in the index this starts
+  // from, and the tree comparison with HEAD below finds a staged-only change; comparing HEAD
+  // with the index here too read all of HEAD's trees (~1/3 of the scan at 20,000 files). No
+  // rename detection (a rename is a delete plus an add in the tree either way) and no
+  // UPDATE_INDEX (the worktree's files, index included, stay as they are).
   git_status_options status_opts = GIT_STATUS_OPTIONS_INIT;
-  status_opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+  status_opts.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
   status_opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
                       GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
   git_status_list* raw_status = nullptr;
@@ -94,7 +96,6 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   if (rc < 0) return tl::unexpected(libgit2_error(rc, "scan worktree", where));
   StatusListPtr status(raw_status);
   std::size_t count = git_status_list_entrycount(status.get());
-  if (count == 0) return std::nullopt;
 
   // The repository's index object is private to the repository opened above and is never
   // written back: an in-memory index that starts from the stage (and its stat cache).
@@ -110,8 +111,7 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   for (std::size_t i = 0; i < count; ++i) {
     const git_status_entry* entry = git_status_byindex(status.get(), i);
     if ((entry->status & kWorkdirChange) == 0) continue;  // staged only: already in the index
-    const git_diff_delta* delta =
-        entry->index_to_workdir != nullptr ? entry->index_to_workdir : entry->head_to_index;
+    const git_diff_delta* delta = entry->index_to_workdir;
     if (delta == nullptr) continue;
     const char* path =
         delta->new_file.path != nullptr ? delta->new_file.path : delta->old_file.path;

@@ -1,5 +1,9 @@
 #include "git/reapply.hpp"
 
+#include <cstring>
+#include <string>
+#include <vector>
+
 #include <fmt/format.h>
 #include <git2.h>
 
@@ -37,6 +41,40 @@ static Result<TreePtr> tree_of(const git_commit* commit) {
   if (rc < 0)
     return tl::unexpected(libgit2_error(rc, "read tree of", oid_hex(*git_commit_id(commit))));
   return TreePtr(raw);
+}
+
+// An in-memory three-way merge: base = the preserved commit's parent (the old HEAD), ours =
+// the new HEAD, theirs = the preserved tree; returns the merged tree. Nothing is written to
+// the worktree. On conflicts, `conflicts` lists their paths and the result is empty.
+static Result<ObjectPtr> merge_into(git_repository* wt, git_tree* base, git_tree* ours,
+                                    git_tree* theirs, const std::string& where,
+                                    std::vector<std::string>& conflicts) {
+  git_merge_options merge_opts = GIT_MERGE_OPTIONS_INIT;
+  git_index* raw_merged = nullptr;
+  int rc = git_merge_trees(&raw_merged, wt, base, ours, theirs, &merge_opts);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "merge preserved work into", where));
+  IndexPtr merged(raw_merged);
+
+  if (git_index_has_conflicts(merged.get())) {
+    git_index_conflict_iterator* raw_it = nullptr;
+    rc = git_index_conflict_iterator_new(&raw_it, merged.get());
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "list conflicts in", where));
+    ConflictIteratorPtr it(raw_it);
+    const git_index_entry *ancestor = nullptr, *our = nullptr, *their = nullptr;
+    while (git_index_conflict_next(&ancestor, &our, &their, it.get()) == 0) {
+      const git_index_entry* any = our != nullptr ? our : their != nullptr ? their : ancestor;
+      conflicts.emplace_back(any->path);
+    }
+    return ObjectPtr();
+  }
+
+  git_oid merged_tree_oid;
+  rc = git_index_write_tree_to(&merged_tree_oid, merged.get(), wt);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "write merged tree for", where));
+  git_object* raw_target = nullptr;
+  rc = git_object_lookup(&raw_target, wt, &merged_tree_oid, GIT_OBJECT_TREE);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "look up merged tree for", where));
+  return ObjectPtr(raw_target);
 }
 
 Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& worktree_path,
@@ -77,42 +115,56 @@ Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& wo
   auto ours = tree_of(head.get());
   if (!ours) return tl::unexpected(ours.error());
 
-  // An in-memory three-way merge: base = the preserved commit's parent (the old HEAD),
-  // ours = the new HEAD, theirs = the preserved tree. Nothing is written yet.
-  git_merge_options merge_opts = GIT_MERGE_OPTIONS_INIT;
-  git_index* raw_merged = nullptr;
-  rc = git_merge_trees(&raw_merged, wt, base.get(), ours->get(), theirs->get(), &merge_opts);
-  if (rc < 0) return tl::unexpected(libgit2_error(rc, "merge preserved work into", where));
-  IndexPtr merged(raw_merged);
-
   ReapplyResult result;
-  if (git_index_has_conflicts(merged.get())) {
-    git_index_conflict_iterator* raw_it = nullptr;
-    rc = git_index_conflict_iterator_new(&raw_it, merged.get());
-    if (rc < 0) return tl::unexpected(libgit2_error(rc, "list conflicts in", where));
-    ConflictIteratorPtr it(raw_it);
-    const git_index_entry *ancestor = nullptr, *our = nullptr, *their = nullptr;
-    while (git_index_conflict_next(&ancestor, &our, &their, it.get()) == 0) {
-      const git_index_entry* any = our != nullptr ? our : their != nullptr ? their : ancestor;
-      result.conflicts.emplace_back(any->path);
-    }
-    return result;
+  ObjectPtr target;
+  if (base && git_oid_equal(git_tree_id(base.get()), git_tree_id(ours->get()))) {
+    // The usual handoff: the branch did not move since the old agent's HEAD, so the merge is
+    // the preserved tree itself. Merging two 20,000-entry trees and writing the merged index
+    // back to trees cost ~100 ms of the gap.
+    git_object* raw_target = nullptr;
+    rc = git_object_dup(&raw_target, reinterpret_cast<git_object*>(theirs->get()));
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "copy preserved tree of", hex));
+    target.reset(raw_target);
+  } else {
+    auto merged = merge_into(wt, base.get(), ours->get(), theirs->get(), where, result.conflicts);
+    if (!merged) return tl::unexpected(merged.error());
+    if (!result.conflicts.empty()) return result;
+    target = std::move(*merged);
   }
 
-  git_oid merged_tree_oid;
-  rc = git_index_write_tree_to(&merged_tree_oid, merged.get(), wt);
-  if (rc < 0) return tl::unexpected(libgit2_error(rc, "write merged tree for", where));
-  git_object* raw_target = nullptr;
-  rc = git_object_lookup(&raw_target, wt, &merged_tree_oid, GIT_OBJECT_TREE);
-  if (rc < 0) return tl::unexpected(libgit2_error(rc, "look up merged tree for", where));
-  ObjectPtr target(raw_target);
+  // The merged tree differs from HEAD's only where the preserved work changed something: the
+  // paths of the base → preserved diff. The checkout is limited to them (exact paths, no
+  // pathspec), so it neither stats nor reads attributes for the rest of the tree: this runs
+  // inside the handoff's gap, which must not grow with the repository (DESIGN.md §5).
+  git_diff* raw_changed = nullptr;
+  rc = git_diff_tree_to_tree(&raw_changed, wt, base.get(), theirs->get(), nullptr);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "list preserved paths of", hex));
+  DiffPtr changed(raw_changed);
+  std::vector<std::string> paths;
+  for (std::size_t i = 0; i < git_diff_num_deltas(changed.get()); ++i) {
+    const git_diff_delta* d = git_diff_get_delta(changed.get(), i);
+    if (d->old_file.path != nullptr) paths.emplace_back(d->old_file.path);
+    if (d->new_file.path != nullptr &&
+        (d->old_file.path == nullptr || std::strcmp(d->old_file.path, d->new_file.path) != 0))
+      paths.emplace_back(d->new_file.path);
+  }
+  if (paths.empty()) {
+    result.is_applied = true;
+    return result;
+  }
+  std::vector<char*> path_ptrs;
+  path_ptrs.reserve(paths.size());
+  for (auto& p : paths) path_ptrs.push_back(p.data());
 
   // Tree-to-tree from HEAD: only the preserved paths are written. DONT_UPDATE_INDEX keeps
   // the stage at HEAD, so the work comes back uncommitted and unstaged, untracked files
   // untracked. SAFE computes every conflict before writing anything.
   CheckoutTally tally;
   git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
-  opts.checkout_strategy = GIT_CHECKOUT_SAFE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+  opts.checkout_strategy =
+      GIT_CHECKOUT_SAFE | GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+  opts.paths.strings = path_ptrs.data();
+  opts.paths.count = path_ptrs.size();
   opts.baseline = ours->get();
   opts.notify_flags = GIT_CHECKOUT_NOTIFY_CONFLICT | GIT_CHECKOUT_NOTIFY_UPDATED;
   opts.notify_cb = tally_cb;

@@ -154,10 +154,21 @@ void Handoff::progress(const std::string& step, const std::string& detail) {
 
 void Handoff::persist_then(std::function<void()> next) {
   auto self = shared_from_this();
-  orch_.persist([self, next = std::move(next)](tl::expected<void, std::string> r) {
+  const GapStep resumed = gap_step_;
+  gap_enter(GapStep::kPersist);
+  orch_.persist([self, resumed, next = std::move(next)](tl::expected<void, std::string> r) {
+    self->gap_enter(resumed);
     if (!r) return self->fail("persist_failed", r.error());
     next();
   });
+}
+
+void Handoff::gap_enter(GapStep next, std::chrono::steady_clock::time_point at) {
+  if (!is_in_gap_) return;
+  outcome_.gap_steps_us[static_cast<std::size_t>(gap_step_)] += static_cast<long>(
+      std::chrono::duration_cast<std::chrono::microseconds>(at - gap_mark_).count());
+  gap_mark_ = at;
+  gap_step_ = next;
 }
 
 void Handoff::start() {
@@ -460,6 +471,7 @@ void Handoff::retire(const std::string& id) {
     if (self->faulted("retire.persisted")) return;
     SessionRecord* rec = self->orch_.session(id);
     auto after_stop = [self, id] {
+      self->gap_enter(GapStep::kPreserve);
       if (self->faulted("retire.stopped")) return;
       SessionRecord* rec = self->orch_.session(id);
       const std::string repo_path = self->project()->path;
@@ -471,6 +483,7 @@ void Handoff::retire(const std::string& id) {
         StepResult r;
         std::string ref;
         std::string commit;
+        std::chrono::steady_clock::time_point preserved_at;  // the gap's preserve step ends
       };
       run_off_loop<Retired>(
           self->orch_.loop(),
@@ -497,6 +510,7 @@ void Handoff::retire(const std::string& id) {
                 out.r.notes = (*p)->notes;
               }
             }
+            out.preserved_at = std::chrono::steady_clock::now();
             if (has_tree) {
               if (auto a = git::release_rename_aside(worktree, trash); !a) {
                 out.r.error = a.error().message;
@@ -512,6 +526,9 @@ void Handoff::retire(const std::string& id) {
             return out;
           },
           [self, id, trash](Retired out) {
+            if (out.preserved_at != std::chrono::steady_clock::time_point{}) {
+              self->gap_enter(GapStep::kRelease, out.preserved_at);
+            }
             SessionRecord* rec = self->orch_.session(id);
             if (!out.commit.empty()) {
               rec->preserved_ref = out.ref;
@@ -540,6 +557,11 @@ void Handoff::retire(const std::string& id) {
       if (!self->has_stopped_any_) {
         self->has_stopped_any_ = true;
         self->first_stop_ = std::chrono::steady_clock::now();
+        self->is_in_gap_ = true;
+        self->gap_mark_ = self->first_stop_;
+        self->gap_step_ = GapStep::kStop;
+      } else {
+        self->gap_enter(GapStep::kStop);
       }
       live->on_exit([after_stop](runtime::Session&) { after_stop(); });
       live->stop();
@@ -585,6 +607,7 @@ void Handoff::check_branch_free() {
 // ---- 4. handoff: the prepared tree to the stable path, adopt the branch, re-apply work.
 void Handoff::handoff() {
   if (req_.is_down) return finish_trash();
+  gap_enter(GapStep::kAdopt);
   progress("handoff", stable_path_);
   auto& journal = orch_.store().projects[req_.project].journal;
   journal.phase = "handoff";
@@ -667,11 +690,14 @@ void Handoff::launch() {
   rec.updated_at = rec.created_at;
   rec.restore_marker = true;
   // The previous agent after a failed launch comes back with its resume command.
+  gap_enter(GapStep::kSpawn);
   auto started = orch_.launch(rec, cfg_, req_.env, req_.is_fallback);
   if (has_stopped_any_) {
-    outcome_.gap_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::steady_clock::now() - first_stop_)
-                                            .count());
+    const auto exec_seen = std::chrono::steady_clock::now();
+    gap_enter(GapStep::kSpawn, exec_seen);
+    is_in_gap_ = false;
+    outcome_.gap_ms = static_cast<long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(exec_seen - first_stop_).count());
   }
   if (started && fault_hit(req_.env, "launch.started")) {
     // The agent runs but is not on disk as active: recovery must find it by its tree.
@@ -767,6 +793,11 @@ void Handoff::finish_trash() {
           } else {
             rec->state = "retired";
             rec->last_error.clear();
+            // Its record stays in the store; the exited runtime session (screen model, feeder
+            // thread, scrollback: ~370 kB) would otherwise stay for the daemon's lifetime, one
+            // per handoff (docs/BENCHMARKS.md, memory after 1,000 handoffs).
+            runtime::Session* old = self->orch_.daemon().find_session_exact(id);
+            if (old && !old->is_running()) self->orch_.daemon().remove_session(id);
           }
         }
         self->persist_then([self, first_error] {
@@ -818,8 +849,18 @@ void Handoff::watch_launch_grace() {
     // Stopped by a later handoff's retire: that is no launch failure.
     const SessionRecord* rec = self->orch_.session(self->new_id_);
     if (rec && (rec->state == "retiring" || rec->state == "retired")) return finish("");
+    // The agent's own last words say why (claude: "Unable to connect to ..."); status and
+    // the command's error line show them.
+    std::string last;
+    if (rec) {
+      for (auto it = rec->last_lines.rbegin(); it != rec->last_lines.rend() && last.empty(); ++it)
+        last = *it;
+    }
+    while (!last.empty() && last.back() == ' ') last.pop_back();
+    if (last.size() > 120) last = last.substr(0, 117) + "...";
     self->fall_back(self->agent_ + " exited with status " + std::to_string(status) + " within " +
-                        std::to_string(self->cfg_.launch_grace_ms / 1000) + " s",
+                        std::to_string(self->cfg_.launch_grace_ms / 1000) + " s" +
+                        (last.empty() ? "" : " (" + last + ")"),
                     finish);
   };
   timer->start(static_cast<std::uint64_t>(cfg_.launch_grace_ms), [finish] { finish(""); });

@@ -4,6 +4,7 @@
 // state the next `replace` finishes.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -24,6 +25,21 @@ struct HandoffRequest {
   bool is_down = false;      // `baton down`: retire for good, start nothing
 };
 
+// The steps of the no-orchestrator gap (DESIGN.md §5), in the order they first run. Every
+// instant from the first stop signal to the new agent's exec is charged to exactly one of
+// them, so they add up to the gap: the bench and a user can see which one grows.
+enum class GapStep {
+  kStop,      // stop signal → the old agent's exit seen (grace, SIGTERM, SIGKILL included)
+  kPreserve,  // open the repository, scan for uncommitted work, commit it to a ref
+  kRelease,   // rename the old tree aside, prune its admin entry, check the branch is free
+  kPersist,   // the store written and fsynced between the steps
+  kAdopt,     // prepared tree to the stable path, canonical branch adopted, work re-applied
+  kSpawn,     // fork and exec of the new agent in its PTY
+  kCount,
+};
+inline constexpr std::array<const char*, static_cast<std::size_t>(GapStep::kCount)> kGapStepNames =
+    {"stop", "preserve", "release", "persist", "adopt", "spawn"};
+
 struct HandoffOutcome {
   bool ok = false;
   Failure failure;
@@ -32,6 +48,8 @@ struct HandoffOutcome {
   std::vector<runtime::protocol::Json> preserved;  // {"session","ref","commit"}
   std::vector<std::string> notes;                  // conflicts on re-apply, mid-merge, ...
   long gap_ms = -1;
+  // Microseconds per GapStep; meaningful when gap_ms >= 0.
+  std::array<long, static_cast<std::size_t>(GapStep::kCount)> gap_steps_us{};
   std::string launch_error;  // set when the new agent died within launch_grace
 };
 
@@ -70,6 +88,9 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   void succeed();
   void progress(const std::string& step, const std::string& detail);
   void persist_then(std::function<void()> next);
+  // Charges the time since the last mark to the current gap step, then makes `next` current.
+  void gap_enter(GapStep next,
+                 std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now());
   ProjectState* project();
 
   Orchestrator& orch_;
@@ -88,6 +109,9 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   std::vector<std::string> preserved_commits_;
   std::chrono::steady_clock::time_point first_stop_;
   bool has_stopped_any_ = false;
+  bool is_in_gap_ = false;  // from the first stop signal to the new agent's exec
+  GapStep gap_step_ = GapStep::kStop;
+  std::chrono::steady_clock::time_point gap_mark_;
   HandoffOutcome outcome_;
   std::vector<ProgressFn> progress_fns_;
   std::vector<OutcomeFn> done_fns_;    // called when the new agent runs (or on failure)

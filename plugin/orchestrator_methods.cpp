@@ -52,8 +52,15 @@ Json outcome_json(Orchestrator& orch, const std::string& project, const HandoffO
          {"retired", o.retired},
          {"preserved", o.preserved},
          {"gap_ms", o.gap_ms < 0 ? Json(nullptr) : Json(o.gap_ms)},
+         {"gap_steps_ms", nullptr},
          {"joined", joined},
          {"notes", o.notes}};
+  if (o.gap_ms >= 0) {
+    Json steps = Json::object();
+    for (std::size_t i = 0; i < kGapStepNames.size(); ++i)
+      steps[kGapStepNames[i]] = static_cast<double>(o.gap_steps_us[i] / 100) / 10.0;
+    j["gap_steps_ms"] = steps;
+  }
   if (const SessionRecord* s = orch.session(o.session)) j["session"] = orch.session_json(*s);
   return j;
 }

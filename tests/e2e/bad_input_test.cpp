@@ -257,7 +257,8 @@ TEST_F(BadInput, AnAgentExitingAtOnceGivesTheBranchBackToThePreviousAgent) {
   baton_ok({"allow", repo_});
   auto r = b({"replace", repo_, "--wait"});
   EXPECT_NE(r.status, 0);
-  EXPECT_EQ(last_line(r.err), "baton: fail exited with status 1 within 1 s; relaunched ok\n")
+  EXPECT_EQ(last_line(r.err),
+            "baton: fail exited with status 1 within 1 s (agent-fail: no network); relaunched ok\n")
       << r.err;
   // The previous agent came back; the branch was never left without an orchestrator.
   nlohmann::json s;

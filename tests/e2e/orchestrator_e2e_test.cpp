@@ -62,6 +62,15 @@ TEST_F(OrchestratorE2E, ReplaceCarriesUncommittedWorkAndTheGitCliAgrees) {
   EXPECT_EQ(j["preserved"][0]["ref"], "refs/baton/preserved/shop-1");
   EXPECT_FALSE(j["joined"].get<bool>());
   EXPECT_GE(j["gap_ms"].get<long>(), 0);
+  // The gap split by step covers the whole gap, each step once.
+  double steps_ms = 0;
+  for (const char* step : {"stop", "preserve", "release", "persist", "adopt", "spawn"}) {
+    ASSERT_TRUE(j["gap_steps_ms"].contains(step)) << j.dump();
+    EXPECT_GE(j["gap_steps_ms"][step].get<double>(), 0.0);
+    steps_ms += j["gap_steps_ms"][step].get<double>();
+  }
+  EXPECT_EQ(j["gap_steps_ms"].size(), 6u) << j.dump();
+  EXPECT_NEAR(steps_ms, static_cast<double>(j["gap_ms"].get<long>()), 1.5) << j.dump();
   // The work is back, uncommitted, in the new orchestrator's tree at the same path.
   EXPECT_EQ(read_file(stable() + "/app.txt"), "v2 uncommitted\n");
   EXPECT_EQ(read_file(stable() + "/notes.md"), "untracked work\n");
@@ -161,7 +170,9 @@ TEST_F(OrchestratorE2E, AFailedLaunchBringsThePreviousAgentBack) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   auto r = b({"replace", repo_, "--agent", "fail", "--wait"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find("fail exited with status 1 within 1 s; relaunched ok"), std::string::npos)
+  EXPECT_NE(
+      r.err.find("fail exited with status 1 within 1 s (agent-fail: no network); relaunched ok"),
+      std::string::npos)
       << r.err;
   Json s;
   ASSERT_TRUE(eventually([&] {

@@ -283,8 +283,16 @@ TEST_F(RealAgents, AClaudeThatCannotStartGivesTheBranchBackToCodex) {
                          ["hasTrustDialogAccepted"],
             true)
       << claude_config.dump(2);
-  const std::string last = capture(claude_id);
+  // Its last lines stay on its record (the exited runtime session is dropped once the
+  // fallback handoff retired it).
+  std::string last;
+  for (const auto& line : claude_session["last_lines"]) last += line.get<std::string>() + "\n";
   EXPECT_NE(last.find("Unable to connect to Anthropic services"), std::string::npos) << last;
+  // ...and status says it: the exit status and claude's last line.
+  ASSERT_FALSE(claude_session["last_lines"].empty()) << claude_session.dump(2);
+  std::string last_line = claude_session["last_lines"].back().get<std::string>();
+  while (!last_line.empty() && last_line.back() == ' ') last_line.pop_back();
+  EXPECT_NE(error.find(last_line.substr(0, 60)), std::string::npos) << error << "\n" << last;
 
   const std::string id = s["orchestrator"]["id"].get<std::string>();
   EXPECT_NE(id, "shop-1");
