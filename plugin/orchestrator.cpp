@@ -530,6 +530,11 @@ void Orchestrator::on_agent_signal(SessionRecord& rec, const std::string& source
 }
 
 void Orchestrator::on_activity_tick() {
+  // A retired session never comes back: its track would only grow the map, one per handoff.
+  std::erase_if(activity_, [this](const auto& kv) {
+    const SessionRecord* r = session(kv.first);
+    return !r || r->state == "retired";
+  });
   for (auto& [id, p] : projects_) {
     if (!p.config) continue;
     const SessionRecord* rec = newest_active(project_sessions(id));

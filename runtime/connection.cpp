@@ -139,6 +139,8 @@ void Connection::start_attach(Session& session, bool is_writable, int rows, int 
     queue(std::make_shared<const std::string>(
               proto::encode_frame(proto::FrameType::kData, session.render())),
           false);
+    // Its exit was already settled: parking now would wait for a hand-over that is not coming.
+    follow_key_.clear();
     on_session_exit(session.exit_status());
     return;
   }
