@@ -37,10 +37,7 @@ std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) {
   return h;
 }
 
-std::vector<std::string> codex_flags(const AgentSpec& agent, const ProjectConfig& cfg,
-                                     const SessionRecord& rec, const LaunchContext& ctx) {
-  (void)agent;
-  (void)cfg;
+std::vector<std::string> codex_flags(const SessionRecord& rec, const LaunchContext& ctx) {
   // The projects table is given whole: a dotted `-c projects."<path>".trust_level` would be
   // split at the dots of the path. codex checks trust at the repository root, baton's
   // worktree included for a codex that looks at the directory itself.
@@ -169,7 +166,7 @@ tl::expected<LaunchPlan, std::string> plan_launch(const AgentSpec& agent, const 
       } else {
         plan.resume_mode = "new";
       }
-      append(argv, codex_flags(agent, cfg, rec, ctx));
+      append(argv, codex_flags(rec, ctx));
       append(argv, permission);
       if (plan.resume_mode == "id") argv.push_back(plan.conversation_id);
       if (plan.resume_mode == "last") argv.push_back("--last");

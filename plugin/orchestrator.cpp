@@ -467,9 +467,7 @@ tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const P
   rec.resume_mode = plan->resume_mode;
   rec.permissions = cfg.permissions;
   std::vector<std::string> extra;
-  for (const auto& [k, v] : env) extra.push_back(k + "=" + v);
-  for (const auto& [k, v] : cfg.env) extra.push_back(k + "=" + v);
-  for (const auto& [k, v] : spec.env) extra.push_back(k + "=" + v);
+  for (const auto& [k, v] : ctx.env) extra.push_back(k + "=" + v);  // command, [env], agent's
   for (const auto& e : plan->env) extra.push_back(e);
   const auto path_it = env.find("PATH");
   const std::string path = path_it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : path_it->second;
