@@ -65,14 +65,6 @@ class FaultPoints : public OrchestratorE2E {
   // `replace` once more, unarmed; then "ok" or what did not converge.
   std::string converge(const std::string& what, const std::string& first_error) {
     auto again = b({"replace", repo_});
-    // Seen once in four full runs after recovery.relaunched:kill: the daemon the client
-    // started closed this first connection and vanished without a log line (cause not
-    // found; see the closing note). The retry keeps the convergence check; the message is
-    // kept in the test log.
-    if (again.status != 0 && again.err.find("closed the connection") != std::string::npos) {
-      std::printf("%s: retrying after: %s", what.c_str(), again.err.c_str());
-      again = b({"replace", repo_});
-    }
     std::string problem = again.status == 0 ? "" : "replace: " + again.err;
     if (problem.empty()) {
       eventually([&] { return (problem = convergence_problem(repo_, "shop", kWork)).empty(); },

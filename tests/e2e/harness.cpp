@@ -124,15 +124,35 @@ bool eventually(const std::function<bool()>& pred, int timeout_ms) {
   return pred();
 }
 
-bool process_exists(pid_t pid) {
-  if (pid <= 0) return false;
-  if (kill(pid, 0) != 0) return errno != ESRCH;
-  // A zombie still answers kill(0); it has no running code left.
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+namespace {
+
+// The state letter of /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat, or 0 if it is gone.
+char stat_state(const std::string& stat_path) {
+  std::ifstream stat(stat_path);
   std::string line;
   std::getline(stat, line);
   const auto paren = line.rfind(')');
-  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+  if (paren == std::string::npos || paren + 2 >= line.size()) return 0;
+  return line[paren + 2];
+}
+
+}  // namespace
+
+bool process_exists(pid_t pid) {
+  if (pid <= 0) return false;
+  if (kill(pid, 0) != 0) return errno != ESRCH;
+  // A zombie still answers kill(0); it has no running code left. But a killed multithreaded
+  // process shows its leader as a zombie while its other threads are still exiting, and
+  // those still hold its files: a daemon's listening socket then accepts a connection and
+  // drops it. So it is gone only when no thread is left but zombies.
+  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator(task_dir, ec)) {
+    const char state = stat_state(t.path().string() + "/stat");
+    if (state != 0 && state != 'Z') return true;
+  }
+  if (ec) return stat_state("/proc/" + std::to_string(pid) + "/stat") != 'Z';
+  return false;
 }
 
 std::string read_file(const std::string& path) {
