@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     return is_running && !foreground ? 0 : 1;
   }
   baton::runtime::init_log(paths, foreground);
+  if (!foreground) baton::runtime::keep_stderr(paths);
   if (auto r = daemon.listen(); !r) {
     spdlog::error("{}", r.error());
     if (foreground) std::fprintf(stderr, "baton-daemon: %s\n", r.error().c_str());

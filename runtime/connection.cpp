@@ -55,12 +55,12 @@ void Connection::close() {
 }
 
 void Connection::on_alloc_cb(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto* c = static_cast<Connection*>(h->data);
+  auto* c = self(h);
   *buf = uv_buf_init(c->read_buf_, sizeof c->read_buf_);
 }
 
 void Connection::on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  static_cast<Connection*>(s->data)->on_read(nread, buf);
+  self(s)->on_read(nread, buf);
 }
 
 void Connection::on_read(ssize_t nread, const uv_buf_t* buf) {

@@ -51,7 +51,7 @@ tl::expected<ControlServer*, std::string> ControlServer::listen(uv_loop_t* loop,
 }
 
 void ControlServer::on_connection_cb(uv_stream_t* s, int status) {
-  static_cast<ControlServer*>(s->data)->on_connection(status);
+  self(s)->on_connection(status);
 }
 
 void ControlServer::on_connection(int status) {

@@ -97,6 +97,20 @@ Daemon::Daemon(Paths paths) : paths_(std::move(paths)) {
 }
 
 Daemon::~Daemon() {
+  // A daemon that never ran (another one holds the lock, or listen failed) still owns its
+  // handles, whose memory is freed only in their close callbacks. The socket is left alone:
+  // it may be the running daemon's.
+  if (!is_loop_closed_) {
+    sessions_.clear();
+    if (server_) server_->close();
+    server_ = nullptr;
+    reaper_->close();
+    if (sigterm_) sigterm_->close();
+    if (sigint_) sigint_->close();
+    sigterm_ = sigint_ = nullptr;
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  }
   if (lock_fd_ >= 0) close(lock_fd_);
 }
 
@@ -145,6 +159,7 @@ int Daemon::run() {
   // Sessions' handles close in their destructors; let their close callbacks run.
   uv_run(&loop_, UV_RUN_DEFAULT);
   const int rc = uv_loop_close(&loop_);
+  is_loop_closed_ = true;
   spdlog::info("daemon {} stopped, uv_loop_close={}", getpid(), rc);
   return rc;
 }

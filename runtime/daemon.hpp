@@ -91,6 +91,7 @@ class Daemon {
   uv_loop_t loop_{};
   int lock_fd_ = -1;
   std::unique_ptr<ChildReaper> reaper_;
+  bool is_loop_closed_ = false;
   ControlServer* server_ = nullptr;
   Signal* sigterm_ = nullptr;
   Signal* sigint_ = nullptr;

@@ -1,5 +1,8 @@
 #include "runtime/log.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <memory>
 #include <vector>
 
@@ -22,6 +25,14 @@ void init_log(const Paths& paths, bool also_stderr) {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+}
+
+void keep_stderr(const Paths& paths) {
+  const std::string path = paths.logs_dir + "/daemon.stderr";
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return;  // stays /dev/null
+  dup2(fd, STDERR_FILENO);
+  close(fd);
 }
 
 }  // namespace baton::runtime

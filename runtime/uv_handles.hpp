@@ -29,13 +29,19 @@ class HandleBase {
   UvT* raw() { return &handle_; }
 
  protected:
-  // data points at the most-derived object: a polymorphic second base can shift `this`.
-  HandleBase() { handle_.data = static_cast<Derived*>(this); }
+  // data points at this base, and self() casts it down in the callbacks. A cast to Derived
+  // here would be undefined (UBSan's vptr check): the object is not a Derived yet. Casting
+  // through the base keeps the right address even when a polymorphic base comes first.
+  HandleBase() { handle_.data = static_cast<HandleBase*>(this); }
   ~HandleBase() = default;
+  template <typename H>
+  static Derived* self(H* h) {
+    return static_cast<Derived*>(static_cast<HandleBase*>(h->data));
+  }
   UvT handle_{};
 
  private:
-  static void on_close_cb(uv_handle_t* h) { delete static_cast<Derived*>(h->data); }
+  static void on_close_cb(uv_handle_t* h) { delete self(h); }
 };
 
 class Timer final : public HandleBase<Timer, uv_timer_t> {
@@ -56,7 +62,7 @@ class Timer final : public HandleBase<Timer, uv_timer_t> {
   friend class HandleBase<Timer, uv_timer_t>;
   explicit Timer(uv_loop_t* loop) { uv_timer_init(loop, &handle_); }
   ~Timer() = default;
-  static void on_timer_cb(uv_timer_t* t) { static_cast<Timer*>(t->data)->on_timer(); }
+  static void on_timer_cb(uv_timer_t* t) { self(t)->on_timer(); }
   void on_timer() {
     if (cb_) {
       auto cb = cb_;  // the callback may close this timer
@@ -83,7 +89,7 @@ class Idle final : public HandleBase<Idle, uv_idle_t> {
   friend class HandleBase<Idle, uv_idle_t>;
   Idle(uv_loop_t* loop, Callback cb) : cb_(std::move(cb)) { uv_idle_init(loop, &handle_); }
   ~Idle() = default;
-  static void on_idle_cb(uv_idle_t* h) { static_cast<Idle*>(h->data)->on_idle(); }
+  static void on_idle_cb(uv_idle_t* h) { self(h)->on_idle(); }
   void on_idle() {
     if (cb_) {
       auto cb = cb_;
@@ -118,7 +124,7 @@ class Poll final : public HandleBase<Poll, uv_poll_t> {
   }
   ~Poll() { ::close(fd_); }
   static void on_poll_cb(uv_poll_t* h, int status, int events) {
-    static_cast<Poll*>(h->data)->on_poll(status, events);
+    self(h)->on_poll(status, events);
   }
   void on_poll(int status, int events) {
     if (cb_) {
@@ -148,7 +154,7 @@ class Signal final : public HandleBase<Signal, uv_signal_t> {
   explicit Signal(uv_loop_t* loop) { uv_signal_init(loop, &handle_); }
   ~Signal() = default;
   static void on_signal_cb(uv_signal_t* h, int signum) {
-    static_cast<Signal*>(h->data)->on_signal(signum);
+    self(h)->on_signal(signum);
   }
   void on_signal(int signum) {
     if (cb_) {
@@ -179,7 +185,7 @@ class FsEvent final : public HandleBase<FsEvent, uv_fs_event_t> {
   explicit FsEvent(uv_loop_t* loop) { uv_fs_event_init(loop, &handle_); }
   ~FsEvent() = default;
   static void on_event_cb(uv_fs_event_t* h, const char* filename, int /*events*/, int status) {
-    static_cast<FsEvent*>(h->data)->on_event(status < 0 || !filename ? "" : filename);
+    self(h)->on_event(status < 0 || !filename ? "" : filename);
   }
   void on_event(const std::string& filename) {
     if (cb_) {

@@ -184,7 +184,10 @@ TEST_F(Concurrency, AReplaceRacingAConfigEditConverges) {
   EXPECT_EQ(status()["orchestrator"]["agent"], "two");
 }
 
-TEST_F(Concurrency, TwoHundredHandoffsLeakNoFdProcessOrWorktree) {
+// The soak: about 30 s, so it runs with `scripts/test --long`, not in the normal suite.
+class Soak : public Concurrency {};
+
+TEST_F(Soak, TwoHundredHandoffsLeakNoFdProcessOrWorktree) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   expect_converged(repo_, "shop", {});
   const pid_t pid = daemon_pid();

@@ -188,6 +188,9 @@ void BatonTest::TearDown() {
     EXPECT_TRUE(eventually([&] { return !process_exists(pid); }, 10000))
         << "daemon " << pid << " still running after shutdown";
   }
+  // Nothing the daemon does writes there but a crash message or a sanitizer's report.
+  const std::string daemon_stderr = read_file(home_ + "/logs/daemon.stderr");
+  EXPECT_EQ(daemon_stderr, "") << "the daemon wrote to logs/daemon.stderr";
   remove_tree(tmp_);
 }
 
