@@ -123,9 +123,7 @@ class Poll final : public HandleBase<Poll, uv_poll_t> {
     uv_poll_init(loop, &handle_, fd);
   }
   ~Poll() { ::close(fd_); }
-  static void on_poll_cb(uv_poll_t* h, int status, int events) {
-    self(h)->on_poll(status, events);
-  }
+  static void on_poll_cb(uv_poll_t* h, int status, int events) { self(h)->on_poll(status, events); }
   void on_poll(int status, int events) {
     if (cb_) {
       auto cb = cb_;
@@ -153,9 +151,7 @@ class Signal final : public HandleBase<Signal, uv_signal_t> {
   friend class HandleBase<Signal, uv_signal_t>;
   explicit Signal(uv_loop_t* loop) { uv_signal_init(loop, &handle_); }
   ~Signal() = default;
-  static void on_signal_cb(uv_signal_t* h, int signum) {
-    self(h)->on_signal(signum);
-  }
+  static void on_signal_cb(uv_signal_t* h, int signum) { self(h)->on_signal(signum); }
   void on_signal(int signum) {
     if (cb_) {
       auto cb = cb_;
