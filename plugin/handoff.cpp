@@ -778,7 +778,7 @@ void Handoff::finish_trash() {
         }
         sweep_leftovers(repo_path, project_dir);
         // A handoff's git work leaves megabytes free in the worker threads' malloc arenas,
-        // which glibc keeps: without this the daemon's RSS grew by ~70 kB per handoff
+        // which glibc keeps: 32 MB of a daemon's 51 MB after 20,000-file handoffs
         // (docs/BENCHMARKS.md). Here, after the new agent runs, it costs the gap nothing.
         malloc_trim(0);
         return errors;
