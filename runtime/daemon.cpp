@@ -102,12 +102,7 @@ Daemon::~Daemon() {
   // it may be the running daemon's.
   if (!is_loop_closed_) {
     sessions_.clear();
-    if (server_) server_->close();
-    server_ = nullptr;
-    reaper_->close();
-    if (sigterm_) sigterm_->close();
-    if (sigint_) sigint_->close();
-    sigterm_ = sigint_ = nullptr;
+    close_handles();
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
   }
@@ -261,7 +256,11 @@ void Daemon::close_all() {
   auto fns = std::move(shutdown_fns_);
   shutdown_fns_.clear();
   for (auto& fn : fns) fn();
-  server_->close();
+  close_handles();
+}
+
+void Daemon::close_handles() {
+  if (server_) server_->close();
   server_ = nullptr;
   reaper_->close();
   if (sigterm_) sigterm_->close();

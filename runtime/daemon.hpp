@@ -86,6 +86,7 @@ class Daemon {
  private:
   void register_session_methods();
   void close_all();
+  void close_handles();  // the server, the reaper and the signal watchers
 
   Paths paths_;
   uv_loop_t loop_{};
