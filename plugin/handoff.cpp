@@ -419,36 +419,38 @@ void Handoff::prepare() {
           if (!r.error.empty()) return self->fail("prepare_failed", r.error);
           if (self->faulted("prepare.done")) return;
           // post_create commands, then before_spawn, each through the hook runner.
-          auto cmds = std::make_shared<std::vector<CommandSpec>>(self->cfg_.post_create);
-          if (self->cfg_.hooks.before_spawn) cmds->push_back(*self->cfg_.hooks.before_spawn);
-          const std::size_t post_create_count = self->cfg_.post_create.size();
-          auto run_next = std::make_shared<std::function<void(std::size_t)>>();
-          *run_next = [self, cmds, run_next, post_create_count](std::size_t i) {
-            if (i == cmds->size()) {
-              self->to_retire_.empty() ? self->handoff() : self->retire_next();
-              return;
-            }
-            const std::string event = i < post_create_count ? "post_create" : "before_spawn";
-            const auto h =
-                self->hook_request(event, (*cmds)[i], self->new_id_, self->prepared_path_);
-            hooks::run_hook(self->orch_.loop(), h,
-                            [self, run_next, i, event](hooks::HookResult hr) {
-                              if (hr.ok()) return (*run_next)(i + 1);
-                              const std::string msg = hr.describe(event);
-                              const std::string repo_path = self->project()->path;
-                              const std::string project_dir = self->project_dir_;
-                              const std::string id = self->new_id_;
-                              run_off_loop(
-                                  self->orch_.loop(),
-                                  [repo_path, project_dir, id] {
-                                    if (auto proj = git::open_project(repo_path))
-                                      discard_prepared(proj->repo.get(), project_dir, id);
-                                  },
-                                  [self, msg] { self->fail("hook_failed", msg); });
-                            });
-          };
-          (*run_next)(0);
+          self->prepare_hooks_ = self->cfg_.post_create;
+          if (self->cfg_.hooks.before_spawn)
+            self->prepare_hooks_.push_back(*self->cfg_.hooks.before_spawn);
+          self->run_prepare_hook(0);
         });
+  });
+}
+
+// A member, not a self-referencing std::function: a function that captures the shared_ptr
+// holding it is a cycle, and that cycle kept every Handoff (and its copy of the `baton`
+// command's environment) alive for the daemon's lifetime.
+void Handoff::run_prepare_hook(std::size_t i) {
+  if (i == prepare_hooks_.size()) {
+    to_retire_.empty() ? handoff() : retire_next();
+    return;
+  }
+  const std::string event = i < cfg_.post_create.size() ? "post_create" : "before_spawn";
+  const auto h = hook_request(event, prepare_hooks_[i], new_id_, prepared_path_);
+  auto self = shared_from_this();
+  hooks::run_hook(orch_.loop(), h, [self, i, event](hooks::HookResult hr) {
+    if (hr.ok()) return self->run_prepare_hook(i + 1);
+    const std::string msg = hr.describe(event);
+    const std::string repo_path = self->project()->path;
+    const std::string project_dir = self->project_dir_;
+    const std::string id = self->new_id_;
+    run_off_loop(
+        self->orch_.loop(),
+        [repo_path, project_dir, id] {
+          if (auto proj = git::open_project(repo_path))
+            discard_prepared(proj->repo.get(), project_dir, id);
+        },
+        [self, msg] { self->fail("hook_failed", msg); });
   });
 }
 

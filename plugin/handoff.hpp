@@ -21,8 +21,8 @@ struct HandoffRequest {
   std::string project;
   std::string agent;                       // "" = the configured one
   std::map<std::string, std::string> env;  // the `baton` command's environment
-  bool is_fallback = false;  // relaunching the previous agent: never falls back again
-  bool is_down = false;      // `baton down`: retire for good, start nothing
+  bool is_fallback = false;                // relaunching the previous agent: never falls back again
+  bool is_down = false;                    // `baton down`: retire for good, start nothing
 };
 
 // The steps of the no-orchestrator gap (DESIGN.md §5), in the order they first run. Every
@@ -69,6 +69,8 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
  private:
   void preflight();
   void prepare();
+  // Runs post_create then before_spawn, from the i-th on, then retires or hands off.
+  void run_prepare_hook(std::size_t i);
   void retire_next();
   void retire(const std::string& id);
   void check_branch_free();
@@ -104,6 +106,7 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   std::string prepared_path_;
   std::string prepared_name_;
   std::string temp_branch_;
+  std::vector<CommandSpec> prepare_hooks_;  // post_create, then before_spawn
   std::vector<std::string> to_retire_;
   std::vector<std::string> trash_;
   std::vector<std::string> preserved_commits_;
