@@ -807,6 +807,7 @@ void Handoff::finish_trash() {
             if (old && !old->is_running()) self->orch_.daemon().remove_session(id);
           }
         }
+        self->orch_.forget_old_retired(self->req_.project);
         self->persist_then([self, first_error] {
           if (!first_error.empty()) return self->fail("stuck", first_error);
           self->succeed();

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -289,6 +290,18 @@ std::vector<const SessionRecord*> Orchestrator::project_sessions(const std::stri
     if (s.project == project) out.push_back(&s);
   }
   return out;
+}
+
+void Orchestrator::forget_old_retired(const std::string& project) {
+  std::vector<const SessionRecord*> retired;
+  for (const auto* s : project_sessions(project))
+    if (s->state == "retired") retired.push_back(s);
+  if (retired.size() <= kRetiredKept) return;
+  std::sort(retired.begin(), retired.end(),
+            [](const SessionRecord* a, const SessionRecord* b) { return a->number > b->number; });
+  std::vector<std::string> ids;
+  for (std::size_t i = kRetiredKept; i < retired.size(); ++i) ids.push_back(retired[i]->id);
+  for (const auto& id : ids) store_.sessions.erase(id);
 }
 
 SessionRecord* Orchestrator::session(const std::string& id) {

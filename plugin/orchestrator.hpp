@@ -39,7 +39,7 @@ struct ProjectState {
   std::string launch_error;             // the last failed launch (fell back to the previous agent)
   std::shared_ptr<Handoff> handoff;     // the one running, if any
   bool is_recovering = false;
-  bool is_relaunch_pending = false;  // a crashed orchestrator comes back after a back-off
+  bool is_relaunch_pending = false;          // a crashed orchestrator comes back after a back-off
   runtime::FsEvent* config_watch = nullptr;  // the repository root, for baton*.toml
   runtime::Timer* config_debounce = nullptr;
 };
@@ -71,6 +71,12 @@ class Orchestrator {
   void close_watches();
   std::vector<const SessionRecord*> project_sessions(const std::string& project) const;
   SessionRecord* session(const std::string& id);
+  // Drops all but the newest kRetiredKept retired records of a project. Every persist writes
+  // the whole store, so a record kept per handoff forever made each save, and the heap it
+  // leaves in the worker threads' arenas, grow with the number of handoffs. A preserved
+  // commit stays reachable from its ref (`baton preserved ls` reads the refs, not records).
+  void forget_old_retired(const std::string& project);
+  static constexpr std::size_t kRetiredKept = 20;
 
   // Reloads the project's config off the loop with the environment `env` (the one of the
   // `baton` command); keeps the last good one when the new one fails.

@@ -377,6 +377,35 @@ TEST_F(OrchestratorE2E, PreservedWorkCanBeListedShownAppliedAndDropped) {
   EXPECT_EQ(b({"preserved", "frob"}).status, 2);
 }
 
+// Every persist writes the whole store: a record kept per handoff forever grew each save and
+// the daemon's heap with the number of handoffs (docs/BENCHMARKS.md, memory).
+TEST_F(OrchestratorE2E, OnlyTheNewestRetiredRecordsAreKeptAndPreservedWorkOutlivesThem) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/first.txt", "the first session's work\n");
+  constexpr int kReplaces = 22;  // two more than the records kept (Orchestrator::kRetiredKept)
+  for (int i = 0; i < kReplaces; ++i) {
+    if (i > 0) fs::remove(stable() + "/first.txt");  // only shop-1 preserves it
+    auto r = b({"replace", repo_});
+    ASSERT_EQ(r.status, 0) << "replace " << i << ": " << r.err;
+  }
+  auto j = Json::parse(baton_ok({"sessions", repo_, "--all", "--json"}, opts()));
+  std::set<std::string> ids;
+  for (const auto& s : j["sessions"]) ids.insert(s["id"].get<std::string>());
+  EXPECT_EQ(ids.size(), 21u) << j.dump();
+  EXPECT_FALSE(ids.count("shop-1")) << j.dump();
+  EXPECT_FALSE(ids.count("shop-2")) << j.dump();
+  EXPECT_TRUE(ids.count("shop-3")) << j.dump();
+  EXPECT_TRUE(ids.count("shop-23")) << j.dump();
+  // The record is gone, the work is not: its ref pins it and `preserved` still finds it.
+  EXPECT_EQ(git({"show", "refs/baton/preserved/shop-1:first.txt"}).out,
+            "the first session's work\n");
+  const std::string show = baton_ok({"preserved", "show", "shop-1"}, opts());
+  EXPECT_NE(show.find("first.txt"), std::string::npos) << show;
+  // Numbering goes on from the newest, never reusing a forgotten id.
+  ASSERT_EQ(b({"replace", repo_}).status, 0);
+  EXPECT_EQ(status()["orchestrator"]["id"], "shop-24");
+}
+
 TEST_F(OrchestratorE2E, TheDaemonWatchesTheConfigEvenWhenSedReplacesIt) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   auto ls_health = [&] {
