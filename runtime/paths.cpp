@@ -1,12 +1,15 @@
 #include "runtime/paths.hpp"
 
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string_view>
 
 namespace baton::runtime {
 
@@ -17,11 +20,42 @@ std::string env_or_empty(const char* name) {
   return v ? std::string(v) : std::string();
 }
 
+}  // namespace
+
+// Read from /etc/passwd, not getpwuid(3): the `baton` client is linked statically (its start
+// is what a keybinding pays), and a static glibc can reach NSS only by loading the shared
+// libraries of the glibc it was built with. Client and daemon use this same function, so they
+// always agree on BATON_HOME.
+std::string passwd_home(uid_t uid, const std::string& passwd_file) {
+  std::ifstream in(passwd_file);
+  std::string line;
+  // name:password:uid:gid:gecos:dir:shell
+  while (std::getline(in, line)) {
+    std::array<std::string_view, 7> field{};
+    std::string_view rest = line;
+    std::size_t n = 0;
+    for (; n < field.size(); ++n) {
+      const auto colon = rest.find(':');
+      field[n] = rest.substr(0, colon);
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+    if (n < 6) continue;
+    unsigned long id = 0;
+    const auto [end, ec] = std::from_chars(field[2].data(), field[2].data() + field[2].size(), id);
+    if (ec != std::errc() || end != field[2].data() + field[2].size() || id != uid) continue;
+    if (!field[5].empty()) return std::string(field[5]);
+  }
+  return "";
+}
+
+namespace {
+
 std::string home_dir() {
   std::string h = env_or_empty("HOME");
   if (!h.empty()) return h;
-  if (const passwd* pw = getpwuid(getuid())) return pw->pw_dir;
-  return "/tmp";
+  h = passwd_home(getuid(), "/etc/passwd");
+  return h.empty() ? "/tmp" : h;
 }
 
 }  // namespace

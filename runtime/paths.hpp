@@ -2,6 +2,8 @@
 // that set it to a temp dir can run any number of daemons side by side.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include <tl/expected.hpp>
@@ -9,7 +11,9 @@
 namespace baton::runtime {
 
 struct Paths {
-  std::string home;       // BATON_HOME, else $XDG_STATE_HOME/baton, else ~/.local/state/baton
+  // BATON_HOME, else $XDG_STATE_HOME/baton, else ~/.local/state/baton; ~ is $HOME, else the
+  // user's home in /etc/passwd.
+  std::string home;
   std::string run_dir;    // home/run, mode 0700
   std::string socket;     // run/control.sock, mode 0600
   std::string lock;       // run/daemon.lock, flock'd by the one daemon
@@ -18,6 +22,9 @@ struct Paths {
 
   static Paths from_env();
 };
+
+// The home directory of `uid` in a passwd(5) file, or "" when it has no entry.
+std::string passwd_home(uid_t uid, const std::string& passwd_file);
 
 // The run directory holds the socket every command trusts: it must be a real directory (not a
 // symlink someone planted) owned by this user, else another user could stand in for the daemon

@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -85,6 +90,38 @@ TEST(Paths, FilesLiveUnderHome) {
   EXPECT_EQ(p.lock, "/tmp/bh/run/daemon.lock");
   EXPECT_EQ(p.state_dir, "/tmp/bh/state");
   EXPECT_EQ(p.logs_dir, "/tmp/bh/logs");
+}
+
+TEST(Paths, WithoutHomeTheUsersPasswdEntryAgreesWithGetpwuid) {
+  ScopedEnv baton("BATON_HOME", std::nullopt);
+  ScopedEnv xdg("XDG_STATE_HOME", std::nullopt);
+  ScopedEnv home("HOME", std::nullopt);
+  const passwd* pw = getpwuid(getuid());
+  ASSERT_NE(pw, nullptr);
+  EXPECT_EQ(Paths::from_env().home, std::string(pw->pw_dir) + "/.local/state/baton");
+}
+
+TEST(Paths, PasswdHomeFindsTheUidsLineAndSkipsMalformedOnes) {
+  const std::string file =
+      (std::filesystem::temp_directory_path() / ("baton-passwd-" + std::to_string(getpid())))
+          .string();
+  {
+    std::ofstream out(file);
+    out << "# not an entry\n"
+           "short:x:1000\n"
+           "root:x:0:0:root:/root:/bin/bash\n"
+           "alice:x:10001:100::/home/alice:/bin/sh\n"
+           "noise:x:1000x:100::/wrong:/bin/sh\n"
+           "bob:x:1000:100:Bob,,,:/home/bob:/bin/zsh\n"
+           "nohome:x:1001:100:::/bin/sh\n";
+  }
+  EXPECT_EQ(passwd_home(1000, file), "/home/bob");
+  EXPECT_EQ(passwd_home(0, file), "/root");
+  EXPECT_EQ(passwd_home(10001, file), "/home/alice");
+  EXPECT_EQ(passwd_home(1001, file), "");
+  EXPECT_EQ(passwd_home(4242, file), "");
+  EXPECT_EQ(passwd_home(0, file + ".missing"), "");
+  std::filesystem::remove(file);
 }
 
 }  // namespace
