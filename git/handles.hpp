@@ -21,6 +21,7 @@ struct Libgit2Free {
   void operator()(git_reference_iterator* p) const { git_reference_iterator_free(p); }
   void operator()(git_index_conflict_iterator* p) const { git_index_conflict_iterator_free(p); }
   void operator()(git_diff* p) const { git_diff_free(p); }
+  void operator()(git_config* p) const { git_config_free(p); }
 };
 
 using RepositoryPtr = std::unique_ptr<git_repository, Libgit2Free>;
@@ -35,6 +36,7 @@ using StatusListPtr = std::unique_ptr<git_status_list, Libgit2Free>;
 using ReferenceIteratorPtr = std::unique_ptr<git_reference_iterator, Libgit2Free>;
 using ConflictIteratorPtr = std::unique_ptr<git_index_conflict_iterator, Libgit2Free>;
 using DiffPtr = std::unique_ptr<git_diff, Libgit2Free>;
+using ConfigPtr = std::unique_ptr<git_config, Libgit2Free>;
 
 // A git_strarray filled by libgit2 and disposed with it.
 struct StrArray {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <git2.h>
 
+#include "git/attributes.hpp"
 #include "git/branch.hpp"
 #include "git/checked_out.hpp"
 #include "git/handles.hpp"
@@ -128,6 +129,17 @@ Result<PreparedWorktree> prepare_worktree(git_repository* repo, const fs::path& 
   // The directory is new (git_worktree_add creates it with O_EXCL semantics), so nothing in
   // it can be lost; SAFE alone would not create files "missing" from an empty directory.
   opts.checkout_options.checkout_strategy = GIT_CHECKOUT_FORCE;
+  git_commit* raw_commit = nullptr;
+  rc = git_commit_lookup(&raw_commit, repo, &*tip);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "read commit", prepared.tip));
+  CommitPtr commit(raw_commit);
+  git_tree* raw_tree = nullptr;
+  rc = git_commit_tree(&raw_tree, commit.get());
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "read the tree of", prepared.tip));
+  TreePtr tree(raw_tree);
+  auto needs_filters = checkout_needs_filters(repo, tree.get());
+  if (!needs_filters) return tl::unexpected(needs_filters.error());
+  opts.checkout_options.disable_filters = *needs_filters ? 0 : 1;
   git_worktree* raw_wt = nullptr;
   rollback.made_admin = true;
   rollback.made_dir = true;
