@@ -1,5 +1,7 @@
 // baton-daemon: forks into the background (unless --foreground), takes BATON_HOME's lock,
 // listens on the control socket and runs the loop until `baton shutdown` or SIGTERM.
+#include <malloc.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +31,12 @@ int main(int argc, char** argv) {
   }
   // Sized before libuv's first use of its pool: git work and fsyncs share it (DESIGN.md §8).
   setenv("UV_THREADPOOL_SIZE", "8", 0);
+  // glibc gives threads up to 8 arenas per core, and each keeps its own high-water mark: the
+  // pool's git work and every session's screen thread made a daemon's RSS creep up, handoff
+  // after handoff, with a live heap that did not grow (heaptrack: the same at 40 and 240
+  // handoffs). Two arenas: the loop's and one the other threads share (docs/BENCHMARKS.md).
+  // Before any thread exists; MALLOC_ARENA_MAX in the environment still wins.
+  if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
 
   const auto paths = baton::runtime::Paths::from_env();
   const int ready_fd = foreground ? -1 : baton::runtime::daemonize();
