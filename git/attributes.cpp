@@ -74,6 +74,7 @@ Result<bool> checkout_needs_filters(git_repository* repo, const git_tree* tree) 
   const int rc = git_tree_walk(tree, GIT_TREEWALK_PRE, stop_at_gitattributes, &found);
   if (rc < 0 && !found)
     return tl::unexpected(libgit2_error(rc, "walk tree", git_oid_tostr_s(git_tree_id(tree))));
+  git_error_clear();  // the walk stopped on purpose: no error to leave behind
   return found;
 }
 
