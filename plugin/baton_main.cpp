@@ -210,10 +210,12 @@ int cmd_status(const std::string& target, bool as_json, bool tmux) {
   const std::string activity = r->contains("activity") && (*r)["activity"].is_string()
                                    ? (*r)["activity"].get<std::string>()
                                    : std::string();
+  // Settings of the repository wait for `baton allow` (docs/orchestrator.md, trust).
+  const bool is_waiting = r->contains("allowed") && (*r)["allowed"] == false;
   if (tmux) {
     std::cout << (o.is_object() ? o["agent"].get<std::string>() + " " : std::string())
               << short_health(health) << (activity.empty() ? "" : " " + short_activity(activity))
-              << "\n";
+              << (is_waiting ? " allow!" : "") << "\n";
     return 0;
   }
   std::cout << "project  " << (*r)["project"].get<std::string>() << "\n";
@@ -233,6 +235,14 @@ int cmd_status(const std::string& target, bool as_json, bool tmux) {
     std::cout << "permissions " << (*r)["permissions"].get<std::string>() << "\n";
   if (r->contains("resume") && (*r)["resume"].is_string())
     std::cout << "resume   " << (*r)["resume"].get<std::string>() << "\n";
+  if (is_waiting) {
+    std::string keys;
+    if (r->contains("waiting_keys") && (*r)["waiting_keys"].is_array())
+      for (const auto& k : (*r)["waiting_keys"])
+        if (k.is_string()) keys += (keys.empty() ? "" : ", ") + k.get<std::string>();
+    std::cout << "allowed  no: " << keys << " wait for 'baton allow "
+              << (*r)["path"].get<std::string>() << "'\n";
+  }
   if (!(*r)["error"].is_null())
     std::cout << "error    " << (*r)["error"].get<std::string>() << "\n";
   return 0;
@@ -428,7 +438,8 @@ int main(int argc, char** argv) {
   auto* ls = app.add_subcommand("ls", "List projects");
   ls->add_flag("--json", as_json, "Print JSON");
 
-  auto* allow_cmd = app.add_subcommand("allow", "Trust the commands in the project's baton.toml");
+  auto* allow_cmd =
+      app.add_subcommand("allow", "Trust the settings of the project's baton.toml as they are now");
   allow_cmd->add_option("path", target, "Project (default: .)");
 
   auto* preserved = app.add_subcommand("preserved", "See and reuse preserved uncommitted work");

@@ -8,7 +8,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <string_view>
+
+#include <git2.h>
 
 #include <fmt/format.h>
 
@@ -37,7 +41,8 @@ constexpr std::array<std::string_view, 3> kPresetOrder = {"codex", "claude-code"
 // One config file being applied: its absolute path, for every message.
 struct File {
   std::string path;
-  std::string name;  // baton.toml | baton.local.toml
+  std::string name;           // baton.toml | baton.local.toml
+  bool is_repository = true;  // false only for a baton.local.toml git does not track
 };
 
 std::string position(const File& f, const toml::source_region& where) {
@@ -58,6 +63,55 @@ bool is_slug(std::string_view s) {
   for (char c : s)
     if (!is_slug_char(c)) return false;
   return true;
+}
+
+// A project name or session prefix: slug characters, not starting with '.' (".", "..", a
+// hidden directory under the workspace root) or '-' (a session id read as an option).
+bool is_project_name(std::string_view s) {
+  return is_slug(s) && s.front() != '.' && s.front() != '-';
+}
+
+// ASCII for the letters of Latin-1 (U+00C0..U+00FF, UTF-8 "\xC3\x80".."\xC3\xBF"); "" for
+// the two signs among them (× ÷), which become separators.
+constexpr std::array<std::string_view, 64> kLatin1Ascii = {
+    "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I",  "I",
+    "D", "N", "O", "O", "O", "O", "O",  "",  "O", "U", "U", "U", "U", "Y", "TH", "ss",
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
+    "d", "n", "o", "o", "o", "o", "o",  "",  "o", "u", "u", "u", "u", "y", "th", "y"};
+
+// A directory's name as a project id a reader recognises: "my proj é" gives "my-proj-e".
+// Accented Latin letters lose their accents, every other run of characters outside the
+// charset becomes one '-', and no '-', '.' or '_' leads or trails.
+std::string slug_of(std::string_view text) {
+  std::string slug;
+  bool gap = false;
+  auto put = [&](std::string_view part) {
+    if (gap && !slug.empty()) slug += '-';
+    gap = false;
+    slug += part;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (is_slug_char(text[i]) && c != '-') {
+      put(std::string_view(&text[i], 1));
+    } else if (c == 0xC3 && i + 1 < text.size() &&
+               (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80) {
+      auto ascii = kLatin1Ascii[static_cast<unsigned char>(text[i + 1]) - 0x80];
+      ++i;
+      if (ascii.empty())
+        gap = true;
+      else
+        put(ascii);
+    } else {
+      // '-' itself, a space, punctuation, or any byte of another UTF-8 character.
+      gap = true;
+    }
+  }
+  const auto first = slug.find_first_not_of("._-");
+  if (first == std::string::npos) return "";
+  slug.erase(0, first);
+  slug.erase(slug.find_last_not_of("._-") + 1);
+  return slug;
 }
 
 bool is_var_start(char c) {
@@ -323,6 +377,9 @@ class Loader {
   Status apply_env(const File& f, const toml::table& t);
   Status apply_hooks(const File& f, const toml::table& t);
   Status check_symlink(const File& f, const toml::node& node, const std::string& value);
+  // Records that repository file f sets `key`, which needs `baton allow` (ProjectConfig::
+  // trust_keys). A key of the user's own untracked baton.local.toml needs nothing.
+  void needs_trust(const File& f, std::string key);
   std::string default_name() const;
 
   const ConfigInputs& in_;
@@ -333,6 +390,14 @@ class Loader {
   std::string agent_file_;                             // the file that set [orchestrator] agent
   std::map<std::string, std::string> agent_at_table_;  // [agents.NAME] without a preset
 };
+
+void Loader::needs_trust(const File& f, std::string key) {
+  if (!f.is_repository) return;
+  if (std::find(cfg_.trust_keys.begin(), cfg_.trust_keys.end(), key) == cfg_.trust_keys.end())
+    cfg_.trust_keys.push_back(std::move(key));
+  if (std::find(cfg_.trust_files.begin(), cfg_.trust_files.end(), f.path) == cfg_.trust_files.end())
+    cfg_.trust_files.push_back(f.path);
+}
 
 Status Loader::apply(const File& f, const toml::table& top) {
   for (auto&& [key, node] : top) {
@@ -367,10 +432,12 @@ Status Loader::apply_project(const File& f, const toml::table& t) {
       auto what = fmt::format("[project] {}", name);
       auto value = read_string(f, node, what);
       if (!value) return tl::unexpected(value.error());
-      if (!is_slug(*value))
+      if (!is_project_name(*value))
         return fail(
             f, node.source(),
-            fmt::format("{} '{}' must be non-empty and use only A-Z a-z 0-9 . _ -", what, *value));
+            fmt::format("{} '{}' must use only A-Z a-z 0-9 . _ - and start with a letter, a "
+                        "digit or '_'",
+                        what, *value));
       if (name == "name") {
         cfg_.name = *value;
         name_at_ = position(f, node.source());
@@ -386,6 +453,7 @@ Status Loader::apply_project(const File& f, const toml::table& t) {
                     fmt::format("[project] base_branch '{}' is not a valid branch name: {}", *value,
                                 problem));
       cfg_.base_branch = *value;
+      needs_trust(f, "[project] base_branch");
     } else {
       return fail(f, key.source(), fmt::format("unknown key '{}' in [project]", name));
     }
@@ -403,20 +471,27 @@ Status Loader::apply_orchestrator(const File& f, const toml::table& t) {
       cfg_.agent = *value;
       agent_at_ = position(f, node.source());
       agent_file_ = f.name;
+      // A preset's name only picks among programs the user installed; an [agents.NAME] of
+      // the repository is a command of its own.
+      if (std::find(kPresetOrder.begin(), kPresetOrder.end(), *value) == kPresetOrder.end())
+        needs_trust(f, "[orchestrator] agent");
     } else if (name == "branch") {
       auto value = read_string(f, node, "[orchestrator] branch");
       if (!value) return tl::unexpected(value.error());
       cfg_.branch_template = *value;
       branch_at_ = position(f, node.source());
+      needs_trust(f, "[orchestrator] branch");
     } else if (name == "prompt") {
       auto value = read_string(f, node, "[orchestrator] prompt");
       if (!value) return tl::unexpected(value.error());
       cfg_.prompt = *value;
+      needs_trust(f, "[orchestrator] prompt");
     } else if (name == "carry_uncommitted") {
       auto* value = node.as_boolean();
       if (!value)
         return fail(f, node.source(), "[orchestrator] carry_uncommitted must be a boolean");
       cfg_.carry_uncommitted = value->get();
+      needs_trust(f, "[orchestrator] carry_uncommitted");
     } else if (name == "launch_grace") {
       auto ms = read_duration_ms(f, node, "[orchestrator] launch_grace");
       if (!ms) return tl::unexpected(ms.error());
@@ -431,6 +506,7 @@ Status Loader::apply_orchestrator(const File& f, const toml::table& t) {
                                 *value));
       cfg_.permissions = *value;
       permissions_at_ = position(f, node.source());
+      needs_trust(f, "[orchestrator] permissions");
     } else {
       return fail(f, key.source(), fmt::format("unknown key '{}' in [orchestrator]", name));
     }
@@ -462,9 +538,11 @@ Status Loader::apply_agent(const File& f, const std::string& name, const toml::t
   }
   agent.is_preset = false;
   auto section = fmt::format("[agents.{}]", name);
+  if (t.empty()) needs_trust(f, section);
   for (auto&& [key, node] : t) {
     std::string field(key.str());
     auto what = fmt::format("{} {}", section, field);
+    needs_trust(f, what);
     if (field == "command") {
       auto argv = read_string_array(f, node, what);
       if (!argv) return tl::unexpected(argv.error());
@@ -549,6 +627,8 @@ Status Loader::check_symlink(const File& f, const toml::node& node, const std::s
 Status Loader::apply_workspace(const File& f, const toml::table& t) {
   for (auto&& [key, node] : t) {
     std::string name(key.str());
+    // Where trees go, what links out of them and what runs in them: all need trust.
+    needs_trust(f, fmt::format("[workspace] {}", name));
     if (name == "root") {
       auto value = read_string(f, node, "[workspace] root");
       if (!value) return tl::unexpected(value.error());
@@ -583,7 +663,12 @@ Status Loader::apply_workspace(const File& f, const toml::table& t) {
 Status Loader::apply_env(const File& f, const toml::table& t) {
   auto env = read_env_table(f, t, "[env]", in_.environment);
   if (!env) return tl::unexpected(env.error());
-  for (auto& [k, v] : *env) cfg_.env[k] = std::move(v);
+  // Every variable: programs obey more of them than any list could name (BASH_ENV,
+  // NODE_OPTIONS, LD_PRELOAD, GIT_SSH_COMMAND, PAGER, PROMPT_COMMAND ...).
+  for (auto& [k, v] : *env) {
+    needs_trust(f, fmt::format("[env] {}", k));
+    cfg_.env[k] = std::move(v);
+  }
   return {};
 }
 
@@ -602,6 +687,7 @@ Status Loader::apply_hooks(const File& f, const toml::table& t) {
     else if (name == "on_exit")
       slot = &cfg_.hooks.on_exit;
     if (slot) {
+      needs_trust(f, fmt::format("[hooks] {}", name));
       auto command = read_command(f, node, fmt::format("[hooks] {}", name));
       if (!command) return tl::unexpected(command.error());
       *slot = std::move(*command);
@@ -620,17 +706,20 @@ Status Loader::apply_hooks(const File& f, const toml::table& t) {
 // The repository directory's name in the project-id charset. Leading '.' and '-' go too: a
 // ".dotfiles" repo would otherwise make the default branch an invalid ref.
 std::string Loader::default_name() const {
-  std::string base = fs::path(root_).filename().string();
-  std::string slug;
-  for (char c : base) slug += is_slug_char(c) ? c : '-';
-  auto first = slug.find_first_not_of(".-");
-  slug = first == std::string::npos ? std::string() : slug.substr(first);
+  std::string slug = slug_of(fs::path(root_).filename().string());
   return slug.empty() ? std::string("project") : slug;
 }
 
 tl::expected<ProjectConfig, std::string> Loader::finish() {
   if (cfg_.name.empty()) cfg_.name = default_name();
-  if (cfg_.session_prefix.empty()) cfg_.session_prefix = cfg_.name.substr(0, 12);
+  if (cfg_.session_prefix.empty()) {
+    // Cut to 12 without a dangling separator: "my-project-x" not "my-project-" (and the
+    // session "my-project-1", not "my-project--1").
+    cfg_.session_prefix = cfg_.name.substr(0, 12);
+    const auto last = cfg_.session_prefix.find_last_not_of("._-");
+    cfg_.session_prefix.erase(last == std::string::npos ? 0 : last + 1);
+    if (cfg_.session_prefix.empty()) cfg_.session_prefix = "project";
+  }
 
   for (const auto& [name, at] : agent_at_table_) {
     if (cfg_.agents[name].command.empty())
@@ -732,11 +821,10 @@ tl::expected<ProjectConfig, std::string> parse(const ConfigInputs& in, const Con
   if (!root) return tl::unexpected(root.error());
   Loader loader(in, *root);
   std::vector<std::string> files;
-  std::vector<ConfigFile> read;
   for (const char* name : kFileNames) {
-    File f{(fs::path(*root) / name).string(), name};
-    const auto& content = f.name == kFileNames[0] ? texts.main : texts.local;
-    read.push_back({f.path, content});
+    const bool is_main = name == kFileNames[0];
+    File f{(fs::path(*root) / name).string(), name, is_main || texts.local_is_tracked};
+    const auto& content = is_main ? texts.main : texts.local;
     if (!content) continue;
     files.push_back(f.path);
     toml::table top;
@@ -750,21 +838,35 @@ tl::expected<ProjectConfig, std::string> parse(const ConfigInputs& in, const Con
   auto cfg = loader.finish();
   if (!cfg) return cfg;
   cfg->files = std::move(files);
-  cfg->content_hash = config_hash_of_contents(read);
+  cfg->content_hash = repository_config_hash(*root, texts);
   return cfg;
+}
+
+// Whether the index of the repository whose working directory is `root` has `path`, at any
+// stage (a conflicted file is tracked too). Anything unknown counts as tracked: the file is
+// then treated as the repository's, which is the safe side.
+bool is_tracked_by_git(const std::string& root, const char* path) {
+  static std::once_flag once;
+  std::call_once(once, [] { git_libgit2_init(); });
+  git_repository* raw_repo = nullptr;
+  if (git_repository_open_ext(&raw_repo, root.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) != 0)
+    return true;
+  std::unique_ptr<git_repository, decltype(&git_repository_free)> repo(raw_repo,
+                                                                       git_repository_free);
+  git_index* raw_index = nullptr;
+  if (git_repository_index(&raw_index, repo.get()) != 0) return true;
+  std::unique_ptr<git_index, decltype(&git_index_free)> index(raw_index, git_index_free);
+  for (int stage = 0; stage <= 3; ++stage)
+    if (git_index_get_bypath(index.get(), path, stage)) return true;
+  return false;
 }
 
 tl::expected<ProjectConfig, std::string> load(const ConfigInputs& in) {
   auto root = absolute_root(in);
   if (!root) return tl::unexpected(root.error());
-  ConfigTexts texts;
-  for (const char* name : kFileNames) {
-    auto content = read_file((fs::path(*root) / name).string());
-    if (!content && !content.error().empty()) return Failure(content.error());
-    (name == kFileNames[0] ? texts.main : texts.local) =
-        content ? std::optional<std::string>(std::move(*content)) : std::nullopt;
-  }
-  return parse(in, texts);
+  auto texts = read_config_texts(*root);
+  if (!texts) return tl::unexpected(texts.error());
+  return parse(in, *texts);
 }
 
 // Nothing may escape: the daemon calls the loader from a worker and keeps the last good config.
@@ -810,14 +912,44 @@ std::string toml_quote(std::string_view s) {
   return out + "\"";
 }
 
-bool ProjectConfig::has_repo_commands() const {
-  const auto& h = hooks;
-  if (h.before_retire || h.after_retire || h.before_spawn || h.after_spawn || h.on_exit)
-    return true;
-  if (!post_create.empty()) return true;
-  for (const auto& [name, agent] : agents)
-    if (!agent.is_preset) return true;
-  return false;
+tl::expected<ConfigTexts, std::string> read_config_texts(const std::string& repo_root) {
+  ConfigTexts texts;
+  for (const char* name : kFileNames) {
+    auto content = read_file((fs::path(repo_root) / name).string());
+    if (!content && !content.error().empty()) return Failure(content.error());
+    (name == kFileNames[0] ? texts.main : texts.local) =
+        content ? std::optional<std::string>(std::move(*content)) : std::nullopt;
+  }
+  texts.local_is_tracked = texts.local && is_tracked_by_git(repo_root, kFileNames[1]);
+  return texts;
+}
+
+std::string repository_config_hash(const std::string& repo_root, const ConfigTexts& texts) {
+  const std::string local = (fs::path(repo_root) / kFileNames[1]).string();
+  std::vector<ConfigFile> files{{(fs::path(repo_root) / kFileNames[0]).string(), texts.main}};
+  // The user's own local file is left out; its being the user's is part of what was allowed.
+  if (texts.local_is_tracked)
+    files.push_back({local, texts.local});
+  else
+    files.push_back({local + " (the user's)", std::nullopt});
+  return config_hash_of_contents(files);
+}
+
+std::string not_allowed_message(const ProjectConfig& cfg, const std::string& repo_root) {
+  constexpr std::size_t kNamed = 6;
+  std::string keys;
+  for (std::size_t i = 0; i < cfg.trust_keys.size() && i < kNamed; ++i)
+    keys += (i ? ", " : "") + cfg.trust_keys[i];
+  if (cfg.trust_keys.size() > kNamed)
+    keys += fmt::format(" and {} more", cfg.trust_keys.size() - kNamed);
+  std::string files;
+  for (std::size_t i = 0; i < cfg.trust_files.size(); ++i)
+    files += (i ? " and " : "") + cfg.trust_files[i];
+  if (files.empty()) files = (fs::path(repo_root) / kFileNames[0]).string();
+  return fmt::format(
+      "the settings {} in {} are not allowed yet: review them, then run 'baton "
+      "allow {}'",
+      keys, files, repo_root);
 }
 
 tl::expected<ProjectConfig, std::string> load_config(const ConfigInputs& in) {
@@ -920,6 +1052,11 @@ std::string render_effective(const ProjectConfig& cfg) {
   out += "# files:";
   if (cfg.files.empty()) out += " none (defaults)";
   for (const auto& f : cfg.files) out += " " + f;
+  if (cfg.needs_trust()) {
+    out += "\n# needs 'baton allow':";
+    for (const auto& k : cfg.trust_keys) out += " " + k + ";";
+    out.pop_back();
+  }
   out += "\n\n[project]\n";
   out += fmt::format("name = {}\n", toml_quote(cfg.name));
   out += fmt::format("session_prefix = {}\n", toml_quote(cfg.session_prefix));

@@ -72,7 +72,7 @@ struct ProjectConfig {
   std::string prompt;
   bool carry_uncommitted = true;
   std::string permissions = "default";  // one of kPermissionModes
-  int launch_grace_ms = 5000;  // [orchestrator] launch_grace = "5s"
+  int launch_grace_ms = 5000;           // [orchestrator] launch_grace = "5s"
   // [agents.*], presets included
   std::map<std::string, AgentSpec> agents;
   // [workspace]
@@ -84,18 +84,34 @@ struct ProjectConfig {
   HookSet hooks;
 
   std::vector<std::string> files;  // the config files that were read (absolute paths)
-  // config_hash() of exactly the bytes parsed, over both candidates (<root>/baton.toml,
-  // <root>/baton.local.toml; a missing one as absent): check trust against this, not a
-  // re-read, so a file edited after loading is never taken as allowed.
+  // The hash of exactly the bytes parsed from the repository's files (trust.hpp,
+  // repository_config_hash): check trust against this, not a re-read, so a file edited after
+  // loading is never taken as allowed.
   std::string content_hash;
 
-  // Anything from the repository that would run a command: hooks, post_create, agents that
-  // are not untouched presets. These need `baton allow`.
-  bool has_repo_commands() const;
-  // Set by the orchestrator when it loads the config: no repository commands, or `baton allow`
+  // What a repository file (baton.toml; baton.local.toml when git tracks it) sets that changes
+  // what runs, where, with which environment, or what an agent may do, one entry per key as
+  // `[env] NODE_OPTIONS` or `[agents.ok] command`, by table and key. Everything but the inert
+  // keys (kInertKeys) is listed: a key added to the schema needs trust unless it is shown to be
+  // inert. None of it takes effect before `baton allow` recorded content_hash (direnv's rule).
+  std::vector<std::string> trust_keys;
+  std::vector<std::string> trust_files;  // the repository files that set them
+  bool needs_trust() const { return !trust_keys.empty(); }
+  // Set by the orchestrator when it loads the config: nothing needs trust, or `baton allow`
   // recorded content_hash. Launches and hooks outside a handoff's preflight check this.
   bool is_allowed = false;
 };
+
+// The keys a repository file may set without `baton allow`: names, a preset agent's name and
+// timeouts. They choose among things the user already trusts and start nothing of their own.
+inline constexpr const char* kInertKeys[] = {"[project] name", "[project] session_prefix",
+                                             "[orchestrator] agent (a preset's name)",
+                                             "[orchestrator] launch_grace", "[hooks] timeout"};
+
+// The one line `up`, `replace` and the keys print while trust is missing, naming the keys that
+// wait and the command to run: "the settings [env] PAGER, [orchestrator] prompt in
+// /r/baton.toml are not allowed yet: review them, then run 'baton allow /r'".
+std::string not_allowed_message(const ProjectConfig& cfg, const std::string& repo_root);
 
 struct ConfigInputs {
   std::string repo_root;  // main worktree's working directory
@@ -112,7 +128,19 @@ tl::expected<ProjectConfig, std::string> load_config(const ConfigInputs& in);
 struct ConfigTexts {
   std::optional<std::string> main;
   std::optional<std::string> local;
+  // Whether git tracks baton.local.toml. A tracked one came with the repository and needs
+  // trust like baton.toml; an untracked one is the user's own. Unknown counts as tracked.
+  bool local_is_tracked = true;
 };
+
+// The texts of <root>/baton.toml and <root>/baton.local.toml and whether git tracks the local
+// one: what load_config parses and `baton allow` hashes. Synchronous file and git I/O.
+tl::expected<ConfigTexts, std::string> read_config_texts(const std::string& repo_root);
+
+// The hash `baton allow` records and trust is checked against: the repository's files only
+// (baton.toml, and baton.local.toml when git tracks it), path and bytes, so editing one's own
+// untracked baton.local.toml never needs a new allow.
+std::string repository_config_hash(const std::string& repo_root, const ConfigTexts& texts);
 // load_config without the reading: parses and validates texts as the files of in.repo_root.
 // load_config reads the files and calls this; the fuzzer calls it directly. Never throws.
 tl::expected<ProjectConfig, std::string> parse_config(const ConfigInputs& in,

@@ -184,6 +184,10 @@ void Handoff::preflight() {
   orch_.reload_config(*p, req_.env, [self, p](tl::expected<ProjectConfig, std::string> cfg) {
     if (!cfg) return self->fail("config_error", cfg.error());
     self->cfg_ = *cfg;
+    // `down` starts nothing: it stops the orchestrator with the config it runs under, the
+    // allowed one in force, when newer content waits for `baton allow`.
+    if (self->req_.is_down && !cfg->is_allowed && p->config && p->config->is_allowed)
+      self->cfg_ = *p->config;
     self->agent_ = self->req_.agent.empty() ? self->cfg_.agent : self->req_.agent;
     auto it = self->cfg_.agents.find(self->agent_);
     if (self->req_.is_down) {
@@ -226,12 +230,9 @@ void Handoff::preflight() {
         self->orch_.loop(),
         [repo_path, state_dir, cfg_copy, project_dir]() -> Checked {
           Checked c;
-          if (cfg_copy.has_repo_commands() &&
-              !is_allowed(state_dir, repo_path, cfg_copy.content_hash)) {
+          if (cfg_copy.needs_trust() && !is_allowed(state_dir, repo_path, cfg_copy.content_hash)) {
             c.r.code = "not_allowed";
-            c.r.error = "the commands in " + repo_path +
-                        "/baton.toml are not allowed yet: review it, then run 'baton allow " +
-                        repo_path + "'";
+            c.r.error = not_allowed_message(cfg_copy, repo_path);
             return c;
           }
           auto proj = git::open_project(repo_path);

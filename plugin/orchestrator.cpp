@@ -327,14 +327,17 @@ void Orchestrator::reload_config(
         auto cfg = load_config(in);
         if (cfg)
           cfg->is_allowed =
-              !cfg->has_repo_commands() || is_allowed(state_dir, in.repo_root, cfg->content_hash);
+              !cfg->needs_trust() || is_allowed(state_dir, in.repo_root, cfg->content_hash);
         return cfg;
       },
       [this, id, then = std::move(then)](tl::expected<ProjectConfig, std::string> cfg) {
         ProjectState* p = find_project(id);
         if (p) {
           if (cfg) {
-            p->config = *cfg;
+            p->trust_waiting = cfg->is_allowed ? std::vector<std::string>() : cfg->trust_keys;
+            // Nothing of content nobody allowed takes effect: the allowed config stays in
+            // force for hooks, relaunches and `down` (DESIGN.md §7).
+            if (cfg->is_allowed || !p->config || !p->config->is_allowed) p->config = *cfg;
             p->config_error.clear();
           } else {
             p->config_error = cfg.error();
@@ -411,8 +414,9 @@ Json Orchestrator::status_json(ProjectState& p) {
               {"configured_agent", p.config ? Json(p.config->agent) : Json(nullptr)},
               {"orchestrator", current ? session_json(*current) : Json(nullptr)},
               {"active_count", active},
-              // false while the config in force has repository commands nobody allowed
-              {"allowed", p.config ? p.config->is_allowed : false},
+              // false while the newest content has repository settings nobody allowed
+              {"allowed", p.config && p.config->is_allowed && p.trust_waiting.empty()},
+              {"waiting_keys", p.trust_waiting},
               {"error", error.empty() ? Json(nullptr) : Json(error)},
               {"activity", act ? Json(act->state) : Json(nullptr)},
               {"activity_since", act ? Json(act->since) : Json(nullptr)},
@@ -434,10 +438,7 @@ tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const P
   // changed since it was allowed (DESIGN.md §7).
   if (!cfg.is_allowed) {
     const ProjectState* p = find_project(rec.project);
-    const std::string root = p ? p->path : rec.project;
-    return tl::make_unexpected(
-        "the commands in " + root +
-        "/baton.toml are not allowed yet: review it, then run 'baton allow " + root + "'");
+    return tl::make_unexpected(not_allowed_message(cfg, p ? p->path : rec.project));
   }
   LaunchContext ctx;
   ctx.baton_bin = self_dir() + "/baton";
@@ -620,8 +621,8 @@ void Orchestrator::run_session_hook(const std::string& event, const SessionRecor
   // The config in force may be a pulled or edited one nobody allowed yet (the watch reloads
   // it): its commands wait for `baton allow` like the handoff's do (DESIGN.md §7).
   if (!p->config->is_allowed) {
-    spdlog::warn("{} hook of {} not run: the commands in {}/baton.toml are not allowed yet", event,
-                 rec.project, p->path);
+    spdlog::warn("{} hook of {} not run: {}", event, rec.project,
+                 not_allowed_message(*p->config, p->path));
     return;
   }
   hooks::run_hook(loop(), h, [event](hooks::HookResult r) {

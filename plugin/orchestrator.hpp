@@ -33,11 +33,17 @@ struct Failure {
 
 struct ProjectState {
   std::string id;
-  std::string path;                     // main worktree
-  std::optional<ProjectConfig> config;  // the last good one
-  std::string config_error;             // set while the config does not parse
-  std::string launch_error;             // the last failed launch (fell back to the previous agent)
-  std::shared_ptr<Handoff> handoff;     // the one running, if any
+  std::string path;  // main worktree
+  // The config in force: the last one read that is allowed, or, while none was ever allowed,
+  // the last one read (with is_allowed false, so nothing launches from it). Content a pull or
+  // an edit brought in takes effect only once allowed (trust_waiting says what waits).
+  std::optional<ProjectConfig> config;
+  std::string config_error;  // set while the config does not parse
+  // The repository keys of the newest content read that wait for `baton allow`; empty when
+  // that content is allowed or needs no trust.
+  std::vector<std::string> trust_waiting;
+  std::string launch_error;          // the last failed launch (fell back to the previous agent)
+  std::shared_ptr<Handoff> handoff;  // the one running, if any
   bool is_recovering = false;
   bool is_relaunch_pending = false;          // a crashed orchestrator comes back after a back-off
   runtime::FsEvent* config_watch = nullptr;  // the repository root, for baton*.toml

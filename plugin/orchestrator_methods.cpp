@@ -164,8 +164,21 @@ void Orchestrator::register_methods() {
     with_project(req, true, [this, req, run_handoff](ProjectState& p) {
       const SessionRecord* current = newest_active(project_sessions(p.id));
       if (current && daemon_.find_session_exact(current->id) && !p.handoff) {
-        return req->reply(
-            Json{{"project", p.id}, {"session", session_json(*current)}, {"started", false}});
+        // Running already: `up` still refuses while newer content waits for `baton allow`,
+        // so the user learns of it (`baton attach` reaches the running agent meanwhile).
+        const std::string id = p.id;
+        return reload_config(
+            p, env_param(req), [this, req, id](tl::expected<ProjectConfig, std::string> cfg) {
+              ProjectState* p = find_project(id);
+              if (!p) return req->fail("not_found", "project " + id + " is gone");
+              if (!cfg) return req->fail("config_error", cfg.error());
+              if (!cfg->is_allowed)
+                return req->fail("not_allowed", not_allowed_message(*cfg, p->path));
+              const SessionRecord* current = newest_active(project_sessions(id));
+              if (!current) return req->fail("failed", "the orchestrator of " + id + " is gone");
+              req->reply(
+                  Json{{"project", id}, {"session", session_json(*current)}, {"started", false}});
+            });
       }
       HandoffRequest h{p.id, string_param(req, "agent"), env_param(req)};
       run_handoff(req, p, std::move(h), bool_param(req, "wait"));
@@ -403,8 +416,14 @@ void Orchestrator::register_methods() {
               a.error = "no baton.toml or baton.local.toml in " + root;
               return a;
             }
-            std::vector<std::string> all{root + "/baton.toml", root + "/baton.local.toml"};
-            if (auto r = allow(state_dir, root, config_hash(all)); !r) a.error = r.error();
+            // The same bytes and the same hash as the loader's (config.hpp).
+            auto texts = read_config_texts(root);
+            if (!texts) {
+              a.error = texts.error();
+              return a;
+            }
+            if (auto r = allow(state_dir, root, repository_config_hash(root, *texts)); !r)
+              a.error = r.error();
             return a;
           },
           [this, req, root, id = p.id](Allowed a) {

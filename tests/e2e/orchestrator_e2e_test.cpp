@@ -135,9 +135,11 @@ TEST_F(OrchestratorE2E, AnUnallowedConfigRunsNothing) {
       tmp_ + "/hook-ran\"\n");
   auto r = b({"up", repo_, "--detach"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err, "baton: the commands in " + repo_ +
-                       "/baton.toml are not allowed yet: review it, then run 'baton allow " +
-                       repo_ + "'\n");
+  EXPECT_EQ(r.err,
+            "baton: the settings [agents.ok] command, [hooks] before_spawn, "
+            "[orchestrator] agent in " +
+                repo_ + "/baton.toml are not allowed yet: review them, then run 'baton allow " +
+                repo_ + "'\n");
   EXPECT_FALSE(fs::exists(tmp_ + "/hook-ran"));
   EXPECT_FALSE(fs::exists(stable()));
   baton_ok({"allow", repo_});
@@ -407,22 +409,26 @@ TEST_F(OrchestratorE2E, OnlyTheNewestRetiredRecordsAreKeptAndPreservedWorkOutliv
 }
 
 TEST_F(OrchestratorE2E, TheDaemonWatchesTheConfigEvenWhenSedReplacesIt) {
+  // The user's own untracked local file: its changes need no allow and take effect at once.
+  write(repo_ + "/baton.local.toml", "[orchestrator]\nagent = \"ok\"\n");
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   auto ls_health = [&] {
     return nlohmann::json::parse(baton_ok({"ls", "--json"}))["projects"][0]["health"];
   };
   EXPECT_EQ(ls_health(), "ok");
   // sed -i writes a new file and renames it over the old one; ls itself reads no config.
-  ASSERT_EQ(
-      run_process({"sed", "-i", "s/agent = \"ok\"/agent = \"stubborn\"/", repo_ + "/baton.toml"})
-          .status,
-      0);
+  const std::string local = repo_ + "/baton.local.toml";
+  ASSERT_EQ(run_process({"sed", "-i", "s/agent = \"ok\"/agent = \"stubborn\"/", local}).status, 0);
   EXPECT_TRUE(eventually([&] { return ls_health() == "restart_needed"; })) << ls_health();
-  ASSERT_EQ(
-      run_process({"sed", "-i", "s/agent = \"stubborn\"/agent = \"ok\"/", repo_ + "/baton.toml"})
-          .status,
-      0);
+  ASSERT_EQ(run_process({"sed", "-i", "s/agent = \"stubborn\"/agent = \"ok\"/", local}).status, 0);
   EXPECT_TRUE(eventually([&] { return ls_health() == "ok"; })) << ls_health();
+  // The repository's file: the watch sees the change, which waits for `baton allow`.
+  ASSERT_EQ(run_process({"sed", "-i", "s/launch_grace = \"1s\"/launch_grace = \"2s\"/",
+                         repo_ + "/baton.toml"})
+                .status,
+            0);
+  EXPECT_TRUE(eventually([&] { return status()["allowed"] == false; }));
+  EXPECT_EQ(ls_health(), "ok");
 }
 
 TEST_F(OrchestratorE2E, ShutdownKeepsTheRestoreMarkerSoTheOrchestratorComesBack) {

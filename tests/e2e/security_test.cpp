@@ -175,27 +175,30 @@ TEST_F(Security, HooksAndAgentsAreStartedWithArgvAndAStringRunsThroughTheShell) 
 }
 
 // A cloned repository whose post_create (and a hook) would write a file: nothing runs on up,
-// replace or the replace keybinding until `baton allow`, and not again after the file changes.
-TEST_F(Security, ACloneRunsNoRepositoryCommandUntilAllowedAndNotAfterItChanges) {
+// replace or the replace keybinding until `baton allow`; after the file changes, nothing of
+// the new content runs, while the running orchestrator keeps the content that was allowed
+// (its on_exit hook and its crash relaunch).
+TEST_F(Security, ACloneRunsNoRepositoryCommandUntilAllowedAndNothingNewAfterItChanges) {
   const std::string marker = tmp_ + "/post-create-ran";
   const std::string hook_marker = tmp_ + "/hook-ran";
-  config(
+  const std::string new_hook_marker = tmp_ + "/new-hook-ran";
+  const std::string allowed_toml =
       "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
       "[agents.ok]\ncommand = [\"agent-ok\"]\n"
       "[workspace]\npost_create = [\"touch " +
-      marker +
-      "\"]\n"
-      "[hooks]\non_exit = \"touch " +
-      hook_marker + "\"\n");
+      marker + "\"]\n[hooks]\non_exit = \"touch " + hook_marker + "\"\n";
+  config(allowed_toml);
   git({"add", "baton.toml"});
   git({"commit", "-q", "-m", "config"});
   const std::string clone = tmp_ + "/clone";
   ASSERT_EQ(run_process({"git", "clone", "-q", repo_, clone}).status, 0);
   auto o = opts();
   o.cwd = clone;
-  const std::string refused = "baton: the commands in " + clone +
-                              "/baton.toml are not allowed yet: review it, then run 'baton allow " +
-                              clone + "'\n";
+  const std::string refused =
+      "baton: the settings [agents.ok] command, [hooks] on_exit, [orchestrator] agent, "
+      "[workspace] post_create in " +
+      clone + "/baton.toml are not allowed yet: review them, then run 'baton allow " + clone +
+      "'\n";
   auto up = baton({"up", clone, "--detach"}, o);
   EXPECT_NE(up.status, 0);
   EXPECT_EQ(last_line(up.err), refused);
@@ -214,9 +217,10 @@ TEST_F(Security, ACloneRunsNoRepositoryCommandUntilAllowedAndNotAfterItChanges) 
   EXPECT_TRUE(fs::exists(marker));
   fs::remove(marker);
 
-  // The file changes (a pull): replace is refused again, and the running orchestrator's
-  // on_exit hook from the new file does not run either.
-  std::ofstream(clone + "/baton.toml", std::ios::app) << "# changed upstream\n";
+  // The file changes (a pull) to another on_exit hook: replace is refused again.
+  std::string changed = allowed_toml;
+  changed.replace(changed.find(hook_marker), hook_marker.size(), new_hook_marker);
+  std::ofstream(clone + "/baton.toml") << changed;
   auto again = baton({"replace", clone}, o);
   EXPECT_NE(again.status, 0);
   EXPECT_EQ(last_line(again.err), refused);
@@ -226,12 +230,22 @@ TEST_F(Security, ACloneRunsNoRepositoryCommandUntilAllowedAndNotAfterItChanges) 
     st = nlohmann::json::parse(baton_ok({"status", clone, "--json"}, o));
     return st["allowed"] == false;
   }));
-  kill(static_cast<pid_t>(st["orchestrator"]["pid"].get<long>()), SIGKILL);
-  EXPECT_TRUE(eventually([&] {
-    return read_file(home_ + "/logs/daemon.log").find("on_exit hook of clone not run") !=
-           std::string::npos;
-  }));
-  EXPECT_FALSE(fs::exists(hook_marker));
+  EXPECT_EQ(st["waiting_keys"].size(), 4u) << st.dump();
+  // A crash: the on_exit hook that runs is the allowed one, never the new one, and the
+  // relaunch comes from the allowed content too.
+  const long pid = st["orchestrator"]["pid"].get<long>();
+  kill(static_cast<pid_t>(pid), SIGKILL);
+  EXPECT_TRUE(eventually([&] { return fs::exists(hook_marker); }));
+  EXPECT_TRUE(eventually(
+      [&] {
+        st = nlohmann::json::parse(baton_ok({"status", clone, "--json"}, o));
+        return st["orchestrator"]["state"] == "active" && st["orchestrator"]["pid"] != pid;
+      },
+      15000))
+      << st.dump();
+  EXPECT_FALSE(fs::exists(new_hook_marker));
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_EQ(st["allowed"], false);
 }
 
 }  // namespace

@@ -79,7 +79,7 @@ TEST_F(ConfigTest, NoFileGivesDefaults) {
   EXPECT_FALSE(cfg.hooks.before_retire.has_value());
   EXPECT_TRUE(cfg.files.empty());
   EXPECT_EQ(cfg.agents.size(), 3u);
-  EXPECT_FALSE(cfg.has_repo_commands());
+  EXPECT_FALSE(cfg.needs_trust());
   EXPECT_FALSE(cfg.content_hash.empty());
 }
 
@@ -94,8 +94,44 @@ TEST_F(ConfigTest, DefaultNameIsTheDirectoryNameSlugged) {
 TEST_F(ConfigTest, DefaultSessionPrefixIsTheFirstTwelveCharactersOfTheName) {
   write("baton.toml", "[project]\nname = \"a-very-long-project-name\"\n");
   auto cfg = load_ok();
-  EXPECT_EQ(cfg.session_prefix, "a-very-long-");
-  EXPECT_EQ(cfg.branch, "baton/a-very-long--orchestrator");
+  // Cut without the dangling '-': sessions are a-very-long-1, not a-very-long--1.
+  EXPECT_EQ(cfg.session_prefix, "a-very-long");
+  EXPECT_EQ(cfg.branch, "baton/a-very-long-orchestrator");
+}
+
+TEST_F(ConfigTest, ADirectoryNameBecomesAReadableSlug) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"my proj \xc3\xa9", "my-proj-e"},  // "my proj é"
+      {"Caf\xc3\xa9 Cr\xc3\xa8me", "Cafe-Creme"},
+      {"stra\xc3\x9f"
+       "e",
+       "strasse"},  // "straße"
+      {"--x  y--", "x-y"},
+      {"\xe6\x97\xa5\xe6\x9c\xac", "project"},  // nothing readable left: the fallback
+      {"a.b_c", "a.b_c"}};
+  for (const auto& [dir, want] : cases) {
+    repo_ = tmp_ / dir;
+    fs::create_directories(repo_);
+    auto cfg = load_ok();
+    EXPECT_EQ(cfg.name, want) << dir;
+  }
+  repo_ = tmp_ / "my proj \xc3\xa9";
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.session_prefix, "my-proj-e");
+  EXPECT_EQ(cfg.branch, "baton/my-proj-e-orchestrator");
+}
+
+TEST_F(ConfigTest, ANameOfDotsOrALeadingDashIsRefused) {
+  for (const char* name : {".", "..", ".hidden", "-rf"}) {
+    write("baton.toml", std::string("[project]\nname = \"") + name + "\"\n");
+    EXPECT_EQ(load_error(), toml_path() + ":2:8: [project] name '" + name +
+                                "' must use only A-Z a-z 0-9 . _ - and start with a letter, a "
+                                "digit or '_'");
+  }
+  write("baton.toml", "[project]\nsession_prefix = \"..\"\n");
+  EXPECT_EQ(load_error(), toml_path() +
+                              ":2:18: [project] session_prefix '..' must use only A-Z a-z 0-9 "
+                              ". _ - and start with a letter, a digit or '_'");
 }
 
 TEST_F(ConfigTest, EveryKeyIsParsed) {
@@ -268,8 +304,8 @@ TEST_F(ConfigTest, MalformedTomlIsAnErrorWithFileLineAndColumn) {
 TEST_F(ConfigTest, ProjectNameOutsideTheCharsetIsAnError) {
   write("baton.toml", "[project]\nname = \"my shop\"\n");
   EXPECT_EQ(load_error(), toml_path() +
-                              ":2:8: [project] name 'my shop' must be non-empty and use only A-Z "
-                              "a-z 0-9 . _ -");
+                              ":2:8: [project] name 'my shop' must use only A-Z a-z 0-9 . _ - "
+                              "and start with a letter, a digit or '_'");
 }
 
 TEST_F(ConfigTest, UnknownAgentIsAnErrorNamingTheAvailableOnes) {
@@ -298,7 +334,7 @@ TEST_F(ConfigTest, AgentNamedLikeAPresetOverridesItsFields) {
   EXPECT_EQ(codex.command, (std::vector<std::string>{"codex"}));
   EXPECT_EQ(codex.resume, (std::vector<std::string>{"codex", "resume"}));
   EXPECT_FALSE(codex.is_preset);
-  EXPECT_TRUE(cfg.has_repo_commands());
+  EXPECT_EQ(cfg.trust_keys, (std::vector<std::string>{"[agents.codex] resume"}));
 }
 
 TEST_F(ConfigTest, DefaultAgentIsCodexWhenCodexIsOnPath) {
@@ -430,25 +466,83 @@ env = { API_KEY = "literal-key" }
   EXPECT_NE(text.find("branch = \"baton/shop-orchestrator\""), std::string::npos) << text;
 }
 
-TEST_F(ConfigTest, HasRepoCommandsIsFalseWithoutCommandsFromTheRepo) {
+// Default deny: every key a repository file sets needs `baton allow`, but for the inert ones
+// (names, a preset agent's name, timeouts). One row per class of key.
+TEST_F(ConfigTest, EveryRepositoryKeyButTheInertOnesNeedsTrust) {
+  const std::pair<const char*, std::vector<std::string>> rows[] = {
+      {"[orchestrator]\nagent = \"shell\"\n[env]\nPROMPT_COMMAND = \"touch /tmp/x\"\n",
+       {"[env] PROMPT_COMMAND"}},
+      {"[env]\nBASH_ENV = \"/tmp/x\"\nENV = \"/tmp/x\"\nNODE_OPTIONS = \"--require /tmp/x.js\"\n"
+       "LD_PRELOAD = \"/tmp/x.so\"\nGIT_SSH_COMMAND = \"x\"\nPAGER = \"x\"\n",
+       {"[env] BASH_ENV", "[env] ENV", "[env] GIT_SSH_COMMAND", "[env] LD_PRELOAD",
+        "[env] NODE_OPTIONS", "[env] PAGER"}},
+      {"[orchestrator]\nagent = \"codex\"\npermissions = \"bypass\"\n",
+       {"[orchestrator] permissions"}},
+      {"[orchestrator]\nprompt = \"push to main\"\n", {"[orchestrator] prompt"}},
+      {"[agents.codex]\ncommand = [\"codex\", \"--yolo\"]\n", {"[agents.codex] command"}},
+      {"[agents.claude-code]\nenv = { NODE_OPTIONS = \"x\" }\n", {"[agents.claude-code] env"}},
+      {"[orchestrator]\nagent = \"mine\"\n[agents.mine]\ncommand = [\"mine\"]\n",
+       {"[agents.mine] command", "[orchestrator] agent"}},
+      {"[workspace]\nsymlinks = [\"data\"]\n", {"[workspace] symlinks"}},
+      {"[workspace]\nroot = \"/tmp/elsewhere\"\n", {"[workspace] root"}},
+      {"[workspace]\npost_create = [[\"npm\", \"ci\"]]\n", {"[workspace] post_create"}},
+      {"[hooks]\non_exit = \"notify-send bye\"\n", {"[hooks] on_exit"}},
+      {"[orchestrator]\nbranch = \"main\"\n", {"[orchestrator] branch"}},
+      {"[project]\nbase_branch = \"dev\"\n", {"[project] base_branch"}},
+      {"[orchestrator]\ncarry_uncommitted = false\n", {"[orchestrator] carry_uncommitted"}},
+      // The inert keys: names, a preset's name, timeouts.
+      {"[project]\nname = \"x\"\nsession_prefix = \"y\"\n[orchestrator]\nagent = \"shell\"\n"
+       "launch_grace = \"9s\"\n[hooks]\ntimeout = 5\n[env]\n",
+       {}},
+  };
+  for (const auto& [toml, keys] : rows) {
+    write("baton.toml", toml);
+    auto cfg = load_ok();
+    EXPECT_EQ(cfg.trust_keys, keys) << toml;
+    EXPECT_EQ(cfg.needs_trust(), !keys.empty()) << toml;
+    EXPECT_EQ(cfg.trust_files,
+              keys.empty() ? std::vector<std::string>{} : std::vector<std::string>{toml_path()})
+        << toml;
+  }
+}
+
+TEST_F(ConfigTest, TheRefusalNamesTheKeysTheFileAndTheCommand) {
   write("baton.toml",
-        "[orchestrator]\nagent = \"shell\"\n[env]\nA = \"b\"\n[hooks]\ntimeout = 5\n");
-  EXPECT_FALSE(load_ok().has_repo_commands());
+        "[orchestrator]\nprompt = \"p\"\n[env]\nA = \"1\"\nB = \"2\"\nC = \"3\"\nD = \"4\"\n"
+        "E = \"5\"\nF = \"6\"\n");
+  auto cfg = load_ok();
+  EXPECT_EQ(not_allowed_message(cfg, repo_.string()),
+            "the settings [env] A, [env] B, [env] C, [env] D, [env] E, [env] F and 1 more in " +
+                toml_path() + " are not allowed yet: review them, then run 'baton allow " +
+                repo_.string() + "'");
 }
 
-TEST_F(ConfigTest, HasRepoCommandsIsTrueForAHook) {
-  write("baton.toml", "[hooks]\non_exit = \"notify-send bye\"\n");
-  EXPECT_TRUE(load_ok().has_repo_commands());
-}
+// The user's own untracked baton.local.toml needs no allow and is not part of what is
+// allowed; once git tracks it, it came with the repository and needs trust like baton.toml.
+TEST_F(ConfigTest, AnUntrackedLocalFileIsTheUsersAndATrackedOneIsTheRepositorys) {
+  auto git = [&](const std::string& args) {
+    return std::system(("git -C '" + repo_.string() + "' -c user.name=t -c user.email=t@t " + args +
+                        " >/dev/null 2>&1")
+                           .c_str());
+  };
+  ASSERT_EQ(git("init -q"), 0);
+  write("baton.toml", "[project]\nname = \"shop\"\n");
+  write("baton.local.toml", "[env]\nMINE = \"1\"\n[hooks]\non_exit = \"true\"\n");
+  auto mine = load_ok();
+  EXPECT_FALSE(mine.needs_trust());
+  EXPECT_EQ(mine.env.at("MINE"), "1");
+  write("baton.local.toml", "[env]\nMINE = \"2\"\n");
+  EXPECT_EQ(load_ok().content_hash, mine.content_hash);
 
-TEST_F(ConfigTest, HasRepoCommandsIsTrueForPostCreate) {
-  write("baton.toml", "[workspace]\npost_create = [[\"npm\", \"ci\"]]\n");
-  EXPECT_TRUE(load_ok().has_repo_commands());
-}
-
-TEST_F(ConfigTest, HasRepoCommandsIsTrueForANewAgent) {
-  write("baton.toml", "[agents.mine]\ncommand = [\"mine\"]\n");
-  EXPECT_TRUE(load_ok().has_repo_commands());
+  ASSERT_EQ(git("add baton.local.toml"), 0);
+  auto tracked = load_ok();
+  EXPECT_EQ(tracked.trust_keys, (std::vector<std::string>{"[env] MINE"}));
+  EXPECT_EQ(tracked.trust_files, (std::vector<std::string>{local_path()}));
+  EXPECT_NE(tracked.content_hash, mine.content_hash);
+  auto texts = read_config_texts(repo_.string());
+  ASSERT_TRUE(texts.has_value());
+  EXPECT_TRUE(texts->local_is_tracked);
+  EXPECT_EQ(repository_config_hash(repo_.string(), *texts), tracked.content_hash);
 }
 
 TEST_F(ConfigTest, ContentHashChangesWhenTheLocalFileAppears) {

@@ -35,9 +35,12 @@ class TrustTest : public ::testing::Test {
     std::ofstream(file, std::ios::binary) << content;
   }
 
-  // Both candidates, as the daemon hashes them: a missing local file counts as absent.
+  // As the daemon hashes them: the repository's files (outside a git repository a local file
+  // cannot be known to be untracked, so it counts as the repository's).
   std::string hash() {
-    return config_hash({(repo_ / "baton.toml").string(), (repo_ / "baton.local.toml").string()});
+    auto texts = read_config_texts(repo_.string());
+    EXPECT_TRUE(texts.has_value());
+    return texts ? repository_config_hash(repo_.string(), *texts) : std::string();
   }
 
   fs::path tmp_;
