@@ -1,6 +1,7 @@
 #include "runtime/pty.hpp"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -16,6 +17,10 @@
 namespace baton::runtime {
 
 namespace {
+
+// Where the fallback for kernels without close_range (before 5.11) stops; the daemon opens
+// far fewer descriptors than this.
+constexpr int kMaxInheritedFd = 4096;
 
 std::string env_lookup(const std::vector<std::string>& env, std::string_view key) {
   for (const auto& e : env) {
@@ -169,6 +174,13 @@ tl::expected<PtyProcess, std::string> pty_spawn(const PtySpawnOptions& opts) {
     if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
       child_fail(errpipe[1], errno);
     if (slave > 2) close(slave);
+    // Nothing but the terminal goes to the agent, as tmux does it: a descriptor the daemon
+    // (or a library, or whoever started it) left inheritable would otherwise outlive the
+    // daemon in every agent. Marked close-on-exec rather than closed, so the error pipe still
+    // reports a failed exec.
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      for (int fd = 3; fd < kMaxInheritedFd; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
     if (cwd && chdir(cwd) != 0) child_fail(errpipe[1], errno);
     execve(path, argv.data(), envp.data());
     child_fail(errpipe[1], errno);

@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -195,6 +197,32 @@ TEST(PtySpawn, ChildRunsInTheWorkingDirectory) {
   const std::string link = "/proc/" + std::to_string(child.pid()) + "/cwd";
   ASSERT_GT(readlink(link.c_str(), target, sizeof target - 1), 0);
   EXPECT_EQ(std::string(target), dir.path());
+}
+
+// tmux closes everything but the terminal before it execs a pane's command: an agent must
+// not hold the daemon's log file, its lock or a socket that a plain open() left inheritable.
+TEST(PtySpawn, ChildInheritsNoDescriptorButItsTerminal) {
+  TempDir dir;
+  const int inheritable = open((dir.path() + "/daemon.log").c_str(), O_WRONLY | O_CREAT, 0600);
+  ASSERT_GE(inheritable, 3);
+  auto proc = pty_spawn(options({"sleep", "100"}));
+  ASSERT_TRUE(proc) << proc.error();
+  SpawnedChild child(*proc);
+  std::vector<std::string> fds;
+  const std::string fd_dir = "/proc/" + std::to_string(child.pid()) + "/fd";
+  // Until exec has run, the child is still a copy of this process: wait for sleep itself.
+  auto comm = [&] {
+    std::string name;
+    std::ifstream("/proc/" + std::to_string(child.pid()) + "/comm") >> name;
+    return name;
+  };
+  for (int i = 0; i < 2500 && comm() != "sleep"; ++i) usleep(2000);
+  ASSERT_EQ(comm(), "sleep");
+  for (const auto& e : std::filesystem::directory_iterator(fd_dir))
+    fds.push_back(e.path().filename().string());
+  std::sort(fds.begin(), fds.end());
+  EXPECT_EQ(fds, (std::vector<std::string>{"0", "1", "2"}));
+  ::close(inheritable);
 }
 
 TEST(PtySpawn, ChildLeadsItsOwnSessionAndProcessGroup) {
