@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -13,6 +16,22 @@
 #include "runtime/daemon.hpp"
 #include "runtime/log.hpp"
 #include "runtime/paths.hpp"
+
+extern char** environ;
+
+namespace {
+
+std::map<std::string, std::string> environment_map() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   bool foreground = false;
@@ -29,6 +48,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // The environment of the `baton` command that started the daemon, before the daemon sets
+  // its own variables: projects restored at start-up run with it (ProjectState::env).
+  auto start_env = environment_map();
   // Sized before libuv's first use of its pool: git work and fsyncs share it (DESIGN.md §8).
   setenv("UV_THREADPOOL_SIZE", "8", 0);
   // glibc gives threads up to 8 arenas per core, and each keeps its own high-water mark: the
@@ -56,7 +78,7 @@ int main(int argc, char** argv) {
     baton::runtime::report_ready(ready_fd, false, r.error());
     return 1;
   }
-  baton::plugin::Orchestrator orchestrator(daemon);
+  baton::plugin::Orchestrator orchestrator(daemon, std::move(start_env));
   orchestrator.start();
   baton::runtime::report_ready(ready_fd, true, "");
   return daemon.run() == 0 ? 0 : 1;

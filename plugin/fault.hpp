@@ -40,10 +40,24 @@ inline constexpr std::string_view kRecoveryFaultPrefix = "recovery.";
 
 inline constexpr std::string_view kFaultEnv = "BATON_FAULT";
 
+#ifdef BATON_FAULTS
+inline constexpr bool kHasFaultPoints = true;
+
 // Returns true when `point` is armed to fail; does not return when it is armed to kill.
 bool fault_hit(const std::map<std::string, std::string>& env, std::string_view point);
 
 // BATON_FAULT from the daemon's own environment (empty map when unset), for recovery.
 std::map<std::string, std::string> daemon_fault_env();
+#else
+inline constexpr bool kHasFaultPoints = false;
+
+inline bool fault_hit(const std::map<std::string, std::string>&, std::string_view) {
+  return false;
+}
+
+inline std::map<std::string, std::string> daemon_fault_env() {
+  return {};
+}
+#endif
 
 }  // namespace baton::plugin

@@ -69,7 +69,11 @@ bool is_inside(const std::string& path, const std::string& dir) {
 
 }  // namespace
 
-Orchestrator::Orchestrator(runtime::Daemon& daemon) : daemon_(daemon) {}
+Orchestrator::Orchestrator(runtime::Daemon& daemon, std::map<std::string, std::string> start_env)
+    : daemon_(daemon), start_env_(std::move(start_env)) {
+  // A fault point arms one handoff; start-up recovery reads it from daemon_fault_env().
+  start_env_.erase(std::string(kFaultEnv));
+}
 
 Orchestrator::~Orchestrator() {
   close_watches();
@@ -101,10 +105,9 @@ void Orchestrator::watch_config(ProjectState& p) {
     p->config_debounce->start(100, [this, id] {
       ProjectState* p = find_project(id);
       if (!p) return;
-      reload_config(*p, store_.projects[id].env,
-                    [id](tl::expected<ProjectConfig, std::string> cfg) {
-                      if (!cfg) spdlog::warn("config of {}: {}", id, cfg.error());
-                    });
+      reload_config(*p, p->env, [id](tl::expected<ProjectConfig, std::string> cfg) {
+        if (!cfg) spdlog::warn("config of {}: {}", id, cfg.error());
+      });
     });
   });
   if (rc != 0) spdlog::warn("cannot watch {}: {}", p.path, uv_strerror(rc));
@@ -155,7 +158,7 @@ void Orchestrator::recover_project(const std::string& id) {
     kill(static_cast<pid_t>(rec.pid), SIGKILL);
   }
   if (recovery_faulted(id, "recovery.started")) return;
-  const auto env = store_.projects[id].env;
+  const auto env = p->env;
   reload_config(*p, env, [this, id, env](tl::expected<ProjectConfig, std::string> cfg) {
     ProjectState* p = find_project(id);
     if (!p) return;
@@ -275,6 +278,7 @@ ProjectState* Orchestrator::find_project(const std::string& id) {
 
 ProjectState& Orchestrator::add_project(const std::string& id, const std::string& path) {
   auto& p = projects_[id];
+  if (p.id.empty()) p.env = start_env_;
   p.id = id;
   p.path = path;
   auto& rec = store_.projects[id];
@@ -654,8 +658,7 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
     if (!rec || !p || p->handoff || rec->state != "exited" || !p->config ||
         current_orchestrator(project_sessions(p->id)) != rec)
       return settle_followers(project, "");
-    const auto env = store_.projects[p->id].env;
-    if (auto r = launch(*rec, *p->config, env, true); !r) {
+    if (auto r = launch(*rec, *p->config, p->env, true); !r) {
       rec->last_error = r.error();
       spdlog::warn("relaunch of {} failed: {}", session_id, r.error());
     } else {
@@ -686,7 +689,7 @@ void Orchestrator::restore_sessions(const std::string& project) {
     if (!p) continue;
     p->is_recovering = true;
     const std::string sid = id;
-    const auto env = store_.projects[rec.project].env;
+    const auto env = p->env;
     reload_config(*p, env, [this, sid, env](tl::expected<ProjectConfig, std::string> cfg) {
       SessionRecord* rec = session(sid);
       if (!rec) return;

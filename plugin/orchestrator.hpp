@@ -45,14 +45,20 @@ struct ProjectState {
   std::string launch_error;          // the last failed launch (fell back to the previous agent)
   std::shared_ptr<Handoff> handoff;  // the one running, if any
   bool is_recovering = false;
-  bool is_relaunch_pending = false;          // a crashed orchestrator comes back after a back-off
+  bool is_relaunch_pending = false;  // a crashed orchestrator comes back after a back-off
+  // What `${VAR}` in [env] reads and the agent starts with: the environment of the last `up`,
+  // `replace` or `down` for this project, else (a project restored at start-up) the daemon's
+  // own. In memory only: it may hold secrets, and no file under BATON_HOME gets them.
+  std::map<std::string, std::string> env;
   runtime::FsEvent* config_watch = nullptr;  // the repository root, for baton*.toml
   runtime::Timer* config_debounce = nullptr;
 };
 
 class Orchestrator {
  public:
-  Orchestrator(runtime::Daemon& daemon);
+  // `start_env`: the environment the daemon was started with (the one of the `baton` command
+  // that started it), which projects restored at start-up get.
+  Orchestrator(runtime::Daemon& daemon, std::map<std::string, std::string> start_env);
   ~Orchestrator();
   Orchestrator(const Orchestrator&) = delete;
   Orchestrator& operator=(const Orchestrator&) = delete;
@@ -151,6 +157,7 @@ class Orchestrator {
   static constexpr std::uint64_t kRelaunchWindowMs = 10 * 60 * 1000;
 
   runtime::Daemon& daemon_;
+  std::map<std::string, std::string> start_env_;
   StoreData store_;
   std::map<std::string, std::vector<std::uint64_t>> relaunches_;  // project → times (ms)
   std::map<std::string, ProjectState> projects_;

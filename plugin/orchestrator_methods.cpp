@@ -148,9 +148,10 @@ void Orchestrator::register_methods() {
         p.handoff->join(progress, reply(true), nullptr);
       return;
     }
-    store_.projects[project].env = hreq.env;
+    // Kept in memory only (ProjectState::env): a relaunch and a config reload read it.
+    p.env = hreq.env;
     // A fault point arms one handoff; recovery after a kill must run unarmed.
-    store_.projects[project].env.erase(std::string(kFaultEnv));
+    p.env.erase(std::string(kFaultEnv));
     auto h = std::make_shared<Handoff>(*this, std::move(hreq));
     p.handoff = h;
     if (wait)
@@ -205,10 +206,9 @@ void Orchestrator::register_methods() {
       // The config watch keeps p.config current; read it here only when it was never read.
       if (p.config || !p.config_error.empty()) return req->reply(status_json(p));
       const std::string id = p.id;
-      reload_config(p, store_.projects[id].env,
-                    [this, req, id](tl::expected<ProjectConfig, std::string>) {
-                      if (ProjectState* p = find_project(id)) req->reply(status_json(*p));
-                    });
+      reload_config(p, p.env, [this, req, id](tl::expected<ProjectConfig, std::string>) {
+        if (ProjectState* p = find_project(id)) req->reply(status_json(*p));
+      });
     });
   });
 
@@ -309,11 +309,14 @@ void Orchestrator::register_methods() {
     });
   });
 
-  daemon_.add_method("fault_points", [](const RequestPtr& req) {
-    Json list = Json::array();
-    for (auto p : kFaultPoints) list.push_back(std::string(p));
-    req->reply(Json{{"points", list}});
-  });
+  // Test builds only (plugin/fault.hpp): a user's daemon answers it as an unknown method.
+  if constexpr (kHasFaultPoints) {
+    daemon_.add_method("fault_points", [](const RequestPtr& req) {
+      Json list = Json::array();
+      for (auto p : kFaultPoints) list.push_back(std::string(p));
+      req->reply(Json{{"points", list}});
+    });
+  }
 
   daemon_.add_method("ls", [this](const RequestPtr& req) {
     Json list = Json::array();
@@ -431,7 +434,7 @@ void Orchestrator::register_methods() {
             ProjectState* p = find_project(id);
             if (!p) return req->reply(Json{{"path", root}, {"files", a.files}});
             // The config in force learns it is allowed now: hooks and relaunches check it.
-            reload_config(*p, store_.projects[id].env,
+            reload_config(*p, p->env,
                           [req, root, files = a.files](tl::expected<ProjectConfig, std::string>) {
                             req->reply(Json{{"path", root}, {"files", files}});
                           });

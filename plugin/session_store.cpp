@@ -217,7 +217,6 @@ json project_to_json(const ProjectRecord& p) {
       {"path", p.path},
       {"last_number", p.last_number},
       {"journal", journal_to_json(p.journal)},
-      {"env", p.env},
   };
 }
 
@@ -226,7 +225,6 @@ void project_from_json(FieldReader& r, ProjectRecord& p) {
   r.read("path", p.path);
   r.read("last_number", p.last_number);
   if (auto journal = r.nested("journal")) journal_from_json(*journal, p.journal);
-  r.read("env", p.env);
 }
 
 // Reads a map of records keyed by id; a record without an id takes its key.

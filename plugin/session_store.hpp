@@ -62,7 +62,8 @@ struct ProjectRecord {
   std::string path;  // main worktree
   unsigned last_number = 0;
   HandoffJournal journal;
-  std::map<std::string, std::string> env;  // ${VAR} values captured from the last `baton` command
+  // No environment: it may hold secrets, and it lives in memory only (ProjectState::env). An
+  // older store's "env" is ignored on load and gone at the next save.
 };
 
 struct StoreData {

@@ -161,7 +161,9 @@ int Daemon::run() {
 
 std::string Daemon::next_session_id() {
   for (;;) {
-    std::string id = "s" + std::to_string(next_id_++);
+    // Appended, not `"s" + string`: GCC 12 gives a false -Wrestrict there at -O3 (DESIGN.md §8).
+    std::string id(1, 's');
+    id += std::to_string(next_id_++);
     if (!sessions_.count(id)) return id;
   }
 }

@@ -46,7 +46,13 @@ std::string key_bytes(const std::string& word) {
   if (auto it = named_keys().find(word); it != named_keys().end()) return it->second;
   if (word.size() >= 3 && (word[0] == 'C' || word[0] == 'M') && word[1] == '-') {
     const std::string rest = word.substr(2);
-    if (word[0] == 'M') return "\x1b" + key_bytes(rest);
+    if (word[0] == 'M') {
+      // Appended, not `"\x1b" + key_bytes(rest)`: GCC 12 at -O2/-O3 sees a false overlap in
+      // that operator+'s insert at the front (-Wrestrict, DESIGN.md §8).
+      std::string bytes(1, '\x1b');
+      bytes += key_bytes(rest);
+      return bytes;
+    }
     unsigned char b;
     if (rest.size() == 1 && control_byte(rest[0], b)) return std::string(1, static_cast<char>(b));
   }

@@ -51,9 +51,11 @@ tl::expected<std::string, int> resolve_command(const std::string& cmd,
   while (start <= path.size()) {
     std::size_t end = path.find(':', start);
     if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + cmd;
+    // An empty entry is the current directory. Built, not assigned: GCC 12 gives a false
+    // -Wrestrict at -O3 on assigning a literal to the string (DESIGN.md §8).
+    std::string candidate = end > start ? path.substr(start, end - start) : std::string(".");
+    candidate += '/';
+    candidate += cmd;
     if (is_executable_file(candidate)) return candidate;
     if (access(candidate.c_str(), F_OK) == 0) err = EACCES;
     start = end + 1;

@@ -67,7 +67,9 @@ class RealAgents : public BatonTest {
   // one and the daemon.
   std::vector<pid_t> strays() {
     std::vector<pid_t> found;
-    if (tmp_.empty()) return found;
+    // A test skipped in SetUp (no real agents installed) has no private HOME: "HOME=" alone
+    // would match, and SIGKILL, every process of the user.
+    if (tmp_.empty() || user_home_.empty()) return found;
     DIR* proc = opendir("/proc");
     if (!proc) return found;
     const pid_t daemon = daemon_pid();

@@ -1,6 +1,7 @@
-// "No one else gets in" (issue 6, point 4): private socket and directories under any umask,
-// other users refused, env values never shown or logged, commands started as argv, repository
-// commands only after `baton allow`, and no BATON_HOME symlink tricks.
+// "No one else gets in" (issue 6, point 4; issue 14): private socket and directories under any
+// umask, other users refused, env values never shown, logged or written to disk, commands
+// started as argv, repository commands only after `baton allow`, and no BATON_HOME symlink
+// tricks.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -140,6 +141,71 @@ TEST_F(Security, APlantedSecretNeverShowsInListingsOrLogs) {
   const std::string seen = home_ + "/worktrees/shop/env-seen";
   EXPECT_TRUE(
       eventually([&] { return read_file(seen).find(secret + " " + secret) != std::string::npos; }));
+}
+
+// Issue 14: the environment of a `baton` command may hold keys; it stays in the daemon's
+// memory and reaches the agent, but no file baton writes.
+TEST_F(Security, ASecretInTheEnvironmentOfUpReplaceAndAllowIsInNoFileUnderBatonHome) {
+  const std::string secret = "sk-planted-7e31b9-not-on-disk";
+  const std::string seen = tmp_ + "/env-seen";
+  agent("agent-env",
+        "echo \"$PROJECT_TOKEN $MY_API_KEY\" >> \"" + seen + "\"\nwhile :; do sleep 1; done\n");
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-env\"]\n"
+      "[env]\nPROJECT_TOKEN = \"${PLANTED}\"\n"
+      "[hooks]\nafter_spawn = [\"true\"]\n");
+  auto o = opts();
+  o.env["PLANTED"] = secret;
+  o.env["MY_API_KEY"] = secret;
+  ASSERT_EQ(baton({"allow", repo_}, o).status, 0);
+  ASSERT_EQ(baton({"up", repo_, "--detach"}, o).status, 0);
+  ASSERT_EQ(baton({"replace", repo_}, o).status, 0);
+  ASSERT_EQ(baton({"allow", repo_}, o).status, 0);
+  ASSERT_EQ(baton({"status", repo_}, o).status, 0);
+  // The secret did reach the agent, twice (up and replace), so it could have leaked.
+  ASSERT_TRUE(eventually([&] {
+    const std::string text = read_file(seen);
+    const auto first = text.find(secret + " " + secret + "\n");
+    return first != std::string::npos &&
+           text.find(secret + " " + secret + "\n", first + 1) != std::string::npos;
+  })) << read_file(seen);
+  std::size_t files = 0;
+  bool has_store = false;
+  for (const auto& e : fs::recursive_directory_iterator(home_)) {
+    if (!e.is_regular_file()) continue;
+    ++files;
+    has_store |= e.path() == fs::path(home_ + "/state/store.json");
+    EXPECT_EQ(read_file(e.path()).find(secret), std::string::npos) << e.path();
+  }
+  EXPECT_TRUE(has_store);
+  EXPECT_GE(files, 4u);
+}
+
+// After a restart nothing on disk says what the old environment was: a restored orchestrator
+// runs with the environment of the command that started the new daemon.
+TEST_F(Security, ARestoredOrchestratorGetsTheEnvironmentOfTheCommandThatStartedTheNewDaemon) {
+  const std::string seen = tmp_ + "/env-seen";
+  agent("agent-env",
+        "echo \"token=$PROJECT_TOKEN\" >> \"" + seen + "\"\nwhile :; do sleep 1; done\n");
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-env\"]\n"
+      "[env]\nPROJECT_TOKEN = \"${PLANTED}\"\n");
+  baton_ok({"allow", repo_});
+  auto o = opts();
+  o.env["PLANTED"] = "first-key";
+  ASSERT_EQ(baton({"up", repo_, "--detach"}, o).status, 0);
+  ASSERT_TRUE(eventually([&] { return read_file(seen) == "token=first-key\n"; }))
+      << read_file(seen);
+  const pid_t old_daemon = daemon_pid();
+  baton_ok({"shutdown"});
+  ASSERT_TRUE(eventually([&] { return !process_exists(old_daemon); }));
+  o.env["PLANTED"] = "second-key";
+  ASSERT_EQ(baton({"sessions"}, o).status, 0);
+  EXPECT_TRUE(eventually([&] { return read_file(seen) == "token=first-key\ntoken=second-key\n"; }))
+      << read_file(seen);
+  EXPECT_TRUE(eventually([&] { return status()["health"] == "ok"; })) << status().dump();
 }
 
 TEST_F(Security, HooksAndAgentsAreStartedWithArgvAndAStringRunsThroughTheShell) {

@@ -97,7 +97,6 @@ StoreData full_store() {
   p.journal.prepared_path = "/ws/web/.prepare-web-7";
   p.journal.temp_branch = "baton/tmp/web-7";
   p.journal.started_at = "2024-05-01T10:00:00Z";
-  p.env = {{"API_URL", "https://example.test"}, {"TOKEN", "s3cret"}};
   d.projects[p.id] = p;
 
   SessionRecord s;
@@ -148,7 +147,6 @@ void expect_same(const StoreData& a, const StoreData& b) {
     EXPECT_EQ(p.journal.prepared_path, q.journal.prepared_path);
     EXPECT_EQ(p.journal.temp_branch, q.journal.temp_branch);
     EXPECT_EQ(p.journal.started_at, q.journal.started_at);
-    EXPECT_EQ(p.env, q.env);
   }
   ASSERT_EQ(a.sessions.size(), b.sessions.size());
   for (const auto& [id, s] : a.sessions) {
@@ -323,6 +321,24 @@ TEST_F(SessionStoreTest, UnknownFieldsFromANewerBatonOfTheSameSchemaAreIgnored) 
   auto d = from_json(j);
   ASSERT_TRUE(d) << d.error();
   expect_same(full_store(), *d);
+}
+
+// An older baton kept each project's environment, secrets and all, in store.json (issue 14):
+// such a file still loads, and the next save leaves the environment out.
+TEST_F(SessionStoreTest, AnOlderStoresEnvironmentIsReadFineAndGoneAfterTheNextSave) {
+  const std::string secret = "sk-old-store-3f9a1c";
+  nlohmann::json j = to_json(full_store());
+  j["projects"]["web"]["env"] = {{"API_URL", "https://example.test"}, {"MY_API_KEY", secret}};
+  write_store(j.dump());
+  auto loaded = load_store(state_dir());
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->warning, "");
+  expect_same(full_store(), loaded->data);
+  auto written = save_store(state_dir(), loaded->data);
+  ASSERT_TRUE(written) << written.error();
+  const std::string text = read_raw(store_path());
+  EXPECT_EQ(text.find(secret), std::string::npos) << text;
+  EXPECT_FALSE(nlohmann::json::parse(text)["projects"]["web"].contains("env")) << text;
 }
 
 TEST_F(SessionStoreTest, FieldsAnOlderBatonDidNotWriteKeepTheirDefaults) {
