@@ -22,6 +22,8 @@ struct Libgit2Free {
   void operator()(git_index_conflict_iterator* p) const { git_index_conflict_iterator_free(p); }
   void operator()(git_diff* p) const { git_diff_free(p); }
   void operator()(git_config* p) const { git_config_free(p); }
+  void operator()(git_tree_entry* p) const { git_tree_entry_free(p); }
+  void operator()(git_submodule* p) const { git_submodule_free(p); }
 };
 
 using RepositoryPtr = std::unique_ptr<git_repository, Libgit2Free>;
@@ -37,6 +39,8 @@ using ReferenceIteratorPtr = std::unique_ptr<git_reference_iterator, Libgit2Free
 using ConflictIteratorPtr = std::unique_ptr<git_index_conflict_iterator, Libgit2Free>;
 using DiffPtr = std::unique_ptr<git_diff, Libgit2Free>;
 using ConfigPtr = std::unique_ptr<git_config, Libgit2Free>;
+using TreeEntryPtr = std::unique_ptr<git_tree_entry, Libgit2Free>;
+using SubmodulePtr = std::unique_ptr<git_submodule, Libgit2Free>;
 
 // A git_strarray filled by libgit2 and disposed with it.
 struct StrArray {
