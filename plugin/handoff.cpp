@@ -21,6 +21,7 @@
 #include "git/reapply.hpp"
 #include "git/release.hpp"
 #include "git/repository.hpp"
+#include "git/submodules.hpp"
 #include "git/worktree.hpp"
 #include "hooks/runner.hpp"
 #include "plugin/fault.hpp"
@@ -405,6 +406,12 @@ void Handoff::prepare() {
             r.error = prepared.error().message;
             return r;
           }
+          // Submodules as the user's own checkout has them, before anything is stopped.
+          if (auto sm = git::init_submodules(proj->repo.get(), prepared->path); !sm) {
+            r.notes.push_back(sm.error().message);
+          } else {
+            r.notes = std::move(sm->notes);
+          }
           for (const auto& link : symlinks) {
             const fs::path src = fs::path(repo_path) / link;
             const fs::path dst = prepared->path / link;
@@ -422,6 +429,7 @@ void Handoff::prepare() {
         },
         [self](StepResult r) {
           if (!r.error.empty()) return self->fail("prepare_failed", r.error);
+          for (auto& n : r.notes) self->outcome_.notes.push_back(n);
           if (self->faulted("prepare.done")) return;
           // post_create commands, then before_spawn, each through the hook runner.
           self->prepare_hooks_ = self->cfg_.post_create;

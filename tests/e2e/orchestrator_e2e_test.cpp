@@ -156,6 +156,29 @@ TEST_F(CarryE2E, AReplaceCarriesANewFileInASubmodule) {
   EXPECT_EQ(git({"status", "--porcelain"}, stable() + "/sub").out, "?? new.txt\n");
 }
 
+TEST_F(CarryE2E, SubmodulesAreInitializedAsInTheUsersCheckoutAndCarriedDirty) {
+  // The user's own checkout has the submodule initialized; the orchestrator's tree gets it too.
+  const std::string lib = tmp_ + "/lib";
+  fs::create_directories(lib);
+  git({"init", "-q", "-b", "main"}, lib);
+  write(lib + "/lib.txt", "lib v1\n");
+  git({"add", "."}, lib);
+  git({"commit", "-q", "-m", "lib"}, lib);
+  ASSERT_EQ(git({"-c", "protocol.file.allow=always", "submodule", "add", "-q", lib, "sub"}).status,
+            0);
+  ASSERT_EQ(git({"commit", "-q", "-m", "sub"}).status, 0);
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  EXPECT_EQ(read_file(stable() + "/sub/lib.txt"), "lib v1\n");
+  EXPECT_EQ(git({"status", "--porcelain"}, stable()).out, "");
+  write(stable() + "/sub/lib.txt", "lib edited\n");
+  replace();
+  EXPECT_EQ(read_file(stable() + "/sub/lib.txt"), "lib edited\n");
+  EXPECT_EQ(git({"status", "--porcelain"}, stable() + "/sub").out, " M lib.txt\n");
+  EXPECT_EQ(git({"status", "--porcelain"}, stable()).out, " M sub\n");
+  // The copy the prepare made went with the old tree; nothing of it is left behind.
+  EXPECT_EQ(git({"worktree", "list", "--porcelain"}).out.find("prunable"), std::string::npos);
+}
+
 TEST_F(CarryE2E, AReplaceCarriesAnUntrackedNestedRepository) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   const std::string tool = stable() + "/vendor/tool";
