@@ -161,15 +161,22 @@ bool is_same_small_file(const fs::path& a, const fs::path& b) {
   return fa && fb && ca.str() == cb.str();
 }
 
+// A directory of the old tree's swap area that no earlier (possibly interrupted) carry used.
+fs::path unused_swap_dir(const fs::path& old_tree) {
+  for (std::size_t n = 0;; ++n) {
+    fs::path candidate = old_tree / kSwappedDirName / std::to_string(n);
+    if (!exists_no_follow(candidate)) return candidate;
+  }
+}
+
 Result<bool> carry_submodule(git_repository* repo, const fs::path& old_tree,
                              std::string_view old_session_id, const fs::path& new_tree,
-                             const fs::path& new_admin, const std::string& path,
-                             std::size_t serial) {
+                             const fs::path& new_admin, const std::string& path) {
   const fs::path src = old_tree / path;
   const fs::path dst = new_tree / path;
   const bool is_prepared_checkout = exists_no_follow(dst / ".git");
   if (exists_no_follow(dst) && !is_empty_dir(dst) && !is_prepared_checkout) return false;
-  const fs::path swapped = old_tree / kSwappedDirName / std::to_string(serial);
+  const fs::path swapped = unused_swap_dir(old_tree);
 
   const fs::path gitdir = gitdir_of(src);
   const std::string old_worktree = fmt::format("baton-{}", old_session_id);
@@ -323,14 +330,12 @@ Result<CarryResult> carry_entries(git_repository* repo, const fs::path& old_tree
   if (!wt) return tl::unexpected(wt.error());
   const fs::path new_admin = directory_path(git_repository_path(wt->get()));
 
-  std::size_t serial = 0;
   for (const auto& e : *entries) {
     const fs::path src = old_tree / e.path;
     const fs::path dst = new_tree / e.path;
     if (!exists_no_follow(src)) continue;  // carried before
     if (e.kind == CarryKind::kSubmodule) {
-      auto moved =
-          carry_submodule(repo, old_tree, old_session_id, new_tree, new_admin, e.path, serial++);
+      auto moved = carry_submodule(repo, old_tree, old_session_id, new_tree, new_admin, e.path);
       if (!moved) {
         result.failed.push_back(fmt::format("{} ({})", e.path, moved.error().message));
       } else if (*moved) {
