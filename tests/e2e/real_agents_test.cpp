@@ -67,7 +67,9 @@ class RealAgents : public BatonTest {
   // one and the daemon.
   std::vector<pid_t> strays() {
     std::vector<pid_t> found;
-    if (tmp_.empty()) return found;
+    // A skipped test never set user_home_: "HOME=" alone would match nearly every process of
+    // the user, and the SIGKILL below would take them all (shells, builds, other tests).
+    if (tmp_.empty() || user_home_.empty()) return found;
     DIR* proc = opendir("/proc");
     if (!proc) return found;
     const pid_t daemon = daemon_pid();
