@@ -19,6 +19,7 @@ inline constexpr int kBranchCheckedOut = -1005;
 inline constexpr int kNotBatonPath = -1006;
 inline constexpr int kWorktreeNotFound = -1007;
 inline constexpr int kAlreadyExists = -1008;
+inline constexpr int kNotCarried = -1009;
 
 struct Error {
   int code;

@@ -22,6 +22,11 @@ struct Libgit2Free {
   void operator()(git_index_conflict_iterator* p) const { git_index_conflict_iterator_free(p); }
   void operator()(git_diff* p) const { git_diff_free(p); }
   void operator()(git_config* p) const { git_config_free(p); }
+  void operator()(git_tree_entry* p) const { git_tree_entry_free(p); }
+  void operator()(git_submodule* p) const { git_submodule_free(p); }
+  void operator()(git_packbuilder* p) const { git_packbuilder_free(p); }
+  void operator()(git_revwalk* p) const { git_revwalk_free(p); }
+  void operator()(git_remote* p) const { git_remote_free(p); }
 };
 
 using RepositoryPtr = std::unique_ptr<git_repository, Libgit2Free>;
@@ -37,6 +42,11 @@ using ReferenceIteratorPtr = std::unique_ptr<git_reference_iterator, Libgit2Free
 using ConflictIteratorPtr = std::unique_ptr<git_index_conflict_iterator, Libgit2Free>;
 using DiffPtr = std::unique_ptr<git_diff, Libgit2Free>;
 using ConfigPtr = std::unique_ptr<git_config, Libgit2Free>;
+using TreeEntryPtr = std::unique_ptr<git_tree_entry, Libgit2Free>;
+using SubmodulePtr = std::unique_ptr<git_submodule, Libgit2Free>;
+using PackbuilderPtr = std::unique_ptr<git_packbuilder, Libgit2Free>;
+using RevwalkPtr = std::unique_ptr<git_revwalk, Libgit2Free>;
+using RemotePtr = std::unique_ptr<git_remote, Libgit2Free>;
 
 // A git_strarray filled by libgit2 and disposed with it.
 struct StrArray {

@@ -69,9 +69,29 @@ static Result<void> stage_path(git_index* index, const fs::path& root, const cha
   return {};
 }
 
+// The initialized submodules of the index (gitlinks whose directory holds a .git): their
+// working directories and git dirs are carried whole, since a commit holds only the gitlink.
+static void list_submodules(git_index* index, const fs::path& root,
+                            std::vector<CarryEntry>& carry) {
+  std::error_code ec;
+  for (std::size_t i = 0, n = git_index_entrycount(index); i < n; ++i) {
+    const git_index_entry* e = git_index_get_byindex(index, i);
+    if (e == nullptr || e->mode != GIT_FILEMODE_COMMIT || git_index_entry_stage(e) != 0) continue;
+    if (fs::symlink_status(root / e->path / ".git", ec).type() == fs::file_type::not_found)
+      continue;
+    carry.push_back(CarryEntry{CarryKind::kSubmodule, e->path});
+  }
+}
+
+static std::string without_trailing_slash(std::string path) {
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  return path;
+}
+
 Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo,
                                                             const fs::path& worktree_path,
-                                                            std::string_view session_id) {
+                                                            std::string_view session_id,
+                                                            std::vector<CarryEntry>* carry) {
   (void)repo;  // refs/baton/ and the objects are shared; the worktree's repository suffices
   if (auto valid = validate_session_id(session_id); !valid) return tl::unexpected(valid.error());
   auto wt_repo = open_worktree(worktree_path);
@@ -91,6 +111,9 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   status_opts.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
   status_opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
                       GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+  // Ignored entries cost the scan little: an ignored directory is one entry, never entered
+  // (no RECURSE_IGNORED_DIRS), so node_modules/ is one rename later.
+  if (carry != nullptr) status_opts.flags |= GIT_STATUS_OPT_INCLUDE_IGNORED;
   git_status_list* raw_status = nullptr;
   int rc = git_status_list_new(&raw_status, wt, &status_opts);
   if (rc < 0) return tl::unexpected(libgit2_error(rc, "scan worktree", where));
@@ -105,16 +128,42 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   IndexPtr index(raw_index);
 
   fs::path root = directory_path(git_repository_workdir(wt));
+  if (carry != nullptr) {
+    carry->clear();
+    list_submodules(index.get(), root, *carry);
+  }
+
+  // The index as it is, before any worktree content goes in: the index commit. An index with
+  // conflicts has no tree; its stage is then not kept apart (the files still are).
+  git_oid index_tree_oid;
+  bool has_index_tree = git_index_write_tree_to(&index_tree_oid, index.get(), wt) == 0;
+  if (!has_index_tree) git_error_clear();
+
   constexpr unsigned kWorkdirChange = GIT_STATUS_WT_NEW | GIT_STATUS_WT_MODIFIED |
                                       GIT_STATUS_WT_DELETED | GIT_STATUS_WT_TYPECHANGE |
                                       GIT_STATUS_WT_RENAMED | GIT_STATUS_CONFLICTED;
   for (std::size_t i = 0; i < count; ++i) {
     const git_status_entry* entry = git_status_byindex(status.get(), i);
-    if ((entry->status & kWorkdirChange) == 0) continue;  // staged only: already in the index
     const git_diff_delta* delta = entry->index_to_workdir;
     if (delta == nullptr) continue;
     const char* path =
         delta->new_file.path != nullptr ? delta->new_file.path : delta->old_file.path;
+    // A retried retire's own manifest (or its temp file) is baton's, not the session's.
+    if (std::string_view(path).starts_with(kCarryManifestName)) continue;
+    if ((entry->status & GIT_STATUS_IGNORED) != 0) {
+      if (carry != nullptr)
+        carry->push_back(CarryEntry{CarryKind::kIgnored, without_trailing_slash(path)});
+      continue;
+    }
+    if ((entry->status & kWorkdirChange) == 0) continue;  // staged only: already in the index
+    // An untracked directory reported whole under RECURSE_UNTRACKED_DIRS holds a .git: a
+    // nested repository, which no tree can hold (git would record only a gitlink).
+    if ((entry->status & GIT_STATUS_WT_NEW) != 0 && std::string_view(path).ends_with('/')) {
+      if (carry != nullptr) {
+        carry->push_back(CarryEntry{CarryKind::kNestedRepository, without_trailing_slash(path)});
+        continue;
+      }
+    }
     if (auto staged = stage_path(index.get(), root, path, preserved.notes); !staged) {
       return tl::unexpected(staged.error());
     }
@@ -143,7 +192,10 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   git_oid empty_tree;
   git_oid_fromstr(&empty_tree, "4b825dc642cb6eb9a060e54bf8d69288fbe4904b");
   const git_oid* parent_tree = parent ? git_commit_tree_id(parent.get()) : &empty_tree;
-  if (git_oid_equal(&tree_oid, parent_tree)) return std::nullopt;
+  // Without a HEAD there is no base to keep the stage apart from: the worktree commit alone.
+  const bool has_index_commit =
+      parent && has_index_tree && !git_oid_equal(&index_tree_oid, parent_tree);
+  if (git_oid_equal(&tree_oid, parent_tree) && !has_index_commit) return std::nullopt;
 
   git_diff* raw_diff = nullptr;
   {
@@ -185,10 +237,33 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   TreePtr tree(raw_tree);
   std::string message = fmt::format("baton: uncommitted work of session {}\n\nWorktree: {}{}\n",
                                     session_id, where, state_line);
-  const git_commit* parents[] = {parent.get()};
+  // As `git stash`: the index commit on HEAD, the worktree commit on HEAD and the index
+  // commit. The index commit is made even when the stage equals HEAD, so every preserved
+  // commit has the same shape (second parent = the stage).
+  CommitPtr index_commit;
+  if (parent && has_index_tree) {
+    git_tree* raw_index_tree = nullptr;
+    rc = git_tree_lookup(&raw_index_tree, wt, &index_tree_oid);
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "look up index tree of", where));
+    TreePtr index_tree(raw_index_tree);
+    std::string index_message =
+        fmt::format("baton: index of session {}\n\nWorktree: {}\n", session_id, where);
+    const git_commit* index_parents[] = {parent.get()};
+    git_oid index_oid;
+    rc = git_commit_create(&index_oid, wt, nullptr, signature->get(), signature->get(), nullptr,
+                           index_message.c_str(), index_tree.get(), 1, index_parents);
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "commit the index of", where));
+    git_commit* raw_index_commit = nullptr;
+    rc = git_commit_lookup(&raw_index_commit, wt, &index_oid);
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "look up index commit of", where));
+    index_commit.reset(raw_index_commit);
+    preserved.index_oid = oid_hex(index_oid);
+  }
+  const git_commit* parents[] = {parent.get(), index_commit.get()};
+  const std::size_t parent_count = parent ? (index_commit ? 2 : 1) : 0;
   git_oid commit_oid;
   rc = git_commit_create(&commit_oid, wt, nullptr, signature->get(), signature->get(), nullptr,
-                         message.c_str(), tree.get(), parent ? 1 : 0, parents);
+                         message.c_str(), tree.get(), parent_count, parents);
   if (rc < 0) return tl::unexpected(libgit2_error(rc, "commit preserved work of", where));
 
   // Pinned under refs/baton/, shared by all worktrees, instead of refs/stash, whose top

@@ -10,6 +10,7 @@
 
 #include <git2/types.h>
 
+#include "git/carry.hpp"
 #include "git/error.hpp"
 
 namespace baton::git {
@@ -21,19 +22,25 @@ std::string preserved_ref_name(std::string_view session_id);
 
 struct PreservedCommit {
   std::string ref;                 // refs/baton/preserved/<session-id>
-  std::string oid;                 // the commit (hex); its parent is the worktree's HEAD
+  std::string oid;                 // the worktree commit (hex); parents: HEAD, the index commit
+  std::string index_oid;           // the index commit (hex), parent HEAD; empty on an unborn HEAD
   std::size_t paths_changed = 0;   // paths whose content differs from HEAD
   std::vector<std::string> notes;  // what the user should know (mid-merge, skipped paths)
 };
 
-// Commits the worktree's current tracked and untracked, non-ignored files (empty
-// directories are ignored, as git does) on top of its HEAD and pins the commit at
-// refs/baton/preserved/<session_id>. Nothing in the worktree changes: the tree is built in
-// the worktree repository's in-memory index, which is never written back, and refs/stash
-// (shared by every worktree) is not used. nullopt: nothing to preserve. A worktree in the
-// middle of a merge, rebase, cherry-pick or revert is preserved as it is, with a note.
-// The signature is the repository's identity, else "baton <baton@localhost>".
+// Commits the worktree's index and its current tracked and untracked, non-ignored files
+// (empty directories are ignored, as git does) as `git stash` does: an index commit on top of
+// HEAD, and a worktree commit whose parents are HEAD and the index commit, pinned at
+// refs/baton/preserved/<session_id>. A file staged and changed again keeps both versions. Nothing
+// in the worktree changes: the tree is built in the worktree repository's in-memory index, which is
+// never written back, and refs/stash (shared by every worktree) is not used. nullopt: nothing to
+// preserve. A worktree in the middle of a merge, rebase, cherry-pick or revert is preserved as it
+// is, with a note. The signature is the repository's identity, else "baton <baton@localhost>". When
+// `carry` is given, the same scan lists what no commit can hold (ignored entries, an ignored
+// directory as one entry; untracked nested repositories; initialized submodules): the entries
+// carry_entries moves into the next tree.
 Result<std::optional<PreservedCommit>> preserve_uncommitted(
-    git_repository* repo, const std::filesystem::path& worktree_path, std::string_view session_id);
+    git_repository* repo, const std::filesystem::path& worktree_path, std::string_view session_id,
+    std::vector<CarryEntry>* carry = nullptr);
 
 }  // namespace baton::git

@@ -77,6 +77,81 @@ static Result<ObjectPtr> merge_into(git_repository* wt, git_tree* base, git_tree
   return ObjectPtr(raw_target);
 }
 
+// The preserved stage: the base → index-commit changes, put into the worktree's index for
+// exactly those paths (a three-way merge onto the new HEAD's tree when the branch moved). The
+// entries get no stat data, so git re-reads those files once. A stage that does not merge is
+// left at HEAD, with a note: the files themselves are back either way.
+static Result<void> restore_stage(git_repository* wt, git_tree* base, git_tree* ours,
+                                  git_tree* index_tree, const std::string& where,
+                                  ReapplyResult& result) {
+  git_diff* raw_staged = nullptr;
+  int rc = git_diff_tree_to_tree(&raw_staged, wt, base, index_tree, nullptr);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "list staged paths for", where));
+  DiffPtr staged(raw_staged);
+  const std::size_t count = git_diff_num_deltas(staged.get());
+  if (count == 0) return {};
+
+  IndexPtr merged;
+  if (!git_oid_equal(git_tree_id(base), git_tree_id(ours))) {
+    git_merge_options merge_opts = GIT_MERGE_OPTIONS_INIT;
+    git_index* raw_merged = nullptr;
+    rc = git_merge_trees(&raw_merged, wt, base, ours, index_tree, &merge_opts);
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "merge the preserved stage into", where));
+    merged.reset(raw_merged);
+    if (git_index_has_conflicts(merged.get())) {
+      result.notes.push_back(
+          "the preserved stage conflicts with the new HEAD: its files are "
+          "back unstaged");
+      return {};
+    }
+  }
+
+  git_index* raw_index = nullptr;
+  rc = git_repository_index(&raw_index, wt);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "read index of", where));
+  IndexPtr index(raw_index);
+  for (std::size_t i = 0; i < count; ++i) {
+    const git_diff_delta* d = git_diff_get_delta(staged.get(), i);
+    const char* paths[] = {d->old_file.path, d->new_file.path};
+    for (const char* path : paths) {
+      if (path == nullptr) continue;
+      const git_index_entry* want = nullptr;
+      git_index_entry from_tree{};
+      TreeEntryPtr tree_entry;
+      if (merged) {
+        want = git_index_get_bypath(merged.get(), path, 0);
+      } else {
+        git_tree_entry* raw_entry = nullptr;
+        if (git_tree_entry_bypath(&raw_entry, index_tree, path) == 0) {
+          tree_entry.reset(raw_entry);
+          from_tree.mode = git_tree_entry_filemode(raw_entry);
+          git_oid_cpy(&from_tree.id, git_tree_entry_id(raw_entry));
+          from_tree.path = path;
+          want = &from_tree;
+        } else {
+          git_error_clear();
+        }
+      }
+      if (want != nullptr) {
+        git_index_entry entry{};
+        entry.mode = want->mode;
+        entry.id = want->id;
+        entry.path = path;
+        rc = git_index_add(index.get(), &entry);
+        if (rc < 0) return tl::unexpected(libgit2_error(rc, "stage", path));
+      } else {
+        rc = git_index_remove(index.get(), path, 0);
+        if (rc < 0 && rc != GIT_ENOTFOUND)
+          return tl::unexpected(libgit2_error(rc, "unstage", path));
+        git_error_clear();
+      }
+    }
+  }
+  rc = git_index_write(index.get());
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "write index of", where));
+  return {};
+}
+
 Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& worktree_path,
                                         std::string_view commit_oid) {
   (void)repo;  // objects are shared; the worktree's repository reaches them
@@ -148,7 +223,22 @@ Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& wo
         (d->old_file.path == nullptr || std::strcmp(d->old_file.path, d->new_file.path) != 0))
       paths.emplace_back(d->new_file.path);
   }
+  // The second parent is the index commit (preserve_uncommitted, as `git stash`).
+  TreePtr index_tree;
+  if (base && git_commit_parentcount(preserved.get()) > 1) {
+    git_commit* raw_index_commit = nullptr;
+    rc = git_commit_parent(&raw_index_commit, preserved.get(), 1);
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "read index commit of", hex));
+    CommitPtr index_commit(raw_index_commit);
+    auto t = tree_of(index_commit.get());
+    if (!t) return tl::unexpected(t.error());
+    index_tree = std::move(*t);
+  }
   if (paths.empty()) {
+    if (index_tree) {
+      if (auto s = restore_stage(wt, base.get(), ours->get(), index_tree.get(), where, result); !s)
+        return tl::unexpected(s.error());
+    }
     result.is_applied = true;
     return result;
   }
@@ -176,6 +266,10 @@ Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& wo
     return result;
   }
   if (rc < 0) return tl::unexpected(libgit2_error(rc, "write preserved work into", where));
+  if (index_tree) {
+    if (auto s = restore_stage(wt, base.get(), ours->get(), index_tree.get(), where, result); !s)
+      return tl::unexpected(s.error());
+  }
   result.is_applied = true;
   result.files_written = tally.written;
   return result;

@@ -18,11 +18,13 @@ struct ReapplyResult {
   bool is_applied = false;             // false: conflicts, the worktree was not touched
   std::size_t files_written = 0;       // files written or removed in the worktree
   std::vector<std::string> conflicts;  // paths that conflicted (when not applied)
+  std::vector<std::string> notes;      // what the user should know (a stage left unrestored)
 };
 
 // Three-way applies the preserved commit's changes (its parent → it) onto the worktree's
-// HEAD, writing only the files they touch and leaving them uncommitted (the index stays at
-// HEAD, so `git status` shows exactly the re-applied changes). On conflict nothing is
+// HEAD, writing only the files they touch and leaving them uncommitted; the stage comes back
+// from the preserved index commit (its second parent), so `git status` shows what it showed
+// in the old tree: staged, unstaged and untracked apart. On conflict nothing is
 // written and the conflicting paths are returned; the preserved ref is never touched, so
 // nothing is lost. A modified file in the way is reported as a conflict too.
 Result<ReapplyResult> reapply_preserved(git_repository* repo,

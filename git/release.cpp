@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <git2.h>
 
+#include "git/carry.hpp"
 #include "git/checked_out.hpp"
 #include "git/handles.hpp"
 #include "git/repository.hpp"
@@ -113,6 +114,18 @@ Result<void> delete_trash(const fs::path& trash_path) {
                                                            trash_path.native(), kTrashDirPrefix)});
   }
   if (!exists_no_follow(trash_path)) return {};
+  // Nothing is deleted that was not carried: what the new tree could not take stays here.
+  auto left = uncarried_entries(trash_path);
+  if (!left) return tl::unexpected(left.error());
+  if (!left->empty()) {
+    std::string paths;
+    for (const auto& e : *left) paths += (paths.empty() ? "" : ", ") + e.path;
+    return tl::unexpected(Error{
+        kNotCarried, fmt::format("kept {}: it holds {}, which the new tree could not take; move "
+                                 "them where you want them (or delete them), then run 'baton "
+                                 "replace'",
+                                 trash_path.native(), paths)});
+  }
   t_first_errno = 0;
   t_first_path.clear();
   if (::nftw(trash_path.c_str(), delete_entry_cb, 32, FTW_DEPTH | FTW_PHYS) != 0) {

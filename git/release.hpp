@@ -37,6 +37,8 @@ Result<PruneResult> release_prune(git_repository* repo, std::string_view worktre
 // directory can be deleted by mistake), without following symlinks. It goes on past a
 // failure and reports the first one, naming the file and the OS error (an immutable file
 // gives EPERM). Missing: success, so calling it again after fixing the cause finishes it.
+// A tree whose carry manifest lists entries still in it (not carried) is kept: kNotCarried,
+// naming them.
 Result<void> delete_trash(const std::filesystem::path& trash_path);
 
 }  // namespace baton::git

@@ -327,6 +327,15 @@ int cmd_preserved(const std::vector<std::string>& args, bool as_json) {
       std::cout << pad(p["session"].get<std::string>(), 16)
                 << p["commit"].get<std::string>().substr(0, 12) << "  " << p["paths"].size()
                 << " files  " << p["message"].get<std::string>() << "\n";
+    if (r->contains("kept")) {
+      for (const auto& k : (*r)["kept"]) {
+        std::string entries;
+        for (const auto& e : k["entries"])
+          entries += (entries.empty() ? "" : ", ") + e.get<std::string>();
+        std::cout << pad(k["session"].get<std::string>(), 16) << "kept in "
+                  << k["path"].get<std::string>() << ": " << entries << "\n";
+      }
+    }
   } else if (action == "show") {
     std::cout << (*r)["ref"].get<std::string>() << " " << (*r)["commit"].get<std::string>() << "\n";
     for (const auto& f : (*r)["paths"]) std::cout << "  " << f.get<std::string>() << "\n";

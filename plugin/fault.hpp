@@ -14,7 +14,7 @@
 
 namespace baton::plugin {
 
-inline constexpr std::array<std::string_view, 18> kFaultPoints = {
+inline constexpr std::array<std::string_view, 19> kFaultPoints = {
     "preflight.done",     // checks passed, nothing touched yet
     "prepare.persisted",  // journal written, no worktree yet
     "prepare.done",       // .prepare-<id> checked out
@@ -24,7 +24,8 @@ inline constexpr std::array<std::string_view, 18> kFaultPoints = {
     "handoff.persisted",  // about to move the prepared tree
     "handoff.moved",      // prepared tree at the stable path, branch not yet adopted
     "handoff.adopted",    // branch adopted at the stable path, work not yet re-applied
-    "handoff.done",       // branch adopted, work re-applied
+    "handoff.reapplied",  // work re-applied, ignored files and submodules not yet carried
+    "handoff.done",       // branch adopted, work re-applied and carried
     "launch.started",     // agent running, not yet persisted active
     "launch.persisted",   // active on disk, not yet verified
     "verify.done",        // agent and branch verified, trash not yet deleted

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "git/branch.hpp"
+#include "git/carry.hpp"
 #include "git/checked_out.hpp"
 #include "git/inventory.hpp"
 #include "git/preserve.hpp"
@@ -20,6 +21,7 @@
 #include "git/reapply.hpp"
 #include "git/release.hpp"
 #include "git/repository.hpp"
+#include "git/submodules.hpp"
 #include "git/worktree.hpp"
 #include "hooks/runner.hpp"
 #include "plugin/fault.hpp"
@@ -100,7 +102,11 @@ void sweep_leftovers(const std::string& repo_path, const std::string& project_di
   auto inv = git::inventory(proj->repo.get(), project_dir);
   if (!inv) return;
   for (const auto& t : inv->trash_dirs) {
-    if (auto d = git::delete_trash(t.path); !d) spdlog::warn("{}", d.error().message);
+    if (auto d = git::delete_trash(t.path); !d) {
+      spdlog::warn("{}", d.error().message);
+    } else if (auto m = git::delete_saved_modules(proj->repo.get(), t.session_id); !m) {
+      spdlog::warn("{}", m.error().message);
+    }
   }
   for (const auto& e : inv->stale_entries) {
     if (e.name.rfind(git::kWorktreeNamePrefix, 0) != 0) continue;
@@ -401,6 +407,12 @@ void Handoff::prepare() {
             r.error = prepared.error().message;
             return r;
           }
+          // Submodules as the user's own checkout has them, before anything is stopped.
+          if (auto sm = git::init_submodules(proj->repo.get(), prepared->path); !sm) {
+            r.notes.push_back(sm.error().message);
+          } else {
+            r.notes = std::move(sm->notes);
+          }
           for (const auto& link : symlinks) {
             const fs::path src = fs::path(repo_path) / link;
             const fs::path dst = prepared->path / link;
@@ -418,6 +430,7 @@ void Handoff::prepare() {
         },
         [self](StepResult r) {
           if (!r.error.empty()) return self->fail("prepare_failed", r.error);
+          for (auto& n : r.notes) self->outcome_.notes.push_back(n);
           if (self->faulted("prepare.done")) return;
           // post_create commands, then before_spawn, each through the hook runner.
           self->prepare_hooks_ = self->cfg_.post_create;
@@ -483,6 +496,8 @@ void Handoff::retire(const std::string& id) {
       const std::string trash = self->project_dir_ + "/" + std::string(git::kTrashDirPrefix) + id;
       const std::string branch = self->cfg_.branch;
       const bool has_preserved = !rec->preserved_commit.empty();
+      // `down` starts no tree to carry into: its tree is deleted as before.
+      const bool is_carried = !self->req_.is_down;
       struct Retired {
         StepResult r;
         std::string ref;
@@ -491,7 +506,7 @@ void Handoff::retire(const std::string& id) {
       };
       run_off_loop<Retired>(
           self->orch_.loop(),
-          [repo_path, worktree, trash, branch, id, has_preserved]() -> Retired {
+          [repo_path, worktree, trash, branch, id, has_preserved, is_carried]() -> Retired {
             Retired out;
             auto proj = git::open_project(repo_path);
             if (!proj) {
@@ -503,7 +518,12 @@ void Handoff::retire(const std::string& id) {
             const bool has_tree = !worktree.empty() && exists(worktree) && !exists(trash) &&
                                   is_worktree_of(worktree, id);
             if (has_tree && !has_preserved) {
-              auto p = git::preserve_uncommitted(proj->repo.get(), worktree, id);
+              // The same scan lists what no commit holds (ignored files, nested repositories,
+              // submodules); the list goes into the tree before it moves, so a retried retire
+              // or a restarted daemon still knows what to carry out of the trash.
+              std::vector<git::CarryEntry> carry;
+              auto p = git::preserve_uncommitted(proj->repo.get(), worktree, id,
+                                                 is_carried ? &carry : nullptr);
               if (!p) {
                 out.r.error = p.error().message;
                 return out;
@@ -513,6 +533,10 @@ void Handoff::retire(const std::string& id) {
                 out.commit = (*p)->oid;
                 out.r.notes = (*p)->notes;
               }
+              if (auto m = git::write_carry_manifest(worktree, carry); !m) {
+                out.r.error = m.error().message;
+                return out;
+              }
             }
             out.preserved_at = std::chrono::steady_clock::now();
             if (has_tree) {
@@ -520,6 +544,13 @@ void Handoff::retire(const std::string& id) {
                 out.r.error = a.error().message;
                 return out;
               }
+            }
+            // Its submodules' git dirs live in its admin dir, which the prune deletes.
+            if (auto sm =
+                    git::save_submodule_git_dirs(proj->repo.get(), git::worktree_name(id), id);
+                !sm) {
+              out.r.error = sm.error().message;
+              return out;
             }
             // The branch-free check comes once, after every retire (check_branch_free).
             if (auto pr = git::release_prune(proj->repo.get(), git::worktree_name(id), "");
@@ -626,9 +657,14 @@ void Handoff::handoff() {
     const std::string temp = self->temp_branch_;
     const std::vector<std::string> commits =
         self->cfg_.carry_uncommitted ? self->preserved_commits_ : std::vector<std::string>{};
+    // The retired trees (trash path, session id) to carry ignored entries, nested
+    // repositories and submodules out of.
+    std::vector<std::pair<std::string, std::string>> retired_trees;
+    for (std::size_t i = 0; i < self->trash_.size() && i < self->outcome_.retired.size(); ++i)
+      retired_trees.emplace_back(self->trash_[i], self->outcome_.retired[i]);
     run_off_loop<StepResult>(
         self->orch_.loop(),
-        [repo_path, name, stable, prepared, branch, temp, commits,
+        [repo_path, name, stable, prepared, branch, temp, commits, retired_trees,
          env = self->req_.env]() -> StepResult {
           StepResult r;
           auto proj = git::open_project(repo_path);
@@ -665,7 +701,28 @@ void Handoff::handoff() {
               for (const auto& f : ra->conflicts) files += (files.empty() ? "" : ", ") + f;
               r.notes.push_back("preserved work " + c.substr(0, 12) + " conflicts in " + files +
                                 "; it stays at its ref (baton preserved apply)");
+            } else {
+              for (auto& n : ra->notes) r.notes.push_back(n);
             }
+          }
+          if (fault_hit(env, "handoff.reapplied")) {
+            r.code = "fault";
+            r.error = "fault injected at handoff.reapplied";
+            return r;
+          }
+          // Before the launch: the new agent starts in a tree that already holds the old
+          // one's .env, node_modules/ and submodules. One rename per entry, no copy.
+          for (const auto& [trash, old_id] : retired_trees) {
+            auto carried = git::carry_entries(proj->repo.get(), trash, old_id, stable);
+            if (!carried) {
+              r.notes.push_back("could not carry from " + trash + ": " + carried.error().message);
+              continue;
+            }
+            for (const auto& k : carried->kept)
+              r.notes.push_back("kept " + k + " (the new tree has its own) in " +
+                                carried->kept_dir.string() + " (baton preserved ls)");
+            for (const auto& f : carried->failed)
+              r.notes.push_back("not carried: " + f + "; kept in " + trash);
           }
           return r;
         },
@@ -775,9 +832,18 @@ void Handoff::finish_trash() {
       orch_.loop(),
       [trash, repo_path, project_dir]() {
         std::map<std::string, std::string> errors;
+        auto proj = git::open_project(repo_path);
         for (const auto& t : trash) {
           if (!exists(t)) continue;
-          if (auto d = git::delete_trash(t); !d) errors[t] = d.error().message;
+          if (auto d = git::delete_trash(t); !d) {
+            errors[t] = d.error().message;
+          } else if (proj) {
+            // The submodule git dirs its tree did not take along go with it.
+            const std::string leaf = fs::path(t).filename().string();
+            const std::string id = leaf.substr(git::kTrashDirPrefix.size());
+            if (auto m = git::delete_saved_modules(proj->repo.get(), id); !m)
+              spdlog::warn("{}", m.error().message);
+          }
         }
         sweep_leftovers(repo_path, project_dir);
         // A handoff's git work leaves megabytes free in the worker threads' malloc arenas,

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "git/carry.hpp"
 #include "git/preserved_refs.hpp"
 #include "git/reapply.hpp"
 #include "git/repository.hpp"
@@ -242,9 +243,10 @@ void Orchestrator::register_methods() {
         Json result;
       };
       const std::string repo_path = p.path;
+      const std::string project_dir = p.config ? p.config->workspace_root + "/" + p.id : "";
       run_off_loop<Done>(
           loop(),
-          [repo_path, action, id, worktree] {
+          [repo_path, action, id, worktree, project_dir] {
             Done d;
             auto proj = git::open_project(repo_path);
             if (!proj) {
@@ -267,7 +269,14 @@ void Orchestrator::register_methods() {
               if (i.session == id) found = &i;
             }
             if (action == "ls") {
-              d.result = Json{{"preserved", items}};
+              // What a replace could not carry into the new tree because it held its own.
+              Json kept = Json::array();
+              if (!project_dir.empty()) {
+                for (const auto& k : git::list_kept(project_dir))
+                  kept.push_back(Json{
+                      {"session", k.session}, {"path", k.path.string()}, {"entries", k.entries}});
+              }
+              d.result = Json{{"preserved", items}, {"kept", kept}};
               return d;
             }
             if (!found) {

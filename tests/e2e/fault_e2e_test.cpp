@@ -2,7 +2,8 @@
 // so a new step cannot be missed), made to fail and made to SIGKILL the daemon. After each,
 // one more `replace` must converge (OrchestratorE2E::convergence_problem): exactly one active
 // orchestrator on the canonical branch, the branch checked out once, no baton leftovers, every
-// preserved commit reachable, and every byte of the uncommitted work still there.
+// preserved commit reachable, and every byte of the uncommitted work still there, an ignored
+// file the carry moves included.
 #include <signal.h>
 
 #include <cstdio>
@@ -23,8 +24,19 @@ using Json = nlohmann::json;
 const std::map<std::string, std::string> kWork = {{"app.txt", "v2 uncommitted\n"},
                                                   {"notes.md", "untracked work\n"}};
 
+// Ignored, so no preserved commit can hold it: only the carry brings it over (issue 15).
+constexpr const char* kIgnoredFile = ".env";
+constexpr const char* kIgnoredWork = "TOKEN=fault\n";
+
 class FaultPoints : public OrchestratorE2E {
  protected:
+  void SetUp() override {
+    OrchestratorE2E::SetUp();
+    write(repo_ + "/.gitignore", std::string(kIgnoredFile) + "\n");
+    git({"add", ".gitignore"});
+    git({"commit", "-q", "-m", "ignore"});
+  }
+
   std::vector<std::string> fault_points() {
     std::vector<std::string> names;
     auto r = baton({"debug", "fault-points"}, opts());
@@ -39,6 +51,7 @@ class FaultPoints : public OrchestratorE2E {
   void start_case() {
     eventually([&] { return status()["health"] == "ok"; }, 10000);
     for (const auto& [file, content] : kWork) write(stable() + "/" + file, content);
+    write(stable() + "/" + kIgnoredFile, kIgnoredWork);
   }
 
   std::size_t log_count(const std::string& needle) {
@@ -70,6 +83,8 @@ class FaultPoints : public OrchestratorE2E {
       eventually([&] { return (problem = convergence_problem(repo_, "shop", kWork)).empty(); },
                  10000);
     }
+    if (problem.empty() && read_file(stable() + "/" + kIgnoredFile) != kIgnoredWork)
+      problem = std::string(kIgnoredFile) + " (ignored) was not carried";
     if (problem.empty()) return "ok";
     ADD_FAILURE() << what << " did not converge: " << problem << "\nfirst error: " << first_error;
     return "FAILED";

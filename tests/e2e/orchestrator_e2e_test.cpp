@@ -101,6 +101,194 @@ TEST_F(OrchestratorE2E, ReplaceCarriesUncommittedWorkAndTheGitCliAgrees) {
   EXPECT_NE(screen_of("shop-2").find("session=shop-2"), std::string::npos);
 }
 
+// Issue 15: nothing is deleted that is not carried. Each case puts into the running
+// orchestrator's tree something a status scan of tracked and untracked files cannot commit,
+// replaces it, and finds it whole in the new orchestrator's tree.
+class CarryE2E : public OrchestratorE2E {
+ protected:
+  void SetUp() override {
+    OrchestratorE2E::SetUp();
+    write(repo_ + "/.gitignore", ".env\nnode_modules/\n");
+    git({"add", ".gitignore"});
+    git({"commit", "-q", "-m", "ignore"});
+  }
+
+  // A submodule from a local repository, added and committed by the running orchestrator
+  // in its own tree (its git dir then lives in that worktree's admin dir).
+  void add_submodule() {
+    const std::string lib = tmp_ + "/lib";
+    fs::create_directories(lib);
+    git({"init", "-q", "-b", "main"}, lib);
+    write(lib + "/lib.txt", "lib v1\n");
+    git({"add", "."}, lib);
+    git({"commit", "-q", "-m", "lib"}, lib);
+    auto add =
+        git({"-c", "protocol.file.allow=always", "submodule", "add", "-q", lib, "sub"}, stable());
+    ASSERT_EQ(add.status, 0) << add.err;
+    ASSERT_EQ(git({"commit", "-q", "-m", "sub"}, stable()).status, 0);
+  }
+
+  RunResult replace() {
+    auto r = b({"replace", repo_, "--json"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(active_count(), 1);
+    EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/.trash-shop-1"));
+    return r;
+  }
+};
+
+TEST_F(CarryE2E, AReplaceCarriesADirtySubmodule) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  add_submodule();
+  write(stable() + "/sub/lib.txt", "lib edited\n");
+  replace();
+  EXPECT_EQ(read_file(stable() + "/sub/lib.txt"), "lib edited\n");
+  EXPECT_EQ(git({"status", "--porcelain"}, stable() + "/sub").out, " M lib.txt\n");
+  EXPECT_EQ(git({"status", "--porcelain"}, stable()).out, " M sub\n");
+}
+
+TEST_F(CarryE2E, AReplaceCarriesANewFileInASubmodule) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  add_submodule();
+  write(stable() + "/sub/new.txt", "new in sub\n");
+  replace();
+  EXPECT_EQ(read_file(stable() + "/sub/new.txt"), "new in sub\n");
+  EXPECT_EQ(git({"status", "--porcelain"}, stable() + "/sub").out, "?? new.txt\n");
+}
+
+TEST_F(CarryE2E, SubmodulesAreInitializedAsInTheUsersCheckoutAndCarriedDirty) {
+  // The user's own checkout has the submodule initialized; the orchestrator's tree gets it too.
+  const std::string lib = tmp_ + "/lib";
+  fs::create_directories(lib);
+  git({"init", "-q", "-b", "main"}, lib);
+  write(lib + "/lib.txt", "lib v1\n");
+  git({"add", "."}, lib);
+  git({"commit", "-q", "-m", "lib"}, lib);
+  ASSERT_EQ(git({"-c", "protocol.file.allow=always", "submodule", "add", "-q", lib, "sub"}).status,
+            0);
+  ASSERT_EQ(git({"commit", "-q", "-m", "sub"}).status, 0);
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  EXPECT_EQ(read_file(stable() + "/sub/lib.txt"), "lib v1\n");
+  EXPECT_EQ(git({"status", "--porcelain"}, stable()).out, "");
+  write(stable() + "/sub/lib.txt", "lib edited\n");
+  replace();
+  EXPECT_EQ(read_file(stable() + "/sub/lib.txt"), "lib edited\n");
+  EXPECT_EQ(git({"status", "--porcelain"}, stable() + "/sub").out, " M lib.txt\n");
+  EXPECT_EQ(git({"status", "--porcelain"}, stable()).out, " M sub\n");
+  // The copy the prepare made went with the old tree; nothing of it is left behind.
+  EXPECT_EQ(git({"worktree", "list", "--porcelain"}).out.find("prunable"), std::string::npos);
+}
+
+TEST_F(CarryE2E, AReplaceCarriesAnUntrackedNestedRepository) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const std::string tool = stable() + "/vendor/tool";
+  fs::create_directories(tool);
+  git({"init", "-q", "-b", "main"}, tool);
+  write(tool + "/tool.txt", "committed\n");
+  git({"add", "."}, tool);
+  git({"commit", "-q", "-m", "tool"}, tool);
+  write(tool + "/wip.txt", "not committed\n");
+  auto r = replace();
+  EXPECT_EQ(r.err.find("not preserved"), std::string::npos) << r.err;
+  EXPECT_EQ(git({"log", "--format=%s"}, tool).out, "tool\n");
+  EXPECT_EQ(read_file(tool + "/wip.txt"), "not committed\n");
+  EXPECT_EQ(git({"status", "--porcelain"}, tool).out, "?? wip.txt\n");
+}
+
+TEST_F(CarryE2E, AReplaceCarriesAnIgnoredEnvFile) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/.env", "TOKEN=secret\n");
+  replace();
+  EXPECT_EQ(read_file(stable() + "/.env"), "TOKEN=secret\n");
+  EXPECT_EQ(git({"status", "--porcelain", "--ignored"}, stable()).out, "!! .env\n");
+}
+
+TEST_F(CarryE2E, AReplaceCarriesAnIgnoredNodeModulesDirectoryByRenameNotCopy) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const std::string file = stable() + "/node_modules/left-pad/index.js";
+  fs::create_directories(fs::path(file).parent_path());
+  write(file, "module.exports = pad;\n");
+  struct stat before {};
+  ASSERT_EQ(lstat(file.c_str(), &before), 0);
+  replace();
+  EXPECT_EQ(read_file(file), "module.exports = pad;\n");
+  // The same inode: moved inside the gap, never copied (the gap does not grow with it).
+  struct stat after {};
+  ASSERT_EQ(lstat(file.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_EQ(git({"status", "--porcelain", "--ignored"}, stable()).out, "!! node_modules/\n");
+}
+
+TEST_F(CarryE2E, AReplaceKeepsAPartialStagingAndAStagedNewFile) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/app.txt", "v2 staged\n");
+  git({"add", "app.txt"}, stable());
+  write(stable() + "/app.txt", "v3 changed after staging\n");
+  write(stable() + "/added.txt", "new and staged\n");
+  git({"add", "added.txt"}, stable());
+  ASSERT_EQ(git({"status", "--porcelain"}, stable()).out, "A  added.txt\nMM app.txt\n");
+  replace();
+  EXPECT_EQ(git({"status", "--porcelain"}, stable()).out, "A  added.txt\nMM app.txt\n");
+  EXPECT_EQ(git({"show", ":app.txt"}, stable()).out, "v2 staged\n");
+  EXPECT_EQ(read_file(stable() + "/app.txt"), "v3 changed after staging\n");
+  EXPECT_EQ(git({"show", ":added.txt"}, stable()).out, "new and staged\n");
+}
+
+TEST_F(CarryE2E, WhatTheNewTreeHasItsOwnOfIsKeptWholeAndListed) {
+  // The new tree makes its own .env (a post_create command), so the old one has no place.
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[workspace]\npost_create = [\"echo fresh > .env\"]\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/.env", "TOKEN=old\n");
+  auto r = b({"replace", repo_});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string kept = home_ + "/worktrees/shop/.kept-shop-1";
+  EXPECT_NE(r.err.find("kept .env (the new tree has its own) in " + kept), std::string::npos)
+      << r.err;
+  EXPECT_EQ(read_file(kept + "/.env"), "TOKEN=old\n");
+  EXPECT_EQ(read_file(stable() + "/.env"), "fresh\n");
+  EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/.trash-shop-1"));
+  const std::string ls = baton_ok({"preserved", repo_, "ls"}, opts());
+  EXPECT_NE(ls.find("kept in " + kept + ": .env"), std::string::npos) << ls;
+  // The same bytes on both sides are nothing to keep.
+  ASSERT_EQ(b({"replace", repo_}).status, 0);
+  EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/.kept-shop-2"));
+}
+
+TEST_F(CarryE2E, AReplaceThatCannotCarrySomethingKeepsTheOldTreeAndFails) {
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[workspace]\npost_create = [\"echo fresh > .env\"]\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/.env", "TOKEN=old\n");
+  // Nowhere to keep it either: a file where the kept directory would go.
+  const std::string blocker = home_ + "/worktrees/shop/.kept-shop-1";
+  write(blocker, "in the way\n");
+  auto r = b({"replace", repo_});
+  EXPECT_EQ(r.status, 1) << r.err;
+  const std::string trash = home_ + "/worktrees/shop/.trash-shop-1";
+  EXPECT_EQ(last_line(r.err),
+            "baton: kept " + trash +
+                ": it holds .env, which the new tree could not take; move them where you want "
+                "them (or delete them), then run 'baton replace'\n")
+      << r.err;
+  EXPECT_EQ(read_file(trash + "/.env"), "TOKEN=old\n");
+  EXPECT_EQ(active_count(), 1);
+  EXPECT_EQ(status()["health"], "stuck");
+  // With the way cleared, the next replace finishes it and nothing was lost.
+  fs::remove(blocker);
+  auto again = b({"replace", repo_});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_FALSE(fs::exists(trash));
+  EXPECT_EQ(read_file(blocker + "/.env"), "TOKEN=old\n");
+  EXPECT_EQ(status()["health"], "ok");
+}
+
 TEST_F(OrchestratorE2E, PreflightFailuresLeaveTheOldOrchestratorRunning) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   const long pid = status()["orchestrator"]["pid"].get<long>();

@@ -144,9 +144,9 @@ TEST_F(HandoffSequenceTest, TheGitCliAgreesAfterTheWholeSequence) {
   EXPECT_EQ(listed.find("prunable"), std::string::npos) << listed;
   EXPECT_EQ(listed.find(".prepare-"), std::string::npos) << listed;
 
-  // Exactly the re-applied changes, on top of the late commit.
+  // Exactly the re-applied changes, on top of the late commit, the stage kept apart.
   EXPECT_EQ(lines(git_ok(stable_dir(), "status --porcelain")),
-            (std::set<std::string>{" M tracked.txt", " M staged.txt", " D gone.txt", " M image.bin",
+            (std::set<std::string>{" M tracked.txt", "M  staged.txt", " D gone.txt", " M image.bin",
                                    "?? link", "?? \"untracked dir/\""}));
   EXPECT_EQ(read_file(stable_dir() / "late.txt"), "late\n");
   EXPECT_EQ(git_ok(stable_dir(), "rev-parse --abbrev-ref HEAD"), std::string(kBranch) + "\n");

@@ -1,5 +1,8 @@
 #include "git/preserve.hpp"
 
+#include <set>
+#include <utility>
+
 #include <gtest/gtest.h>
 
 #include "fixture.hpp"
@@ -92,6 +95,67 @@ TEST_F(PreserveTest, CapturesEveryKindOfChangeAsTheWorktreeHasIt) {
   EXPECT_NE(git_ok(wt(), "ls-tree " + oid + " link").find("120000"), std::string::npos);
   EXPECT_EQ(show(oid, "link"), "tracked.txt");
   EXPECT_TRUE((*preserved)->notes.empty());
+}
+
+TEST_F(PreserveTest, KeepsTheStageApartInAnIndexCommitAsGitStashDoes) {
+  write_file(wt() / "staged.txt", "staged\n");  // MM: staged, then changed again
+  git_ok(wt(), "add staged.txt");
+  write_file(wt() / "staged.txt", "staged then modified\n");
+  write_file(wt() / "added.txt", "added\n");  // A: a staged new file
+  git_ok(wt(), "add added.txt");
+
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  const std::string& oid = (*preserved)->oid;
+  ASSERT_FALSE((*preserved)->index_oid.empty());
+  EXPECT_EQ(git_ok(wt(), "rev-parse " + oid + "^2"), (*preserved)->index_oid + "\n");
+  EXPECT_EQ(git_ok(wt(), "rev-parse " + oid + "^1"), git_ok(wt(), "rev-parse HEAD"));
+  EXPECT_EQ(git_ok(wt(), "rev-parse " + oid + "^2^"), git_ok(wt(), "rev-parse HEAD"));
+  EXPECT_EQ(show(oid, "staged.txt"), "staged then modified\n");
+  EXPECT_EQ(show(oid + "^2", "staged.txt"), "staged\n");
+  EXPECT_EQ(show(oid + "^2", "added.txt"), "added\n");
+  EXPECT_EQ(show(oid + "^2", "tracked.txt"), "one\n");
+  // The git CLI reads it as a stash: applied with --index, the stage comes back apart.
+  fs::path other = tmp_.path() / "other";
+  git_ok(repo_dir(), "worktree add -q --detach '" + other.native() + "' " + kCanonical);
+  git_ok(other, "stash apply -q --index " + oid);
+  EXPECT_EQ(git_ok(other, "status --porcelain"), "A  added.txt\nMM staged.txt\n");
+}
+
+TEST_F(PreserveTest, PreservesAStageWhoseFilesMatchHead) {
+  write_file(wt() / "tracked.txt", "staged only\n");
+  git_ok(wt(), "add tracked.txt");
+  write_file(wt() / "tracked.txt", "one\n");  // the worktree back at HEAD, the stage not
+
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  EXPECT_EQ(show((*preserved)->oid + "^2", "tracked.txt"), "staged only\n");
+  EXPECT_EQ(show((*preserved)->oid, "tracked.txt"), "one\n");
+}
+
+TEST_F(PreserveTest, ListsWhatNoCommitCanHoldForTheCarry) {
+  write_file(wt() / "build" / "out" / "a.o", "obj\n");  // an ignored directory: one entry
+  write_file(wt() / "trace.log", "log\n");              // an ignored file
+  fs::create_directories(wt() / "vendor" / "tool");
+  make_repo(wt() / "vendor" / "tool");  // an untracked nested repository
+  write_file(wt() / "wip.txt", "wip\n");
+
+  std::vector<CarryEntry> carry;
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1", &carry);
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  std::set<std::pair<int, std::string>> listed;
+  for (const auto& e : carry) listed.emplace(static_cast<int>(e.kind), e.path);
+  EXPECT_EQ(listed, (std::set<std::pair<int, std::string>>{
+                        {static_cast<int>(CarryKind::kIgnored), "build"},
+                        {static_cast<int>(CarryKind::kIgnored), "trace.log"},
+                        {static_cast<int>(CarryKind::kNestedRepository), "vendor/tool"}}));
+  // Said once, as what is carried, instead of "not preserved: vendor/tool/ (invalid path)".
+  EXPECT_TRUE((*preserved)->notes.empty()) << (*preserved)->notes[0];
+  EXPECT_EQ(ls_tree((*preserved)->oid).find("vendor"), std::string::npos);
+  EXPECT_EQ(show((*preserved)->oid, "wip.txt"), "wip\n");
 }
 
 TEST_F(PreserveTest, LeavesTheWorktreeItsIndexAndRefsStashUntouched) {

@@ -50,6 +50,37 @@ TEST_F(ReapplyTest, WritesOnlyThePreservedFilesAndLeavesThemUncommitted) {
   EXPECT_EQ(git_ok(new_wt(), "status --porcelain"), " M a.txt\n D b.txt\n?? new.txt\n");
 }
 
+TEST_F(ReapplyTest, RestoresAPartialStagingAndAStagedNewFile) {
+  write_file(old_wt() / "a.txt", "a staged\n");
+  git_ok(old_wt(), "add a.txt");
+  write_file(old_wt() / "a.txt", "a staged then changed\n");
+  write_file(old_wt() / "c.txt", "new and staged\n");
+  git_ok(old_wt(), "add c.txt");
+  const std::string status_before = git_ok(old_wt(), "status --porcelain");
+  ASSERT_EQ(status_before, "MM a.txt\nA  c.txt\n");
+  std::string oid = preserve();
+
+  auto result = reapply_preserved(repo(), new_wt(), oid);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_TRUE(result->is_applied);
+  EXPECT_EQ(git_ok(new_wt(), "status --porcelain"), status_before);
+  EXPECT_EQ(git_ok(new_wt(), "show :a.txt"), "a staged\n");
+  EXPECT_EQ(read_file(new_wt() / "a.txt"), "a staged then changed\n");
+  EXPECT_EQ(git_ok(new_wt(), "show :c.txt"), "new and staged\n");
+}
+
+TEST_F(ReapplyTest, RestoresTheStageOntoAHeadThatMovedMeanwhile) {
+  write_file(old_wt() / "c.txt", "new and staged\n");
+  git_ok(old_wt(), "add c.txt");
+  std::string oid = preserve();
+  commit_file(new_wt(), "b.txt", "b2\n", "Change b");
+
+  auto result = reapply_preserved(repo(), new_wt(), oid);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_TRUE(result->is_applied);
+  EXPECT_EQ(git_ok(new_wt(), "status --porcelain"), "A  c.txt\n");
+}
+
 TEST_F(ReapplyTest, MergesThreeWayOntoAHeadThatMovedMeanwhile) {
   commit_file(old_wt(), "a.txt", "top\nmiddle\nbottom\n", "Three lines");
   git_ok(new_wt(), "checkout -q --detach " + std::string(kCanonical));
