@@ -831,51 +831,72 @@ void Handoff::succeed() {
 
 // `replace` returns as soon as the agent runs; `--wait` also waits out launch_grace. An agent
 // that dies within it is replaced by the previous agent on the branch, so the project always
-// has an orchestrator.
+// has an orchestrator. After the grace a crash is a crash: the orchestrator relaunches the
+// same agent with back-off, so the watch ends with the grace and leaves nothing registered.
 void Handoff::watch_launch_grace() {
-  auto self = shared_from_this();
+  // `baton down` started nothing: there is no launch to fall back from.
+  if (req_.is_down) return end_launch_grace("");
   runtime::Session* live = orch_.daemon().find_session_exact(new_id_);
-  auto* timer = runtime::Timer::make(orch_.loop());
-  auto finished = std::make_shared<bool>(false);
-  auto finish = [self, timer, finished](const std::string& launch_error) {
-    if (*finished) return;
-    *finished = true;
-    timer->close();
-    if (ProjectState* p = self->project(); p && !launch_error.empty())
-      p->launch_error = launch_error;
-    if (!launch_error.empty()) {
-      self->outcome_.ok = false;
-      self->outcome_.launch_error = launch_error;
-      self->outcome_.failure = Failure{"launch_failed", launch_error};
-    }
-    self->is_waited_ = true;
-    auto fns = std::move(self->waited_fns_);
-    self->waited_fns_.clear();
-    for (auto& fn : fns) fn(self->outcome_);
-  };
-  auto died = [self, finish](int status) {
-    // Stopped by a later handoff's retire: that is no launch failure.
-    const SessionRecord* rec = self->orch_.session(self->new_id_);
-    if (rec && (rec->state == "retiring" || rec->state == "retired")) return finish("");
-    // The agent's own last words say why (claude: "Unable to connect to ..."); status and
-    // the command's error line show them.
-    std::string last;
-    if (rec) {
-      for (auto it = rec->last_lines.rbegin(); it != rec->last_lines.rend() && last.empty(); ++it)
-        last = *it;
-    }
-    while (!last.empty() && last.back() == ' ') last.pop_back();
-    if (last.size() > 120) last = last.substr(0, 117) + "...";
-    self->fall_back(self->agent_ + " exited with status " + std::to_string(status) + " within " +
-                        std::to_string(self->cfg_.launch_grace_ms / 1000) + " s" +
-                        (last.empty() ? "" : " (" + last + ")"),
-                    finish);
-  };
-  timer->start(static_cast<std::uint64_t>(cfg_.launch_grace_ms), [finish] { finish(""); });
   // It may have died while the launch was being verified.
-  if (!live) return died(-1);
-  if (!live->is_running()) return died(live->exit_status());
-  live->on_exit([died](runtime::Session& s) { died(s.exit_status()); });
+  if (!live) return on_launch_grace_exit(-1);
+  if (!live->is_running()) return on_launch_grace_exit(live->exit_status());
+  auto self = shared_from_this();
+  if (ProjectState* p = project()) p->launch_watch = self;
+  grace_timer_ = runtime::Timer::make(orch_.loop());
+  grace_timer_->start(static_cast<std::uint64_t>(cfg_.launch_grace_ms),
+                      [self] { self->end_launch_grace(""); });
+  grace_listener_ =
+      live->on_exit([self](runtime::Session& s) { self->on_launch_grace_exit(s.exit_status()); });
+}
+
+void Handoff::stop_watching_launch_grace() {
+  if (grace_timer_) grace_timer_->close();
+  grace_timer_ = nullptr;
+  if (grace_listener_ != 0) {
+    if (runtime::Session* s = orch_.daemon().find_session_exact(new_id_))
+      s->remove_exit_listener(grace_listener_);
+    grace_listener_ = 0;
+  }
+  if (ProjectState* p = project(); p && p->launch_watch.get() == this) p->launch_watch.reset();
+}
+
+void Handoff::end_launch_grace(const std::string& launch_error) {
+  stop_watching_launch_grace();
+  if (is_waited_) return;
+  if (ProjectState* p = project(); p && !launch_error.empty()) p->launch_error = launch_error;
+  if (!launch_error.empty()) {
+    outcome_.ok = false;
+    outcome_.launch_error = launch_error;
+    outcome_.failure = Failure{"launch_failed", launch_error};
+  }
+  is_waited_ = true;
+  auto fns = std::move(waited_fns_);
+  waited_fns_.clear();
+  for (auto& fn : fns) fn(outcome_);
+}
+
+void Handoff::on_launch_grace_exit(int status) {
+  // Whatever comes next, this process's grace is over: no timer, no second call.
+  stop_watching_launch_grace();
+  // `baton shutdown` stopped it: it keeps its restore marker and comes back with the daemon.
+  if (orch_.daemon().is_shutting_down()) return end_launch_grace("");
+  // Stopped by a later handoff's retire: that is no launch failure.
+  const SessionRecord* rec = orch_.session(new_id_);
+  if (rec && (rec->state == "retiring" || rec->state == "retired")) return end_launch_grace("");
+  // The agent's own last words say why (claude: "Unable to connect to ..."); status and
+  // the command's error line show them.
+  std::string last;
+  if (rec) {
+    for (auto it = rec->last_lines.rbegin(); it != rec->last_lines.rend() && last.empty(); ++it)
+      last = *it;
+  }
+  while (!last.empty() && last.back() == ' ') last.pop_back();
+  if (last.size() > 120) last = last.substr(0, 117) + "...";
+  auto self = shared_from_this();
+  fall_back(agent_ + " exited with status " + std::to_string(status) + " within " +
+                std::to_string(cfg_.launch_grace_ms / 1000) + " s" +
+                (last.empty() ? "" : " (" + last + ")"),
+            [self](const std::string& msg) { self->end_launch_grace(msg); });
 }
 
 void Handoff::fall_back(const std::string& why, std::function<void(const std::string&)> then) {

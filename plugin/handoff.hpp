@@ -64,6 +64,10 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   // A second replace joins: it gets progress from now on and the same outcome.
   void join(ProgressFn progress, OutcomeFn done, std::function<void(const HandoffOutcome&)> waited);
   const std::string& agent() const { return agent_; }
+  // The session this handoff started (or is starting).
+  const std::string& new_session() const { return new_id_; }
+  // Ends the launch-grace watch without a fallback (the daemon is shutting down).
+  void end_launch_grace(const std::string& launch_error);
   const HandoffRequest& request() const { return req_; }
 
  private:
@@ -79,6 +83,10 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   void after_launch();
   void finish_trash();
   void watch_launch_grace();
+  // The new agent exited while its launch grace was watched.
+  void on_launch_grace_exit(int status);
+  // Closes the grace timer and removes the exit listener; idempotent.
+  void stop_watching_launch_grace();
   // Starts the previous agent on the branch after a failed launch; `then` gets the message
   // once that fallback handoff has ended (at once when there is none to start).
   void fall_back(const std::string& why, std::function<void(const std::string&)> then);
@@ -121,6 +129,8 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   std::vector<OutcomeFn> waited_fns_;  // called after launch_grace too (--wait)
   bool is_done_ = false;
   bool is_waited_ = false;
+  runtime::Timer* grace_timer_ = nullptr;  // owned until end_launch_grace
+  runtime::Session::ExitListener grace_listener_ = 0;
 };
 
 }  // namespace baton::plugin

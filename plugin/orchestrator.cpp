@@ -85,6 +85,11 @@ void Orchestrator::close_watches() {
     if (p.config_debounce) p.config_debounce->close();
     p.config_watch = nullptr;
     p.config_debounce = nullptr;
+    // A pending relaunch or launch-grace watch would keep the loop, and so the daemon, alive
+    // until it fires, and then act on a daemon that is leaving.
+    if (p.relaunch_timer) p.relaunch_timer->close();
+    p.relaunch_timer = nullptr;
+    if (auto watch = p.launch_watch) watch->end_launch_grace("");
   }
 }
 
@@ -586,7 +591,8 @@ void Orchestrator::on_session_exit(runtime::Session& s) {
   run_session_hook("on_exit", *rec);
   // An agent that ends within its launch grace is the handoff's to handle (fallback).
   ProjectState* p = find_project(rec->project);
-  if (p && !p->handoff && s.exit_status() != 0) schedule_relaunch(rec->id);
+  const bool is_in_grace = p && p->launch_watch && p->launch_watch->new_session() == rec->id;
+  if (p && !p->handoff && !is_in_grace && s.exit_status() != 0) schedule_relaunch(rec->id);
   settle_followers(rec->project, "");
 }
 
@@ -596,7 +602,7 @@ void Orchestrator::settle_followers(const std::string& project, const std::strin
   runtime::Session* s = cur ? daemon_.find_session_exact(cur->id) : nullptr;
   if (s && s->is_running())
     daemon_.hand_over_followers(follow_key(project), *s, notice);
-  else if (!p || (!p->handoff && !p->is_relaunch_pending))
+  else if (!p || (!p->handoff && !p->relaunch_timer))
     daemon_.release_followers(follow_key(project));
 }
 
@@ -642,11 +648,15 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
   }
   const std::uint64_t delay_ms = 1000ull << times.size();
   times.push_back(now);
-  if (ProjectState* p = find_project(project)) p->is_relaunch_pending = true;
-  auto* timer = runtime::Timer::make(loop());
-  timer->start(delay_ms, [this, session_id, project, timer] {
-    timer->close();
-    if (ProjectState* p = find_project(project)) p->is_relaunch_pending = false;
+  ProjectState* owner = find_project(project);
+  if (!owner || is_shutting_down_) return;
+  if (owner->relaunch_timer) owner->relaunch_timer->close();
+  owner->relaunch_timer = runtime::Timer::make(loop());
+  owner->relaunch_timer->start(delay_ms, [this, session_id, project] {
+    if (ProjectState* p = find_project(project); p && p->relaunch_timer) {
+      p->relaunch_timer->close();
+      p->relaunch_timer = nullptr;
+    }
     SessionRecord* rec = session(session_id);
     ProjectState* p = rec ? find_project(rec->project) : nullptr;
     // Only the newest orchestrator, still exited, and no handoff under way.

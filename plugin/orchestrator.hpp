@@ -38,8 +38,12 @@ struct ProjectState {
   std::string config_error;             // set while the config does not parse
   std::string launch_error;             // the last failed launch (fell back to the previous agent)
   std::shared_ptr<Handoff> handoff;     // the one running, if any
+  // The handoff whose new agent is inside its launch grace: an exit there is the handoff's
+  // (fallback), not a crash to relaunch.
+  std::shared_ptr<Handoff> launch_watch;
   bool is_recovering = false;
-  bool is_relaunch_pending = false;          // a crashed orchestrator comes back after a back-off
+  // A crashed orchestrator comes back after a back-off; owned here, closed at shutdown.
+  runtime::Timer* relaunch_timer = nullptr;
   runtime::FsEvent* config_watch = nullptr;  // the repository root, for baton*.toml
   runtime::Timer* config_debounce = nullptr;
 };

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -181,6 +182,65 @@ TEST_F(OrchestratorE2E, AFailedLaunchBringsThePreviousAgentBack) {
   })) << s.dump();
   EXPECT_EQ(s["active_count"], 1);
   EXPECT_NE(s["error"].get<std::string>().find("relaunched ok"), std::string::npos);
+}
+
+// Issue 15: the launch-grace watch ended with the grace; a later crash of the new agent is a
+// crash (relaunched with its resume command), not a failed launch that brings back the old one.
+TEST_F(OrchestratorE2E, ACrashAfterTheLaunchGraceRelaunchesTheNewAgentNotThePreviousOne) {
+  agent("agent-b", "echo \"AGENT-B $*\"; while :; do sleep 1; done\n");
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[agents.b]\ncommand = [\"agent-b\"]\nresume = [\"agent-b\", \"resume\"]\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  auto r = b({"replace", repo_, "--agent", "b", "--wait"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const long pid = status()["orchestrator"]["pid"].get<long>();
+  ASSERT_EQ(kill(static_cast<pid_t>(pid), SIGKILL), 0);
+  Json s;
+  ASSERT_TRUE(eventually(
+      [&] {
+        s = status();
+        return s["orchestrator"]["state"] == "active" &&
+               s["orchestrator"]["pid"].get<long>() != pid;
+      },
+      15000))
+      << s.dump();
+  EXPECT_EQ(s["orchestrator"]["id"], "shop-2") << s.dump();
+  EXPECT_EQ(s["orchestrator"]["agent"], "b") << s.dump();
+  EXPECT_TRUE(s["error"].is_null()) << s.dump();
+  EXPECT_EQ(s["active_count"], 1);
+  EXPECT_TRUE(eventually([&] {
+    return capture("shop-2").find("AGENT-B resume") != std::string::npos;
+  })) << capture("shop-2");
+}
+
+// Nothing the handoff registered acts during `baton shutdown`: the new agent, stopped inside its
+// grace, is no failed launch; it comes back with the daemon, which leaves at once.
+TEST_F(OrchestratorE2E, AShutdownInsideTheLaunchGraceFallsBackToNothing) {
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"60s\"\n"
+      "[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[agents.other]\ncommand = [\"agent-ok\"]\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  ASSERT_EQ(b({"replace", repo_, "--agent", "other"}).status, 0);
+  const pid_t daemon = daemon_pid();
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_EQ(b({"shutdown"}).status, 0);
+  ASSERT_TRUE(eventually([&] { return !process_exists(daemon); }, 30000));
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(20))
+      << "the grace timer kept the daemon alive";
+  Json s;
+  EXPECT_TRUE(eventually([&] {
+    s = status();
+    return s["orchestrator"]["state"] == "active" && s["health"] != "replacing";
+  })) << s.dump();
+  EXPECT_EQ(s["orchestrator"]["id"], "shop-2") << s.dump();
+  EXPECT_EQ(s["orchestrator"]["agent"], "other") << s.dump();
+  EXPECT_TRUE(s["error"].is_null()) << s.dump();
+  EXPECT_EQ(s["active_count"], 1);
 }
 
 TEST_F(OrchestratorE2E, AConfigEditToAnotherAgentShowsRestartNeeded) {
