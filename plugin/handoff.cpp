@@ -902,11 +902,10 @@ void Handoff::on_launch_grace_exit(int status) {
 void Handoff::fall_back(const std::string& why, std::function<void(const std::string&)> then) {
   if (req_.is_fallback) return then(why);
   // The agent to fall back to: the newest orchestrator this handoff or an earlier one retired.
-  const SessionRecord* prev = nullptr;
-  for (const auto* r : orch_.project_sessions(req_.project)) {
-    if (r->id == new_id_ || (r->state != "retired" && r->state != "retiring")) continue;
-    if (!prev || r->created_at > prev->created_at) prev = r;
-  }
+  const SessionRecord* prev =
+      newest_where(orch_.project_sessions(req_.project), [this](const SessionRecord& r) {
+        return r.id != new_id_ && (r.state == "retired" || r.state == "retiring");
+      });
   if (!prev) return then(why);
   // Another handoff already runs for the project: it will leave an orchestrator behind.
   if (ProjectState* p = project(); p && p->handoff && p->handoff.get() != this) return then(why);

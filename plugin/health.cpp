@@ -4,21 +4,26 @@
 
 namespace baton::plugin {
 
-namespace {
-
 bool is_newer(const SessionRecord& a, const SessionRecord& b) {
   return std::tie(a.created_at, a.updated_at, a.number) >
          std::tie(b.created_at, b.updated_at, b.number);
 }
 
-const SessionRecord* newest_in_state(const std::vector<const SessionRecord*>& sessions,
-                                     const std::string& state) {
+const SessionRecord* newest_where(const std::vector<const SessionRecord*>& sessions,
+                                  const std::function<bool(const SessionRecord&)>& is_wanted) {
   const SessionRecord* best = nullptr;
   for (const auto* s : sessions) {
-    if (s->state != state) continue;
+    if (!is_wanted(*s)) continue;
     if (!best || is_newer(*s, *best)) best = s;
   }
   return best;
+}
+
+namespace {
+
+const SessionRecord* newest_in_state(const std::vector<const SessionRecord*>& sessions,
+                                     const std::string& state) {
+  return newest_where(sessions, [&state](const SessionRecord& s) { return s.state == state; });
 }
 
 }  // namespace

@@ -211,14 +211,16 @@ void Orchestrator::recover_project(const std::string& id) {
           bool is_retiring = false;
           int active = 0;
           bool owns_stable = f.stable_admin.empty();
-          std::string newest_agent;
           for (const auto* s : project_sessions(id)) {
             is_retiring |= s->state == "retiring";
             active += s->state == "active";
             if (s->state != "retired" && git::worktree_name(s->id) == f.stable_admin)
               owns_stable = true;
-            if (s->state == "active") newest_agent = s->agent;
           }
+          // Of two actives, the newest one's agent goes on (the order of newest_active, not
+          // the store's id order: shop-9 sorts after shop-10).
+          const SessionRecord* newest = newest_active(project_sessions(id));
+          const std::string newest_agent = newest ? newest->agent : std::string();
           const bool needs_handoff = !journal.phase.empty() || is_retiring || active > 1 ||
                                      !owns_stable || f.has_leftovers;
           if (!needs_handoff) return restore_sessions(id);
@@ -303,7 +305,7 @@ void Orchestrator::forget_old_retired(const std::string& project) {
     if (s->state == "retired") retired.push_back(s);
   if (retired.size() <= kRetiredKept) return;
   std::sort(retired.begin(), retired.end(),
-            [](const SessionRecord* a, const SessionRecord* b) { return a->number > b->number; });
+            [](const SessionRecord* a, const SessionRecord* b) { return is_newer(*a, *b); });
   std::vector<std::string> ids;
   for (std::size_t i = kRetiredKept; i < retired.size(); ++i) ids.push_back(retired[i]->id);
   for (const auto& id : ids) store_.sessions.erase(id);

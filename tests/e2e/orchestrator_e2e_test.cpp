@@ -243,6 +243,65 @@ TEST_F(OrchestratorE2E, AShutdownInsideTheLaunchGraceFallsBackToNothing) {
   EXPECT_EQ(s["active_count"], 1);
 }
 
+// Issue 15: "newest" has one order everywhere (created_at, updated_at, then the id's number):
+// start-up recovery of two actives and the fallback after a failed launch pick by it, never by
+// the store's id order (shop-9 sorts after shop-10) or by created_at alone.
+TEST_F(OrchestratorE2E, RecoveryAndFallbackPickTheNewestByOneOrderAmongTenSessions) {
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[agents.other]\ncommand = [\"agent-ok\"]\n"
+      "[agents.fail]\ncommand = [\"agent-fail\"]\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  for (int i = 2; i <= 9; ++i) ASSERT_EQ(b({"replace", repo_}).status, 0) << i;
+  ASSERT_EQ(b({"replace", repo_, "--agent", "other"}).status, 0);
+  ASSERT_EQ(status()["orchestrator"]["id"], "shop-10");
+  const std::string store_path = home_ + "/state/store.json";
+  // The daemon is killed and the store edited: first shop-9 active beside shop-10 (a
+  // duplicate), then every session created in the same millisecond (a clock step).
+  auto edit_store = [&](const std::function<void(Json&)>& edit) {
+    const pid_t daemon = daemon_pid();
+    kill(daemon, SIGKILL);
+    ASSERT_TRUE(eventually([&] { return !process_exists(daemon); }));
+    auto store = Json::parse(read_file(store_path));
+    edit(store["sessions"]);
+    write(store_path, store.dump());
+  };
+  edit_store([](Json& sessions) {
+    sessions["shop-9"]["state"] = "active";
+    sessions["shop-9"]["restore_marker"] = true;
+  });
+  // Recovery finishes the duplicate with the newest active's agent: shop-10's.
+  Json s;
+  ASSERT_TRUE(eventually(
+      [&] {
+        s = status();
+        return s["health"] != "replacing" && s["orchestrator"]["id"] == "shop-11";
+      },
+      20000))
+      << s.dump();
+  EXPECT_EQ(s["orchestrator"]["agent"], "other") << s.dump();
+  EXPECT_EQ(s["active_count"], 1);
+  edit_store([](Json& sessions) {
+    for (auto& [id, rec] : sessions.items()) rec["created_at"] = "2026-01-01T00:00:00.000Z";
+  });
+  ASSERT_TRUE(eventually([&] {
+    s = status();
+    return s["orchestrator"]["state"] == "active" && s["health"] != "replacing";
+  })) << s.dump();
+  // A failed launch falls back to the newest retired: shop-11 (other), not shop-1 (ok), which
+  // comes first in the store among sessions created in the same millisecond.
+  auto r = b({"replace", repo_, "--agent", "fail", "--wait"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("relaunched other"), std::string::npos) << r.err;
+  ASSERT_TRUE(eventually([&] {
+    s = status();
+    return s["health"] != "replacing" && s["orchestrator"]["state"] == "active";
+  })) << s.dump();
+  EXPECT_EQ(s["orchestrator"]["agent"], "other") << s.dump();
+}
+
 TEST_F(OrchestratorE2E, AConfigEditToAnotherAgentShowsRestartNeeded) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   EXPECT_EQ(status()["health"], "ok");
