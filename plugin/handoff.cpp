@@ -692,9 +692,21 @@ void Handoff::launch() {
   rec.created_at = now_iso8601();
   rec.updated_at = rec.created_at;
   rec.restore_marker = true;
-  // The previous agent after a failed launch comes back with its resume command.
+  // The previous agent after a failed launch comes back with its resume command. The files
+  // the agent reads are written off the loop; the gap's spawn step includes them.
   gap_enter(GapStep::kSpawn);
-  auto started = orch_.launch(rec, cfg_, req_.env, req_.is_fallback);
+  auto self = shared_from_this();
+  orch_.prepare_launch(
+      rec, cfg_, req_.env, req_.is_fallback,
+      [self, rec](tl::expected<Orchestrator::PreparedLaunch, std::string> prepared) mutable {
+        auto started = prepared
+                           ? self->orch_.spawn(rec, *prepared)
+                           : tl::expected<void, std::string>(tl::make_unexpected(prepared.error()));
+        self->launched(std::move(rec), std::move(started));
+      });
+}
+
+void Handoff::launched(SessionRecord rec, tl::expected<void, std::string> started) {
   if (has_stopped_any_) {
     const auto exec_seen = std::chrono::steady_clock::now();
     gap_enter(GapStep::kSpawn, exec_seen);
@@ -834,8 +846,12 @@ void Handoff::succeed() {
 // has an orchestrator. After the grace a crash is a crash: the orchestrator relaunches the
 // same agent with back-off, so the watch ends with the grace and leaves nothing registered.
 void Handoff::watch_launch_grace() {
-  // `baton down` started nothing: there is no launch to fall back from.
-  if (req_.is_down) return end_launch_grace("");
+  // `baton down` started nothing: there is no launch to fall back from, and clients that
+  // follow the project have nothing to continue on.
+  if (req_.is_down) {
+    orch_.settle_followers(req_.project, "");
+    return end_launch_grace("");
+  }
   runtime::Session* live = orch_.daemon().find_session_exact(new_id_);
   // It may have died while the launch was being verified.
   if (!live) return on_launch_grace_exit(-1);
@@ -900,7 +916,8 @@ void Handoff::on_launch_grace_exit(int status) {
 }
 
 void Handoff::fall_back(const std::string& why, std::function<void(const std::string&)> then) {
-  if (req_.is_fallback) return then(why);
+  // A daemon that is leaving starts nothing; the store keeps what recovery needs.
+  if (req_.is_fallback || orch_.daemon().is_shutting_down()) return then(why);
   // The agent to fall back to: the newest orchestrator this handoff or an earlier one retired.
   const SessionRecord* prev =
       newest_where(orch_.project_sessions(req_.project), [this](const SessionRecord& r) {

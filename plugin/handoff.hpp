@@ -80,6 +80,8 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   void check_branch_free();
   void handoff();
   void launch();
+  // The rest of launch, on the loop once the agent was spawned (or could not be).
+  void launched(SessionRecord rec, tl::expected<void, std::string> started);
   void after_launch();
   void finish_trash();
   void watch_launch_grace();

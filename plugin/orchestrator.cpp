@@ -430,79 +430,96 @@ Json Orchestrator::status_json(ProjectState& p) {
               {"resume", resume_note}};
 }
 
-tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const ProjectConfig& cfg,
-                                                     const std::map<std::string, std::string>& env,
-                                                     bool resume) {
-  auto it = cfg.agents.find(rec.agent);
-  if (it == cfg.agents.end())
-    return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
-  const AgentSpec& spec = it->second;
-  // A relaunch after a crash or a daemon restart reads the config in force, which may have
-  // changed since it was allowed (DESIGN.md §7).
-  if (!cfg.is_allowed) {
-    const ProjectState* p = find_project(rec.project);
-    const std::string root = p ? p->path : rec.project;
-    return tl::make_unexpected(
-        "the commands in " + root +
-        "/baton.toml are not allowed yet: review it, then run 'baton allow " + root + "'");
+void Orchestrator::prepare_launch(const SessionRecord& rec, const ProjectConfig& cfg,
+                                  const std::map<std::string, std::string>& env, bool resume,
+                                  PreparedFn then) {
+  const ProjectState* p = find_project(rec.project);
+  const std::string repo_root = p ? p->path : std::string();
+  const std::string agent_dir = paths().home + "/agents/" + rec.id;
+  run_off_loop<tl::expected<PreparedLaunch, std::string>>(
+      loop(),
+      [rec, cfg, env, resume, repo_root, agent_dir]() -> tl::expected<PreparedLaunch, std::string> {
+        auto it = cfg.agents.find(rec.agent);
+        if (it == cfg.agents.end())
+          return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
+        const AgentSpec& spec = it->second;
+        // A relaunch after a crash or a daemon restart reads the config in force, which may
+        // have changed since it was allowed (DESIGN.md §7).
+        if (!cfg.is_allowed) {
+          const std::string root = repo_root.empty() ? rec.project : repo_root;
+          return tl::make_unexpected(
+              "the commands in " + root +
+              "/baton.toml are not allowed yet: review it, then run 'baton allow " + root + "'");
+        }
+        LaunchContext ctx;
+        ctx.baton_bin = self_dir() + "/baton";
+        ctx.agent_dir = agent_dir;
+        ctx.repo_root = repo_root;
+        ctx.env = env;
+        for (const auto& [k, v] : cfg.env) ctx.env[k] = v;
+        for (const auto& [k, v] : spec.env) ctx.env[k] = v;
+        ctx.file_exists = [](const std::string& path) { return fs::exists(path); };
+        auto plan = plan_launch(spec, cfg, rec, resume, ctx);
+        if (!plan) return tl::make_unexpected(plan.error());
+        // Small files beside the agent (claude's hook settings; its trust entry), written
+        // before the spawn that reads them.
+        for (const auto& file : plan->files) {
+          std::error_code ec;
+          fs::create_directories(fs::path(file.path).parent_path(), ec);
+          if (auto w = write_file_atomic(file.path, file.content); !w)
+            return tl::make_unexpected(w.error());
+        }
+        if (spec.kind == AgentKind::kClaude) {
+          // The trust dialog would otherwise stop every new orchestrator worktree: the user
+          // chose this repository for an orchestrator with `baton up`.
+          const std::string config_path = claude_config_path(ctx.env);
+          auto text = read_file(config_path);
+          if (!text && !text.error().empty()) return tl::make_unexpected(text.error());
+          const std::string before = text ? *text : std::string();
+          auto trusted = claude_config_with_trust(before, rec.worktree);
+          if (!trusted) {
+            spdlog::warn("{} {}: not marking {} trusted", config_path, trusted.error(),
+                         rec.worktree);
+          } else if (*trusted != before) {
+            if (auto w = write_file_atomic(config_path, *trusted); !w)
+              spdlog::warn("cannot mark {} trusted for claude: {}", rec.worktree, w.error());
+          }
+        }
+        PreparedLaunch out;
+        for (const auto& [k, v] : ctx.env)
+          out.env.push_back(k + "=" + v);  // command, [env], agent's
+        for (const auto& e : plan->env) out.env.push_back(e);
+        const auto path_it = env.find("PATH");
+        const std::string path =
+            path_it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : path_it->second;
+        out.env.push_back("PATH=" + self_dir() + ":" + path);
+        out.env.push_back("BATON_PROJECT=" + rec.project);
+        out.env.push_back("BATON_SESSION=" + rec.id);
+        out.env.push_back("BATON_BRANCH=" + rec.branch);
+        out.env.push_back("BATON_WORKTREE=" + rec.worktree);
+        out.env.push_back("BATON_AGENT=" + rec.agent);
+        out.plan = std::move(*plan);
+        out.permissions = cfg.permissions;
+        return out;
+      },
+      std::move(then));
+}
+
+tl::expected<void, std::string> Orchestrator::spawn(SessionRecord& rec,
+                                                    const PreparedLaunch& launch) {
+  const LaunchPlan& plan = launch.plan;
+  if (plan.conversation_id != rec.conversation_id) {
+    rec.conversation_id = plan.conversation_id;
+    rec.conversation_source = plan.conversation_id.empty() ? "" : "baton";
   }
-  LaunchContext ctx;
-  ctx.baton_bin = self_dir() + "/baton";
-  ctx.agent_dir = paths().home + "/agents/" + rec.id;
-  if (ProjectState* p = find_project(rec.project)) ctx.repo_root = p->path;
-  ctx.env = env;
-  for (const auto& [k, v] : cfg.env) ctx.env[k] = v;
-  for (const auto& [k, v] : spec.env) ctx.env[k] = v;
-  ctx.file_exists = [](const std::string& path) { return fs::exists(path); };
-  auto plan = plan_launch(spec, cfg, rec, resume, ctx);
-  if (!plan) return tl::make_unexpected(plan.error());
-  // Small files beside the agent (claude's hook settings; its trust entry), written before
-  // the spawn that reads them.
-  for (const auto& file : plan->files) {
-    std::error_code ec;
-    fs::create_directories(fs::path(file.path).parent_path(), ec);
-    if (auto w = write_file_atomic(file.path, file.content); !w)
-      return tl::make_unexpected(w.error());
-  }
-  if (spec.kind == AgentKind::kClaude) {
-    // The trust dialog would otherwise stop every new orchestrator worktree: the user chose
-    // this repository for an orchestrator with `baton up`.
-    const std::string config_path = claude_config_path(ctx.env);
-    auto text = read_file(config_path);
-    if (!text && !text.error().empty()) return tl::make_unexpected(text.error());
-    const std::string before = text ? *text : std::string();
-    auto trusted = claude_config_with_trust(before, rec.worktree);
-    if (!trusted) {
-      spdlog::warn("{} {}: not marking {} trusted", config_path, trusted.error(), rec.worktree);
-    } else if (*trusted != before) {
-      if (auto w = write_file_atomic(config_path, *trusted); !w)
-        spdlog::warn("cannot mark {} trusted for claude: {}", rec.worktree, w.error());
-    }
-  }
-  const std::vector<std::string>& argv = plan->argv;
-  if (plan->conversation_id != rec.conversation_id) {
-    rec.conversation_id = plan->conversation_id;
-    rec.conversation_source = plan->conversation_id.empty() ? "" : "baton";
-  }
-  rec.resume_mode = plan->resume_mode;
-  rec.permissions = cfg.permissions;
-  std::vector<std::string> extra;
-  for (const auto& [k, v] : ctx.env) extra.push_back(k + "=" + v);  // command, [env], agent's
-  for (const auto& e : plan->env) extra.push_back(e);
-  const auto path_it = env.find("PATH");
-  const std::string path = path_it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : path_it->second;
-  extra.push_back("PATH=" + self_dir() + ":" + path);
-  extra.push_back("BATON_PROJECT=" + rec.project);
-  extra.push_back("BATON_SESSION=" + rec.id);
-  extra.push_back("BATON_BRANCH=" + rec.branch);
-  extra.push_back("BATON_WORKTREE=" + rec.worktree);
-  extra.push_back("BATON_AGENT=" + rec.agent);
+  rec.resume_mode = plan.resume_mode;
+  rec.permissions = launch.permissions;
   runtime::SessionSpec sspec;
   sspec.id = rec.id;
-  sspec.spawn.argv = argv;
+  sspec.spawn.argv = plan.argv;
   sspec.spawn.cwd = rec.worktree;
-  sspec.spawn.env = runtime::session_environment(nullptr, extra);
-  rec.argv = argv;
+  sspec.spawn.env = runtime::session_environment(nullptr, launch.env);
+  rec.argv = plan.argv;
   // A relaunch reuses the id: the exited runtime session (kept for its last screen) goes.
   if (runtime::Session* old = daemon_.find_session_exact(rec.id); old && !old->is_running())
     daemon_.remove_session(rec.id);
@@ -659,25 +676,42 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
       p->relaunch_timer->close();
       p->relaunch_timer = nullptr;
     }
-    SessionRecord* rec = session(session_id);
-    ProjectState* p = rec ? find_project(rec->project) : nullptr;
-    // Only the newest orchestrator, still exited, and no handoff under way.
-    if (!rec || !p || p->handoff || rec->state != "exited" || !p->config ||
-        current_orchestrator(project_sessions(p->id)) != rec)
-      return settle_followers(project, "");
+    // Only the newest orchestrator, still exited, no handoff under way, and the daemon not
+    // leaving: checked again once the launch files are written.
+    auto is_wanted = [this, session_id]() -> SessionRecord* {
+      SessionRecord* rec = session(session_id);
+      ProjectState* p = rec ? find_project(rec->project) : nullptr;
+      if (!rec || !p || p->handoff || rec->state != "exited" || !p->config || is_shutting_down_ ||
+          daemon_.is_shutting_down() || current_orchestrator(project_sessions(p->id)) != rec)
+        return nullptr;
+      return rec;
+    };
+    SessionRecord* rec = is_wanted();
+    if (!rec) return settle_followers(project, "");
+    ProjectState* p = find_project(rec->project);
     const auto env = store_.projects[p->id].env;
-    if (auto r = launch(*rec, *p->config, env, true); !r) {
-      rec->last_error = r.error();
-      spdlog::warn("relaunch of {} failed: {}", session_id, r.error());
-    } else {
-      rec->state = "active";
-      rec->restore_marker = true;
-      rec->last_error.clear();
-      spdlog::info("relaunched {} after a crash (pid {})", session_id, rec->pid);
-    }
-    rec->updated_at = now_iso8601();
-    persist([](tl::expected<void, std::string>) {});
-    settle_followers(project, "baton: orchestrator " + session_id + " restarted after a crash");
+    prepare_launch(
+        *rec, *p->config, env, true,
+        [this, session_id, project, is_wanted](tl::expected<PreparedLaunch, std::string> prepared) {
+          SessionRecord* rec = is_wanted();
+          if (!rec) return settle_followers(project, "");
+          auto r = prepared
+                       ? spawn(*rec, *prepared)
+                       : tl::expected<void, std::string>(tl::make_unexpected(prepared.error()));
+          if (!r) {
+            rec->last_error = r.error();
+            spdlog::warn("relaunch of {} failed: {}", session_id, r.error());
+          } else {
+            rec->state = "active";
+            rec->restore_marker = true;
+            rec->last_error.clear();
+            spdlog::info("relaunched {} after a crash (pid {})", session_id, rec->pid);
+          }
+          rec->updated_at = now_iso8601();
+          persist([](tl::expected<void, std::string>) {});
+          settle_followers(project,
+                           "baton: orchestrator " + session_id + " restarted after a crash");
+        });
   });
 }
 
@@ -698,15 +732,12 @@ void Orchestrator::restore_sessions(const std::string& project) {
     p->is_recovering = true;
     const std::string sid = id;
     const auto env = store_.projects[rec.project].env;
-    reload_config(*p, env, [this, sid, env](tl::expected<ProjectConfig, std::string> cfg) {
+    auto finish = [this, sid](tl::expected<void, std::string> started) {
       SessionRecord* rec = session(sid);
       if (!rec) return;
       if (ProjectState* p = find_project(rec->project)) p->is_recovering = false;
-      if (!cfg) {
-        rec->last_error = cfg.error();
-        rec->state = "exited";
-      } else if (auto r = launch(*rec, *cfg, env, true); !r) {
-        rec->last_error = r.error();
+      if (!started) {
+        rec->last_error = started.error();
         rec->state = "exited";
         rec->restore_marker = false;
       } else {
@@ -718,6 +749,35 @@ void Orchestrator::restore_sessions(const std::string& project) {
       persist([this, project](tl::expected<void, std::string>) {
         recovery_faulted(project, "recovery.restored");
       });
+    };
+    reload_config(*p, env, [this, sid, env, finish](tl::expected<ProjectConfig, std::string> cfg) {
+      SessionRecord* rec = session(sid);
+      if (!rec) return;
+      if (!cfg) {
+        if (ProjectState* p = find_project(rec->project)) p->is_recovering = false;
+        rec->last_error = cfg.error();
+        rec->state = "exited";
+        rec->updated_at = now_iso8601();
+        const std::string project = rec->project;
+        return persist([this, project](tl::expected<void, std::string>) {
+          recovery_faulted(project, "recovery.restored");
+        });
+      }
+      prepare_launch(*rec, *cfg, env, true,
+                     [this, sid, finish](tl::expected<PreparedLaunch, std::string> prepared) {
+                       SessionRecord* rec = session(sid);
+                       ProjectState* p = rec ? find_project(rec->project) : nullptr;
+                       if (!rec || !p) return;
+                       // A replace that arrived meanwhile retires it; a shutdown keeps it for next
+                       // time.
+                       if (p->handoff || rec->state != "active" ||
+                           daemon_.find_session_exact(sid) || daemon_.is_shutting_down()) {
+                         p->is_recovering = false;
+                         return;
+                       }
+                       if (!prepared) return finish(tl::make_unexpected(prepared.error()));
+                       finish(spawn(*rec, *prepared));
+                     });
     });
   }
 }

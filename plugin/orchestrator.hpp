@@ -16,6 +16,7 @@
 #include <tl/expected.hpp>
 
 #include "plugin/activity.hpp"
+#include "plugin/agent_launch.hpp"
 #include "plugin/config.hpp"
 #include "plugin/session_store.hpp"
 #include "runtime/control_server.hpp"
@@ -92,10 +93,22 @@ class Orchestrator {
   runtime::protocol::Json session_json(const SessionRecord& s) const;
   std::string health(ProjectState& p);
 
-  // Starts the agent of `rec` in a PTY at its worktree; fills pid and start time.
-  tl::expected<void, std::string> launch(SessionRecord& rec, const ProjectConfig& cfg,
-                                         const std::map<std::string, std::string>& env,
-                                         bool resume);
+  // A launch in two halves. prepare_launch plans the agent's start and writes the files it
+  // reads (claude's hook settings, its trust entry in ~/.claude.json) off the loop, which
+  // never fsyncs (DESIGN.md §8); `then` runs on the loop. spawn then starts the agent in a
+  // PTY. Between the two, callers check the launch is still wanted (a handoff or shutdown
+  // may have begun while the files were written).
+  struct PreparedLaunch {
+    LaunchPlan plan;
+    std::vector<std::string> env;  // KEY=VALUE for the session: command, [env], agent's, baton's
+    std::string permissions;
+  };
+  using PreparedFn = std::function<void(tl::expected<PreparedLaunch, std::string>)>;
+  void prepare_launch(const SessionRecord& rec, const ProjectConfig& cfg,
+                      const std::map<std::string, std::string>& env, bool resume, PreparedFn then);
+  // Starts the prepared agent of `rec` in a PTY at its worktree; fills pid, start time, argv
+  // and what the plan chose. Touches no file.
+  tl::expected<void, std::string> spawn(SessionRecord& rec, const PreparedLaunch& launch);
 
   // Runs one of the project's hooks for a session, in the background (the result is logged).
   void run_session_hook(const std::string& event, const SessionRecord& rec);

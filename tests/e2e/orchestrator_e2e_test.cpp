@@ -1,5 +1,6 @@
 // The orchestrator plugin through the real binaries, against real repositories and small
 // fake agents (shell scripts that print their cwd and branch, ignore SIGHUP, or exit at once).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -300,6 +301,47 @@ TEST_F(OrchestratorE2E, RecoveryAndFallbackPickTheNewestByOneOrderAmongTenSessio
     return s["health"] != "replacing" && s["orchestrator"]["state"] == "active";
   })) << s.dump();
   EXPECT_EQ(s["orchestrator"]["agent"], "other") << s.dump();
+}
+
+// Issue 15: a launch writes claude's settings and reads and rewrites ~/.claude.json off the
+// loop. A config file that blocks (here a FIFO nobody writes yet) holds up that launch only:
+// the daemon goes on answering, and the launch finishes once the file can be read.
+TEST_F(OrchestratorE2E, ALaunchThatBlocksOnClaudesConfigLeavesTheDaemonAnswering) {
+  config(
+      "[orchestrator]\nagent = \"claude-code\"\n"
+      "[agents.claude-code]\ncommand = [\"agent-ok\"]\n");
+  baton_ok({"allow", repo_});
+  const std::string claude_dir = tmp_ + "/claude";
+  fs::create_directories(claude_dir);
+  const std::string claude_json = claude_dir + "/.claude.json";
+  ASSERT_EQ(mkfifo(claude_json.c_str(), 0600), 0);
+  auto o = opts();
+  o.env["CLAUDE_CONFIG_DIR"] = claude_dir;
+  RunResult up;
+  std::thread starter([&] { up = baton({"up", repo_, "--detach"}, o); });
+  // The daemon holds the FIFO open for reading: the launch is waiting on it.
+  int fd = -1;
+  const bool is_reading = eventually([&] {
+    fd = open(claude_json.c_str(), O_WRONLY | O_NONBLOCK);
+    return fd >= 0;
+  });
+  EXPECT_TRUE(is_reading);
+  RunOptions quick = opts();
+  quick.timeout_ms = 5000;
+  auto st = baton({"status", repo_, "--json"}, quick);
+  EXPECT_EQ(st.status, 0) << "the daemon did not answer while a launch read a file: " << st.err;
+  if (st.status == 0) {
+    EXPECT_EQ(Json::parse(st.out)["health"], "replacing") << st.out;
+  }
+  if (fd >= 0) {
+    const std::string text = "{}";
+    EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    close(fd);
+  }
+  starter.join();
+  ASSERT_EQ(up.status, 0) << up.err;
+  EXPECT_NE(read_file(claude_json).find(stable()), std::string::npos) << read_file(claude_json);
+  EXPECT_EQ(status()["health"], "ok");
 }
 
 TEST_F(OrchestratorE2E, AConfigEditToAnotherAgentShowsRestartNeeded) {
