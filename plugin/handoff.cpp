@@ -346,6 +346,7 @@ void Handoff::preflight() {
             // Exited ones too: their tree may still hold the stable path and uncommitted work.
             if (s->state == "active" || s->state == "retiring" || s->state == "exited")
               self->to_retire_.push_back(s->id);
+            if (s->state == "retiring" && !s->last_error.empty()) self->was_stuck_.insert(s->id);
           }
           const auto* current = current_orchestrator(self->orch_.project_sessions(p->id));
           if (!self->cfg_.hooks.before_retire || self->to_retire_.empty()) return self->prepare();
@@ -808,7 +809,13 @@ void Handoff::finish_trash() {
           rec->updated_at = now_iso8601();
           if (auto it = errors.find(trash); it != errors.end()) {
             rec->last_error = it->second;  // stays retiring: health says stuck
-            if (first_error.empty()) first_error = it->second;
+            // A cleanup stuck before this handoff does not fail it: the new agent runs, and
+            // the daemon goes on retrying the cleanup (Orchestrator::schedule_cleanup).
+            if (self->was_stuck_.count(id))
+              self->outcome_.notes.push_back("cleanup of " + id + " is still stuck (" + it->second +
+                                             "); baton retries it");
+            else if (first_error.empty())
+              first_error = it->second;
           } else {
             rec->state = "retired";
             rec->last_error.clear();
@@ -832,6 +839,7 @@ void Handoff::succeed() {
   is_done_ = true;
   if (ProjectState* p = project()) {
     if (p->handoff.get() == this) p->handoff.reset();
+    orch_.schedule_cleanup(req_.project);
     // A successful handoff with the configured agent clears an earlier launch failure.
     if (!req_.is_fallback) p->launch_error.clear();
   }
@@ -974,6 +982,7 @@ void Handoff::fail(const std::string& code, const std::string& message) {
   if (p && p->handoff.get() == this) {
     p->handoff.reset();
     orch_.settle_followers(req_.project, "baton: orchestrator replace failed: " + message);
+    orch_.schedule_cleanup(req_.project);
   }
   is_done_ = true;
   is_waited_ = true;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,7 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   std::string temp_branch_;
   std::vector<CommandSpec> prepare_hooks_;  // post_create, then before_spawn
   std::vector<std::string> to_retire_;
+  std::set<std::string> was_stuck_;  // retiring with an error when this handoff began
   std::vector<std::string> trash_;
   std::vector<std::string> preserved_commits_;
   std::chrono::steady_clock::time_point first_stop_;

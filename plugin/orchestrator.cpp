@@ -14,6 +14,7 @@
 
 #include "git/inventory.hpp"
 #include "git/locks.hpp"
+#include "git/release.hpp"
 #include "git/repository.hpp"
 #include "git/worktree.hpp"
 #include "hooks/runner.hpp"
@@ -90,6 +91,8 @@ void Orchestrator::close_watches() {
     if (p.relaunch_timer) p.relaunch_timer->close();
     p.relaunch_timer = nullptr;
     if (auto watch = p.launch_watch) watch->end_launch_grace("");
+    if (p.cleanup_timer) p.cleanup_timer->close();
+    p.cleanup_timer = nullptr;
   }
 }
 
@@ -712,6 +715,102 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
           settle_followers(project,
                            "baton: orchestrator " + session_id + " restarted after a crash");
         });
+  });
+}
+
+namespace {
+
+// A stuck cleanup: a retiring session whose last attempt failed (health `stuck`).
+std::vector<std::string> stuck_sessions(const std::vector<const SessionRecord*>& sessions) {
+  std::vector<std::string> ids;
+  for (const auto* s : sessions)
+    if (s->state == "retiring" && !s->last_error.empty()) ids.push_back(s->id);
+  return ids;
+}
+
+}  // namespace
+
+void Orchestrator::retry_cleanup(const std::string& project, std::function<void()> then) {
+  auto done = [then] {
+    if (then) then();
+  };
+  ProjectState* p = find_project(project);
+  // A handoff or recovery under way finishes the same sessions itself.
+  if (!p || !p->config || p->handoff || p->is_recovering || p->is_cleaning || is_shutting_down_)
+    return done();
+  const auto ids = stuck_sessions(project_sessions(project));
+  if (ids.empty()) {
+    p->cleanup_attempts = 0;
+    return done();
+  }
+  p->is_cleaning = true;
+  const std::string project_dir = p->config->workspace_root + "/" + project;
+  struct Cleaned {
+    std::map<std::string, std::string> errors;  // by session id
+    std::vector<std::string> finished;
+  };
+  run_off_loop<Cleaned>(
+      loop(),
+      [ids, project_dir] {
+        Cleaned c;
+        for (const auto& id : ids) {
+          const std::string trash = project_dir + "/" + std::string(git::kTrashDirPrefix) + id;
+          std::error_code ec;
+          // Only a tree already aside is a cleanup; a retire that failed earlier (its tree
+          // still in place) is finished by the next `replace`.
+          if (!fs::exists(fs::symlink_status(trash, ec))) continue;
+          if (auto d = git::delete_trash(trash); !d)
+            c.errors[id] = d.error().message;
+          else
+            c.finished.push_back(id);
+        }
+        return c;
+      },
+      [this, project, done](Cleaned c) {
+        ProjectState* p = find_project(project);
+        if (!p) return done();
+        p->is_cleaning = false;
+        if (!p->handoff) {
+          for (const auto& id : c.finished) {
+            SessionRecord* rec = session(id);
+            if (!rec || rec->state != "retiring") continue;
+            rec->state = "retired";
+            rec->last_error.clear();
+            rec->updated_at = now_iso8601();
+            runtime::Session* old = daemon_.find_session_exact(id);
+            if (old && !old->is_running()) daemon_.remove_session(id);
+            spdlog::info("cleanup of {} finished", id);
+          }
+          for (const auto& [id, error] : c.errors) {
+            SessionRecord* rec = session(id);
+            if (rec && rec->state == "retiring") rec->last_error = error;
+          }
+          if (!c.finished.empty() || !c.errors.empty())
+            persist([](tl::expected<void, std::string>) {});
+        }
+        if (c.errors.empty()) p->cleanup_attempts = 0;
+        schedule_cleanup(project);
+        done();
+      });
+}
+
+void Orchestrator::schedule_cleanup(const std::string& project) {
+  ProjectState* p = find_project(project);
+  if (!p || is_shutting_down_ || p->cleanup_timer) return;
+  if (stuck_sessions(project_sessions(project)).empty()) {
+    p->cleanup_attempts = 0;
+    return;
+  }
+  const std::uint64_t delay_ms =
+      std::min<std::uint64_t>(1000ull << std::min(p->cleanup_attempts, 16u), kCleanupMaxDelayMs);
+  ++p->cleanup_attempts;
+  p->cleanup_timer = runtime::Timer::make(loop());
+  p->cleanup_timer->start(delay_ms, [this, project] {
+    if (ProjectState* p = find_project(project); p && p->cleanup_timer) {
+      p->cleanup_timer->close();
+      p->cleanup_timer = nullptr;
+    }
+    retry_cleanup(project);
   });
 }
 

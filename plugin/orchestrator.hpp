@@ -45,6 +45,10 @@ struct ProjectState {
   bool is_recovering = false;
   // A crashed orchestrator comes back after a back-off; owned here, closed at shutdown.
   runtime::Timer* relaunch_timer = nullptr;
+  // A stuck cleanup (a retired tree aside that could not be deleted) is retried with back-off.
+  runtime::Timer* cleanup_timer = nullptr;
+  unsigned cleanup_attempts = 0;
+  bool is_cleaning = false;
   runtime::FsEvent* config_watch = nullptr;  // the repository root, for baton*.toml
   runtime::Timer* config_debounce = nullptr;
 };
@@ -115,6 +119,15 @@ class Orchestrator {
   // A crashed orchestrator comes back with back-off: 1 s, 2 s, 4 s ... at most
   // kMaxRelaunches times in kRelaunchWindowMs, then it is left exited.
   void schedule_relaunch(const std::string& session_id);
+
+  // A session left `retiring` because its tree, already aside, could not be deleted (health
+  // `stuck`) is finished here without a handoff of the healthy orchestrator: the trash is
+  // deleted off the loop and the session marked retired. `then` runs on the loop after.
+  void retry_cleanup(const std::string& project, std::function<void()> then = nullptr);
+  // Retries a stuck cleanup after 1 s, 2 s, 4 s ... (at most kCleanupMaxDelayMs apart) until
+  // it succeeds; a no-op when nothing is stuck or a retry is already pending.
+  void schedule_cleanup(const std::string& project);
+  static constexpr std::uint64_t kCleanupMaxDelayMs = 60 * 1000;
 
   // Activity of an orchestrator session (issue 8): set by hooks through `baton signal`, by
   // launch and exit, and by the screen on a one-second tick.

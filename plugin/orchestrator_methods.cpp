@@ -189,6 +189,13 @@ void Orchestrator::register_methods() {
 
   daemon_.add_method("status", [this, with_project](const RequestPtr& req) {
     with_project(req, false, [this, req](ProjectState& p) {
+      // A stuck cleanup is tried once more first: a user who fixed the file sees `ok` at once.
+      if (p.config && health(p) == "stuck") {
+        const std::string id = p.id;
+        return retry_cleanup(id, [this, req, id] {
+          if (ProjectState* p = find_project(id)) req->reply(status_json(*p));
+        });
+      }
       // The config watch keeps p.config current; read it here only when it was never read.
       if (p.config || !p.config_error.empty()) return req->reply(status_json(p));
       const std::string id = p.id;

@@ -402,6 +402,53 @@ TEST_F(OrchestratorE2E, AStuckTrashIsFinishedByTheNextReplace) {
   EXPECT_EQ(read_file(stable() + "/locked.txt"), "immutable\n");
 }
 
+// Issue 15: a stuck cleanup is the daemon's to retry, with back-off, without a handoff of the
+// healthy new orchestrator; `replace` still works meanwhile, and health is `ok` once it worked.
+TEST_F(OrchestratorE2E, AStuckCleanupIsRetriedWithoutReplacingTheHealthyOrchestrator) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/locked.txt", "immutable\n");
+  if (run_process({"chattr", "+i", stable() + "/locked.txt"}).status != 0)
+    GTEST_SKIP() << "chattr +i is not supported on this filesystem";
+  const std::string locked = home_ + "/worktrees/shop/.trash-shop-1/locked.txt";
+  auto r = b({"replace", repo_});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(status()["health"], "stuck");
+  // While it is stuck, a replace hands the branch over and says the cleanup is still stuck.
+  auto again = b({"replace", repo_, "--json"});
+  EXPECT_EQ(again.status, 0) << again.err;
+  if (again.status == 0) {
+    EXPECT_NE(again.out.find("cleanup of shop-1 is still stuck"), std::string::npos) << again.out;
+  }
+  auto s = status();
+  EXPECT_EQ(s["orchestrator"]["id"], "shop-3") << s.dump();
+  EXPECT_EQ(s["health"], "stuck") << s.dump();
+  const long pid = s["orchestrator"]["pid"].get<long>();
+  // The user fixes the file; the daemon finishes the cleanup itself (ls does not retry it).
+  run_process({"chattr", "-i", locked});
+  auto ls_health = [&] {
+    return nlohmann::json::parse(baton_ok({"ls", "--json"}))["projects"][0]["health"];
+  };
+  EXPECT_TRUE(eventually([&] { return ls_health() == "ok"; }, 20000)) << ls_health();
+  EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/.trash-shop-1"));
+  s = status();
+  EXPECT_EQ(s["orchestrator"]["pid"].get<long>(), pid) << "the healthy orchestrator was replaced";
+  EXPECT_TRUE(s["error"].is_null()) << s.dump();
+  EXPECT_EQ(read_file(stable() + "/locked.txt"), "immutable\n");
+}
+
+// `status` tries a stuck cleanup once more before it answers.
+TEST_F(OrchestratorE2E, StatusRetriesAStuckCleanupBeforeItAnswers) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/locked.txt", "immutable\n");
+  if (run_process({"chattr", "+i", stable() + "/locked.txt"}).status != 0)
+    GTEST_SKIP() << "chattr +i is not supported on this filesystem";
+  const std::string locked = home_ + "/worktrees/shop/.trash-shop-1/locked.txt";
+  EXPECT_EQ(b({"replace", repo_}).status, 1);
+  EXPECT_EQ(status()["health"], "stuck");
+  run_process({"chattr", "-i", locked});
+  EXPECT_EQ(status()["health"], "ok");
+}
+
 TEST_F(OrchestratorE2E, DownRetiresForGoodAndPreserves) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   write(stable() + "/wip.txt", "wip\n");
