@@ -153,6 +153,7 @@ void Orchestrator::recover_project(const std::string& id) {
   ProjectState* p = find_project(id);
   if (!p) return;
   p->is_recovering = true;
+  p->is_scanning = true;
   // Their terminal died with the old daemon; pid and start time tell them from a reused pid.
   for (auto& [sid, rec] : store_.sessions) {
     if (rec.project != id || rec.pid <= 0 || rec.pid_start_time == 0) continue;
@@ -170,7 +171,7 @@ void Orchestrator::recover_project(const std::string& id) {
     if (!cfg) {
       p->is_recovering = false;
       spdlog::error("recovery of {}: {}", id, cfg.error());
-      return;
+      return end_scan(id);
     }
     struct Found {
       bool has_leftovers = false;
@@ -206,50 +207,73 @@ void Orchestrator::recover_project(const std::string& id) {
           return f;
         },
         [this, id, env](Found f) {
-          ProjectState* p = find_project(id);
-          if (!p) return;
           if (recovery_faulted(id, "recovery.scanned")) return;
-          p->is_recovering = false;
-          auto& journal = store_.projects[id].journal;
-          bool is_retiring = false;
-          int active = 0;
-          bool owns_stable = f.stable_admin.empty();
-          for (const auto* s : project_sessions(id)) {
-            is_retiring |= s->state == "retiring";
-            active += s->state == "active";
-            if (s->state != "retired" && git::worktree_name(s->id) == f.stable_admin)
-              owns_stable = true;
-          }
-          // Of two actives, the newest one's agent goes on (the order of newest_active, not
-          // the store's id order: shop-9 sorts after shop-10).
-          const SessionRecord* newest = newest_active(project_sessions(id));
-          const std::string newest_agent = newest ? newest->agent : std::string();
-          const bool needs_handoff = !journal.phase.empty() || is_retiring || active > 1 ||
-                                     !owns_stable || f.has_leftovers;
-          if (!needs_handoff) return restore_sessions(id);
-          // A replace that arrived first finishes the job just as well.
-          if (p->handoff) return;
-          spdlog::info("recovery of {}: finishing an interrupted handoff", id);
-          HandoffRequest req{id, journal.phase.empty() ? newest_agent : journal.agent, env};
-          // Test builds arm the resumed handoff's fault points from the daemon's environment.
-          for (auto& [k, v] : daemon_fault_env()) req.env[k] = v;
-          auto h = std::make_shared<Handoff>(*this, std::move(req));
-          p->handoff = h;
-          h->join(
-              nullptr,
-              [id](const HandoffOutcome& o) {
-                if (!o.ok) spdlog::error("recovery of {} failed: {}", id, o.failure.message);
-              },
-              nullptr);
-          h->start();
+          decide_recovery(id, env, f.has_leftovers, f.stable_admin);
+          // Commands that arrived during the scan run now, after recovery chose its course: a
+          // replace joins the recovery's handoff or starts its own.
+          end_scan(id);
         });
   });
+}
+
+void Orchestrator::end_scan(const std::string& id) {
+  ProjectState* p = find_project(id);
+  if (!p) return;
+  p->is_scanning = false;
+  auto deferred = std::move(p->after_scan);
+  p->after_scan.clear();
+  for (auto& fn : deferred) fn();
+}
+
+void Orchestrator::when_scanned(ProjectState& p, std::function<void()> fn) {
+  if (!p.is_scanning) return fn();
+  p.after_scan.push_back(std::move(fn));
+}
+
+void Orchestrator::decide_recovery(const std::string& id,
+                                   const std::map<std::string, std::string>& env,
+                                   bool has_leftovers, const std::string& stable_admin) {
+  ProjectState* p = find_project(id);
+  if (!p) return;
+  p->is_recovering = false;
+  auto& journal = store_.projects[id].journal;
+  bool is_retiring = false;
+  int active = 0;
+  bool owns_stable = stable_admin.empty();
+  for (const auto* s : project_sessions(id)) {
+    is_retiring |= s->state == "retiring";
+    active += s->state == "active";
+    if (s->state != "retired" && git::worktree_name(s->id) == stable_admin) owns_stable = true;
+  }
+  // Of two actives, the newest one's agent goes on (the order of newest_active, not
+  // the store's id order: shop-9 sorts after shop-10).
+  const SessionRecord* newest = newest_active(project_sessions(id));
+  const std::string newest_agent = newest ? newest->agent : std::string();
+  const bool needs_handoff =
+      !journal.phase.empty() || is_retiring || active > 1 || !owns_stable || has_leftovers;
+  if (!needs_handoff) return restore_sessions(id);
+  // A replace that arrived first finishes the job just as well.
+  if (p->handoff) return;
+  spdlog::info("recovery of {}: finishing an interrupted handoff", id);
+  HandoffRequest req{id, journal.phase.empty() ? newest_agent : journal.agent, env};
+  // Test builds arm the resumed handoff's fault points from the daemon's environment.
+  for (auto& [k, v] : daemon_fault_env()) req.env[k] = v;
+  auto h = std::make_shared<Handoff>(*this, std::move(req));
+  p->handoff = h;
+  h->join(
+      nullptr,
+      [id](const HandoffOutcome& o) {
+        if (!o.ok) spdlog::error("recovery of {} failed: {}", id, o.failure.message);
+      },
+      nullptr);
+  h->start();
 }
 
 bool Orchestrator::recovery_faulted(const std::string& project, std::string_view point) {
   if (!fault_hit(daemon_fault_env(), point)) return false;
   spdlog::error("recovery of {} failed: fault injected at {}", project, point);
   if (ProjectState* p = find_project(project)) p->is_recovering = false;
+  end_scan(project);
   return true;
 }
 

@@ -43,6 +43,10 @@ struct ProjectState {
   // (fallback), not a crash to relaunch.
   std::shared_ptr<Handoff> launch_watch;
   bool is_recovering = false;
+  // Start-up recovery is clearing stale git locks: a handoff started now could lose a lock it
+  // just took, so commands that start one wait in after_scan until the scan is done.
+  bool is_scanning = false;
+  std::vector<std::function<void()>> after_scan;
   // A crashed orchestrator comes back after a back-off; owned here, closed at shutdown.
   runtime::Timer* relaunch_timer = nullptr;
   // A stuck cleanup (a retired tree aside that could not be deleted) is retried with back-off.
@@ -155,6 +159,16 @@ class Orchestrator {
   // locks, then either finish an interrupted handoff (a replace that converges) or relaunch
   // the orchestrator recorded active.
   void recover_project(const std::string& id);
+  // After the scan: finish an interrupted handoff, or relaunch what was active.
+  void decide_recovery(const std::string& id, const std::map<std::string, std::string>& env,
+                       bool has_leftovers, const std::string& stable_admin);
+  void end_scan(const std::string& id);
+
+ public:
+  // Runs fn now, or once start-up recovery's scan of the project is done.
+  void when_scanned(ProjectState& p, std::function<void()> fn);
+
+ private:
   void start_persist();
   void on_activity_tick();
 

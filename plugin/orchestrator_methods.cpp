@@ -160,30 +160,43 @@ void Orchestrator::register_methods() {
     h->start();
   };
 
+  // A handoff never starts while start-up recovery clears stale git locks (when_scanned).
   daemon_.add_method("up", [this, with_project, run_handoff](const RequestPtr& req) {
     with_project(req, true, [this, req, run_handoff](ProjectState& p) {
-      const SessionRecord* current = newest_active(project_sessions(p.id));
-      if (current && daemon_.find_session_exact(current->id) && !p.handoff) {
-        return req->reply(
-            Json{{"project", p.id}, {"session", session_json(*current)}, {"started", false}});
-      }
-      HandoffRequest h{p.id, string_param(req, "agent"), env_param(req)};
-      run_handoff(req, p, std::move(h), bool_param(req, "wait"));
+      when_scanned(p, [this, req, run_handoff, id = p.id] {
+        ProjectState* p = find_project(id);
+        if (!p) return;
+        const SessionRecord* current = newest_active(project_sessions(p->id));
+        if (current && daemon_.find_session_exact(current->id) && !p->handoff) {
+          return req->reply(
+              Json{{"project", p->id}, {"session", session_json(*current)}, {"started", false}});
+        }
+        HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
+        run_handoff(req, *p, std::move(h), bool_param(req, "wait"));
+      });
     });
   });
 
   daemon_.add_method("replace", [this, with_project, run_handoff](const RequestPtr& req) {
-    with_project(req, true, [req, run_handoff](ProjectState& p) {
-      HandoffRequest h{p.id, string_param(req, "agent"), env_param(req)};
-      run_handoff(req, p, std::move(h), bool_param(req, "wait"));
+    with_project(req, true, [this, req, run_handoff](ProjectState& p) {
+      when_scanned(p, [this, req, run_handoff, id = p.id] {
+        ProjectState* p = find_project(id);
+        if (!p) return;
+        HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
+        run_handoff(req, *p, std::move(h), bool_param(req, "wait"));
+      });
     });
   });
 
   daemon_.add_method("down", [this, with_project, run_handoff](const RequestPtr& req) {
-    with_project(req, false, [req, run_handoff](ProjectState& p) {
-      HandoffRequest h{p.id, "", env_param(req)};
-      h.is_down = true;
-      run_handoff(req, p, std::move(h), false);
+    with_project(req, false, [this, req, run_handoff](ProjectState& p) {
+      when_scanned(p, [this, req, run_handoff, id = p.id] {
+        ProjectState* p = find_project(id);
+        if (!p) return;
+        HandoffRequest h{p->id, "", env_param(req)};
+        h.is_down = true;
+        run_handoff(req, *p, std::move(h), false);
+      });
     });
   });
 

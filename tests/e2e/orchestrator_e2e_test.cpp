@@ -467,6 +467,9 @@ TEST_F(OrchestratorE2E, ARestartedDaemonBringsTheOrchestratorBackAndStopsTheOrph
   baton_ok({"allow", repo_});
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   const long old_pid = status()["orchestrator"]["pid"].get<long>();
+  // Its trap must be set before its terminal goes: killed earlier, the SIGHUP ends it
+  // (1 run in 60 on a loaded machine).
+  screen_of("shop-1");
   const pid_t daemon = daemon_pid();
   kill(daemon, SIGKILL);
   ASSERT_TRUE(eventually([&] { return !process_exists(daemon); }));
