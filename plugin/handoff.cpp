@@ -149,6 +149,7 @@ void Handoff::join(ProgressFn progress, OutcomeFn done, OutcomeFn waited) {
 }
 
 void Handoff::progress(const std::string& step, const std::string& detail) {
+  step_ = step;
   spdlog::info("handoff {}: {} {}", req_.project, step, detail);
   for (auto& fn : progress_fns_) fn(step, detail);
 }
@@ -467,6 +468,8 @@ void Handoff::retire(const std::string& id) {
   SessionRecord* rec = orch_.session(id);
   if (!rec) return retire_next();
   progress("retire", id);
+  // Until its agent is stopped, a failure puts it back as it was (fail()).
+  unstopped_.try_emplace(id, Unstopped{rec->state, rec->restore_marker});
   rec->state = "retiring";
   rec->restore_marker = false;
   rec->updated_at = now_iso8601();
@@ -475,6 +478,7 @@ void Handoff::retire(const std::string& id) {
     if (self->faulted("retire.persisted")) return;
     SessionRecord* rec = self->orch_.session(id);
     auto after_stop = [self, id] {
+      self->is_past_stop_ = true;
       self->gap_enter(GapStep::kPreserve);
       if (self->faulted("retire.stopped")) return;
       SessionRecord* rec = self->orch_.session(id);
@@ -558,6 +562,7 @@ void Handoff::retire(const std::string& id) {
     };
     runtime::Session* live = self->orch_.daemon().find_session_exact(id);
     if (live && live->is_running()) {
+      self->is_past_stop_ = true;
       if (!self->has_stopped_any_) {
         self->has_stopped_any_ = true;
         self->first_stop_ = std::chrono::steady_clock::now();
@@ -937,6 +942,9 @@ void Handoff::fall_back(const std::string& why, std::function<void(const std::st
   auto req = req_;
   req.agent = prev->agent;
   req.is_fallback = true;
+  // A fault point arms one handoff, never the fallback that repairs it.
+  req.env.erase(std::string(kFaultEnv));
+  has_fallen_back_ = true;
   const std::string msg = why + "; relaunched " + prev->agent;
   auto fallback = std::make_shared<Handoff>(orch_, req);
   if (ProjectState* p = project()) {
@@ -974,7 +982,57 @@ bool Handoff::faulted(std::string_view point) {
   return true;
 }
 
+bool Handoff::has_running_orchestrator() {
+  const SessionRecord* cur = newest_active(orch_.project_sessions(req_.project));
+  runtime::Session* live = cur ? orch_.daemon().find_session_exact(cur->id) : nullptr;
+  return live && live->is_running();
+}
+
+std::string Handoff::failed_step(const std::string& code) const {
+  if (code == "persist_failed") return "persist";
+  if (code == "branch_busy") return "branch check";
+  if (code == "handoff_failed") return "adopt";
+  if (code == "verify_failed") return "verify";
+  if (code == "launch_failed") return "launch";
+  return step_;
+}
+
+// A failure before any agent was stopped leaves the running orchestrator as it was. One after
+// the stop must not leave the project without an orchestrator: when none runs, the previous
+// agent is started on the branch (as after a failed launch); either way the error, naming the
+// step, stays in `status` and health is not `ok` until a handoff succeeds.
 void Handoff::fail(const std::string& code, const std::string& message) {
+  if (!is_past_stop_) {
+    for (const auto& [id, was] : unstopped_) {
+      SessionRecord* rec = orch_.session(id);
+      if (!rec || rec->state != "retiring") continue;
+      rec->state = was.state;
+      rec->restore_marker = was.has_restore_marker;
+      rec->updated_at = now_iso8601();
+    }
+    if (!unstopped_.empty()) orch_.persist([](tl::expected<void, std::string>) {});
+    unstopped_.clear();
+  } else if (code != "stuck" && !req_.is_down && !req_.is_fallback) {
+    const std::string recorded = failed_step(code) + " failed: " + message;
+    if (!has_running_orchestrator() && !has_fallen_back_ && !orch_.daemon().is_shutting_down()) {
+      auto self = shared_from_this();
+      return fall_back(recorded, [self, code](const std::string& msg) {
+        // No previous agent, or it failed too: say what to run.
+        ProjectState* p = self->project();
+        if (p && !self->has_running_orchestrator())
+          p->launch_error = msg + ": fix it, then run 'baton replace'";
+        self->finish_failure(code, msg);
+      });
+    }
+    if (ProjectState* p = project(); p && !has_fallen_back_)
+      p->launch_error =
+          recorded + (has_running_orchestrator() ? "; run 'baton replace' to finish it"
+                                                 : ": fix it, then run 'baton replace'");
+  }
+  finish_failure(code, message);
+}
+
+void Handoff::finish_failure(const std::string& code, const std::string& message) {
   spdlog::warn("handoff {} failed ({}): {}", req_.project, code, message);
   outcome_.ok = false;
   outcome_.failure = Failure{code, message};

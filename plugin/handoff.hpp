@@ -94,6 +94,11 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   // once that fallback handoff has ended (at once when there is none to start).
   void fall_back(const std::string& why, std::function<void(const std::string&)> then);
   void fail(const std::string& code, const std::string& message);
+  // Answers the commands with the failure; fail() decides first what to repair.
+  void finish_failure(const std::string& code, const std::string& message);
+  bool has_running_orchestrator();
+  // The step a failure happened in, for the error `status` shows.
+  std::string failed_step(const std::string& code) const;
   // True (and the handoff failed) when the test-only fault point is armed (plugin/fault.hpp).
   bool faulted(std::string_view point);
   hooks::HookRequest hook_request(const std::string& event, const CommandSpec& cmd,
@@ -124,6 +129,16 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   std::vector<std::string> preserved_commits_;
   std::chrono::steady_clock::time_point first_stop_;
   bool has_stopped_any_ = false;
+  // From the first stop signal (or the first retire of an agent that was not running): a
+  // failure from here on must leave an orchestrator running or say what to run.
+  bool is_past_stop_ = false;
+  bool has_fallen_back_ = false;
+  struct Unstopped {
+    std::string state;
+    bool has_restore_marker = false;
+  };
+  std::map<std::string, Unstopped> unstopped_;  // marked retiring, by id, as they were before
+  std::string step_;                            // the phase last reported by progress()
   bool is_in_gap_ = false;  // from the first stop signal to the new agent's exec
   GapStep gap_step_ = GapStep::kStop;
   std::chrono::steady_clock::time_point gap_mark_;
