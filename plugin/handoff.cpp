@@ -845,6 +845,7 @@ void Handoff::succeed() {
   if (ProjectState* p = project()) {
     if (p->handoff.get() == this) p->handoff.reset();
     orch_.schedule_cleanup(req_.project);
+    p->is_stuck = false;  // an orchestrator runs again
     // A successful handoff with the configured agent clears an earlier launch failure.
     if (!req_.is_fallback) p->launch_error.clear();
   }
@@ -1019,15 +1020,19 @@ void Handoff::fail(const std::string& code, const std::string& message) {
       return fall_back(recorded, [self, code](const std::string& msg) {
         // No previous agent, or it failed too: say what to run.
         ProjectState* p = self->project();
-        if (p && !self->has_running_orchestrator())
+        if (p && !self->has_running_orchestrator()) {
           p->launch_error = msg + ": fix it, then run 'baton replace'";
+          p->is_stuck = true;
+        }
         self->finish_failure(code, msg);
       });
     }
-    if (ProjectState* p = project(); p && !has_fallen_back_)
-      p->launch_error =
-          recorded + (has_running_orchestrator() ? "; run 'baton replace' to finish it"
-                                                 : ": fix it, then run 'baton replace'");
+    if (ProjectState* p = project(); p && !has_fallen_back_) {
+      const bool is_running = has_running_orchestrator();
+      p->launch_error = recorded + (is_running ? "; run 'baton replace' to finish it"
+                                               : ": fix it, then run 'baton replace'");
+      p->is_stuck = !is_running;
+    }
   }
   finish_failure(code, message);
 }

@@ -39,6 +39,7 @@ const SessionRecord* current_orchestrator(const std::vector<const SessionRecord*
 
 std::string compute_health(const HealthInputs& in) {
   if (in.is_replacing) return "replacing";
+  if (in.is_stuck) return "stuck";
   int active = 0;
   for (const auto* s : in.sessions) {
     if (s->state == "retiring" && !s->last_error.empty()) return "stuck";

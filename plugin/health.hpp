@@ -27,6 +27,7 @@ struct HealthInputs {
   std::vector<const SessionRecord*> sessions;  // the project's orchestrator sessions
   std::string configured_agent;
   std::string launch_error;  // a failed launch that fell back to the previous agent
+  bool is_stuck = false;     // a failed handoff left no agent that could be started
 };
 
 // replacing · stuck · duplicate · missing · exited · restart_needed · ok

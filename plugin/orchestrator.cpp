@@ -384,6 +384,7 @@ std::string Orchestrator::health(ProjectState& p) {
   in.sessions = project_sessions(p.id);
   in.configured_agent = p.config ? p.config->agent : "";
   in.launch_error = p.launch_error;
+  in.is_stuck = p.is_stuck;
   return compute_health(in);
 }
 

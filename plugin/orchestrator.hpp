@@ -42,6 +42,9 @@ struct ProjectState {
   // The handoff whose new agent is inside its launch grace: an exit there is the handoff's
   // (fallback), not a crash to relaunch.
   std::shared_ptr<Handoff> launch_watch;
+  // A handoff failed after the stop and no agent could be started again: launch_error says
+  // what to run.
+  bool is_stuck = false;
   bool is_recovering = false;
   // Start-up recovery is clearing stale git locks: a handoff started now could lose a lock it
   // just took, so commands that start one wait in after_scan until the scan is done.

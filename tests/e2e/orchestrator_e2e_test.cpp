@@ -344,6 +344,36 @@ TEST_F(OrchestratorE2E, ALaunchThatBlocksOnClaudesConfigLeavesTheDaemonAnswering
   EXPECT_EQ(status()["health"], "ok");
 }
 
+// Issue 15: a failure after the old agent stopped, where not even the previous agent can be
+// started again, is `stuck` with an error that says what to run; the next replace finishes it.
+TEST_F(OrchestratorE2E, AFailurePastTheStopWithNoAgentToStartIsStuckAndSaysWhatToRun) {
+  agent("agent-other", "echo OTHER; while :; do sleep 1; done\n");
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[agents.other]\ncommand = [\"agent-other\"]\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  // The previous agent's program goes away, then the handoff fails after the stop.
+  fs::rename(bin_ + "/agent-ok", tmp_ + "/agent-ok");
+  auto o = opts();
+  o.env["BATON_FAULT"] = "handoff.moved:fail";
+  auto r = baton({"replace", repo_, "--agent", "other"}, o);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("which failed too"), std::string::npos) << r.err;
+  auto s = status();
+  EXPECT_EQ(s["health"], "stuck") << s.dump();
+  ASSERT_TRUE(s["error"].is_string()) << s.dump();
+  const std::string error = s["error"];
+  EXPECT_NE(error.find("handoff.moved"), std::string::npos) << error;
+  EXPECT_NE(error.find("then run 'baton replace'"), std::string::npos) << error;
+  fs::rename(tmp_ + "/agent-ok", bin_ + "/agent-ok");
+  ASSERT_EQ(b({"replace", repo_}).status, 0);
+  std::string problem;
+  EXPECT_TRUE(eventually([&] { return (problem = convergence_problem(repo_, "shop")).empty(); }))
+      << problem;
+}
+
 TEST_F(OrchestratorE2E, AConfigEditToAnotherAgentShowsRestartNeeded) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   EXPECT_EQ(status()["health"], "ok");
