@@ -372,6 +372,44 @@ Result<CarryResult> carry_entries(git_repository* repo, const fs::path& old_tree
   return result;
 }
 
+Result<KeepResult> keep_entries(const fs::path& old_tree, std::string_view old_session_id) {
+  KeepResult result;
+  CarryResult& moved = result.moved;
+  auto entries = read_carry_manifest(old_tree);
+  if (!entries) return tl::unexpected(entries.error());
+  if (entries->empty()) return result;
+  moved.kept_dir = old_tree.parent_path() / fmt::format("{}{}", kKeptDirPrefix, old_session_id);
+  auto kept_listed = read_carry_manifest(moved.kept_dir);
+  if (!kept_listed) return tl::unexpected(kept_listed.error());
+  for (const auto& e : *entries) {
+    const fs::path src = old_tree / e.path;
+    if (!exists_no_follow(src)) continue;  // kept before
+    const fs::path to = moved.kept_dir / e.path;
+    if (exists_no_follow(to)) {
+      moved.failed.push_back(fmt::format("{} ({} exists)", e.path, to.native()));
+      continue;
+    }
+    std::error_code ec;
+    fs::create_directories(to.parent_path(), ec);
+    if (ec) {
+      moved.failed.push_back(
+          fmt::format("{} (create {}: {})", e.path, to.parent_path().native(), ec.message()));
+      continue;
+    }
+    // Listed first: an entry listed but not there yet is simply not shown.
+    kept_listed->push_back(e);
+    if (auto m = write_carry_manifest(moved.kept_dir, *kept_listed); !m)
+      return tl::unexpected(m.error());
+    if (auto m = move_path(src, to); !m) {
+      moved.failed.push_back(fmt::format("{} ({})", e.path, m.error().message));
+      continue;
+    }
+    moved.kept.push_back(e.path);
+    result.has_submodules |= e.kind == CarryKind::kSubmodule;
+  }
+  return result;
+}
+
 std::vector<KeptTree> list_kept(const fs::path& project_dir) {
   std::vector<KeptTree> kept;
   std::error_code ec;

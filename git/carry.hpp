@@ -73,6 +73,17 @@ Result<CarryResult> carry_entries(git_repository* repo, const std::filesystem::p
                                   std::string_view old_session_id,
                                   const std::filesystem::path& new_tree);
 
+// What `baton down` does with a retired tree it starts no new tree for: every manifest entry
+// still in `old_tree` goes whole to the kept directory beside it (`kept`), so deleting the
+// tree loses nothing; a submodule's saved git dir stays where save_submodule_git_dirs put it
+// (`has_submodules`: the caller must not delete it). What cannot move is `failed`.
+struct KeepResult {
+  CarryResult moved;
+  bool has_submodules = false;
+};
+Result<KeepResult> keep_entries(const std::filesystem::path& old_tree,
+                                std::string_view old_session_id);
+
 struct KeptTree {
   std::string session;               // the retired session the entries came from
   std::filesystem::path path;        // <project dir>/.kept-<session>

@@ -155,6 +155,7 @@ void Handoff::join(ProgressFn progress, OutcomeFn done, OutcomeFn waited) {
 }
 
 void Handoff::progress(const std::string& step, const std::string& detail) {
+  step_ = step;
   spdlog::info("handoff {}: {} {}", req_.project, step, detail);
   for (auto& fn : progress_fns_) fn(step, detail);
 }
@@ -353,6 +354,7 @@ void Handoff::preflight() {
             // Exited ones too: their tree may still hold the stable path and uncommitted work.
             if (s->state == "active" || s->state == "retiring" || s->state == "exited")
               self->to_retire_.push_back(s->id);
+            if (s->state == "retiring" && !s->last_error.empty()) self->was_stuck_.insert(s->id);
           }
           const auto* current = current_orchestrator(self->orch_.project_sessions(p->id));
           if (!self->cfg_.hooks.before_retire || self->to_retire_.empty()) return self->prepare();
@@ -480,6 +482,8 @@ void Handoff::retire(const std::string& id) {
   SessionRecord* rec = orch_.session(id);
   if (!rec) return retire_next();
   progress("retire", id);
+  // Until its agent is stopped, a failure puts it back as it was (fail()).
+  unstopped_.try_emplace(id, Unstopped{rec->state, rec->restore_marker});
   rec->state = "retiring";
   rec->restore_marker = false;
   rec->updated_at = now_iso8601();
@@ -488,6 +492,7 @@ void Handoff::retire(const std::string& id) {
     if (self->faulted("retire.persisted")) return;
     SessionRecord* rec = self->orch_.session(id);
     auto after_stop = [self, id] {
+      self->is_past_stop_ = true;
       self->gap_enter(GapStep::kPreserve);
       if (self->faulted("retire.stopped")) return;
       SessionRecord* rec = self->orch_.session(id);
@@ -496,8 +501,9 @@ void Handoff::retire(const std::string& id) {
       const std::string trash = self->project_dir_ + "/" + std::string(git::kTrashDirPrefix) + id;
       const std::string branch = self->cfg_.branch;
       const bool has_preserved = !rec->preserved_commit.empty();
-      // `down` starts no tree to carry into: its tree is deleted as before.
-      const bool is_carried = !self->req_.is_down;
+      // `down` starts no tree to carry into, but the manifest still says what no commit
+      // holds: finish_trash keeps it in .kept-<id> before the tree goes.
+      const bool is_carried = true;
       struct Retired {
         StepResult r;
         std::string ref;
@@ -589,6 +595,7 @@ void Handoff::retire(const std::string& id) {
     };
     runtime::Session* live = self->orch_.daemon().find_session_exact(id);
     if (live && live->is_running()) {
+      self->is_past_stop_ = true;
       if (!self->has_stopped_any_) {
         self->has_stopped_any_ = true;
         self->first_stop_ = std::chrono::steady_clock::now();
@@ -750,9 +757,21 @@ void Handoff::launch() {
   rec.created_at = now_iso8601();
   rec.updated_at = rec.created_at;
   rec.restore_marker = true;
-  // The previous agent after a failed launch comes back with its resume command.
+  // The previous agent after a failed launch comes back with its resume command. The files
+  // the agent reads are written off the loop; the gap's spawn step includes them.
   gap_enter(GapStep::kSpawn);
-  auto started = orch_.launch(rec, cfg_, req_.env, req_.is_fallback);
+  auto self = shared_from_this();
+  orch_.prepare_launch(
+      rec, cfg_, req_.env, req_.is_fallback,
+      [self, rec](tl::expected<Orchestrator::PreparedLaunch, std::string> prepared) mutable {
+        auto started = prepared
+                           ? self->orch_.spawn(rec, *prepared)
+                           : tl::expected<void, std::string>(tl::make_unexpected(prepared.error()));
+        self->launched(std::move(rec), std::move(started));
+      });
+}
+
+void Handoff::launched(SessionRecord rec, tl::expected<void, std::string> started) {
   if (has_stopped_any_) {
     const auto exec_seen = std::chrono::steady_clock::now();
     gap_enter(GapStep::kSpawn, exec_seen);
@@ -828,19 +847,33 @@ void Handoff::finish_trash() {
   const auto trash = trash_;
   const std::string repo_path = project()->path;
   const std::string project_dir = project_dir_;
+  const bool is_down = req_.is_down;
   run_off_loop<std::map<std::string, std::string>>(
       orch_.loop(),
-      [trash, repo_path, project_dir]() {
+      [trash, repo_path, project_dir, is_down]() {
         std::map<std::string, std::string> errors;
         auto proj = git::open_project(repo_path);
         for (const auto& t : trash) {
           if (!exists(t)) continue;
+          const std::string leaf = fs::path(t).filename().string();
+          const std::string id = leaf.substr(git::kTrashDirPrefix.size());
+          // `down`: what no commit holds (ignored files, nested repositories, submodule
+          // work) is kept whole, never deleted; a submodule's git dir stays saved.
+          bool keeps_modules = false;
+          if (is_down) {
+            auto kept = git::keep_entries(t, id);
+            if (!kept) {
+              errors[t] = kept.error().message;
+              continue;
+            }
+            keeps_modules = kept->has_submodules;
+            for (const auto& k : kept->moved.kept)
+              spdlog::info("down: kept {} in {}", k, kept->moved.kept_dir.string());
+          }
           if (auto d = git::delete_trash(t); !d) {
             errors[t] = d.error().message;
-          } else if (proj) {
+          } else if (proj && !keeps_modules) {
             // The submodule git dirs its tree did not take along go with it.
-            const std::string leaf = fs::path(t).filename().string();
-            const std::string id = leaf.substr(git::kTrashDirPrefix.size());
             if (auto m = git::delete_saved_modules(proj->repo.get(), id); !m)
               spdlog::warn("{}", m.error().message);
           }
@@ -863,7 +896,13 @@ void Handoff::finish_trash() {
           rec->updated_at = now_iso8601();
           if (auto it = errors.find(trash); it != errors.end()) {
             rec->last_error = it->second;  // stays retiring: health says stuck
-            if (first_error.empty()) first_error = it->second;
+            // A cleanup stuck before this handoff does not fail it: the new agent runs, and
+            // the daemon goes on retrying the cleanup (Orchestrator::schedule_cleanup).
+            if (self->was_stuck_.count(id))
+              self->outcome_.notes.push_back("cleanup of " + id + " is still stuck (" + it->second +
+                                             "); baton retries it");
+            else if (first_error.empty())
+              first_error = it->second;
           } else {
             rec->state = "retired";
             rec->last_error.clear();
@@ -887,6 +926,8 @@ void Handoff::succeed() {
   is_done_ = true;
   if (ProjectState* p = project()) {
     if (p->handoff.get() == this) p->handoff.reset();
+    orch_.schedule_cleanup(req_.project);
+    p->is_stuck = false;  // an orchestrator runs again
     // A successful handoff with the configured agent clears an earlier launch failure.
     if (!req_.is_fallback) p->launch_error.clear();
   }
@@ -898,67 +939,95 @@ void Handoff::succeed() {
 
 // `replace` returns as soon as the agent runs; `--wait` also waits out launch_grace. An agent
 // that dies within it is replaced by the previous agent on the branch, so the project always
-// has an orchestrator.
+// has an orchestrator. After the grace a crash is a crash: the orchestrator relaunches the
+// same agent with back-off, so the watch ends with the grace and leaves nothing registered.
 void Handoff::watch_launch_grace() {
-  auto self = shared_from_this();
+  // `baton down` started nothing: there is no launch to fall back from, and clients that
+  // follow the project have nothing to continue on.
+  if (req_.is_down) {
+    orch_.settle_followers(req_.project, "");
+    return end_launch_grace("");
+  }
   runtime::Session* live = orch_.daemon().find_session_exact(new_id_);
-  auto* timer = runtime::Timer::make(orch_.loop());
-  auto finished = std::make_shared<bool>(false);
-  auto finish = [self, timer, finished](const std::string& launch_error) {
-    if (*finished) return;
-    *finished = true;
-    timer->close();
-    if (ProjectState* p = self->project(); p && !launch_error.empty())
-      p->launch_error = launch_error;
-    if (!launch_error.empty()) {
-      self->outcome_.ok = false;
-      self->outcome_.launch_error = launch_error;
-      self->outcome_.failure = Failure{"launch_failed", launch_error};
-    }
-    self->is_waited_ = true;
-    auto fns = std::move(self->waited_fns_);
-    self->waited_fns_.clear();
-    for (auto& fn : fns) fn(self->outcome_);
-  };
-  auto died = [self, finish](int status) {
-    // Stopped by a later handoff's retire: that is no launch failure.
-    const SessionRecord* rec = self->orch_.session(self->new_id_);
-    if (rec && (rec->state == "retiring" || rec->state == "retired")) return finish("");
-    // The agent's own last words say why (claude: "Unable to connect to ..."); status and
-    // the command's error line show them.
-    std::string last;
-    if (rec) {
-      for (auto it = rec->last_lines.rbegin(); it != rec->last_lines.rend() && last.empty(); ++it)
-        last = *it;
-    }
-    while (!last.empty() && last.back() == ' ') last.pop_back();
-    if (last.size() > 120) last = last.substr(0, 117) + "...";
-    self->fall_back(self->agent_ + " exited with status " + std::to_string(status) + " within " +
-                        std::to_string(self->cfg_.launch_grace_ms / 1000) + " s" +
-                        (last.empty() ? "" : " (" + last + ")"),
-                    finish);
-  };
-  timer->start(static_cast<std::uint64_t>(cfg_.launch_grace_ms), [finish] { finish(""); });
   // It may have died while the launch was being verified.
-  if (!live) return died(-1);
-  if (!live->is_running()) return died(live->exit_status());
-  live->on_exit([died](runtime::Session& s) { died(s.exit_status()); });
+  if (!live) return on_launch_grace_exit(-1);
+  if (!live->is_running()) return on_launch_grace_exit(live->exit_status());
+  auto self = shared_from_this();
+  if (ProjectState* p = project()) p->launch_watch = self;
+  grace_timer_ = runtime::Timer::make(orch_.loop());
+  grace_timer_->start(static_cast<std::uint64_t>(cfg_.launch_grace_ms),
+                      [self] { self->end_launch_grace(""); });
+  grace_listener_ =
+      live->on_exit([self](runtime::Session& s) { self->on_launch_grace_exit(s.exit_status()); });
+}
+
+void Handoff::stop_watching_launch_grace() {
+  if (grace_timer_) grace_timer_->close();
+  grace_timer_ = nullptr;
+  if (grace_listener_ != 0) {
+    if (runtime::Session* s = orch_.daemon().find_session_exact(new_id_))
+      s->remove_exit_listener(grace_listener_);
+    grace_listener_ = 0;
+  }
+  if (ProjectState* p = project(); p && p->launch_watch.get() == this) p->launch_watch.reset();
+}
+
+void Handoff::end_launch_grace(const std::string& launch_error) {
+  stop_watching_launch_grace();
+  if (is_waited_) return;
+  if (ProjectState* p = project(); p && !launch_error.empty()) p->launch_error = launch_error;
+  if (!launch_error.empty()) {
+    outcome_.ok = false;
+    outcome_.launch_error = launch_error;
+    outcome_.failure = Failure{"launch_failed", launch_error};
+  }
+  is_waited_ = true;
+  auto fns = std::move(waited_fns_);
+  waited_fns_.clear();
+  for (auto& fn : fns) fn(outcome_);
+}
+
+void Handoff::on_launch_grace_exit(int status) {
+  // Whatever comes next, this process's grace is over: no timer, no second call.
+  stop_watching_launch_grace();
+  // `baton shutdown` stopped it: it keeps its restore marker and comes back with the daemon.
+  if (orch_.daemon().is_shutting_down()) return end_launch_grace("");
+  // Stopped by a later handoff's retire: that is no launch failure.
+  const SessionRecord* rec = orch_.session(new_id_);
+  if (rec && (rec->state == "retiring" || rec->state == "retired")) return end_launch_grace("");
+  // The agent's own last words say why (claude: "Unable to connect to ..."); status and
+  // the command's error line show them.
+  std::string last;
+  if (rec) {
+    for (auto it = rec->last_lines.rbegin(); it != rec->last_lines.rend() && last.empty(); ++it)
+      last = *it;
+  }
+  while (!last.empty() && last.back() == ' ') last.pop_back();
+  if (last.size() > 120) last = last.substr(0, 117) + "...";
+  auto self = shared_from_this();
+  fall_back(agent_ + " exited with status " + std::to_string(status) + " within " +
+                std::to_string(cfg_.launch_grace_ms / 1000) + " s" +
+                (last.empty() ? "" : " (" + last + ")"),
+            [self](const std::string& msg) { self->end_launch_grace(msg); });
 }
 
 void Handoff::fall_back(const std::string& why, std::function<void(const std::string&)> then) {
-  if (req_.is_fallback) return then(why);
+  // A daemon that is leaving starts nothing; the store keeps what recovery needs.
+  if (req_.is_fallback || orch_.daemon().is_shutting_down()) return then(why);
   // The agent to fall back to: the newest orchestrator this handoff or an earlier one retired.
-  const SessionRecord* prev = nullptr;
-  for (const auto* r : orch_.project_sessions(req_.project)) {
-    if (r->id == new_id_ || (r->state != "retired" && r->state != "retiring")) continue;
-    if (!prev || r->created_at > prev->created_at) prev = r;
-  }
+  const SessionRecord* prev =
+      newest_where(orch_.project_sessions(req_.project), [this](const SessionRecord& r) {
+        return r.id != new_id_ && (r.state == "retired" || r.state == "retiring");
+      });
   if (!prev) return then(why);
   // Another handoff already runs for the project: it will leave an orchestrator behind.
   if (ProjectState* p = project(); p && p->handoff && p->handoff.get() != this) return then(why);
   auto req = req_;
   req.agent = prev->agent;
   req.is_fallback = true;
+  // A fault point arms one handoff, never the fallback that repairs it.
+  req.env.erase(std::string(kFaultEnv));
+  has_fallen_back_ = true;
   const std::string msg = why + "; relaunched " + prev->agent;
   auto fallback = std::make_shared<Handoff>(orch_, req);
   if (ProjectState* p = project()) {
@@ -996,7 +1065,61 @@ bool Handoff::faulted(std::string_view point) {
   return true;
 }
 
+bool Handoff::has_running_orchestrator() {
+  const SessionRecord* cur = newest_active(orch_.project_sessions(req_.project));
+  runtime::Session* live = cur ? orch_.daemon().find_session_exact(cur->id) : nullptr;
+  return live && live->is_running();
+}
+
+std::string Handoff::failed_step(const std::string& code) const {
+  if (code == "persist_failed") return "persist";
+  if (code == "branch_busy") return "branch check";
+  if (code == "handoff_failed") return "adopt";
+  if (code == "verify_failed") return "verify";
+  if (code == "launch_failed") return "launch";
+  return step_;
+}
+
+// A failure before any agent was stopped leaves the running orchestrator as it was. One after
+// the stop must not leave the project without an orchestrator: when none runs, the previous
+// agent is started on the branch (as after a failed launch); either way the error, naming the
+// step, stays in `status` and health is not `ok` until a handoff succeeds.
 void Handoff::fail(const std::string& code, const std::string& message) {
+  if (!is_past_stop_) {
+    for (const auto& [id, was] : unstopped_) {
+      SessionRecord* rec = orch_.session(id);
+      if (!rec || rec->state != "retiring") continue;
+      rec->state = was.state;
+      rec->restore_marker = was.has_restore_marker;
+      rec->updated_at = now_iso8601();
+    }
+    if (!unstopped_.empty()) orch_.persist([](tl::expected<void, std::string>) {});
+    unstopped_.clear();
+  } else if (code != "stuck" && !req_.is_down && !req_.is_fallback) {
+    const std::string recorded = failed_step(code) + " failed: " + message;
+    if (!has_running_orchestrator() && !has_fallen_back_ && !orch_.daemon().is_shutting_down()) {
+      auto self = shared_from_this();
+      return fall_back(recorded, [self, code](const std::string& msg) {
+        // No previous agent, or it failed too: say what to run.
+        ProjectState* p = self->project();
+        if (p && !self->has_running_orchestrator()) {
+          p->launch_error = msg + ": fix it, then run 'baton replace'";
+          p->is_stuck = true;
+        }
+        self->finish_failure(code, msg);
+      });
+    }
+    if (ProjectState* p = project(); p && !has_fallen_back_) {
+      const bool is_running = has_running_orchestrator();
+      p->launch_error = recorded + (is_running ? "; run 'baton replace' to finish it"
+                                               : ": fix it, then run 'baton replace'");
+      p->is_stuck = !is_running;
+    }
+  }
+  finish_failure(code, message);
+}
+
+void Handoff::finish_failure(const std::string& code, const std::string& message) {
   spdlog::warn("handoff {} failed ({}): {}", req_.project, code, message);
   outcome_.ok = false;
   outcome_.failure = Failure{code, message};
@@ -1004,6 +1127,7 @@ void Handoff::fail(const std::string& code, const std::string& message) {
   if (p && p->handoff.get() == this) {
     p->handoff.reset();
     orch_.settle_followers(req_.project, "baton: orchestrator replace failed: " + message);
+    orch_.schedule_cleanup(req_.project);
   }
   is_done_ = true;
   is_waited_ = true;

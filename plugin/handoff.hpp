@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,10 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   // A second replace joins: it gets progress from now on and the same outcome.
   void join(ProgressFn progress, OutcomeFn done, std::function<void(const HandoffOutcome&)> waited);
   const std::string& agent() const { return agent_; }
+  // The session this handoff started (or is starting).
+  const std::string& new_session() const { return new_id_; }
+  // Ends the launch-grace watch without a fallback (the daemon is shutting down).
+  void end_launch_grace(const std::string& launch_error);
   const HandoffRequest& request() const { return req_; }
 
  private:
@@ -76,13 +81,24 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   void check_branch_free();
   void handoff();
   void launch();
+  // The rest of launch, on the loop once the agent was spawned (or could not be).
+  void launched(SessionRecord rec, tl::expected<void, std::string> started);
   void after_launch();
   void finish_trash();
   void watch_launch_grace();
+  // The new agent exited while its launch grace was watched.
+  void on_launch_grace_exit(int status);
+  // Closes the grace timer and removes the exit listener; idempotent.
+  void stop_watching_launch_grace();
   // Starts the previous agent on the branch after a failed launch; `then` gets the message
   // once that fallback handoff has ended (at once when there is none to start).
   void fall_back(const std::string& why, std::function<void(const std::string&)> then);
   void fail(const std::string& code, const std::string& message);
+  // Answers the commands with the failure; fail() decides first what to repair.
+  void finish_failure(const std::string& code, const std::string& message);
+  bool has_running_orchestrator();
+  // The step a failure happened in, for the error `status` shows.
+  std::string failed_step(const std::string& code) const;
   // True (and the handoff failed) when the test-only fault point is armed (plugin/fault.hpp).
   bool faulted(std::string_view point);
   hooks::HookRequest hook_request(const std::string& event, const CommandSpec& cmd,
@@ -108,10 +124,21 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   std::string temp_branch_;
   std::vector<CommandSpec> prepare_hooks_;  // post_create, then before_spawn
   std::vector<std::string> to_retire_;
+  std::set<std::string> was_stuck_;  // retiring with an error when this handoff began
   std::vector<std::string> trash_;
   std::vector<std::string> preserved_commits_;
   std::chrono::steady_clock::time_point first_stop_;
   bool has_stopped_any_ = false;
+  // From the first stop signal (or the first retire of an agent that was not running): a
+  // failure from here on must leave an orchestrator running or say what to run.
+  bool is_past_stop_ = false;
+  bool has_fallen_back_ = false;
+  struct Unstopped {
+    std::string state;
+    bool has_restore_marker = false;
+  };
+  std::map<std::string, Unstopped> unstopped_;  // marked retiring, by id, as they were before
+  std::string step_;                            // the phase last reported by progress()
   bool is_in_gap_ = false;  // from the first stop signal to the new agent's exec
   GapStep gap_step_ = GapStep::kStop;
   std::chrono::steady_clock::time_point gap_mark_;
@@ -121,6 +148,8 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   std::vector<OutcomeFn> waited_fns_;  // called after launch_grace too (--wait)
   bool is_done_ = false;
   bool is_waited_ = false;
+  runtime::Timer* grace_timer_ = nullptr;  // owned until end_launch_grace
+  runtime::Session::ExitListener grace_listener_ = 0;
 };
 
 }  // namespace baton::plugin

@@ -4,21 +4,26 @@
 
 namespace baton::plugin {
 
-namespace {
-
 bool is_newer(const SessionRecord& a, const SessionRecord& b) {
   return std::tie(a.created_at, a.updated_at, a.number) >
          std::tie(b.created_at, b.updated_at, b.number);
 }
 
-const SessionRecord* newest_in_state(const std::vector<const SessionRecord*>& sessions,
-                                     const std::string& state) {
+const SessionRecord* newest_where(const std::vector<const SessionRecord*>& sessions,
+                                  const std::function<bool(const SessionRecord&)>& is_wanted) {
   const SessionRecord* best = nullptr;
   for (const auto* s : sessions) {
-    if (s->state != state) continue;
+    if (!is_wanted(*s)) continue;
     if (!best || is_newer(*s, *best)) best = s;
   }
   return best;
+}
+
+namespace {
+
+const SessionRecord* newest_in_state(const std::vector<const SessionRecord*>& sessions,
+                                     const std::string& state) {
+  return newest_where(sessions, [&state](const SessionRecord& s) { return s.state == state; });
 }
 
 }  // namespace
@@ -34,6 +39,7 @@ const SessionRecord* current_orchestrator(const std::vector<const SessionRecord*
 
 std::string compute_health(const HealthInputs& in) {
   if (in.is_replacing) return "replacing";
+  if (in.is_stuck) return "stuck";
   int active = 0;
   for (const auto* s : in.sessions) {
     if (s->state == "retiring" && !s->last_error.empty()) return "stuck";

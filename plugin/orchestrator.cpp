@@ -14,6 +14,7 @@
 
 #include "git/inventory.hpp"
 #include "git/locks.hpp"
+#include "git/release.hpp"
 #include "git/repository.hpp"
 #include "git/worktree.hpp"
 #include "hooks/runner.hpp"
@@ -89,6 +90,13 @@ void Orchestrator::close_watches() {
     if (p.config_debounce) p.config_debounce->close();
     p.config_watch = nullptr;
     p.config_debounce = nullptr;
+    // A pending relaunch or launch-grace watch would keep the loop, and so the daemon, alive
+    // until it fires, and then act on a daemon that is leaving.
+    if (p.relaunch_timer) p.relaunch_timer->close();
+    p.relaunch_timer = nullptr;
+    if (auto watch = p.launch_watch) watch->end_launch_grace("");
+    if (p.cleanup_timer) p.cleanup_timer->close();
+    p.cleanup_timer = nullptr;
   }
 }
 
@@ -148,6 +156,7 @@ void Orchestrator::recover_project(const std::string& id) {
   ProjectState* p = find_project(id);
   if (!p) return;
   p->is_recovering = true;
+  p->is_scanning = true;
   // Their terminal died with the old daemon; pid and start time tell them from a reused pid.
   for (auto& [sid, rec] : store_.sessions) {
     if (rec.project != id || rec.pid <= 0 || rec.pid_start_time == 0) continue;
@@ -165,7 +174,7 @@ void Orchestrator::recover_project(const std::string& id) {
     if (!cfg) {
       p->is_recovering = false;
       spdlog::error("recovery of {}: {}", id, cfg.error());
-      return;
+      return end_scan(id);
     }
     struct Found {
       bool has_leftovers = false;
@@ -201,48 +210,73 @@ void Orchestrator::recover_project(const std::string& id) {
           return f;
         },
         [this, id, env](Found f) {
-          ProjectState* p = find_project(id);
-          if (!p) return;
           if (recovery_faulted(id, "recovery.scanned")) return;
-          p->is_recovering = false;
-          auto& journal = store_.projects[id].journal;
-          bool is_retiring = false;
-          int active = 0;
-          bool owns_stable = f.stable_admin.empty();
-          std::string newest_agent;
-          for (const auto* s : project_sessions(id)) {
-            is_retiring |= s->state == "retiring";
-            active += s->state == "active";
-            if (s->state != "retired" && git::worktree_name(s->id) == f.stable_admin)
-              owns_stable = true;
-            if (s->state == "active") newest_agent = s->agent;
-          }
-          const bool needs_handoff = !journal.phase.empty() || is_retiring || active > 1 ||
-                                     !owns_stable || f.has_leftovers;
-          if (!needs_handoff) return restore_sessions(id);
-          // A replace that arrived first finishes the job just as well.
-          if (p->handoff) return;
-          spdlog::info("recovery of {}: finishing an interrupted handoff", id);
-          HandoffRequest req{id, journal.phase.empty() ? newest_agent : journal.agent, env};
-          // Test builds arm the resumed handoff's fault points from the daemon's environment.
-          for (auto& [k, v] : daemon_fault_env()) req.env[k] = v;
-          auto h = std::make_shared<Handoff>(*this, std::move(req));
-          p->handoff = h;
-          h->join(
-              nullptr,
-              [id](const HandoffOutcome& o) {
-                if (!o.ok) spdlog::error("recovery of {} failed: {}", id, o.failure.message);
-              },
-              nullptr);
-          h->start();
+          decide_recovery(id, env, f.has_leftovers, f.stable_admin);
+          // Commands that arrived during the scan run now, after recovery chose its course: a
+          // replace joins the recovery's handoff or starts its own.
+          end_scan(id);
         });
   });
+}
+
+void Orchestrator::end_scan(const std::string& id) {
+  ProjectState* p = find_project(id);
+  if (!p) return;
+  p->is_scanning = false;
+  auto deferred = std::move(p->after_scan);
+  p->after_scan.clear();
+  for (auto& fn : deferred) fn();
+}
+
+void Orchestrator::when_scanned(ProjectState& p, std::function<void()> fn) {
+  if (!p.is_scanning) return fn();
+  p.after_scan.push_back(std::move(fn));
+}
+
+void Orchestrator::decide_recovery(const std::string& id,
+                                   const std::map<std::string, std::string>& env,
+                                   bool has_leftovers, const std::string& stable_admin) {
+  ProjectState* p = find_project(id);
+  if (!p) return;
+  p->is_recovering = false;
+  auto& journal = store_.projects[id].journal;
+  bool is_retiring = false;
+  int active = 0;
+  bool owns_stable = stable_admin.empty();
+  for (const auto* s : project_sessions(id)) {
+    is_retiring |= s->state == "retiring";
+    active += s->state == "active";
+    if (s->state != "retired" && git::worktree_name(s->id) == stable_admin) owns_stable = true;
+  }
+  // Of two actives, the newest one's agent goes on (the order of newest_active, not
+  // the store's id order: shop-9 sorts after shop-10).
+  const SessionRecord* newest = newest_active(project_sessions(id));
+  const std::string newest_agent = newest ? newest->agent : std::string();
+  const bool needs_handoff =
+      !journal.phase.empty() || is_retiring || active > 1 || !owns_stable || has_leftovers;
+  if (!needs_handoff) return restore_sessions(id);
+  // A replace that arrived first finishes the job just as well.
+  if (p->handoff) return;
+  spdlog::info("recovery of {}: finishing an interrupted handoff", id);
+  HandoffRequest req{id, journal.phase.empty() ? newest_agent : journal.agent, env};
+  // Test builds arm the resumed handoff's fault points from the daemon's environment.
+  for (auto& [k, v] : daemon_fault_env()) req.env[k] = v;
+  auto h = std::make_shared<Handoff>(*this, std::move(req));
+  p->handoff = h;
+  h->join(
+      nullptr,
+      [id](const HandoffOutcome& o) {
+        if (!o.ok) spdlog::error("recovery of {} failed: {}", id, o.failure.message);
+      },
+      nullptr);
+  h->start();
 }
 
 bool Orchestrator::recovery_faulted(const std::string& project, std::string_view point) {
   if (!fault_hit(daemon_fault_env(), point)) return false;
   spdlog::error("recovery of {} failed: fault injected at {}", project, point);
   if (ProjectState* p = find_project(project)) p->is_recovering = false;
+  end_scan(project);
   return true;
 }
 
@@ -302,7 +336,7 @@ void Orchestrator::forget_old_retired(const std::string& project) {
     if (s->state == "retired") retired.push_back(s);
   if (retired.size() <= kRetiredKept) return;
   std::sort(retired.begin(), retired.end(),
-            [](const SessionRecord* a, const SessionRecord* b) { return a->number > b->number; });
+            [](const SessionRecord* a, const SessionRecord* b) { return is_newer(*a, *b); });
   std::vector<std::string> ids;
   for (std::size_t i = kRetiredKept; i < retired.size(); ++i) ids.push_back(retired[i]->id);
   for (const auto& id : ids) store_.sessions.erase(id);
@@ -357,6 +391,7 @@ std::string Orchestrator::health(ProjectState& p) {
   in.sessions = project_sessions(p.id);
   in.configured_agent = p.config ? p.config->agent : "";
   in.launch_error = p.launch_error;
+  in.is_stuck = p.is_stuck;
   return compute_health(in);
 }
 
@@ -431,76 +466,94 @@ Json Orchestrator::status_json(ProjectState& p) {
               {"resume", resume_note}};
 }
 
-tl::expected<void, std::string> Orchestrator::launch(SessionRecord& rec, const ProjectConfig& cfg,
-                                                     const std::map<std::string, std::string>& env,
-                                                     bool resume) {
-  auto it = cfg.agents.find(rec.agent);
-  if (it == cfg.agents.end())
-    return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
-  const AgentSpec& spec = it->second;
-  // A relaunch after a crash or a daemon restart reads the config in force, which may have
-  // changed since it was allowed (DESIGN.md §7).
-  if (!cfg.is_allowed) {
-    const ProjectState* p = find_project(rec.project);
-    return tl::make_unexpected(not_allowed_message(cfg, p ? p->path : rec.project));
+void Orchestrator::prepare_launch(const SessionRecord& rec, const ProjectConfig& cfg,
+                                  const std::map<std::string, std::string>& env, bool resume,
+                                  PreparedFn then) {
+  const ProjectState* p = find_project(rec.project);
+  const std::string repo_root = p ? p->path : std::string();
+  const std::string agent_dir = paths().home + "/agents/" + rec.id;
+  run_off_loop<tl::expected<PreparedLaunch, std::string>>(
+      loop(),
+      [rec, cfg, env, resume, repo_root, agent_dir]() -> tl::expected<PreparedLaunch, std::string> {
+        auto it = cfg.agents.find(rec.agent);
+        if (it == cfg.agents.end())
+          return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
+        const AgentSpec& spec = it->second;
+        // A relaunch after a crash or a daemon restart reads the config in force, which may
+        // have changed since it was allowed (DESIGN.md §7).
+        if (!cfg.is_allowed) {
+          return tl::make_unexpected(
+              not_allowed_message(cfg, repo_root.empty() ? rec.project : repo_root));
+        }
+        LaunchContext ctx;
+        ctx.baton_bin = self_dir() + "/baton";
+        ctx.agent_dir = agent_dir;
+        ctx.repo_root = repo_root;
+        ctx.env = env;
+        for (const auto& [k, v] : cfg.env) ctx.env[k] = v;
+        for (const auto& [k, v] : spec.env) ctx.env[k] = v;
+        ctx.file_exists = [](const std::string& path) { return fs::exists(path); };
+        auto plan = plan_launch(spec, cfg, rec, resume, ctx);
+        if (!plan) return tl::make_unexpected(plan.error());
+        // Small files beside the agent (claude's hook settings; its trust entry), written
+        // before the spawn that reads them.
+        for (const auto& file : plan->files) {
+          std::error_code ec;
+          fs::create_directories(fs::path(file.path).parent_path(), ec);
+          if (auto w = write_file_atomic(file.path, file.content); !w)
+            return tl::make_unexpected(w.error());
+        }
+        if (spec.kind == AgentKind::kClaude) {
+          // The trust dialog would otherwise stop every new orchestrator worktree: the user
+          // chose this repository for an orchestrator with `baton up`.
+          const std::string config_path = claude_config_path(ctx.env);
+          auto text = read_file(config_path);
+          if (!text && !text.error().empty()) return tl::make_unexpected(text.error());
+          const std::string before = text ? *text : std::string();
+          auto trusted = claude_config_with_trust(before, rec.worktree);
+          if (!trusted) {
+            spdlog::warn("{} {}: not marking {} trusted", config_path, trusted.error(),
+                         rec.worktree);
+          } else if (*trusted != before) {
+            if (auto w = write_file_atomic(config_path, *trusted); !w)
+              spdlog::warn("cannot mark {} trusted for claude: {}", rec.worktree, w.error());
+          }
+        }
+        PreparedLaunch out;
+        for (const auto& [k, v] : ctx.env)
+          out.env.push_back(k + "=" + v);  // command, [env], agent's
+        for (const auto& e : plan->env) out.env.push_back(e);
+        const auto path_it = env.find("PATH");
+        const std::string path =
+            path_it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : path_it->second;
+        out.env.push_back("PATH=" + self_dir() + ":" + path);
+        out.env.push_back("BATON_PROJECT=" + rec.project);
+        out.env.push_back("BATON_SESSION=" + rec.id);
+        out.env.push_back("BATON_BRANCH=" + rec.branch);
+        out.env.push_back("BATON_WORKTREE=" + rec.worktree);
+        out.env.push_back("BATON_AGENT=" + rec.agent);
+        out.plan = std::move(*plan);
+        out.permissions = cfg.permissions;
+        return out;
+      },
+      std::move(then));
+}
+
+tl::expected<void, std::string> Orchestrator::spawn(SessionRecord& rec,
+                                                    const PreparedLaunch& launch) {
+  const LaunchPlan& plan = launch.plan;
+  if (plan.conversation_id != rec.conversation_id) {
+    rec.conversation_id = plan.conversation_id;
+    rec.conversation_source = plan.conversation_id.empty() ? "" : "baton";
   }
-  LaunchContext ctx;
-  ctx.baton_bin = self_dir() + "/baton";
-  ctx.agent_dir = paths().home + "/agents/" + rec.id;
-  if (ProjectState* p = find_project(rec.project)) ctx.repo_root = p->path;
-  ctx.env = env;
-  for (const auto& [k, v] : cfg.env) ctx.env[k] = v;
-  for (const auto& [k, v] : spec.env) ctx.env[k] = v;
-  ctx.file_exists = [](const std::string& path) { return fs::exists(path); };
-  auto plan = plan_launch(spec, cfg, rec, resume, ctx);
-  if (!plan) return tl::make_unexpected(plan.error());
-  // Small files beside the agent (claude's hook settings; its trust entry), written before
-  // the spawn that reads them.
-  for (const auto& file : plan->files) {
-    std::error_code ec;
-    fs::create_directories(fs::path(file.path).parent_path(), ec);
-    if (auto w = write_file_atomic(file.path, file.content); !w)
-      return tl::make_unexpected(w.error());
-  }
-  if (spec.kind == AgentKind::kClaude) {
-    // The trust dialog would otherwise stop every new orchestrator worktree: the user chose
-    // this repository for an orchestrator with `baton up`.
-    const std::string config_path = claude_config_path(ctx.env);
-    auto text = read_file(config_path);
-    if (!text && !text.error().empty()) return tl::make_unexpected(text.error());
-    const std::string before = text ? *text : std::string();
-    auto trusted = claude_config_with_trust(before, rec.worktree);
-    if (!trusted) {
-      spdlog::warn("{} {}: not marking {} trusted", config_path, trusted.error(), rec.worktree);
-    } else if (*trusted != before) {
-      if (auto w = write_file_atomic(config_path, *trusted); !w)
-        spdlog::warn("cannot mark {} trusted for claude: {}", rec.worktree, w.error());
-    }
-  }
-  const std::vector<std::string>& argv = plan->argv;
-  if (plan->conversation_id != rec.conversation_id) {
-    rec.conversation_id = plan->conversation_id;
-    rec.conversation_source = plan->conversation_id.empty() ? "" : "baton";
-  }
-  rec.resume_mode = plan->resume_mode;
-  rec.permissions = cfg.permissions;
-  std::vector<std::string> extra;
-  for (const auto& [k, v] : ctx.env) extra.push_back(k + "=" + v);  // command, [env], agent's
-  for (const auto& e : plan->env) extra.push_back(e);
-  const auto path_it = env.find("PATH");
-  const std::string path = path_it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : path_it->second;
-  extra.push_back("PATH=" + self_dir() + ":" + path);
-  extra.push_back("BATON_PROJECT=" + rec.project);
-  extra.push_back("BATON_SESSION=" + rec.id);
-  extra.push_back("BATON_BRANCH=" + rec.branch);
-  extra.push_back("BATON_WORKTREE=" + rec.worktree);
-  extra.push_back("BATON_AGENT=" + rec.agent);
+  rec.resume_mode = plan.resume_mode;
+  rec.permissions = launch.permissions;
   runtime::SessionSpec sspec;
   sspec.id = rec.id;
-  sspec.spawn.argv = argv;
+  sspec.spawn.argv = plan.argv;
   sspec.spawn.cwd = rec.worktree;
-  sspec.spawn.env = runtime::session_environment(nullptr, extra);
-  rec.argv = argv;
+  sspec.spawn.env = runtime::session_environment(nullptr, launch.env);
+  rec.argv = plan.argv;
   // A relaunch reuses the id: the exited runtime session (kept for its last screen) goes.
   if (runtime::Session* old = daemon_.find_session_exact(rec.id); old && !old->is_running())
     daemon_.remove_session(rec.id);
@@ -591,7 +644,8 @@ void Orchestrator::on_session_exit(runtime::Session& s) {
   run_session_hook("on_exit", *rec);
   // An agent that ends within its launch grace is the handoff's to handle (fallback).
   ProjectState* p = find_project(rec->project);
-  if (p && !p->handoff && s.exit_status() != 0) schedule_relaunch(rec->id);
+  const bool is_in_grace = p && p->launch_watch && p->launch_watch->new_session() == rec->id;
+  if (p && !p->handoff && !is_in_grace && s.exit_status() != 0) schedule_relaunch(rec->id);
   settle_followers(rec->project, "");
 }
 
@@ -601,7 +655,7 @@ void Orchestrator::settle_followers(const std::string& project, const std::strin
   runtime::Session* s = cur ? daemon_.find_session_exact(cur->id) : nullptr;
   if (s && s->is_running())
     daemon_.hand_over_followers(follow_key(project), *s, notice);
-  else if (!p || (!p->handoff && !p->is_relaunch_pending))
+  else if (!p || (!p->handoff && !p->relaunch_timer))
     daemon_.release_followers(follow_key(project));
 }
 
@@ -647,29 +701,147 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
   }
   const std::uint64_t delay_ms = 1000ull << times.size();
   times.push_back(now);
-  if (ProjectState* p = find_project(project)) p->is_relaunch_pending = true;
-  auto* timer = runtime::Timer::make(loop());
-  timer->start(delay_ms, [this, session_id, project, timer] {
-    timer->close();
-    if (ProjectState* p = find_project(project)) p->is_relaunch_pending = false;
-    SessionRecord* rec = session(session_id);
-    ProjectState* p = rec ? find_project(rec->project) : nullptr;
-    // Only the newest orchestrator, still exited, and no handoff under way.
-    if (!rec || !p || p->handoff || rec->state != "exited" || !p->config ||
-        current_orchestrator(project_sessions(p->id)) != rec)
-      return settle_followers(project, "");
-    if (auto r = launch(*rec, *p->config, p->env, true); !r) {
-      rec->last_error = r.error();
-      spdlog::warn("relaunch of {} failed: {}", session_id, r.error());
-    } else {
-      rec->state = "active";
-      rec->restore_marker = true;
-      rec->last_error.clear();
-      spdlog::info("relaunched {} after a crash (pid {})", session_id, rec->pid);
+  ProjectState* owner = find_project(project);
+  if (!owner || is_shutting_down_) return;
+  if (owner->relaunch_timer) owner->relaunch_timer->close();
+  owner->relaunch_timer = runtime::Timer::make(loop());
+  owner->relaunch_timer->start(delay_ms, [this, session_id, project] {
+    if (ProjectState* p = find_project(project); p && p->relaunch_timer) {
+      p->relaunch_timer->close();
+      p->relaunch_timer = nullptr;
     }
-    rec->updated_at = now_iso8601();
-    persist([](tl::expected<void, std::string>) {});
-    settle_followers(project, "baton: orchestrator " + session_id + " restarted after a crash");
+    // Only the newest orchestrator, still exited, no handoff under way, and the daemon not
+    // leaving: checked again once the launch files are written.
+    auto is_wanted = [this, session_id]() -> SessionRecord* {
+      SessionRecord* rec = session(session_id);
+      ProjectState* p = rec ? find_project(rec->project) : nullptr;
+      if (!rec || !p || p->handoff || rec->state != "exited" || !p->config || is_shutting_down_ ||
+          daemon_.is_shutting_down() || current_orchestrator(project_sessions(p->id)) != rec)
+        return nullptr;
+      return rec;
+    };
+    SessionRecord* rec = is_wanted();
+    if (!rec) return settle_followers(project, "");
+    ProjectState* p = find_project(rec->project);
+    const auto env = p->env;
+    prepare_launch(
+        *rec, *p->config, env, true,
+        [this, session_id, project, is_wanted](tl::expected<PreparedLaunch, std::string> prepared) {
+          SessionRecord* rec = is_wanted();
+          if (!rec) return settle_followers(project, "");
+          auto r = prepared
+                       ? spawn(*rec, *prepared)
+                       : tl::expected<void, std::string>(tl::make_unexpected(prepared.error()));
+          if (!r) {
+            rec->last_error = r.error();
+            spdlog::warn("relaunch of {} failed: {}", session_id, r.error());
+          } else {
+            rec->state = "active";
+            rec->restore_marker = true;
+            rec->last_error.clear();
+            spdlog::info("relaunched {} after a crash (pid {})", session_id, rec->pid);
+          }
+          rec->updated_at = now_iso8601();
+          persist([](tl::expected<void, std::string>) {});
+          settle_followers(project,
+                           "baton: orchestrator " + session_id + " restarted after a crash");
+        });
+  });
+}
+
+namespace {
+
+// A stuck cleanup: a retiring session whose last attempt failed (health `stuck`).
+std::vector<std::string> stuck_sessions(const std::vector<const SessionRecord*>& sessions) {
+  std::vector<std::string> ids;
+  for (const auto* s : sessions)
+    if (s->state == "retiring" && !s->last_error.empty()) ids.push_back(s->id);
+  return ids;
+}
+
+}  // namespace
+
+void Orchestrator::retry_cleanup(const std::string& project, std::function<void()> then) {
+  auto done = [then] {
+    if (then) then();
+  };
+  ProjectState* p = find_project(project);
+  // A handoff or recovery under way finishes the same sessions itself.
+  if (!p || !p->config || p->handoff || p->is_recovering || p->is_cleaning || is_shutting_down_)
+    return done();
+  const auto ids = stuck_sessions(project_sessions(project));
+  if (ids.empty()) {
+    p->cleanup_attempts = 0;
+    return done();
+  }
+  p->is_cleaning = true;
+  const std::string project_dir = p->config->workspace_root + "/" + project;
+  struct Cleaned {
+    std::map<std::string, std::string> errors;  // by session id
+    std::vector<std::string> finished;
+  };
+  run_off_loop<Cleaned>(
+      loop(),
+      [ids, project_dir] {
+        Cleaned c;
+        for (const auto& id : ids) {
+          const std::string trash = project_dir + "/" + std::string(git::kTrashDirPrefix) + id;
+          std::error_code ec;
+          // Only a tree already aside is a cleanup; a retire that failed earlier (its tree
+          // still in place) is finished by the next `replace`.
+          if (!fs::exists(fs::symlink_status(trash, ec))) continue;
+          if (auto d = git::delete_trash(trash); !d)
+            c.errors[id] = d.error().message;
+          else
+            c.finished.push_back(id);
+        }
+        return c;
+      },
+      [this, project, done](Cleaned c) {
+        ProjectState* p = find_project(project);
+        if (!p) return done();
+        p->is_cleaning = false;
+        if (!p->handoff) {
+          for (const auto& id : c.finished) {
+            SessionRecord* rec = session(id);
+            if (!rec || rec->state != "retiring") continue;
+            rec->state = "retired";
+            rec->last_error.clear();
+            rec->updated_at = now_iso8601();
+            runtime::Session* old = daemon_.find_session_exact(id);
+            if (old && !old->is_running()) daemon_.remove_session(id);
+            spdlog::info("cleanup of {} finished", id);
+          }
+          for (const auto& [id, error] : c.errors) {
+            SessionRecord* rec = session(id);
+            if (rec && rec->state == "retiring") rec->last_error = error;
+          }
+          if (!c.finished.empty() || !c.errors.empty())
+            persist([](tl::expected<void, std::string>) {});
+        }
+        if (c.errors.empty()) p->cleanup_attempts = 0;
+        schedule_cleanup(project);
+        done();
+      });
+}
+
+void Orchestrator::schedule_cleanup(const std::string& project) {
+  ProjectState* p = find_project(project);
+  if (!p || is_shutting_down_ || p->cleanup_timer) return;
+  if (stuck_sessions(project_sessions(project)).empty()) {
+    p->cleanup_attempts = 0;
+    return;
+  }
+  const std::uint64_t delay_ms =
+      std::min<std::uint64_t>(1000ull << std::min(p->cleanup_attempts, 16u), kCleanupMaxDelayMs);
+  ++p->cleanup_attempts;
+  p->cleanup_timer = runtime::Timer::make(loop());
+  p->cleanup_timer->start(delay_ms, [this, project] {
+    if (ProjectState* p = find_project(project); p && p->cleanup_timer) {
+      p->cleanup_timer->close();
+      p->cleanup_timer = nullptr;
+    }
+    retry_cleanup(project);
   });
 }
 
@@ -690,15 +862,12 @@ void Orchestrator::restore_sessions(const std::string& project) {
     p->is_recovering = true;
     const std::string sid = id;
     const auto env = p->env;
-    reload_config(*p, env, [this, sid, env](tl::expected<ProjectConfig, std::string> cfg) {
+    auto finish = [this, sid](tl::expected<void, std::string> started) {
       SessionRecord* rec = session(sid);
       if (!rec) return;
       if (ProjectState* p = find_project(rec->project)) p->is_recovering = false;
-      if (!cfg) {
-        rec->last_error = cfg.error();
-        rec->state = "exited";
-      } else if (auto r = launch(*rec, *cfg, env, true); !r) {
-        rec->last_error = r.error();
+      if (!started) {
+        rec->last_error = started.error();
         rec->state = "exited";
         rec->restore_marker = false;
       } else {
@@ -710,6 +879,35 @@ void Orchestrator::restore_sessions(const std::string& project) {
       persist([this, project](tl::expected<void, std::string>) {
         recovery_faulted(project, "recovery.restored");
       });
+    };
+    reload_config(*p, env, [this, sid, env, finish](tl::expected<ProjectConfig, std::string> cfg) {
+      SessionRecord* rec = session(sid);
+      if (!rec) return;
+      if (!cfg) {
+        if (ProjectState* p = find_project(rec->project)) p->is_recovering = false;
+        rec->last_error = cfg.error();
+        rec->state = "exited";
+        rec->updated_at = now_iso8601();
+        const std::string project = rec->project;
+        return persist([this, project](tl::expected<void, std::string>) {
+          recovery_faulted(project, "recovery.restored");
+        });
+      }
+      prepare_launch(*rec, *cfg, env, true,
+                     [this, sid, finish](tl::expected<PreparedLaunch, std::string> prepared) {
+                       SessionRecord* rec = session(sid);
+                       ProjectState* p = rec ? find_project(rec->project) : nullptr;
+                       if (!rec || !p) return;
+                       // A replace that arrived meanwhile retires it; a shutdown keeps it for next
+                       // time.
+                       if (p->handoff || rec->state != "active" ||
+                           daemon_.find_session_exact(sid) || daemon_.is_shutting_down()) {
+                         p->is_recovering = false;
+                         return;
+                       }
+                       if (!prepared) return finish(tl::make_unexpected(prepared.error()));
+                       finish(spawn(*rec, *prepared));
+                     });
     });
   }
 }

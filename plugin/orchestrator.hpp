@@ -16,6 +16,7 @@
 #include <tl/expected.hpp>
 
 #include "plugin/activity.hpp"
+#include "plugin/agent_launch.hpp"
 #include "plugin/config.hpp"
 #include "plugin/session_store.hpp"
 #include "runtime/control_server.hpp"
@@ -44,8 +45,23 @@ struct ProjectState {
   std::vector<std::string> trust_waiting;
   std::string launch_error;          // the last failed launch (fell back to the previous agent)
   std::shared_ptr<Handoff> handoff;  // the one running, if any
+  // The handoff whose new agent is inside its launch grace: an exit there is the handoff's
+  // (fallback), not a crash to relaunch.
+  std::shared_ptr<Handoff> launch_watch;
+  // A handoff failed after the stop and no agent could be started again: launch_error says
+  // what to run.
+  bool is_stuck = false;
   bool is_recovering = false;
-  bool is_relaunch_pending = false;  // a crashed orchestrator comes back after a back-off
+  // Start-up recovery is clearing stale git locks: a handoff started now could lose a lock it
+  // just took, so commands that start one wait in after_scan until the scan is done.
+  bool is_scanning = false;
+  std::vector<std::function<void()>> after_scan;
+  // A crashed orchestrator comes back after a back-off; owned here, closed at shutdown.
+  runtime::Timer* relaunch_timer = nullptr;
+  // A stuck cleanup (a retired tree aside that could not be deleted) is retried with back-off.
+  runtime::Timer* cleanup_timer = nullptr;
+  unsigned cleanup_attempts = 0;
+  bool is_cleaning = false;
   // What `${VAR}` in [env] reads and the agent starts with: the environment of the last `up`,
   // `replace` or `down` for this project, else (a project restored at start-up) the daemon's
   // own. In memory only: it may hold secrets, and no file under BATON_HOME gets them.
@@ -100,16 +116,37 @@ class Orchestrator {
   runtime::protocol::Json session_json(const SessionRecord& s) const;
   std::string health(ProjectState& p);
 
-  // Starts the agent of `rec` in a PTY at its worktree; fills pid and start time.
-  tl::expected<void, std::string> launch(SessionRecord& rec, const ProjectConfig& cfg,
-                                         const std::map<std::string, std::string>& env,
-                                         bool resume);
+  // A launch in two halves. prepare_launch plans the agent's start and writes the files it
+  // reads (claude's hook settings, its trust entry in ~/.claude.json) off the loop, which
+  // never fsyncs (DESIGN.md §8); `then` runs on the loop. spawn then starts the agent in a
+  // PTY. Between the two, callers check the launch is still wanted (a handoff or shutdown
+  // may have begun while the files were written).
+  struct PreparedLaunch {
+    LaunchPlan plan;
+    std::vector<std::string> env;  // KEY=VALUE for the session: command, [env], agent's, baton's
+    std::string permissions;
+  };
+  using PreparedFn = std::function<void(tl::expected<PreparedLaunch, std::string>)>;
+  void prepare_launch(const SessionRecord& rec, const ProjectConfig& cfg,
+                      const std::map<std::string, std::string>& env, bool resume, PreparedFn then);
+  // Starts the prepared agent of `rec` in a PTY at its worktree; fills pid, start time, argv
+  // and what the plan chose. Touches no file.
+  tl::expected<void, std::string> spawn(SessionRecord& rec, const PreparedLaunch& launch);
 
   // Runs one of the project's hooks for a session, in the background (the result is logged).
   void run_session_hook(const std::string& event, const SessionRecord& rec);
   // A crashed orchestrator comes back with back-off: 1 s, 2 s, 4 s ... at most
   // kMaxRelaunches times in kRelaunchWindowMs, then it is left exited.
   void schedule_relaunch(const std::string& session_id);
+
+  // A session left `retiring` because its tree, already aside, could not be deleted (health
+  // `stuck`) is finished here without a handoff of the healthy orchestrator: the trash is
+  // deleted off the loop and the session marked retired. `then` runs on the loop after.
+  void retry_cleanup(const std::string& project, std::function<void()> then = nullptr);
+  // Retries a stuck cleanup after 1 s, 2 s, 4 s ... (at most kCleanupMaxDelayMs apart) until
+  // it succeeds; a no-op when nothing is stuck or a retry is already pending.
+  void schedule_cleanup(const std::string& project);
+  static constexpr std::uint64_t kCleanupMaxDelayMs = 60 * 1000;
 
   // Activity of an orchestrator session (issue 8): set by hooks through `baton signal`, by
   // launch and exit, and by the screen on a one-second tick.
@@ -137,6 +174,16 @@ class Orchestrator {
   // locks, then either finish an interrupted handoff (a replace that converges) or relaunch
   // the orchestrator recorded active.
   void recover_project(const std::string& id);
+  // After the scan: finish an interrupted handoff, or relaunch what was active.
+  void decide_recovery(const std::string& id, const std::map<std::string, std::string>& env,
+                       bool has_leftovers, const std::string& stable_admin);
+  void end_scan(const std::string& id);
+
+ public:
+  // Runs fn now, or once start-up recovery's scan of the project is done.
+  void when_scanned(ProjectState& p, std::function<void()> fn);
+
+ private:
   void start_persist();
   void on_activity_tick();
 

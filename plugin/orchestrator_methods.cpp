@@ -162,48 +162,67 @@ void Orchestrator::register_methods() {
     h->start();
   };
 
+  // A handoff never starts while start-up recovery clears stale git locks (when_scanned).
   daemon_.add_method("up", [this, with_project, run_handoff](const RequestPtr& req) {
     with_project(req, true, [this, req, run_handoff](ProjectState& p) {
-      const SessionRecord* current = newest_active(project_sessions(p.id));
-      if (current && daemon_.find_session_exact(current->id) && !p.handoff) {
-        // Running already: `up` still refuses while newer content waits for `baton allow`,
-        // so the user learns of it (`baton attach` reaches the running agent meanwhile).
-        const std::string id = p.id;
-        return reload_config(
-            p, env_param(req), [this, req, id](tl::expected<ProjectConfig, std::string> cfg) {
-              ProjectState* p = find_project(id);
-              if (!p) return req->fail("not_found", "project " + id + " is gone");
-              if (!cfg) return req->fail("config_error", cfg.error());
-              if (!cfg->is_allowed)
-                return req->fail("not_allowed", not_allowed_message(*cfg, p->path));
-              const SessionRecord* current = newest_active(project_sessions(id));
-              if (!current) return req->fail("failed", "the orchestrator of " + id + " is gone");
-              req->reply(
-                  Json{{"project", id}, {"session", session_json(*current)}, {"started", false}});
-            });
-      }
-      HandoffRequest h{p.id, string_param(req, "agent"), env_param(req)};
-      run_handoff(req, p, std::move(h), bool_param(req, "wait"));
+      when_scanned(p, [this, req, run_handoff, id = p.id] {
+        ProjectState* p = find_project(id);
+        if (!p) return;
+        const SessionRecord* current = newest_active(project_sessions(p->id));
+        if (current && daemon_.find_session_exact(current->id) && !p->handoff) {
+          // Running already: `up` still refuses while newer content waits for `baton allow`,
+          // so the user learns of it (`baton attach` reaches the running agent meanwhile).
+          return reload_config(
+              *p, env_param(req), [this, req, id](tl::expected<ProjectConfig, std::string> cfg) {
+                ProjectState* p = find_project(id);
+                if (!p) return req->fail("not_found", "project " + id + " is gone");
+                if (!cfg) return req->fail("config_error", cfg.error());
+                if (!cfg->is_allowed)
+                  return req->fail("not_allowed", not_allowed_message(*cfg, p->path));
+                const SessionRecord* current = newest_active(project_sessions(id));
+                if (!current) return req->fail("failed", "the orchestrator of " + id + " is gone");
+                req->reply(
+                    Json{{"project", id}, {"session", session_json(*current)}, {"started", false}});
+              });
+        }
+        HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
+        run_handoff(req, *p, std::move(h), bool_param(req, "wait"));
+      });
     });
   });
 
   daemon_.add_method("replace", [this, with_project, run_handoff](const RequestPtr& req) {
-    with_project(req, true, [req, run_handoff](ProjectState& p) {
-      HandoffRequest h{p.id, string_param(req, "agent"), env_param(req)};
-      run_handoff(req, p, std::move(h), bool_param(req, "wait"));
+    with_project(req, true, [this, req, run_handoff](ProjectState& p) {
+      when_scanned(p, [this, req, run_handoff, id = p.id] {
+        ProjectState* p = find_project(id);
+        if (!p) return;
+        HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
+        run_handoff(req, *p, std::move(h), bool_param(req, "wait"));
+      });
     });
   });
 
   daemon_.add_method("down", [this, with_project, run_handoff](const RequestPtr& req) {
-    with_project(req, false, [req, run_handoff](ProjectState& p) {
-      HandoffRequest h{p.id, "", env_param(req)};
-      h.is_down = true;
-      run_handoff(req, p, std::move(h), false);
+    with_project(req, false, [this, req, run_handoff](ProjectState& p) {
+      when_scanned(p, [this, req, run_handoff, id = p.id] {
+        ProjectState* p = find_project(id);
+        if (!p) return;
+        HandoffRequest h{p->id, "", env_param(req)};
+        h.is_down = true;
+        run_handoff(req, *p, std::move(h), false);
+      });
     });
   });
 
   daemon_.add_method("status", [this, with_project](const RequestPtr& req) {
     with_project(req, false, [this, req](ProjectState& p) {
+      // A stuck cleanup is tried once more first: a user who fixed the file sees `ok` at once.
+      if (p.config && health(p) == "stuck") {
+        const std::string id = p.id;
+        return retry_cleanup(id, [this, req, id] {
+          if (ProjectState* p = find_project(id)) req->reply(status_json(*p));
+        });
+      }
       // The config watch keeps p.config current; read it here only when it was never read.
       if (p.config || !p.config_error.empty()) return req->reply(status_json(p));
       const std::string id = p.id;

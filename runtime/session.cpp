@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
@@ -16,6 +17,8 @@ namespace {
 constexpr std::size_t kReadChunkBytes = 64u << 10;
 // Bounded per poll callback so one chatty session cannot starve the loop.
 constexpr int kReadsPerWakeup = 16;
+
+std::atomic<Session::ExitListener> next_exit_listener{1};
 
 }  // namespace
 
@@ -262,8 +265,26 @@ void Session::finish() {
   clients_.clear();
   size_owner_ = nullptr;
   for (auto& c : clients) c.client->on_session_exit(exit_status_);
-  auto fns = exit_fns_;
-  for (auto& fn : fns) fn(*this);
+  // A listener may remove another (or itself): each runs only while it is still registered.
+  std::vector<ExitListener> listeners;
+  for (const auto& [listener, fn] : exit_fns_) listeners.push_back(listener);
+  for (const ExitListener listener : listeners) {
+    auto it = std::find_if(exit_fns_.begin(), exit_fns_.end(),
+                           [listener](const auto& l) { return l.first == listener; });
+    if (it == exit_fns_.end()) continue;
+    auto fn = it->second;
+    fn(*this);
+  }
+}
+
+Session::ExitListener Session::on_exit(ExitFn fn) {
+  const ExitListener listener = next_exit_listener++;
+  exit_fns_.emplace_back(listener, std::move(fn));
+  return listener;
+}
+
+void Session::remove_exit_listener(ExitListener listener) {
+  std::erase_if(exit_fns_, [listener](const auto& l) { return l.first == listener; });
 }
 
 void Session::stop(std::uint64_t grace_ms) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -59,6 +60,9 @@ class Session {
   static constexpr std::uint64_t kStallMs = 2000;
 
   using ExitFn = std::function<void(Session&)>;
+  // Names one exit listener, unique across sessions: a session id can be reused by a
+  // relaunch, and removing through the new session must not drop someone else's listener.
+  using ExitListener = std::uint64_t;
 
   static tl::expected<std::unique_ptr<Session>, std::string> start(uv_loop_t* loop,
                                                                    ChildReaper& reaper,
@@ -75,7 +79,10 @@ class Session {
   int exit_status() const { return exit_status_; }
   const std::string& created_at() const { return created_at_; }
 
-  void on_exit(ExitFn fn) { exit_fns_.push_back(std::move(fn)); }
+  ExitListener on_exit(ExitFn fn);
+  // A listener whose interest ended (a handoff's launch grace ran out) must never act on a
+  // later exit. Unknown or already removed listeners are ignored.
+  void remove_exit_listener(ExitListener listener);
 
   void write_input(std::string_view bytes);
 
@@ -147,7 +154,7 @@ class Session {
   bool is_answering_queries_ = false;
   std::vector<Client> clients_;
   SessionClient* size_owner_ = nullptr;
-  std::vector<ExitFn> exit_fns_;
+  std::vector<std::pair<ExitListener, ExitFn>> exit_fns_;
 };
 
 std::string iso8601_now();

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,15 +91,50 @@ class FaultPoints : public OrchestratorE2E {
     return "FAILED";
   }
 
+  // What `status` shows right after a failed step, before any retry (issue 15): before the
+  // first stop signal the running orchestrator is untouched and `ok`; after it, an agent runs
+  // on the branch again (the new one, or the previous one relaunched), health is not `ok` and
+  // the error names the step. Empty when it shows that, else what it shows.
+  std::string status_problem_after_fail(const std::string& point, long pid_before) {
+    static const std::set<std::string> kBeforeStop = {"preflight.done", "prepare.persisted",
+                                                      "prepare.done", "retire.persisted"};
+    const Json st = status();
+    const Json& orch = st["orchestrator"];
+    if (st["active_count"] != 1) return "active_count " + st["active_count"].dump();
+    if (!orch.is_object() || orch["state"] != "active") return "no active orchestrator";
+    if (!process_exists(static_cast<pid_t>(orch["pid"].get<long>())))
+      return "the orchestrator's process is gone";
+    if (kBeforeStop.count(point)) {
+      if (st["health"] != "ok") return "health " + st["health"].dump();
+      if (!st["error"].is_null()) return "error " + st["error"].dump();
+      if (orch["pid"].get<long>() != pid_before) return "the running orchestrator was replaced";
+      return "";
+    }
+    if (st["health"] == "ok") return "health ok";
+    if (!st["error"].is_string()) return "error " + st["error"].dump();
+    if (st["error"].get<std::string>().find(point) == std::string::npos)
+      return "the error does not name the step: " + st["error"].dump();
+    return "";
+  }
+
   // The handoff armed by the `baton replace` command's environment.
   std::string handoff_case(const std::string& point, const std::string& mode) {
     start_case();
     auto o = opts();
     o.env["BATON_FAULT"] = point + ":" + mode;
     const pid_t pid = daemon_pid();
+    const long orchestrator_pid = status()["orchestrator"]["pid"].get<long>();
     auto faulty = baton({"replace", repo_}, o);
     if (faulty.status == 0) return "NOFAULT";
     if (mode == "kill") wait_daemon_gone(pid);
+    if (mode == "fail") {
+      if (auto shown = status_problem_after_fail(point, orchestrator_pid); !shown.empty()) {
+        ADD_FAILURE() << point << ":fail, status before the retry: " << shown << "\n"
+                      << faulty.err << status().dump();
+        converge(point + ":" + mode, faulty.err);
+        return "STATUS";
+      }
+    }
     return converge(point + ":" + mode, faulty.err);
   }
 

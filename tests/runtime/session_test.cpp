@@ -168,6 +168,27 @@ TEST_F(SessionTest, OnExitCallbacksRunOnceEachWithTheExitedSession) {
   EXPECT_EQ(seen, (std::vector<int>{4, 104}));
 }
 
+TEST_F(SessionTest, ARemovedExitListenerNeverRuns) {
+  auto session = start_gated("exit 5");
+  ASSERT_TRUE(session);
+  std::vector<std::string> seen;
+  const auto gone = session->on_exit([&](Session&) { seen.push_back("gone"); });
+  Session::ExitListener later = 0;
+  // A listener that removes a later one, as a handoff ends its launch-grace watch.
+  session->on_exit([&](Session&) {
+    seen.push_back("first");
+    session->remove_exit_listener(later);
+  });
+  later = session->on_exit([&](Session&) { seen.push_back("later"); });
+  session->on_exit([&](Session&) { seen.push_back("last"); });
+  session->remove_exit_listener(gone);
+  session->remove_exit_listener(gone);  // twice is harmless
+  release(*session);
+  ASSERT_TRUE(run_until_exited(*session));
+  loop_.run_for(20);
+  EXPECT_EQ(seen, (std::vector<std::string>{"first", "last"}));
+}
+
 TEST_F(SessionTest, OnExitRunsForAChildThatExitedBeforeStartReturned) {
   // A large screen makes the constructor take longer than `true` takes to exit, so the
   // child is gone when the constructor starts watching it. The daemon registers its exit
