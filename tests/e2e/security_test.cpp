@@ -281,6 +281,9 @@ TEST_F(Security, ACloneRunsNoRepositoryCommandUntilAllowedAndNothingNewAfterItCh
   baton_ok({"allow", clone}, o);
   ASSERT_EQ(baton({"up", clone, "--detach"}, o).status, 0);
   EXPECT_TRUE(fs::exists(marker));
+  // A crash inside the launch grace falls back; this one must come after it, so the
+  // orchestrator the crash hits is one whose grace was waited out.
+  ASSERT_EQ(baton({"replace", clone, "--wait"}, o).status, 0);
   fs::remove(marker);
 
   // The file changes (a pull) to another on_exit hook: replace is refused again.
