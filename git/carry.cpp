@@ -304,28 +304,46 @@ Result<void> delete_saved_modules(git_repository* repo, std::string_view session
   return {};
 }
 
+namespace {
+
+// The kept directory beside a retired tree and the manifest of what it holds.
+struct KeptDir {
+  fs::path path;
+  std::vector<CarryEntry> listed;
+};
+
+Result<KeptDir> open_kept_dir(const fs::path& old_tree, std::string_view old_session_id) {
+  KeptDir kept{old_tree.parent_path() / fmt::format("{}{}", kKeptDirPrefix, old_session_id), {}};
+  auto listed = read_carry_manifest(kept.path);
+  if (!listed) return tl::unexpected(listed.error());
+  kept.listed = std::move(*listed);
+  return kept;
+}
+
+// Moves entry `e` of `old_tree` whole into the kept directory, listed in its manifest first
+// (an entry listed but not there yet is simply not shown), then renamed.
+Result<void> keep_whole(KeptDir& kept, const fs::path& old_tree, const CarryEntry& e) {
+  const fs::path to = kept.path / e.path;
+  if (exists_no_follow(to)) return tl::unexpected(Error{EEXIST, to.native() + " exists"});
+  std::error_code ec;
+  fs::create_directories(kept.path, ec);
+  if (ec) return tl::unexpected(os_error(ec.value(), "create", kept.path.native()));
+  kept.listed.push_back(e);
+  if (auto m = write_carry_manifest(kept.path, kept.listed); !m) return tl::unexpected(m.error());
+  return move_path(old_tree / e.path, to);
+}
+
+}  // namespace
+
 Result<CarryResult> carry_entries(git_repository* repo, const fs::path& old_tree,
                                   std::string_view old_session_id, const fs::path& new_tree) {
   CarryResult result;
   auto entries = read_carry_manifest(old_tree);
   if (!entries) return tl::unexpected(entries.error());
   if (entries->empty()) return result;
-  result.kept_dir = old_tree.parent_path() / fmt::format("{}{}", kKeptDirPrefix, old_session_id);
-  auto kept_listed = read_carry_manifest(result.kept_dir);
-  if (!kept_listed) return tl::unexpected(kept_listed.error());
-  // Whole into the kept directory, listed in its manifest first (an entry listed but not
-  // there yet is simply not shown), then moved.
-  auto keep = [&](const CarryEntry& e) -> Result<void> {
-    const fs::path to = result.kept_dir / e.path;
-    if (exists_no_follow(to)) return tl::unexpected(Error{EEXIST, to.native() + " exists"});
-    std::error_code ec;
-    fs::create_directories(result.kept_dir, ec);
-    if (ec) return tl::unexpected(os_error(ec.value(), "create", result.kept_dir.native()));
-    kept_listed->push_back(e);
-    if (auto m = write_carry_manifest(result.kept_dir, *kept_listed); !m)
-      return tl::unexpected(m.error());
-    return move_path(old_tree / e.path, to);
-  };
+  auto kept = open_kept_dir(old_tree, old_session_id);
+  if (!kept) return tl::unexpected(kept.error());
+  result.kept_dir = kept->path;
   auto wt = open_worktree(new_tree);
   if (!wt) return tl::unexpected(wt.error());
   const fs::path new_admin = directory_path(git_repository_path(wt->get()));
@@ -354,7 +372,7 @@ Result<CarryResult> carry_entries(git_repository* repo, const fs::path& old_tree
       continue;
     }
     if (exists_no_follow(dst) && !is_empty_dir(dst)) {
-      if (auto k = keep(e); !k) {
+      if (auto k = keep_whole(*kept, old_tree, e); !k) {
         result.failed.push_back(fmt::format("{} ({})", e.path, k.error().message));
       } else {
         result.kept.push_back(e.path);
@@ -378,30 +396,13 @@ Result<KeepResult> keep_entries(const fs::path& old_tree, std::string_view old_s
   auto entries = read_carry_manifest(old_tree);
   if (!entries) return tl::unexpected(entries.error());
   if (entries->empty()) return result;
-  moved.kept_dir = old_tree.parent_path() / fmt::format("{}{}", kKeptDirPrefix, old_session_id);
-  auto kept_listed = read_carry_manifest(moved.kept_dir);
-  if (!kept_listed) return tl::unexpected(kept_listed.error());
+  auto kept = open_kept_dir(old_tree, old_session_id);
+  if (!kept) return tl::unexpected(kept.error());
+  moved.kept_dir = kept->path;
   for (const auto& e : *entries) {
-    const fs::path src = old_tree / e.path;
-    if (!exists_no_follow(src)) continue;  // kept before
-    const fs::path to = moved.kept_dir / e.path;
-    if (exists_no_follow(to)) {
-      moved.failed.push_back(fmt::format("{} ({} exists)", e.path, to.native()));
-      continue;
-    }
-    std::error_code ec;
-    fs::create_directories(to.parent_path(), ec);
-    if (ec) {
-      moved.failed.push_back(
-          fmt::format("{} (create {}: {})", e.path, to.parent_path().native(), ec.message()));
-      continue;
-    }
-    // Listed first: an entry listed but not there yet is simply not shown.
-    kept_listed->push_back(e);
-    if (auto m = write_carry_manifest(moved.kept_dir, *kept_listed); !m)
-      return tl::unexpected(m.error());
-    if (auto m = move_path(src, to); !m) {
-      moved.failed.push_back(fmt::format("{} ({})", e.path, m.error().message));
+    if (!exists_no_follow(old_tree / e.path)) continue;  // kept before
+    if (auto k = keep_whole(*kept, old_tree, e); !k) {
+      moved.failed.push_back(fmt::format("{} ({})", e.path, k.error().message));
       continue;
     }
     moved.kept.push_back(e.path);
