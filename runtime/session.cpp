@@ -291,8 +291,12 @@ void Session::stop(std::uint64_t grace_ms) {
   if (has_exited_ || stop_timer_) return;
   stop_timer_ = Timer::make(loop_);
   kill(-pid_, SIGHUP);
+  // The loop's clock is the one cached when this iteration began: without the update, the
+  // agent's grace to exit cleanly would be shorter by whatever ran before in this iteration.
+  uv_update_time(loop_);
   stop_timer_->start(grace_ms, [this, grace_ms] {
     kill(-pid_, SIGTERM);
+    uv_update_time(loop_);
     stop_timer_->start(grace_ms, [this] {
       kill(-pid_, SIGKILL);
       kill(pid_, SIGKILL);
