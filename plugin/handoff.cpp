@@ -501,9 +501,6 @@ void Handoff::retire(const std::string& id) {
       const std::string trash = self->project_dir_ + "/" + std::string(git::kTrashDirPrefix) + id;
       const std::string branch = self->cfg_.branch;
       const bool has_preserved = !rec->preserved_commit.empty();
-      // `down` starts no tree to carry into, but the manifest still says what no commit
-      // holds: finish_trash keeps it in .kept-<id> before the tree goes.
-      const bool is_carried = true;
       struct Retired {
         StepResult r;
         std::string ref;
@@ -512,7 +509,7 @@ void Handoff::retire(const std::string& id) {
       };
       run_off_loop<Retired>(
           self->orch_.loop(),
-          [repo_path, worktree, trash, branch, id, has_preserved, is_carried]() -> Retired {
+          [repo_path, worktree, trash, branch, id, has_preserved]() -> Retired {
             Retired out;
             auto proj = git::open_project(repo_path);
             if (!proj) {
@@ -526,10 +523,10 @@ void Handoff::retire(const std::string& id) {
             if (has_tree && !has_preserved) {
               // The same scan lists what no commit holds (ignored files, nested repositories,
               // submodules); the list goes into the tree before it moves, so a retried retire
-              // or a restarted daemon still knows what to carry out of the trash.
+              // or a restarted daemon still knows what to carry out of the trash (or, for
+              // `down`, keep in .kept-<id>: finish_trash).
               std::vector<git::CarryEntry> carry;
-              auto p = git::preserve_uncommitted(proj->repo.get(), worktree, id,
-                                                 is_carried ? &carry : nullptr);
+              auto p = git::preserve_uncommitted(proj->repo.get(), worktree, id, &carry);
               if (!p) {
                 out.r.error = p.error().message;
                 return out;
