@@ -50,9 +50,7 @@ std::string absolute_target(const std::string& target);
 // One request on a fresh connection; the daemon is started when none runs.
 tl::expected<Json, ClientError> request(const std::string& method, Json params,
                                         bool autostart = true) {
-  auto client = ControlClient::connect(Paths::from_env(), autostart);
-  if (!client) return tl::make_unexpected(client.error());
-  return client->call(method, std::move(params));
+  return ControlClient::request(Paths::from_env(), autostart, method, std::move(params));
 }
 
 std::string pad(std::string s, std::size_t width) {
@@ -153,12 +151,10 @@ void print_progress(const Json& ev) {
 
 int cmd_handoff(const std::string& method, const std::string& target, const std::string& agent,
                 bool wait, bool as_json) {
-  auto client = ControlClient::connect(Paths::from_env(), true);
-  if (!client) return fail(client.error());
   Json params{{"target", absolute_target(target)}, {"env", environment_json()}, {"wait", wait}};
   if (!agent.empty()) params["agent"] = agent;
   const bool quiet = as_json || !isatty(STDERR_FILENO);
-  auto r = client->call(method, params, [quiet](const Json& ev) {
+  auto r = ControlClient::request(Paths::from_env(), true, method, params, [quiet](const Json& ev) {
     if (!quiet) print_progress(ev);
   });
   if (!r) return fail(r.error());
@@ -523,12 +519,10 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand(sessions)) return cmd_sessions(target, all, as_json);
   if (app.got_subcommand(up)) {
-    auto client = ControlClient::connect(Paths::from_env(), true);
-    if (!client) return fail(client.error());
     Json params{{"target", absolute_target(target)}, {"env", environment_json()}};
     if (!agent.empty()) params["agent"] = agent;
     const bool show = isatty(STDERR_FILENO);
-    auto r = client->call("up", params, [show](const Json& ev) {
+    auto r = ControlClient::request(Paths::from_env(), true, "up", params, [show](const Json& ev) {
       if (show) print_progress(ev);
     });
     if (!r) return fail(r.error());

@@ -21,6 +21,10 @@ namespace proto = protocol;
 namespace {
 
 constexpr int kStartWaitMs = 10000;
+// The error code of a connection closed before the daemon sent a byte.
+constexpr std::string_view kUnanswered = "unanswered";
+// How long a request that a dying daemon left unanswered is tried again.
+constexpr int kDyingWaitMs = 2000;
 
 int connect_socket(const std::string& path, int& err) {
   sockaddr_un addr{};
@@ -148,7 +152,10 @@ tl::expected<std::string, ClientError> ControlClient::read_line() {
     char tmp[65536];
     const ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return tl::make_unexpected(ClientError{"io", "the daemon closed the connection"});
+    if (n <= 0)
+      return tl::make_unexpected(ClientError{has_received_ ? "io" : std::string(kUnanswered),
+                                             "the daemon closed the connection"});
+    has_received_ = true;
     buf_.append(tmp, static_cast<std::size_t>(n));
   }
 }
@@ -165,7 +172,8 @@ tl::expected<proto::Json, ClientError> ControlClient::call(const std::string& me
   }
   sent_version_ = true;
   if (!write_all(fd_, req.dump() + "\n"))
-    return tl::make_unexpected(ClientError{"io", "cannot write to the daemon"});
+    return tl::make_unexpected(
+        ClientError{has_received_ ? "io" : std::string(kUnanswered), "cannot write to the daemon"});
   for (;;) {
     auto line = read_line();
     if (!line) return tl::make_unexpected(line.error());
@@ -184,6 +192,25 @@ tl::expected<proto::Json, ClientError> ControlClient::call(const std::string& me
           ClientError{e.value("code", std::string("failed")), e.value("message", std::string())});
     }
     return msg.value("result", proto::Json::object());
+  }
+}
+
+tl::expected<proto::Json, ClientError> ControlClient::request(const Paths& paths, bool autostart,
+                                                              const std::string& method,
+                                                              proto::Json params,
+                                                              const EventFn& on_event) {
+  for (int waited = 0;; waited += 20) {
+    auto client = connect(paths, autostart);
+    if (!client) return tl::make_unexpected(client.error());
+    auto r = client->call(method, params, on_event);
+    if (r || r.error().code != kUnanswered) return r;
+    // A dying daemon's socket takes connections until its last descriptor is closed; then
+    // the next connect starts a new daemon.
+    if (!autostart || waited >= kDyingWaitMs) {
+      r.error().code = "io";
+      return r;
+    }
+    sleep_ms(20);
   }
 }
 

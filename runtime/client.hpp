@@ -35,6 +35,15 @@ class ControlClient {
   // Waits until the daemon closes the connection (after `shutdown`).
   void wait_closed();
 
+  // One request on a fresh connection (connect, then call). A daemon that accepted the
+  // connection but closed it before a single byte of answer was dying (killed while the
+  // command connected: its socket still took the connection); with autostart the request
+  // goes once more, to the daemon that starts next, whose recovery runs first.
+  static tl::expected<protocol::Json, ClientError> request(const Paths& paths, bool autostart,
+                                                           const std::string& method,
+                                                           protocol::Json params,
+                                                           const EventFn& on_event = {});
+
   int fd() const { return fd_; }
   // Bytes read past the last reply line (the first attach frames).
   std::string take_buffered() { return std::exchange(buf_, std::string()); }
@@ -46,6 +55,7 @@ class ControlClient {
   int fd_ = -1;
   std::int64_t next_id_ = 1;
   bool sent_version_ = false;
+  bool has_received_ = false;  // any byte from the daemon on this connection
   std::string buf_;
 };
 

@@ -1,7 +1,9 @@
 // The runtime through the real binaries: sessions, exit status, output integrity,
 // terminal queries, auto-start and lock, protocol mismatch, shutdown.
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -34,6 +36,34 @@ TEST_F(RuntimeE2E, NewPrintsTheIdAndSessionsListsItWithItsFields) {
   EXPECT_GT(s["pid"].get<int>(), 1);
   EXPECT_TRUE(process_exists(s["pid"].get<int>()));
   EXPECT_EQ(s["created_at"].get<std::string>().size(), 24u);  // 2026-11-26T00:00:00.000Z
+}
+
+// A command that connects while the daemon is being killed: the dying daemon's socket takes
+// the connection and closes it without a byte. The command is not answered by that; it goes
+// to the daemon that starts next (the one-line "daemon closed the connection" before).
+TEST_F(RuntimeE2E, ARequestADyingDaemonLeftUnansweredGoesToTheNextDaemon) {
+  const std::string run = home_ + "/run";
+  ASSERT_EQ(mkdir(home_.c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(run.c_str(), 0700), 0);
+  const int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = run + "/control.sock";
+  ASSERT_LT(path.size(), sizeof addr.sun_path);
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  std::thread dying([listener] {
+    const int c = accept(listener, nullptr, nullptr);
+    if (c >= 0) close(c);
+    close(listener);
+  });
+  auto r = baton({"sessions", "--json"});
+  dying.join();
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out, nullptr, false)["sessions"].size(), 0u) << r.out;
+  EXPECT_GT(daemon_pid(), 0);
 }
 
 TEST_F(RuntimeE2E, AutoIdsCountUp) {
