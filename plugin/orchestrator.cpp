@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "git/carry.hpp"
 #include "git/inventory.hpp"
 #include "git/locks.hpp"
 #include "git/release.hpp"
@@ -454,7 +455,7 @@ Json Orchestrator::status_json(ProjectState& p) {
               {"orchestrator", current ? session_json(*current) : Json(nullptr)},
               {"active_count", active},
               // false while the newest content has repository settings nobody allowed
-              {"allowed", p.config && p.config->is_allowed && p.trust_waiting.empty()},
+              {"allowed", p.config && p.trust_waiting.empty()},
               {"waiting_keys", p.trust_waiting},
               {"error", error.empty() ? Json(nullptr) : Json(error)},
               {"activity", act ? Json(act->state) : Json(nullptr)},
@@ -776,24 +777,32 @@ void Orchestrator::retry_cleanup(const std::string& project, std::function<void(
   }
   p->is_cleaning = true;
   const std::string project_dir = p->config->workspace_root + "/" + project;
+  const std::string repo_path = p->path;
   struct Cleaned {
     std::map<std::string, std::string> errors;  // by session id
     std::vector<std::string> finished;
   };
   run_off_loop<Cleaned>(
       loop(),
-      [ids, project_dir] {
+      [ids, project_dir, repo_path] {
         Cleaned c;
+        auto proj = git::open_project(repo_path);
         for (const auto& id : ids) {
           const std::string trash = project_dir + "/" + std::string(git::kTrashDirPrefix) + id;
           std::error_code ec;
           // Only a tree already aside is a cleanup; a retire that failed earlier (its tree
           // still in place) is finished by the next `replace`.
           if (!fs::exists(fs::symlink_status(trash, ec))) continue;
-          if (auto d = git::delete_trash(trash); !d)
+          if (auto d = git::delete_trash(trash); !d) {
             c.errors[id] = d.error().message;
-          else
-            c.finished.push_back(id);
+            continue;
+          }
+          c.finished.push_back(id);
+          // As after any deleted retired tree: its saved submodule git dirs go with it.
+          if (proj) {
+            if (auto m = git::delete_saved_modules(proj->repo.get(), id); !m)
+              spdlog::warn("{}", m.error().message);
+          }
         }
         return c;
       },
