@@ -43,6 +43,15 @@ static Result<TreePtr> tree_of(const git_commit* commit) {
   return TreePtr(raw);
 }
 
+// The tree of `commit`'s parent number `n` (0: the old HEAD, 1: the index commit).
+static Result<TreePtr> parent_tree_of(git_commit* commit, unsigned n, const char* what) {
+  git_commit* raw = nullptr;
+  int rc = git_commit_parent(&raw, commit, n);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, what, oid_hex(*git_commit_id(commit))));
+  CommitPtr parent(raw);
+  return tree_of(parent.get());
+}
+
 // An in-memory three-way merge: base = the preserved commit's parent (the old HEAD), ours =
 // the new HEAD, theirs = the preserved tree; returns the merged tree. Nothing is written to
 // the worktree. On conflicts, `conflicts` lists their paths and the result is empty.
@@ -174,11 +183,7 @@ Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& wo
   if (!theirs) return tl::unexpected(theirs.error());
   TreePtr base;
   if (git_commit_parentcount(preserved.get()) > 0) {
-    git_commit* raw_parent = nullptr;
-    rc = git_commit_parent(&raw_parent, preserved.get(), 0);
-    if (rc < 0) return tl::unexpected(libgit2_error(rc, "read parent of", hex));
-    CommitPtr parent(raw_parent);
-    auto parent_tree = tree_of(parent.get());
+    auto parent_tree = parent_tree_of(preserved.get(), 0, "read parent of");
     if (!parent_tree) return tl::unexpected(parent_tree.error());
     base = std::move(*parent_tree);
   }
@@ -226,11 +231,7 @@ Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& wo
   // The second parent is the index commit (preserve_uncommitted, as `git stash`).
   TreePtr index_tree;
   if (base && git_commit_parentcount(preserved.get()) > 1) {
-    git_commit* raw_index_commit = nullptr;
-    rc = git_commit_parent(&raw_index_commit, preserved.get(), 1);
-    if (rc < 0) return tl::unexpected(libgit2_error(rc, "read index commit of", hex));
-    CommitPtr index_commit(raw_index_commit);
-    auto t = tree_of(index_commit.get());
+    auto t = parent_tree_of(preserved.get(), 1, "read index commit of");
     if (!t) return tl::unexpected(t.error());
     index_tree = std::move(*t);
   }
