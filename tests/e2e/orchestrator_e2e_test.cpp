@@ -413,14 +413,7 @@ TEST_F(OrchestratorE2E, ACrashAfterTheLaunchGraceRelaunchesTheNewAgentNotThePrev
   const long pid = status()["orchestrator"]["pid"].get<long>();
   ASSERT_EQ(kill(static_cast<pid_t>(pid), SIGKILL), 0);
   Json s;
-  ASSERT_TRUE(eventually(
-      [&] {
-        s = status();
-        return s["orchestrator"]["state"] == "active" &&
-               s["orchestrator"]["pid"].get<long>() != pid;
-      },
-      15000))
-      << s.dump();
+  ASSERT_TRUE(runs_again(pid, s)) << s.dump();
   EXPECT_EQ(s["orchestrator"]["id"], "shop-2") << s.dump();
   EXPECT_EQ(s["orchestrator"]["agent"], "b") << s.dump();
   EXPECT_TRUE(s["error"].is_null()) << s.dump();
@@ -752,14 +745,7 @@ TEST_F(OrchestratorE2E, ACrashedOrchestratorIsRelaunchedWithItsResumeCommand) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   const long first = status()["orchestrator"]["pid"].get<long>();
   Json s;
-  ASSERT_TRUE(eventually(
-      [&] {
-        s = status();
-        return s["orchestrator"]["state"] == "active" &&
-               s["orchestrator"]["pid"].get<long>() != first;
-      },
-      15000))
-      << s.dump();
+  ASSERT_TRUE(runs_again(first, s)) << s.dump();
   EXPECT_EQ(s["orchestrator"]["id"], "shop-1");
   EXPECT_EQ(s["health"], "ok");
   // The relaunched process may not have run its first line yet when status shows its pid.

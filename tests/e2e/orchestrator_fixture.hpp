@@ -89,6 +89,18 @@ class OrchestratorE2E : public BatonTest {
 
   int active_count() { return status()["active_count"].get<int>(); }
 
+  // Waits until the orchestrator runs again with another pid than `old_pid` (a relaunch or a
+  // restore); `s` is the last status read.
+  bool runs_again(long old_pid, nlohmann::json& s) {
+    return eventually(
+        [&] {
+          s = status();
+          return s["orchestrator"]["state"] == "active" &&
+                 s["orchestrator"]["pid"].get<long>() != old_pid;
+        },
+        15000);
+  }
+
   // What the user reads: the last line of stderr (up and replace print progress before it).
   static std::string last_line(const std::string& err) {
     const auto end = err.find_last_not_of('\n');
