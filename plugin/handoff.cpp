@@ -38,7 +38,7 @@ namespace {
 
 struct StepResult {
   std::string error;  // empty: ok
-  std::string code = "failed";
+  ErrorCode code = ErrorCode::kFailed;
   std::vector<std::string> notes;
 };
 
@@ -166,7 +166,7 @@ void Handoff::persist_then(std::function<void()> next) {
   gap_enter(GapStep::kPersist);
   orch_.persist([self, resumed, next = std::move(next)](tl::expected<void, std::string> r) {
     self->gap_enter(resumed);
-    if (!r) return self->fail("persist_failed", r.error());
+    if (!r) return self->fail(ErrorCode::kPersistFailed, r.error());
     next();
   });
 }
@@ -189,7 +189,7 @@ void Handoff::preflight() {
   auto self = shared_from_this();
   ProjectState* p = project();
   orch_.reload_config(*p, req_.env, [self, p](tl::expected<ProjectConfig, std::string> cfg) {
-    if (!cfg) return self->fail("config_error", cfg.error());
+    if (!cfg) return self->fail(ErrorCode::kConfigError, cfg.error());
     self->cfg_ = *cfg;
     // `down` starts nothing: it stops the orchestrator with the config it runs under, the
     // allowed one in force, when newer content waits for `baton allow`.
@@ -203,7 +203,7 @@ void Handoff::preflight() {
       std::string names;
       for (const auto& [name, spec] : self->cfg_.agents)
         names += (names.empty() ? "" : ", ") + name;
-      return self->fail("agent_not_found",
+      return self->fail(ErrorCode::kAgentNotFound,
                         "agent '" + self->agent_ + "' is not defined: use " + names);
     }
     std::string argv0 =
@@ -212,7 +212,7 @@ void Handoff::preflight() {
     const auto path_it = self->req_.env.find("PATH");
     const std::string path = path_it == self->req_.env.end() ? "/usr/bin:/bin" : path_it->second;
     if (!self->req_.is_down && !is_on_path(argv0, path))
-      return self->fail("agent_not_found",
+      return self->fail(ErrorCode::kAgentNotFound,
                         "agent '" + self->agent_ + "' runs '" + argv0 + "', which is not on PATH");
     if (!self->req_.is_down) {
       // `baton up` says which agent and why (DESIGN.md §7 defaults).
@@ -238,7 +238,7 @@ void Handoff::preflight() {
         [repo_path, state_dir, cfg_copy, project_dir]() -> Checked {
           Checked c;
           if (cfg_copy.needs_trust() && !is_allowed(state_dir, repo_path, cfg_copy.content_hash)) {
-            c.r.code = "not_allowed";
+            c.r.code = ErrorCode::kNotAllowed;
             c.r.error = not_allowed_message(cfg_copy, repo_path);
             return c;
           }
@@ -264,7 +264,7 @@ void Handoff::preflight() {
           for (const auto& h : *heads) {
             if (h.name.rfind(git::kWorktreeNamePrefix, 0) == 0) continue;
             if (h.head_ref != ref && h.rebasing_ref != ref) continue;
-            c.r.code = "branch_busy";
+            c.r.code = ErrorCode::kBranchBusy;
             c.r.error = "branch " + cfg_copy.branch + " is checked out at " + h.path.string() +
                         ": switch that worktree to another branch (git switch main), then run "
                         "'baton replace'";
@@ -278,14 +278,14 @@ void Handoff::preflight() {
           const bool is_foreign_dir = type == fs::file_type::directory &&
                                       !exists(stable + "/.git") && !fs::is_empty(stable, ec);
           if (type != fs::file_type::not_found && type != fs::file_type::directory) {
-            c.r.code = "in_the_way";
+            c.r.code = ErrorCode::kInTheWay;
             c.r.error = stable + " is in the way: a " +
                         (type == fs::file_type::symlink ? "symlink" : "file") +
                         ", not the orchestrator's worktree; move it away, then run 'baton replace'";
             return c;
           }
           if (is_foreign_dir) {
-            c.r.code = "in_the_way";
+            c.r.code = ErrorCode::kInTheWay;
             c.r.error = stable +
                         " is in the way: a directory that is not a git worktree; move it away, "
                         "then run 'baton replace'";
@@ -362,7 +362,7 @@ void Handoff::preflight() {
               self->hook_request("before_retire", *self->cfg_.hooks.before_retire,
                                  current ? current->id : "", current ? current->worktree : p->path);
           hooks::run_hook(self->orch_.loop(), h, [self](hooks::HookResult r) {
-            if (!r.ok()) return self->fail("hook_failed", r.describe("before_retire"));
+            if (!r.ok()) return self->fail(ErrorCode::kHookFailed, r.describe("before_retire"));
             self->prepare();
           });
         });
@@ -373,7 +373,8 @@ void Handoff::preflight() {
 void Handoff::prepare() {
   if (faulted("preflight.done")) return;
   if (req_.is_down) {
-    if (to_retire_.empty()) return fail("missing", req_.project + " has no orchestrator to stop");
+    if (to_retire_.empty())
+      return fail(ErrorCode::kMissing, req_.project + " has no orchestrator to stop");
     return retire_next();
   }
   progress("prepare", prepared_path_);
@@ -431,7 +432,7 @@ void Handoff::prepare() {
           return r;
         },
         [self](StepResult r) {
-          if (!r.error.empty()) return self->fail("prepare_failed", r.error);
+          if (!r.error.empty()) return self->fail(ErrorCode::kPrepareFailed, r.error);
           for (auto& n : r.notes) self->outcome_.notes.push_back(n);
           if (self->faulted("prepare.done")) return;
           // post_create commands, then before_spawn, each through the hook runner.
@@ -466,7 +467,7 @@ void Handoff::run_prepare_hook(std::size_t i) {
           if (auto proj = git::open_project(repo_path))
             discard_prepared(proj->repo.get(), project_dir, id);
         },
-        [self, msg] { self->fail("hook_failed", msg); });
+        [self, msg] { self->fail(ErrorCode::kHookFailed, msg); });
   });
 }
 
@@ -630,7 +631,7 @@ void Handoff::check_branch_free() {
         if (!holder) {
           r.error = holder.error();
         } else if (*holder) {
-          r.code = "branch_busy";
+          r.code = ErrorCode::kBranchBusy;
           r.error = "branch " + branch + " is checked out at " + (*holder)->string() +
                     ": switch that worktree to another branch (git switch main), then run 'baton "
                     "replace'";
@@ -683,7 +684,7 @@ void Handoff::handoff() {
             }
           }
           if (fault_hit(env, "handoff.moved")) {
-            r.code = "fault";
+            r.code = ErrorCode::kFault;
             r.error = "fault injected at handoff.moved";
             return r;
           }
@@ -692,7 +693,7 @@ void Handoff::handoff() {
             return r;
           }
           if (fault_hit(env, "handoff.adopted")) {
-            r.code = "fault";
+            r.code = ErrorCode::kFault;
             r.error = "fault injected at handoff.adopted";
             return r;
           }
@@ -710,7 +711,7 @@ void Handoff::handoff() {
             }
           }
           if (fault_hit(env, "handoff.reapplied")) {
-            r.code = "fault";
+            r.code = ErrorCode::kFault;
             r.error = "fault injected at handoff.reapplied";
             return r;
           }
@@ -732,7 +733,8 @@ void Handoff::handoff() {
         },
         [self](StepResult r) {
           if (!r.error.empty())
-            return self->fail(r.code == "fault" ? "fault" : "handoff_failed", r.error);
+            return self->fail(
+                r.code == ErrorCode::kFault ? ErrorCode::kFault : ErrorCode::kAdoptFailed, r.error);
           for (auto& n : r.notes) self->outcome_.notes.push_back(n);
           if (self->faulted("handoff.done")) return;
           self->launch();
@@ -779,7 +781,7 @@ void Handoff::launched(SessionRecord rec, tl::expected<void, std::string> starte
   if (started && fault_hit(req_.env, "launch.started")) {
     // The agent runs but is not on disk as active: recovery must find it by its tree.
     orch_.store().sessions[rec.id] = rec;
-    return fail("fault", "fault injected at launch.started");
+    return fail(ErrorCode::kFault, "fault injected at launch.started");
   }
   if (!started) {
     rec.state = "exited";
@@ -804,7 +806,7 @@ void Handoff::launched(SessionRecord rec, tl::expected<void, std::string> starte
     if (!err.empty()) {
       return self->fall_back(err, [self](const std::string& msg) {
         self->outcome_.launch_error = msg;
-        self->fail("launch_failed", msg);
+        self->fail(ErrorCode::kLaunchFailed, msg);
       });
     }
     self->after_launch();
@@ -830,7 +832,7 @@ void Handoff::after_launch() {
         return r;
       },
       [self](StepResult r) {
-        if (!r.error.empty()) return self->fail("verify_failed", r.error);
+        if (!r.error.empty()) return self->fail(ErrorCode::kVerifyFailed, r.error);
         if (self->faulted("verify.done")) return;
         self->outcome_.session = self->new_id_;
         if (const SessionRecord* rec = self->orch_.session(self->new_id_))
@@ -912,7 +914,7 @@ void Handoff::finish_trash() {
         }
         self->orch_.forget_old_retired(self->req_.project);
         self->persist_then([self, first_error] {
-          if (!first_error.empty()) return self->fail("stuck", first_error);
+          if (!first_error.empty()) return self->fail(ErrorCode::kStuck, first_error);
           self->succeed();
         });
       });
@@ -976,7 +978,7 @@ void Handoff::end_launch_grace(const std::string& launch_error) {
   if (!launch_error.empty()) {
     outcome_.ok = false;
     outcome_.launch_error = launch_error;
-    outcome_.failure = Failure{"launch_failed", launch_error};
+    outcome_.failure = Failure{ErrorCode::kLaunchFailed, launch_error};
   }
   is_waited_ = true;
   auto fns = std::move(waited_fns_);
@@ -1058,7 +1060,7 @@ hooks::HookRequest Handoff::hook_request(const std::string& event, const Command
 
 bool Handoff::faulted(std::string_view point) {
   if (!fault_hit(req_.env, point)) return false;
-  fail("fault", "fault injected at " + std::string(point));
+  fail(ErrorCode::kFault, "fault injected at " + std::string(point));
   return true;
 }
 
@@ -1068,12 +1070,12 @@ bool Handoff::has_running_orchestrator() {
   return live && live->is_running();
 }
 
-std::string Handoff::failed_step(const std::string& code) const {
-  if (code == "persist_failed") return "persist";
-  if (code == "branch_busy") return "branch check";
-  if (code == "handoff_failed") return "adopt";
-  if (code == "verify_failed") return "verify";
-  if (code == "launch_failed") return "launch";
+std::string Handoff::failed_step(ErrorCode code) const {
+  if (code == ErrorCode::kPersistFailed) return "persist";
+  if (code == ErrorCode::kBranchBusy) return "branch check";
+  if (code == ErrorCode::kAdoptFailed) return "adopt";
+  if (code == ErrorCode::kVerifyFailed) return "verify";
+  if (code == ErrorCode::kLaunchFailed) return "launch";
   return step_;
 }
 
@@ -1081,7 +1083,7 @@ std::string Handoff::failed_step(const std::string& code) const {
 // the stop must not leave the project without an orchestrator: when none runs, the previous
 // agent is started on the branch (as after a failed launch); either way the error, naming the
 // step, stays in `status` and health is not `ok` until a handoff succeeds.
-void Handoff::fail(const std::string& code, const std::string& message) {
+void Handoff::fail(ErrorCode code, const std::string& message) {
   if (!is_past_stop_) {
     for (const auto& [id, was] : unstopped_) {
       SessionRecord* rec = orch_.session(id);
@@ -1092,7 +1094,7 @@ void Handoff::fail(const std::string& code, const std::string& message) {
     }
     if (!unstopped_.empty()) orch_.persist([](tl::expected<void, std::string>) {});
     unstopped_.clear();
-  } else if (code != "stuck" && !req_.is_down && !req_.is_fallback) {
+  } else if (code != ErrorCode::kStuck && !req_.is_down && !req_.is_fallback) {
     const std::string recorded = failed_step(code) + " failed: " + message;
     if (!has_running_orchestrator() && !has_fallen_back_ && !orch_.daemon().is_shutting_down()) {
       auto self = shared_from_this();
@@ -1116,8 +1118,8 @@ void Handoff::fail(const std::string& code, const std::string& message) {
   finish_failure(code, message);
 }
 
-void Handoff::finish_failure(const std::string& code, const std::string& message) {
-  spdlog::warn("handoff {} failed ({}): {}", req_.project, code, message);
+void Handoff::finish_failure(ErrorCode code, const std::string& message) {
+  spdlog::warn("handoff {} failed ({}): {}", req_.project, wire_name(code), message);
   outcome_.ok = false;
   outcome_.failure = Failure{code, message};
   ProjectState* p = project();

@@ -93,12 +93,12 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   // Starts the previous agent on the branch after a failed launch; `then` gets the message
   // once that fallback handoff has ended (at once when there is none to start).
   void fall_back(const std::string& why, std::function<void(const std::string&)> then);
-  void fail(const std::string& code, const std::string& message);
+  void fail(ErrorCode code, const std::string& message);
   // Answers the commands with the failure; fail() decides first what to repair.
-  void finish_failure(const std::string& code, const std::string& message);
+  void finish_failure(ErrorCode code, const std::string& message);
   bool has_running_orchestrator();
   // The step a failure happened in, for the error `status` shows.
-  std::string failed_step(const std::string& code) const;
+  std::string failed_step(ErrorCode code) const;
   // True (and the handoff failed) when the test-only fault point is armed (plugin/fault.hpp).
   bool faulted(std::string_view point);
   hooks::HookRequest hook_request(const std::string& event, const CommandSpec& cmd,

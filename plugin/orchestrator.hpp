@@ -18,6 +18,7 @@
 #include "plugin/activity.hpp"
 #include "plugin/agent_launch.hpp"
 #include "plugin/config.hpp"
+#include "plugin/error_code.hpp"
 #include "plugin/session_store.hpp"
 #include "runtime/control_server.hpp"
 #include "runtime/daemon.hpp"
@@ -27,10 +28,7 @@ namespace baton::plugin {
 class Handoff;
 
 // Why a handoff or a command failed, for the user (one line) and the protocol (a code).
-struct Failure {
-  std::string code;
-  std::string message;
-};
+using Failure = Error;
 
 struct ProjectState {
   std::string id;

@@ -98,7 +98,7 @@ void Orchestrator::register_methods() {
           return f;
         },
         [this, req, then, target](Found f) {
-          if (!f.error.empty()) return req->fail("not_a_repository", f.error);
+          if (!f.error.empty()) return req->fail(wire_name(ErrorCode::kNotARepository), f.error);
           if (ProjectState* p = resolve_project(f.root)) return then(*p);
           // The project id comes from the config ([project] name) or the directory name.
           ProjectState probe;
@@ -111,12 +111,12 @@ void Orchestrator::register_methods() {
           run_off_loop<tl::expected<ProjectConfig, std::string>>(
               loop(), [in] { return load_config(in); },
               [this, req, then, root = f.root](tl::expected<ProjectConfig, std::string> cfg) {
-                if (!cfg) return req->fail("config_error", cfg.error());
+                if (!cfg) return req->fail(wire_name(ErrorCode::kConfigError), cfg.error());
                 if (ProjectState* other = find_project(cfg->name); other && other->path != root) {
-                  return req->fail("project_exists", "project id '" + cfg->name +
-                                                         "' is already used by " + other->path +
-                                                         ": set [project] name in " + root +
-                                                         "/baton.toml");
+                  return req->fail(wire_name(ErrorCode::kProjectExists),
+                                   "project id '" + cfg->name + "' is already used by " +
+                                       other->path + ": set [project] name in " + root +
+                                       "/baton.toml");
                 }
                 ProjectState& p = add_project(cfg->name, root);
                 then(p);
@@ -132,15 +132,16 @@ void Orchestrator::register_methods() {
     };
     auto reply = [this, req, project](bool joined) {
       return [this, req, project, joined](const HandoffOutcome& o) {
-        if (!o.ok) return req->fail(o.failure.code, o.failure.message);
+        if (!o.ok) return req->fail(wire_name(o.failure.code), o.failure.message);
         req->reply(outcome_json(*this, project, o, joined));
       };
     };
     if (p.handoff) {
       const std::string want = hreq.agent;
       if (!want.empty() && !p.handoff->agent().empty() && want != p.handoff->agent()) {
-        return req->fail("handoff_running", "a handoff to " + p.handoff->agent() +
-                                                " is already running for " + project);
+        return req->fail(
+            wire_name(ErrorCode::kHandoffRunning),
+            "a handoff to " + p.handoff->agent() + " is already running for " + project);
       }
       // A mashed keybinding replaces once: join the running handoff.
       if (wait)
@@ -175,12 +176,16 @@ void Orchestrator::register_methods() {
           return reload_config(
               *p, env_param(req), [this, req, id](tl::expected<ProjectConfig, std::string> cfg) {
                 ProjectState* p = find_project(id);
-                if (!p) return req->fail("not_found", "project " + id + " is gone");
-                if (!cfg) return req->fail("config_error", cfg.error());
+                if (!p)
+                  return req->fail(wire_name(ErrorCode::kNotFound), "project " + id + " is gone");
+                if (!cfg) return req->fail(wire_name(ErrorCode::kConfigError), cfg.error());
                 if (!cfg->is_allowed)
-                  return req->fail("not_allowed", not_allowed_message(*cfg, p->path));
+                  return req->fail(wire_name(ErrorCode::kNotAllowed),
+                                   not_allowed_message(*cfg, p->path));
                 const SessionRecord* current = newest_active(project_sessions(id));
-                if (!current) return req->fail("failed", "the orchestrator of " + id + " is gone");
+                if (!current)
+                  return req->fail(wire_name(ErrorCode::kFailed),
+                                   "the orchestrator of " + id + " is gone");
                 req->reply(
                     Json{{"project", id}, {"session", session_json(*current)}, {"started", false}});
               });
@@ -236,8 +241,9 @@ void Orchestrator::register_methods() {
   daemon_.add_method("kill", [this, runtime_kill](const RequestPtr& req) {
     const std::string target = string_param(req, "target");
     if (const SessionRecord* s = session(target); s && s->state != "retired") {
-      return req->fail("is_orchestrator", "session '" + target + "' is the orchestrator of " +
-                                              s->project + ": use 'baton down " + s->project + "'");
+      return req->fail(wire_name(ErrorCode::kIsOrchestrator),
+                       "session '" + target + "' is the orchestrator of " + s->project +
+                           ": use 'baton down " + s->project + "'");
     }
     if (runtime_kill) runtime_kill(req);
   });
@@ -256,7 +262,8 @@ void Orchestrator::register_methods() {
       const SessionRecord* current = newest_active(project_sessions(p.id));
       const std::string worktree = current ? current->worktree : "";
       if (action == "apply" && worktree.empty())
-        return req->fail("missing", p.id + " has no orchestrator to apply the work to");
+        return req->fail(wire_name(ErrorCode::kMissing),
+                         p.id + " has no orchestrator to apply the work to");
       struct Done {
         std::string error;
         Json result;
@@ -324,7 +331,7 @@ void Orchestrator::register_methods() {
             return d;
           },
           [this, req, action, id](Done d) {
-            if (!d.error.empty()) return req->fail("failed", d.error);
+            if (!d.error.empty()) return req->fail(wire_name(ErrorCode::kFailed), d.error);
             if (action == "drop") {
               if (SessionRecord* s = session(id)) {
                 s->preserved_ref.clear();
@@ -458,7 +465,7 @@ void Orchestrator::register_methods() {
             return a;
           },
           [this, req, root, id = p.id](Allowed a) {
-            if (!a.error.empty()) return req->fail("failed", a.error);
+            if (!a.error.empty()) return req->fail(wire_name(ErrorCode::kFailed), a.error);
             ProjectState* p = find_project(id);
             if (!p) return req->reply(Json{{"path", root}, {"files", a.files}});
             // The config in force learns it is allowed now: hooks and relaunches check it.
@@ -501,7 +508,7 @@ void Orchestrator::register_methods() {
           return c;
         },
         [req](Checked c) {
-          if (!c.error.empty()) return req->fail("config_error", c.error);
+          if (!c.error.empty()) return req->fail(wire_name(ErrorCode::kConfigError), c.error);
           req->reply(Json{{"text", render_effective(c.cfg)},
                           {"agent", c.cfg.agent},
                           {"agent_reason", c.cfg.agent_reason},
