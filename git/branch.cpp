@@ -22,22 +22,50 @@ std::string temp_branch_name(std::string_view session_id) {
   return fmt::format("{}{}", kTempBranchPrefix, session_id);
 }
 
-Result<void> validate_branch_name(std::string_view name) {
-  init_libgit2();
-  auto invalid = [&](std::string_view why) {
-    return tl::unexpected(
-        Error{kInvalidName, fmt::format("validate branch name \"{}\": {}", name, why)});
-  };
-  if (name.empty()) return invalid("empty");
-  if (name.starts_with("-")) return invalid("starts with '-'");
-  if (name == "HEAD") return invalid("\"HEAD\" is not a branch name");
-  if (name.starts_with("refs/")) return invalid("give the short name, without refs/");
-  int is_valid = 0;
-  std::string ref = full_branch_ref(name);
-  if (git_reference_name_is_valid(&is_valid, ref.c_str()) < 0 || !is_valid) {
-    return invalid("not a valid git ref name");
+std::optional<std::string> branch_name_problem(std::string_view name) {
+  // The named rules come first only to say which one is broken; libgit2 has the last word.
+  if (name.empty()) return "it is empty";
+  if (name == "@") return "it is '@'";
+  if (name == "HEAD") return "it is HEAD";
+  if (name.front() == '-') return "it starts with '-'";
+  if (name.front() == '/') return "it starts with '/'";
+  if (name.back() == '/') return "it ends with '/'";
+  if (name.back() == '.') return "it ends with '.'";
+  if (name.find("..") != std::string_view::npos) return "it contains '..'";
+  if (name.find("//") != std::string_view::npos) return "it contains '//'";
+  if (name.find("@{") != std::string_view::npos) return "it contains '@{'";
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return "it contains a control character";
+    if (std::string_view(" ~^:?*[\\").find(c) != std::string_view::npos)
+      return fmt::format("it contains '{}'", c);
   }
-  return {};
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string_view::npos) end = name.size();
+    auto component = name.substr(start, end - start);
+    if (component.starts_with('.'))
+      return fmt::format("its component '{}' starts with '.'", component);
+    if (component.ends_with(".lock"))
+      return fmt::format("its component '{}' ends with '.lock'", component);
+    start = end + 1;
+  }
+  init_libgit2();
+  int is_valid = 0;
+  std::string ref = fmt::format("{}{}", kHeadsPrefix, name);
+  if (git_reference_name_is_valid(&is_valid, ref.c_str()) < 0 || !is_valid)
+    return "git does not accept it in a ref name";
+  return std::nullopt;
+}
+
+Result<void> validate_branch_name(std::string_view name) {
+  auto problem = name.starts_with("refs/")
+                     ? std::optional<std::string>("give the short name, without refs/")
+                     : branch_name_problem(name);
+  if (!problem) return {};
+  return tl::unexpected(
+      Error{kInvalidName, fmt::format("validate branch name \"{}\": {}", name, *problem)});
 }
 
 Result<void> validate_session_id(std::string_view session_id) {

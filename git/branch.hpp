@@ -2,6 +2,7 @@
 
 // The canonical branch and the names baton builds refs and directories from.
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,9 +16,16 @@ namespace baton::git {
 inline constexpr std::string_view kHeadsPrefix = "refs/heads/";
 inline constexpr std::string_view kTempBranchPrefix = "baton/tmp/";
 
-// A short branch name ("baton/shop-orchestrator") that git would accept for a branch:
-// git_reference_name_is_valid on refs/heads/<name>, plus git's own refusals of a leading
-// '-' and of "HEAD". kInvalidName otherwise, naming the value.
+// Why git would refuse `name` as a branch (`git check-ref-format --branch`'s rules, then
+// git_reference_name_is_valid on refs/heads/<name>), as the end of a sentence that names the
+// value: "it contains '..'", "its component '.x' starts with '.'". nullopt when git takes it.
+// A name that starts with refs/ is judged as a short name like any other (it may be a base
+// revision); validate_branch_name refuses it.
+std::optional<std::string> branch_name_problem(std::string_view name);
+
+// A short branch name ("baton/shop-orchestrator") that git would accept for a branch and
+// that is not given as a full ref (refs/heads/...): kInvalidName otherwise, naming the value
+// and branch_name_problem's reason.
 Result<void> validate_branch_name(std::string_view name);
 
 // A session id ("shop-3") goes into ref names, directory names and worktree admin names,

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/toml_value.hpp"
+
 namespace baton::plugin {
 
 namespace {

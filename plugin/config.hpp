@@ -1,17 +1,24 @@
 // A project's configuration: baton.toml at the root of the main worktree, overridden key by
 // key by an untracked baton.local.toml beside it (DESIGN.md §7). Parsed with toml++; unknown
 // keys and wrong types are errors naming file, line and column; every optional key has a
-// default. Pure and synchronous: the daemon calls it off the loop thread.
+// default. Synchronous: the daemon calls it off the loop thread.
+//
+// Beside it, each with one job: agent_spec.hpp (agents and their presets), config_texts.hpp
+// (the files' bytes and the hash trust checks), config_values.hpp (typed readers of TOML
+// values), config_expand.hpp (variables in values), and config_render.hpp (the effective config
+// as text, a leaf nothing here includes).
 #pragma once
 
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <tl/expected.hpp>
+
+#include "plugin/agent_spec.hpp"
+#include "plugin/config_texts.hpp"
 
 namespace baton::plugin {
 
@@ -20,34 +27,6 @@ struct CommandSpec {
   std::vector<std::string> argv;  // for a string: {"/bin/sh", "-c", string}
   std::string source;             // as written, for messages
 };
-
-// How baton talks to an agent beyond its argv: which hooks it can report activity through
-// and how it resumes its own conversation (issue 8). Presets have their kind; an
-// [agents.NAME] table may say `kind = "codex"` or `kind = "claude-code"` for a wrapper.
-enum class AgentKind { kGeneric, kCodex, kClaude };
-
-// Permission modes of `[orchestrator] permissions`; "default" adds nothing to the argv.
-inline constexpr const char* kPermissionModes[] = {"default", "accept-edits", "bypass"};
-
-struct AgentSpec {
-  std::string name;                        // codex | claude-code | shell | [agents.NAME]
-  std::vector<std::string> command;        // argv; command[0] is resolved on PATH
-  std::vector<std::string> resume;         // argv used when relaunching; may be empty
-  std::map<std::string, std::string> env;  // added to the project env for this agent
-  std::string prompt_arg;                  // e.g. "--prompt"; empty: prompt is the last arg
-  bool is_preset = false;                  // built in and not overridden by the repo
-  AgentKind kind = AgentKind::kGeneric;
-  // Extra arguments per permission mode other than "default" ("accept-edits", "bypass").
-  std::map<std::string, std::vector<std::string>> permission_args;
-  // Screen text that means the agent works / waits for the user (activity without hooks).
-  std::vector<std::string> working_patterns;
-  std::vector<std::string> waiting_patterns;
-};
-
-std::string kind_name(AgentKind kind);
-// A TOML basic string with its quotes: what a config dump and codex's `-c` values need.
-std::string toml_quote(std::string_view s);
-bool is_permission_mode(std::string_view mode);
 
 struct HookSet {
   std::optional<CommandSpec> before_retire;
@@ -124,35 +103,9 @@ struct ConfigInputs {
 // Errors read like `/repo/baton.toml:3:9: unknown key 'agnet' in [orchestrator]`.
 tl::expected<ProjectConfig, std::string> load_config(const ConfigInputs& in);
 
-// The contents of <root>/baton.toml and <root>/baton.local.toml; nullopt for a missing file.
-struct ConfigTexts {
-  std::optional<std::string> main;
-  std::optional<std::string> local;
-  // Whether git tracks baton.local.toml. A tracked one came with the repository and needs
-  // trust like baton.toml; an untracked one is the user's own. Unknown counts as tracked.
-  bool local_is_tracked = true;
-};
-
-// The texts of <root>/baton.toml and <root>/baton.local.toml and whether git tracks the local
-// one: what load_config parses and `baton allow` hashes. Synchronous file and git I/O.
-tl::expected<ConfigTexts, std::string> read_config_texts(const std::string& repo_root);
-
-// The hash `baton allow` records and trust is checked against: the repository's files only
-// (baton.toml, and baton.local.toml when git tracks it), path and bytes, so editing one's own
-// untracked baton.local.toml never needs a new allow.
-std::string repository_config_hash(const std::string& repo_root, const ConfigTexts& texts);
 // load_config without the reading: parses and validates texts as the files of in.repo_root.
 // load_config reads the files and calls this; the fuzzer calls it directly. Never throws.
 tl::expected<ProjectConfig, std::string> parse_config(const ConfigInputs& in,
                                                       const ConfigTexts& texts);
-
-// The effective config as TOML-like text, env values masked (`GITHUB_TOKEN = "***"`).
-std::string render_effective(const ProjectConfig& cfg);
-
-// The built-in agent presets: codex, claude-code, shell.
-std::map<std::string, AgentSpec> agent_presets();
-
-// True when a command name is executable on PATH (or is an executable path).
-bool is_on_path(const std::string& command, const std::string& path_env);
 
 }  // namespace baton::plugin

@@ -8,6 +8,7 @@
 #include "git/preserved_refs.hpp"
 #include "git/reapply.hpp"
 #include "git/repository.hpp"
+#include "plugin/config_render.hpp"
 #include "plugin/fault.hpp"
 #include "plugin/handoff.hpp"
 #include "plugin/health.hpp"

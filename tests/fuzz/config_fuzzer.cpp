@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "plugin/config.hpp"
+#include "plugin/config_render.hpp"
 
 namespace plugin = baton::plugin;
 

@@ -21,6 +21,44 @@ TEST(ValidateBranchName, RejectsNamesGitRejects) {
   }
 }
 
+TEST(ValidateBranchName, SaysWhichRuleTheNameBreaks) {
+  auto valid = validate_branch_name("baton/shop..x");
+  ASSERT_FALSE(valid);
+  EXPECT_EQ(valid.error().message, "validate branch name \"baton/shop..x\": it contains '..'");
+}
+
+TEST(BranchNameProblem, NamesTheRuleForEachNameGitRefuses) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"", "it is empty"},
+      {"@", "it is '@'"},
+      {"HEAD", "it is HEAD"},
+      {"-x", "it starts with '-'"},
+      {"/x", "it starts with '/'"},
+      {"x/", "it ends with '/'"},
+      {"x.", "it ends with '.'"},
+      {"a..b", "it contains '..'"},
+      {"a//b", "it contains '//'"},
+      {"a@{b", "it contains '@{'"},
+      {"a\tb", "it contains a control character"},
+      {"a~b", "it contains '~'"},
+      {"a/.b", "its component '.b' starts with '.'"},
+      {"a.lock/b", "its component 'a.lock' ends with '.lock'"}};
+  for (const auto& [name, problem] : cases) {
+    auto found = branch_name_problem(name);
+    ASSERT_TRUE(found) << "accepted \"" << name << "\"";
+    EXPECT_EQ(*found, problem) << name;
+  }
+  EXPECT_FALSE(branch_name_problem("baton/shop-orchestrator"));
+}
+
+// A base revision may be given as a full ref; the canonical branch must be a short name.
+TEST(BranchNameProblem, TakesAFullRefNameThatValidateBranchNameRefuses) {
+  EXPECT_FALSE(branch_name_problem("refs/heads/main"));
+  auto valid = validate_branch_name("refs/heads/main");
+  ASSERT_FALSE(valid);
+  EXPECT_EQ(valid.error().code, kInvalidName);
+}
+
 TEST(ValidateSessionId, AcceptsProjectDashNumberAndRejectsSlashesAndDots) {
   EXPECT_TRUE(validate_session_id("shop-12"));
   for (const char* id : {"", "a/b", ".x", "-x", "a..b", "x.lock", "a b"}) {

@@ -1,5 +1,6 @@
 // Tests of plugin/config (issue 4, point 1): real files in temp dirs, one behaviour per test.
 #include "plugin/config.hpp"
+#include "plugin/config_render.hpp"
 
 #include <stdlib.h>
 
@@ -595,6 +596,20 @@ TEST_F(ConfigTest, NonAsciiCharacterOutsideAStringIsOneClearError) {
 TEST_F(ConfigTest, MultiLineStringWithALineEndingBackslashBeforeNonAsciiParses) {
   write("baton.toml", "[orchestrator]\nprompt = \"\"\"\\\n  \xc2\xa7 caf\xc3\xa9\"\"\"\n");
   EXPECT_EQ(load_ok().prompt, "\xc2\xa7 caf\xc3\xa9");
+}
+
+// A base is a revision: git's rules for a branch name apply and the broken one is named
+// (git::branch_name_problem), but a full ref name is a fine revision.
+TEST_F(ConfigTest, BaseBranchBreakingGitRulesIsAnErrorNamingTheRule) {
+  write("baton.toml", "[project]\nbase_branch = \"dev/.x\"\n");
+  EXPECT_EQ(load_error(), toml_path() +
+                              ":2:15: [project] base_branch 'dev/.x' is not a valid branch name: "
+                              "its component '.x' starts with '.'");
+}
+
+TEST_F(ConfigTest, BaseBranchMayBeAFullRefName) {
+  write("baton.toml", "[project]\nbase_branch = \"refs/heads/develop\"\n");
+  EXPECT_EQ(load_ok().base_branch, "refs/heads/develop");
 }
 
 }  // namespace

@@ -1,0 +1,39 @@
+// What each `baton` subcommand does: one request to the daemon (started when none runs) and
+// its reply printed. plugin/baton_main.cpp parses the command line and calls one of these.
+// Errors are one line on stderr; each returns the exit code: 0 ok, kExitFailed, kExitUsage.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace baton::cli {
+
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+
+// Prints "baton: <message>" on stderr and returns kExitFailed.
+int fail(const std::string& message);
+
+int cmd_daemon(bool foreground);
+int cmd_new(const std::string& name, const std::string& cwd, const std::vector<std::string>& env_kv,
+            const std::vector<std::string>& command);
+int cmd_sessions(const std::string& target, bool all, bool as_json);
+int cmd_attach(const std::string& target, bool read_only, const std::string& detach_key);
+int cmd_capture(const std::string& target, bool raw, bool as_json);
+int cmd_send(const std::string& target, bool keys, const std::vector<std::string>& text);
+int cmd_kill(const std::string& target);
+int cmd_shutdown();
+
+int cmd_up(const std::string& target, const std::string& agent, bool detach);
+// `replace` and `down`: the handoff with its progress lines.
+int cmd_handoff(const std::string& method, const std::string& target, const std::string& agent,
+                bool wait, bool as_json);
+int cmd_status(const std::string& target, bool as_json, bool tmux);
+int cmd_ls(bool as_json);
+int cmd_allow(const std::string& target);
+int cmd_preserved(const std::vector<std::string>& args, bool as_json);
+int cmd_signal(const std::string& state, std::string session, const std::vector<std::string>& hook);
+int cmd_config_check(const std::string& target);
+int cmd_fault_points();
+
+}  // namespace baton::cli
