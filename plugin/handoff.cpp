@@ -381,8 +381,7 @@ void Handoff::prepare() {
   auto self = shared_from_this();
   auto& rec = orch_.store().projects[req_.project];
   rec.last_number = std::max(rec.last_number, new_number_);
-  rec.journal = HandoffJournal{"prepare",      new_id_,      agent_,       to_retire_,
-                               prepared_path_, temp_branch_, now_iso8601()};
+  rec.journal = HandoffJournal{HandoffPhase::kPrepare, agent_};
   persist_then([self] {
     if (self->faulted("prepare.persisted")) return;
     const std::string repo_path = self->project()->path;
@@ -449,8 +448,9 @@ void Handoff::prepare() {
 // command's environment) alive for the daemon's lifetime.
 void Handoff::run_prepare_hook(std::size_t i) {
   if (i == prepare_hooks_.size()) {
-    to_retire_.empty() ? handoff() : retire_next();
-    return;
+    if (to_retire_.empty()) return handoff();
+    orch_.store().projects[req_.project].journal.phase = HandoffPhase::kRetire;
+    return retire_next();
   }
   const std::string event = i < cfg_.post_create.size() ? "post_create" : "before_spawn";
   const auto h = hook_request(event, prepare_hooks_[i], new_id_, prepared_path_);
@@ -650,7 +650,7 @@ void Handoff::handoff() {
   gap_enter(GapStep::kAdopt);
   progress("handoff", stable_path_);
   auto& journal = orch_.store().projects[req_.project].journal;
-  journal.phase = "handoff";
+  journal.phase = HandoffPhase::kAdopt;
   auto self = shared_from_this();
   persist_then([self] {
     if (self->faulted("handoff.persisted")) return;
