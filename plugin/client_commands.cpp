@@ -79,7 +79,7 @@ std::string absolute_target(const std::string& target) {
   return current_dir() + "/" + target;
 }
 
-const char* kSteps[] = {"preflight", "prepare", "retire", "handoff", "launch"};
+const char* kSteps[] = {"preflight", "prepare", "retire", "adopt", "launch"};
 
 void print_progress(const Json& ev) {
   const std::string step = ev.value("step", std::string());

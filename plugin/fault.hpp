@@ -21,11 +21,11 @@ inline constexpr std::array<std::string_view, 19> kFaultPoints = {
     "retire.persisted",   // old session marked retiring
     "retire.stopped",     // old agent stopped, work not yet preserved
     "retire.released",    // preserved, renamed aside, pruned
-    "handoff.persisted",  // about to move the prepared tree
-    "handoff.moved",      // prepared tree at the stable path, branch not yet adopted
-    "handoff.adopted",    // branch adopted at the stable path, work not yet re-applied
-    "handoff.reapplied",  // work re-applied, ignored files and submodules not yet carried
-    "handoff.done",       // branch adopted, work re-applied and carried
+    "adopt.persisted",    // about to move the prepared tree
+    "adopt.moved",        // prepared tree at the stable path, branch not yet adopted
+    "adopt.adopted",      // branch adopted at the stable path, work not yet re-applied
+    "adopt.reapplied",    // work re-applied, ignored files and submodules not yet carried
+    "adopt.done",         // branch adopted, work re-applied and carried
     "launch.started",     // agent running, not yet persisted active
     "launch.persisted",   // active on disk, not yet verified
     "verify.done",        // agent and branch verified, trash not yet deleted

@@ -253,13 +253,13 @@ void Orchestrator::decide_recovery(const std::string& id,
   // the store's id order: shop-9 sorts after shop-10).
   const SessionRecord* newest = newest_active(project_sessions(id));
   const std::string newest_agent = newest ? newest->agent : std::string();
-  const bool needs_handoff =
-      !journal.phase.empty() || is_retiring || active > 1 || !owns_stable || has_leftovers;
+  const bool needs_handoff = journal.phase != HandoffPhase::kNone || is_retiring || active > 1 ||
+                             !owns_stable || has_leftovers;
   if (!needs_handoff) return restore_sessions(id);
   // A replace that arrived first finishes the job just as well.
   if (p->handoff) return;
   spdlog::info("recovery of {}: finishing an interrupted handoff", id);
-  HandoffRequest req{id, journal.phase.empty() ? newest_agent : journal.agent, env};
+  HandoffRequest req{id, journal.phase == HandoffPhase::kNone ? newest_agent : journal.agent, env};
   // Test builds arm the resumed handoff's fault points from the daemon's environment.
   for (auto& [k, v] : daemon_fault_env()) req.env[k] = v;
   auto h = std::make_shared<Handoff>(*this, std::move(req));

@@ -26,6 +26,7 @@
 namespace baton::plugin {
 
 class Handoff;
+class Retirement;
 
 // Why a handoff or a command failed, for the user (one line) and the protocol (a code).
 using Failure = Error;
@@ -41,8 +42,8 @@ struct ProjectState {
   // The repository keys of the newest content read that wait for `baton allow`; empty when
   // that content is allowed or needs no trust.
   std::vector<std::string> trust_waiting;
-  std::string launch_error;          // the last failed launch (fell back to the previous agent)
-  std::shared_ptr<Handoff> handoff;  // the one running, if any
+  std::string launch_error;             // the last failed launch (fell back to the previous agent)
+  std::shared_ptr<Retirement> handoff;  // the handoff or `down` running, if any
   // The handoff whose new agent is inside its launch grace: an exit there is the handoff's
   // (fallback), not a crash to relaunch.
   std::shared_ptr<Handoff> launch_watch;

@@ -9,6 +9,7 @@
 #include "git/reapply.hpp"
 #include "git/repository.hpp"
 #include "plugin/config_render.hpp"
+#include "plugin/down.hpp"
 #include "plugin/fault.hpp"
 #include "plugin/handoff.hpp"
 #include "plugin/health.hpp"
@@ -125,8 +126,9 @@ void Orchestrator::register_methods() {
         });
   };
 
-  auto run_handoff = [this](const RequestPtr& req, ProjectState& p, HandoffRequest hreq,
+  auto run_handoff = [this](const RequestPtr& req, ProjectState& p, std::shared_ptr<Retirement> h,
                             bool wait) {
+    const HandoffRequest& hreq = h->request();
     const std::string project = p.id;
     auto progress = [req](const std::string& step, const std::string& detail) {
       req->event("progress", Json{{"step", step}, {"detail", detail}});
@@ -155,7 +157,6 @@ void Orchestrator::register_methods() {
     p.env = hreq.env;
     // A fault point arms one handoff; recovery after a kill must run unarmed.
     p.env.erase(std::string(kFaultEnv));
-    auto h = std::make_shared<Handoff>(*this, std::move(hreq));
     p.handoff = h;
     if (wait)
       h->join(progress, nullptr, reply(false));
@@ -192,7 +193,8 @@ void Orchestrator::register_methods() {
               });
         }
         HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
-        run_handoff(req, *p, std::move(h), bool_param(req, "wait"));
+        run_handoff(req, *p, std::make_shared<Handoff>(*this, std::move(h)),
+                    bool_param(req, "wait"));
       });
     });
   });
@@ -203,7 +205,8 @@ void Orchestrator::register_methods() {
         ProjectState* p = find_project(id);
         if (!p) return;
         HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
-        run_handoff(req, *p, std::move(h), bool_param(req, "wait"));
+        run_handoff(req, *p, std::make_shared<Handoff>(*this, std::move(h)),
+                    bool_param(req, "wait"));
       });
     });
   });
@@ -214,8 +217,7 @@ void Orchestrator::register_methods() {
         ProjectState* p = find_project(id);
         if (!p) return;
         HandoffRequest h{p->id, "", env_param(req)};
-        h.is_down = true;
-        run_handoff(req, *p, std::move(h), false);
+        run_handoff(req, *p, std::make_shared<Down>(*this, std::move(h)), false);
       });
     });
   });

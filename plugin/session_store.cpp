@@ -1,10 +1,12 @@
 #include "plugin/session_store.hpp"
 
+#include <array>
 #include <cstdio>
 #include <ctime>
 #include <limits>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "plugin/atomic_file.hpp"
 
@@ -79,6 +81,17 @@ class FieldReader {
     out = std::move(items);
   }
 
+  void read(const char* key, HandoffPhase& out) {
+    const json* v = find(key);
+    if (!v || !expect(key, v->is_string(), "a string", *v)) return;
+    const auto phase = phase_from_name(v->get<std::string>());
+    if (!phase) {
+      *error_ = "field " + path(key) + ": unknown handoff phase " + v->dump();
+      return;
+    }
+    out = *phase;
+  }
+
   // For nested objects: the reader for object_[key], or nullopt when absent or mistyped.
   std::optional<FieldReader> nested(const char* key) {
     const json* v = find(key);
@@ -135,6 +148,16 @@ class FieldReader {
   std::string* error_;
 };
 
+constexpr std::array<std::pair<HandoffPhase, std::string_view>, 4> kPhaseNames = {{
+    {HandoffPhase::kNone, ""},
+    {HandoffPhase::kPrepare, "prepare"},
+    {HandoffPhase::kRetire, "retire"},
+    {HandoffPhase::kAdopt, "adopt"},
+}};
+
+// What an older baton called the adopt phase.
+constexpr std::string_view kOldAdoptName = "handoff";
+
 json session_to_json(const SessionRecord& s) {
   return {
       {"id", s.id},
@@ -190,25 +213,12 @@ void session_from_json(FieldReader& r, SessionRecord& s) {
 }
 
 json journal_to_json(const HandoffJournal& h) {
-  return {
-      {"phase", h.phase},
-      {"new_session", h.new_session},
-      {"agent", h.agent},
-      {"retiring", h.retiring},
-      {"prepared_path", h.prepared_path},
-      {"temp_branch", h.temp_branch},
-      {"started_at", h.started_at},
-  };
+  return {{"phase", phase_name(h.phase)}, {"agent", h.agent}};
 }
 
 void journal_from_json(FieldReader& r, HandoffJournal& h) {
   r.read("phase", h.phase);
-  r.read("new_session", h.new_session);
   r.read("agent", h.agent);
-  r.read("retiring", h.retiring);
-  r.read("prepared_path", h.prepared_path);
-  r.read("temp_branch", h.temp_branch);
-  r.read("started_at", h.started_at);
 }
 
 json project_to_json(const ProjectRecord& p) {
@@ -297,6 +307,21 @@ tl::expected<std::string, std::string> move_aside(const std::string& path) {
 }
 
 }  // namespace
+
+std::string_view phase_name(HandoffPhase phase) {
+  for (const auto& [p, name] : kPhaseNames) {
+    if (p == phase) return name;
+  }
+  return "";
+}
+
+std::optional<HandoffPhase> phase_from_name(std::string_view name) {
+  if (name == kOldAdoptName) return HandoffPhase::kAdopt;
+  for (const auto& [p, known] : kPhaseNames) {
+    if (known == name) return p;
+  }
+  return std::nullopt;
+}
 
 nlohmann::json to_json(const StoreData& d) {
   json projects = json::object();

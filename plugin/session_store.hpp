@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -46,15 +47,23 @@ struct SessionRecord {
   std::string permissions;  // the mode the agent was started with
 };
 
-// The handoff journal: what an unfinished handoff was doing, to resume or roll back.
+// The phase an unfinished handoff was in: recovery finishes a project whose journal is not
+// kNone (a replace that converges). Cleared when the new orchestrator is persisted active.
+enum class HandoffPhase { kNone, kPrepare, kRetire, kAdopt };
+
+// The one mapping of a phase to store.json's "phase" and back. A journal an older baton wrote
+// calls kAdopt "handoff": phase_from_name reads that too. Any other name is nullopt, and
+// load_store refuses the file naming the field, as it does a field of the wrong type.
+std::string_view phase_name(HandoffPhase phase);
+std::optional<HandoffPhase> phase_from_name(std::string_view name);
+
+// The handoff journal: what an unfinished handoff was doing, for recovery to finish it. An
+// older baton also wrote new_session, retiring, prepared_path, temp_branch and started_at,
+// which nothing read (preflight finds all of it in the store and the repository again): they
+// are ignored on load and gone at the next save.
 struct HandoffJournal {
-  std::string phase;  // "" (none) | preflight | prepare | retire | handoff | launch
-  std::string new_session;
-  std::string agent;
-  std::vector<std::string> retiring;
-  std::string prepared_path;
-  std::string temp_branch;
-  std::string started_at;
+  HandoffPhase phase = HandoffPhase::kNone;
+  std::string agent;  // the agent the handoff was starting; recovery starts the same one
 };
 
 struct ProjectRecord {

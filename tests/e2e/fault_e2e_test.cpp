@@ -1,20 +1,22 @@
-// Every fault point of the handoff and of start-up recovery (the list comes from the daemon,
-// so a new step cannot be missed), made to fail and made to SIGKILL the daemon. After each,
-// one more `replace` must converge (OrchestratorE2E::convergence_problem): exactly one active
+// Every fault point of the handoff and of start-up recovery (plugin/fault.hpp's list, which
+// the daemon lists too, so a new step cannot be missed), made to fail and made to SIGKILL the
+// daemon, one test per row: point × fail/kill × replace/recovery. After each, one more
+// `replace` must converge (OrchestratorE2E::convergence_problem): exactly one active
 // orchestrator on the canonical branch, the branch checked out once, no baton leftovers, every
 // preserved commit reachable, and every byte of the uncommitted work still there, an ignored
 // file the carry moves included.
 #include <signal.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <map>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/fault.hpp"
 #include "tests/e2e/orchestrator_fixture.hpp"
 
 namespace baton::test {
@@ -29,22 +31,53 @@ const std::map<std::string, std::string> kWork = {{"app.txt", "v2 uncommitted\n"
 constexpr const char* kIgnoredFile = ".env";
 constexpr const char* kIgnoredWork = "TOKEN=fault\n";
 
-class FaultPoints : public OrchestratorE2E {
+// One row of the table: where the point is armed (the `baton replace` command, or the
+// restarted daemon's start-up recovery) and what it does there.
+struct FaultCase {
+  std::string point;
+  std::string where;  // replace | recovery
+  std::string mode;   // fail | kill
+};
+
+void PrintTo(const FaultCase& c, std::ostream* os) {
+  *os << c.point << " " << c.where << " " << c.mode;
+}
+
+// The rows: a handoff's point failed and killed in a replace, and killed inside the handoff
+// recovery resumes (failed there, it is the same state as a failed replace); a recovery point
+// failed and killed in recovery.
+std::vector<FaultCase> fault_cases() {
+  std::vector<FaultCase> cases;
+  for (const auto point : plugin::kFaultPoints) {
+    const std::string name(point);
+    if (point.starts_with(plugin::kRecoveryFaultPrefix)) {
+      cases.push_back({name, "recovery", "fail"});
+      cases.push_back({name, "recovery", "kill"});
+    } else {
+      cases.push_back({name, "replace", "fail"});
+      cases.push_back({name, "replace", "kill"});
+      cases.push_back({name, "recovery", "kill"});
+    }
+  }
+  return cases;
+}
+
+// "retire_stopped_replace_kill": the row a failure names.
+std::string case_name(const ::testing::TestParamInfo<FaultCase>& info) {
+  std::string name = info.param.point + "_" + info.param.where + "_" + info.param.mode;
+  for (char& c : name) {
+    if (c == '.') c = '_';
+  }
+  return name;
+}
+
+class FaultPoints : public OrchestratorE2E, public ::testing::WithParamInterface<FaultCase> {
  protected:
   void SetUp() override {
     OrchestratorE2E::SetUp();
     write(repo_ + "/.gitignore", std::string(kIgnoredFile) + "\n");
     git({"add", ".gitignore"});
     git({"commit", "-q", "-m", "ignore"});
-  }
-
-  std::vector<std::string> fault_points() {
-    std::vector<std::string> names;
-    auto r = baton({"debug", "fault-points"}, opts());
-    EXPECT_EQ(r.status, 0) << r.err;
-    for (std::size_t a = 0, e; (e = r.out.find('\n', a)) != std::string::npos; a = e + 1)
-      names.push_back(r.out.substr(a, e - a));
-    return names;
   }
 
   // Each case starts from a converged project with fresh uncommitted work, so one failure
@@ -177,38 +210,25 @@ class FaultPoints : public OrchestratorE2E {
   }
 };
 
-TEST_F(FaultPoints, EveryPointFailedOrKilledConvergesOnTheNextReplace) {
+TEST_P(FaultPoints, FailedOrKilledConvergesOnTheNextReplace) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
-  const auto names = fault_points();
-  ASSERT_GE(names.size(), 16u);
-  std::string table = "fault point            replace        recovery\n";
-  table += "                       fail   kill    fail   kill\n";
-  int failures = 0;
-  for (const auto& point : names) {
-    std::string row = point + std::string(23 - std::min<std::size_t>(point.size(), 22), ' ');
-    const bool is_recovery_point = point.rfind("recovery.", 0) == 0;
-    for (const std::string where : {"replace", "recovery"}) {
-      for (const std::string mode : {"fail", "kill"}) {
-        std::string result;
-        if (where == "replace" && is_recovery_point) {
-          result = "-";
-        } else if (where == "replace") {
-          result = handoff_case(point, mode);
-        } else if (!is_recovery_point && mode == "fail") {
-          // A resumed handoff that fails is the same state as a failed replace (left column).
-          result = "-";
-        } else {
-          result = recovery_case(point, mode);
-        }
-        if (result != "ok" && result != "-") ++failures;
-        row += result + std::string(7 - std::min<std::size_t>(result.size(), 6), ' ');
-      }
-      row += " ";
-    }
-    table += row + "\n";
-  }
-  std::printf("%s", table.c_str());
-  EXPECT_EQ(failures, 0) << table;
+  const FaultCase& c = GetParam();
+  const std::string result =
+      c.where == "replace" ? handoff_case(c.point, c.mode) : recovery_case(c.point, c.mode);
+  EXPECT_EQ(result, "ok") << c.point << " " << c.where << " " << c.mode;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryPoint, FaultPoints, ::testing::ValuesIn(fault_cases()), case_name);
+
+// The table's rows come from plugin/fault.hpp: the daemon, built with the same list, names
+// exactly those points.
+TEST_F(OrchestratorE2E, TheDaemonListsExactlyTheFaultPointsTheTableRuns) {
+  auto r = b({"debug", "fault-points"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string want;
+  for (const auto point : plugin::kFaultPoints) want += std::string(point) + "\n";
+  EXPECT_EQ(r.out, want);
+  EXPECT_GE(plugin::kFaultPoints.size(), 16u);
 }
 
 }  // namespace

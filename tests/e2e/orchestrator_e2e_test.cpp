@@ -563,7 +563,7 @@ TEST_F(OrchestratorE2E, AFailurePastTheStopWithNoAgentToStartIsStuckAndSaysWhatT
   // The previous agent's program goes away, then the handoff fails after the stop.
   fs::rename(bin_ + "/agent-ok", tmp_ + "/agent-ok");
   auto o = opts();
-  o.env["BATON_FAULT"] = "handoff.moved:fail";
+  o.env["BATON_FAULT"] = "adopt.moved:fail";
   auto r = baton({"replace", repo_, "--agent", "other"}, o);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("which failed too"), std::string::npos) << r.err;
@@ -571,7 +571,7 @@ TEST_F(OrchestratorE2E, AFailurePastTheStopWithNoAgentToStartIsStuckAndSaysWhatT
   EXPECT_EQ(s["health"], "stuck") << s.dump();
   ASSERT_TRUE(s["error"].is_string()) << s.dump();
   const std::string error = s["error"];
-  EXPECT_NE(error.find("handoff.moved"), std::string::npos) << error;
+  EXPECT_NE(error.find("adopt.moved"), std::string::npos) << error;
   EXPECT_NE(error.find("then run 'baton replace'"), std::string::npos) << error;
   fs::rename(tmp_ + "/agent-ok", bin_ + "/agent-ok");
   ASSERT_EQ(b({"replace", repo_}).status, 0);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -90,13 +91,8 @@ StoreData full_store() {
   p.id = "web";
   p.path = "/src/web";
   p.last_number = 7;
-  p.journal.phase = "retire";
-  p.journal.new_session = "web-7";
+  p.journal.phase = HandoffPhase::kRetire;
   p.journal.agent = "claude-code";
-  p.journal.retiring = {"web-5", "web-6"};
-  p.journal.prepared_path = "/ws/web/.prepare-web-7";
-  p.journal.temp_branch = "baton/tmp/web-7";
-  p.journal.started_at = "2024-05-01T10:00:00Z";
   d.projects[p.id] = p;
 
   SessionRecord s;
@@ -141,12 +137,7 @@ void expect_same(const StoreData& a, const StoreData& b) {
     EXPECT_EQ(p.path, q.path);
     EXPECT_EQ(p.last_number, q.last_number);
     EXPECT_EQ(p.journal.phase, q.journal.phase);
-    EXPECT_EQ(p.journal.new_session, q.journal.new_session);
     EXPECT_EQ(p.journal.agent, q.journal.agent);
-    EXPECT_EQ(p.journal.retiring, q.journal.retiring);
-    EXPECT_EQ(p.journal.prepared_path, q.journal.prepared_path);
-    EXPECT_EQ(p.journal.temp_branch, q.journal.temp_branch);
-    EXPECT_EQ(p.journal.started_at, q.journal.started_at);
   }
   ASSERT_EQ(a.sessions.size(), b.sessions.size());
   for (const auto& [id, s] : a.sessions) {
@@ -282,11 +273,65 @@ TEST_F(SessionStoreTest, AFieldOfTheWrongTypeMovesTheFileAsideAndIsNamed) {
 
 TEST_F(SessionStoreTest, FromJsonNamesTheMistypedFieldInsideTheJournal) {
   nlohmann::json j = to_json(full_store());
-  j["projects"]["web"]["journal"]["retiring"] = {"web-5", 6};
+  j["projects"]["web"]["journal"]["agent"] = 6;
   auto d = from_json(j);
   ASSERT_FALSE(d);
-  EXPECT_NE(d.error().find("projects.web.journal.retiring[1]"), std::string::npos) << d.error();
+  EXPECT_NE(d.error().find("projects.web.journal.agent"), std::string::npos) << d.error();
   EXPECT_NE(d.error().find("expected a string, got number"), std::string::npos) << d.error();
+}
+
+TEST_F(SessionStoreTest, EachJournalPhaseIsWrittenByItsNameAndReadBack) {
+  const std::map<HandoffPhase, std::string> names = {{HandoffPhase::kNone, ""},
+                                                     {HandoffPhase::kPrepare, "prepare"},
+                                                     {HandoffPhase::kRetire, "retire"},
+                                                     {HandoffPhase::kAdopt, "adopt"}};
+  for (const auto& [phase, name] : names) {
+    StoreData d = full_store();
+    d.projects.at("web").journal.phase = phase;
+    const nlohmann::json j = to_json(d);
+    EXPECT_EQ(j["projects"]["web"]["journal"]["phase"], name);
+    auto back = from_json(j);
+    ASSERT_TRUE(back) << back.error();
+    EXPECT_EQ(back->projects.at("web").journal.phase, phase) << name;
+  }
+}
+
+// An older baton called phase 4 "handoff"; its interrupted handoff is still finished.
+TEST_F(SessionStoreTest, AnOlderJournalsHandoffPhaseIsReadAsAdopt) {
+  nlohmann::json j = to_json(full_store());
+  j["projects"]["web"]["journal"]["phase"] = "handoff";
+  auto d = from_json(j);
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ(d->projects.at("web").journal.phase, HandoffPhase::kAdopt);
+  EXPECT_EQ(to_json(*d)["projects"]["web"]["journal"]["phase"], "adopt");
+}
+
+TEST_F(SessionStoreTest, FromJsonRefusesAJournalPhaseItDoesNotKnow) {
+  nlohmann::json j = to_json(full_store());
+  j["projects"]["web"]["journal"]["phase"] = "handof";
+  auto d = from_json(j);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error(), "field projects.web.journal.phase: unknown handoff phase \"handof\"");
+}
+
+// An older baton wrote five journal fields nothing read: such a file loads, and the next save
+// leaves them out.
+TEST_F(SessionStoreTest, AnOlderJournalsUnreadFieldsLoadAndAreGoneAfterTheNextSave) {
+  nlohmann::json j = to_json(full_store());
+  auto& journal = j["projects"]["web"]["journal"];
+  journal["new_session"] = "web-7";
+  journal["retiring"] = {"web-5", "web-6"};
+  journal["prepared_path"] = "/ws/web/.prepare-web-7";
+  journal["temp_branch"] = "baton/tmp/web-7";
+  journal["started_at"] = "2024-05-01T10:00:00Z";
+  write_store(j.dump());
+  auto loaded = load_store(state_dir());
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->warning, "");
+  expect_same(full_store(), loaded->data);
+  ASSERT_TRUE(save_store(state_dir(), loaded->data));
+  const auto saved = nlohmann::json::parse(read_raw(store_path()))["projects"]["web"]["journal"];
+  EXPECT_EQ(saved, (nlohmann::json{{"phase", "retire"}, {"agent", "claude-code"}}));
 }
 
 TEST_F(SessionStoreTest, FromJsonRefusesAFloatWhereAnIntegerBelongs) {

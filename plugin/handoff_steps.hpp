@@ -1,0 +1,144 @@
+// The handoff's git and file work (DESIGN.md §5), one synchronous function per step. The loop
+// side (plugin/handoff.cpp, plugin/down.cpp) runs each on libuv's thread pool; the in-process
+// tests call them directly against real repositories. No libuv and no Orchestrator here:
+// plain values in, an Expected whose error carries the code the command fails with.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hooks/runner.hpp"
+#include "plugin/config.hpp"
+#include "plugin/error_code.hpp"
+
+namespace baton::plugin {
+
+// Where a project's trees live: <project dir>/orchestrator, .prepare-<id>, .trash-<id>.
+std::string stable_path(const std::string& project_dir);
+std::string prepared_path(const std::string& project_dir, const std::string& session_id);
+std::string trash_path(const std::string& project_dir, const std::string& session_id);
+
+// n of "<project>-<n>"; 0 when the id has none.
+unsigned number_suffix(const std::string& id);
+
+// The PATH a `baton` command's environment gives the agent's command.
+std::string search_path(const std::map<std::string, std::string>& env);
+
+// The session whose baton worktree is at the stable path (read from its .git link); "" when
+// none is.
+std::string stable_path_owner(const std::string& project_dir);
+
+// An agent that outlived a daemon: recognised by pid and start time, then killed with its
+// process group. Anything else with that pid is left alone.
+void kill_outlived_agent(long pid, std::uint64_t pid_start_time);
+
+// What a handoff's hooks are told of it (BATON_* variables), besides the session and tree.
+struct HookContext {
+  std::string project;
+  std::string branch;
+  std::string agent;
+  int timeout_ms = 30000;
+  std::string log_path;
+};
+hooks::HookRequest hook_request(const HookContext& ctx, const std::string& event,
+                                const CommandSpec& cmd, const std::string& session,
+                                const std::string& worktree);
+
+// A fault point that fires on the worker thread in the middle of a step (plugin/fault.hpp);
+// true: the step stops there and fails with ErrorCode::kFault. Tests pass none.
+using FaultHit = std::function<bool(std::string_view point)>;
+
+// ---- 1. preflight
+struct Preflight {
+  unsigned max_number = 0;   // the highest session number git and the directories know of
+  std::string stable_owner;  // the session whose tree holds the stable path, if any
+};
+// Trust, the repository, the canonical branch (created when missing), the user's worktrees,
+// the stable path, the inventory. Refuses (kNotAllowed, kBranchBusy, kInTheWay) before
+// anything is retired; the only things it changes are the canonical branch, which it creates
+// when missing, and a .prepare-* tree an unfinished handoff left, which it discards.
+Expected<Preflight> check_preflight(const std::string& repo_path, const std::string& state_dir,
+                                    const std::string& project_dir, const ProjectConfig& cfg);
+
+// ---- 2. prepare
+// Removes a tree prepared by an earlier, unfinished handoff: aside, prune, delete, and its
+// temporary branch. Idempotent.
+Expected<void> discard_prepared(const std::string& repo_path, const std::string& project_dir,
+                                const std::string& session_id);
+// The new worktree at .prepare-<id> on baton/tmp/<id>, its submodules as the user's checkout
+// has them, and the configured symlinks into the main worktree. Returns notes (submodules
+// left out); fails with kPrepareFailed, leaving no tree behind when a symlink failed.
+Expected<std::vector<std::string>> prepare_tree(const std::string& repo_path,
+                                                const std::string& project_dir,
+                                                const std::string& session_id,
+                                                const std::string& branch,
+                                                const std::vector<std::string>& symlinks);
+
+// ---- 3. retire
+struct RetireTree {
+  std::string repo_path;
+  std::string worktree;  // where the session's tree was (the stable path)
+  std::string trash;     // where it goes aside: .trash-<id>
+  std::string session_id;
+  bool has_preserved = false;  // an earlier try preserved its work already
+};
+struct RetiredTree {
+  // The preserved work, reported even when a later step failed: recorded, a retry neither
+  // preserves twice nor forgets to re-apply it.
+  std::string ref;
+  std::string commit;
+  std::vector<std::string> notes;
+  // When the preserve finished (the gap's preserve step ends there); unset when it did not.
+  std::chrono::steady_clock::time_point preserved_at{};
+  Expected<void> result;
+};
+// Preserves uncommitted work to refs/baton/preserved/<id> and writes the carry manifest into
+// the tree, renames it aside, saves its submodules' git dirs and prunes its admin entry. A
+// retry skips a tree already aside and never touches another session's tree at the path.
+RetiredTree retire_tree(const RetireTree& in);
+// After every retire: nobody holds the canonical branch (kBranchBusy names who does).
+Expected<void> check_branch_free(const std::string& repo_path, const std::string& branch);
+
+// ---- 4. adopt
+struct AdoptTree {
+  std::string repo_path;
+  std::string prepared;       // .prepare-<id>
+  std::string prepared_name;  // its worktree name
+  std::string stable;
+  std::string branch;
+  std::string temp_branch;
+  std::vector<std::string> commits;  // preserved work to re-apply, oldest retire first
+  // The retired trees (trash path, session id) to carry ignored entries, nested
+  // repositories and submodules out of.
+  std::vector<std::pair<std::string, std::string>> retired_trees;
+};
+// The prepared tree to the stable path, the canonical branch adopted, the preserved work
+// re-applied, then every retired tree's manifest carried in by rename. Returns notes
+// (conflicts, what was kept or not carried); fails with kAdoptFailed, or kFault at the
+// adopt.moved/adopted/reapplied points.
+Expected<std::vector<std::string>> adopt_tree(const AdoptTree& in, const FaultHit& fault_hit = {});
+
+// ---- 5. launch
+// The canonical branch is checked out at the stable path, and nowhere else (kVerifyFailed).
+Expected<void> verify_branch(const std::string& repo_path, const std::string& branch,
+                             const std::string& stable);
+
+enum class TrashMode {
+  kDelete,         // a handoff: the new tree carried what no commit holds
+  kKeepUntracked,  // `baton down`: what no commit holds goes whole to .kept-<id> first
+};
+// Deletes the retired sessions' .trash-<id> trees (and their saved submodule git dirs), then
+// sweeps what interrupted handoffs left. Returns the error of each tree that stays, by
+// session id; a tree already gone is no error.
+std::map<std::string, std::string> delete_trash(const std::string& repo_path,
+                                                const std::string& project_dir,
+                                                const std::vector<std::string>& session_ids,
+                                                TrashMode mode);
+
+}  // namespace baton::plugin

@@ -1,0 +1,331 @@
+#include "plugin/retirement.hpp"
+
+#include <malloc.h>
+
+#include <spdlog/spdlog.h>
+
+#include "plugin/fault.hpp"
+#include "plugin/health.hpp"
+#include "plugin/off_loop.hpp"
+
+namespace baton::plugin {
+
+using runtime::protocol::Json;
+
+Retirement::Retirement(Orchestrator& orch, HandoffRequest req)
+    : orch_(orch), req_(std::move(req)) {}
+
+ProjectState* Retirement::project() {
+  return orch_.find_project(req_.project);
+}
+
+void Retirement::join(ProgressFn progress, OutcomeFn done, OutcomeFn waited) {
+  if (progress) progress_fns_.push_back(std::move(progress));
+  if (done) {
+    if (is_done_)
+      done(outcome_);
+    else
+      done_fns_.push_back(std::move(done));
+  }
+  if (waited) {
+    if (is_waited_)
+      waited(outcome_);
+    else
+      waited_fns_.push_back(std::move(waited));
+  }
+}
+
+void Retirement::progress(const std::string& step, const std::string& detail) {
+  step_ = step;
+  spdlog::info("handoff {}: {} {}", req_.project, step, detail);
+  for (auto& fn : progress_fns_) fn(step, detail);
+}
+
+void Retirement::persist_then(std::function<void()> next) {
+  auto self = shared_from_this();
+  const GapStep resumed = gap_step_;
+  gap_enter(GapStep::kPersist);
+  orch_.persist([self, resumed, next = std::move(next)](tl::expected<void, std::string> r) {
+    self->gap_enter(resumed);
+    if (!r) return self->fail(ErrorCode::kPersistFailed, r.error());
+    next();
+  });
+}
+
+void Retirement::gap_enter(GapStep next, std::chrono::steady_clock::time_point at) {
+  if (!is_in_gap_) return;
+  outcome_.gap_steps_us[static_cast<std::size_t>(gap_step_)] += static_cast<long>(
+      std::chrono::duration_cast<std::chrono::microseconds>(at - gap_mark_).count());
+  gap_mark_ = at;
+  gap_step_ = next;
+}
+
+hooks::HookRequest Retirement::hook_request(const std::string& event, const CommandSpec& cmd,
+                                            const std::string& session,
+                                            const std::string& worktree) {
+  const HookContext ctx{req_.project, cfg_.branch, agent_, cfg_.hooks.timeout_ms,
+                        orch_.paths().logs_dir + "/hooks.log"};
+  return plugin::hook_request(ctx, event, cmd, session, worktree);
+}
+
+bool Retirement::faulted(std::string_view point) {
+  if (!fault_hit(req_.env, point)) return false;
+  fail(ErrorCode::kFault, "fault injected at " + std::string(point));
+  return true;
+}
+
+// ---- the end of preflight
+
+void Retirement::take_over_sessions(const Preflight& checked) {
+  // A tree at the stable path that no session owns: a handoff died between moving it there
+  // and recording its session. It is retired like any other, so its work is kept.
+  if (!checked.stable_owner.empty()) {
+    const SessionRecord* owner = orch_.session(checked.stable_owner);
+    if (!owner || owner->state == "retired") {
+      SessionRecord orphan;
+      orphan.id = checked.stable_owner;
+      orphan.number = number_suffix(orphan.id);
+      orphan.project = req_.project;
+      orphan.agent = owner ? owner->agent : agent_;
+      orphan.branch = cfg_.branch;
+      orphan.worktree = stable_path_;
+      orphan.state = "retiring";
+      orphan.created_at = owner ? owner->created_at : now_iso8601();
+      orphan.updated_at = now_iso8601();
+      orch_.store().sessions[orphan.id] = orphan;
+    }
+  }
+  for (const auto* s : orch_.project_sessions(req_.project)) {
+    // Exited ones too: their tree may still hold the stable path and uncommitted work.
+    if (s->state == "active" || s->state == "retiring" || s->state == "exited")
+      to_retire_.push_back(s->id);
+    if (s->state == "retiring" && !s->last_error.empty()) was_stuck_.insert(s->id);
+  }
+}
+
+void Retirement::run_before_retire(std::function<void()> then) {
+  if (!cfg_.hooks.before_retire || to_retire_.empty()) return then();
+  const auto* current = current_orchestrator(orch_.project_sessions(req_.project));
+  const auto h =
+      hook_request("before_retire", *cfg_.hooks.before_retire, current ? current->id : "",
+                   current ? current->worktree : project()->path);
+  auto self = shared_from_this();
+  hooks::run_hook(orch_.loop(), h, [self, then = std::move(then)](hooks::HookResult r) {
+    if (!r.ok()) return self->fail(ErrorCode::kHookFailed, r.describe("before_retire"));
+    then();
+  });
+}
+
+// ---- retire, one session at a time
+
+void Retirement::retire_next() {
+  if (to_retire_.empty()) return after_retire();
+  const std::string id = to_retire_.front();
+  to_retire_.erase(to_retire_.begin());
+  retire_session(id);
+}
+
+void Retirement::retire_session(const std::string& id) {
+  SessionRecord* rec = orch_.session(id);
+  if (!rec) return retire_next();
+  progress("retire", id);
+  // Until its agent is stopped, a failure puts it back as it was (fail()).
+  unstopped_.try_emplace(id, Unstopped{rec->state, rec->restore_marker});
+  rec->state = "retiring";
+  rec->restore_marker = false;
+  rec->updated_at = now_iso8601();
+  auto self = shared_from_this();
+  persist_then([self, id] {
+    if (self->faulted("retire.persisted")) return;
+    self->stop_agent(id);
+  });
+}
+
+void Retirement::stop_agent(const std::string& id) {
+  runtime::Session* live = orch_.daemon().find_session_exact(id);
+  if (live && live->is_running()) {
+    is_past_stop_ = true;
+    if (!has_stopped_any_) {
+      // The gap starts with the first stop signal.
+      has_stopped_any_ = true;
+      first_stop_ = std::chrono::steady_clock::now();
+      is_in_gap_ = true;
+      gap_mark_ = first_stop_;
+      gap_step_ = GapStep::kStop;
+    } else {
+      gap_enter(GapStep::kStop);
+    }
+    auto self = shared_from_this();
+    live->on_exit([self, id](runtime::Session&) { self->on_agent_stopped(id); });
+    live->stop();
+    return;
+  }
+  if (const SessionRecord* rec = orch_.session(id))
+    kill_outlived_agent(rec->pid, rec->pid_start_time);
+  on_agent_stopped(id);
+}
+
+void Retirement::on_agent_stopped(const std::string& id) {
+  is_past_stop_ = true;
+  gap_enter(GapStep::kPreserve);
+  if (faulted("retire.stopped")) return;
+  const SessionRecord* rec = orch_.session(id);
+  const RetireTree in{project()->path, rec->worktree, trash_path(project_dir_, id), id,
+                      !rec->preserved_commit.empty()};
+  auto self = shared_from_this();
+  run_off_loop<RetiredTree>(
+      orch_.loop(), [in] { return retire_tree(in); },
+      [self, id](RetiredTree out) { self->on_tree_retired(id, std::move(out)); });
+}
+
+void Retirement::on_tree_retired(const std::string& id, RetiredTree out) {
+  if (out.preserved_at != std::chrono::steady_clock::time_point{})
+    gap_enter(GapStep::kRelease, out.preserved_at);
+  SessionRecord* rec = orch_.session(id);
+  if (!out.commit.empty()) {
+    rec->preserved_ref = out.ref;
+    rec->preserved_commit = out.commit;
+  }
+  for (auto& n : out.notes) outcome_.notes.push_back(id + ": " + n);
+  rec->updated_at = now_iso8601();
+  auto self = shared_from_this();
+  if (!out.result) {
+    rec->last_error = out.result.error().message;
+    return persist_then([self, e = out.result.error()] { self->fail(e); });
+  }
+  if (!rec->preserved_commit.empty()) {
+    preserved_commits_.push_back(rec->preserved_commit);
+    outcome_.preserved.push_back(
+        Json{{"session", id}, {"ref", rec->preserved_ref}, {"commit", rec->preserved_commit}});
+  }
+  if (faulted("retire.released")) return;
+  orch_.run_session_hook("after_retire", *rec);
+  outcome_.retired.push_back(id);
+  persist_then([self] { self->retire_next(); });
+}
+
+// ---- the end: the retired trees put away
+
+void Retirement::put_away_trash(TrashMode mode) {
+  auto self = shared_from_this();
+  run_off_loop<std::map<std::string, std::string>>(
+      orch_.loop(),
+      [repo_path = project()->path, project_dir = project_dir_, ids = outcome_.retired, mode] {
+        auto errors = delete_trash(repo_path, project_dir, ids, mode);
+        // A handoff's git work leaves megabytes free in the worker threads' malloc arenas,
+        // which glibc keeps: 32 MB of a daemon's 51 MB after 20,000-file handoffs
+        // (docs/BENCHMARKS.md). Here, after the new agent runs, it costs the gap nothing.
+        malloc_trim(0);
+        return errors;
+      },
+      [self](std::map<std::string, std::string> errors) { self->on_trash_deleted(errors); });
+}
+
+void Retirement::on_trash_deleted(const std::map<std::string, std::string>& errors) {
+  if (faulted("trash.deleted")) return;
+  std::string first_error;
+  for (const auto& id : outcome_.retired) {
+    SessionRecord* rec = orch_.session(id);
+    if (!rec) continue;
+    rec->updated_at = now_iso8601();
+    if (auto it = errors.find(id); it != errors.end()) {
+      rec->last_error = it->second;  // stays retiring: health says stuck
+      // A cleanup stuck before this run does not fail it: the new agent runs, and the daemon
+      // goes on retrying the cleanup (Orchestrator::schedule_cleanup).
+      if (was_stuck_.count(id))
+        outcome_.notes.push_back("cleanup of " + id + " is still stuck (" + it->second +
+                                 "); baton retries it");
+      else if (first_error.empty())
+        first_error = it->second;
+    } else {
+      rec->state = "retired";
+      rec->last_error.clear();
+      // Its record stays in the store; the exited runtime session (screen model, feeder
+      // thread, scrollback: ~370 kB) would otherwise stay for the daemon's lifetime, one per
+      // handoff (docs/BENCHMARKS.md, memory after 1,000 handoffs).
+      runtime::Session* old = orch_.daemon().find_session_exact(id);
+      if (old && !old->is_running()) orch_.daemon().remove_session(id);
+    }
+  }
+  orch_.forget_old_retired(req_.project);
+  auto self = shared_from_this();
+  persist_then([self, first_error] {
+    if (!first_error.empty()) return self->fail(ErrorCode::kStuck, first_error);
+    self->succeed();
+  });
+}
+
+void Retirement::succeed() {
+  outcome_.ok = true;
+  is_done_ = true;
+  if (ProjectState* p = project()) {
+    if (p->handoff.get() == this) p->handoff.reset();
+    orch_.schedule_cleanup(req_.project);
+    p->is_stuck = false;  // an orchestrator runs again
+    // A successful handoff with the configured agent clears an earlier launch failure.
+    if (!req_.is_fallback) p->launch_error.clear();
+  }
+  auto fns = std::move(done_fns_);
+  done_fns_.clear();
+  for (auto& fn : fns) fn(outcome_);
+  after_success();
+}
+
+void Retirement::answer_waiting(const std::string& launch_error) {
+  if (is_waited_) return;
+  if (!launch_error.empty()) {
+    outcome_.ok = false;
+    outcome_.launch_error = launch_error;
+    outcome_.failure = Failure{ErrorCode::kLaunchFailed, launch_error};
+  }
+  is_waited_ = true;
+  auto fns = std::move(waited_fns_);
+  waited_fns_.clear();
+  for (auto& fn : fns) fn(outcome_);
+}
+
+// ---- failure
+
+// A failure before any agent was stopped leaves the running orchestrator as it was.
+void Retirement::fail(ErrorCode code, const std::string& message) {
+  if (!is_past_stop_) {
+    for (const auto& [id, was] : unstopped_) {
+      SessionRecord* rec = orch_.session(id);
+      if (!rec || rec->state != "retiring") continue;
+      rec->state = was.state;
+      rec->restore_marker = was.has_restore_marker;
+      rec->updated_at = now_iso8601();
+    }
+    if (!unstopped_.empty()) orch_.persist([](tl::expected<void, std::string>) {});
+    unstopped_.clear();
+  } else if (repair_after_stop(code, message)) {
+    return;
+  }
+  finish_failure(code, message);
+}
+
+bool Retirement::repair_after_stop(ErrorCode /*code*/, const std::string& /*message*/) {
+  return false;
+}
+
+void Retirement::finish_failure(ErrorCode code, const std::string& message) {
+  spdlog::warn("handoff {} failed ({}): {}", req_.project, wire_name(code), message);
+  outcome_.ok = false;
+  outcome_.failure = Failure{code, message};
+  ProjectState* p = project();
+  if (p && p->handoff.get() == this) {
+    p->handoff.reset();
+    orch_.settle_followers(req_.project, "baton: orchestrator replace failed: " + message);
+    orch_.schedule_cleanup(req_.project);
+  }
+  is_done_ = true;
+  is_waited_ = true;
+  auto done = std::move(done_fns_);
+  auto waited = std::move(waited_fns_);
+  done_fns_.clear();
+  waited_fns_.clear();
+  for (auto& fn : done) fn(outcome_);
+  for (auto& fn : waited) fn(outcome_);
+}
+
+}  // namespace baton::plugin

@@ -1,0 +1,154 @@
+// What a handoff (plugin/handoff.cpp) and `baton down` (plugin/down.cpp) share: the run a
+// project holds while its orchestrators are retired (ProjectState::handoff) — the commands
+// that joined it and what they are told, its persisted steps, the gap's clock, the rollback
+// of a failure before the first stop — and the retire phase itself, one session at a time:
+// mark retiring → persist → stop → retire_tree off the loop → persist. Both end in
+// put_away_trash: the retired trees deleted, their sessions marked retired and persisted.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hooks/runner.hpp"
+#include "plugin/handoff_steps.hpp"
+#include "plugin/orchestrator.hpp"
+
+namespace baton::plugin {
+
+struct HandoffRequest {
+  std::string project;
+  std::string agent;                       // "" = the configured one
+  std::map<std::string, std::string> env;  // the `baton` command's environment
+  bool is_fallback = false;                // relaunching the previous agent: never falls back again
+};
+
+// The steps of the no-orchestrator gap (DESIGN.md §5), in the order they first run. Every
+// instant from the first stop signal to the new agent's exec is charged to exactly one of
+// them, so they add up to the gap: the bench and a user can see which one grows.
+enum class GapStep {
+  kStop,      // stop signal → the old agent's exit seen (grace, SIGTERM, SIGKILL included)
+  kPreserve,  // open the repository, scan for uncommitted work, commit it to a ref
+  kRelease,   // rename the old tree aside, prune its admin entry, check the branch is free
+  kPersist,   // the store written and fsynced between the steps
+  kAdopt,     // prepared tree to the stable path, canonical branch adopted, work re-applied
+  kSpawn,     // fork and exec of the new agent in its PTY
+  kCount,
+};
+inline constexpr std::array<const char*, static_cast<std::size_t>(GapStep::kCount)> kGapStepNames =
+    {"stop", "preserve", "release", "persist", "adopt", "spawn"};
+
+struct HandoffOutcome {
+  bool ok = false;
+  Failure failure;
+  std::string session;  // the new orchestrator
+  std::vector<std::string> retired;
+  std::vector<runtime::protocol::Json> preserved;  // {"session","ref","commit"}
+  std::vector<std::string> notes;                  // conflicts on re-apply, mid-merge, ...
+  long gap_ms = -1;
+  // Microseconds per GapStep; meaningful when gap_ms >= 0.
+  std::array<long, static_cast<std::size_t>(GapStep::kCount)> gap_steps_us{};
+  std::string launch_error;  // set when the new agent died within launch_grace
+};
+
+using ProgressFn = std::function<void(const std::string& step, const std::string& detail)>;
+using OutcomeFn = std::function<void(const HandoffOutcome&)>;
+
+class Retirement : public std::enable_shared_from_this<Retirement> {
+ public:
+  Retirement(Orchestrator& orch, HandoffRequest req);
+  virtual ~Retirement() = default;
+  Retirement(const Retirement&) = delete;
+  Retirement& operator=(const Retirement&) = delete;
+
+  virtual void start() = 0;
+  // A second command joins: it gets progress from now on and the same outcome. `done` is
+  // called when the run ended (a handoff: the new agent runs), `waited` after launch_grace too.
+  void join(ProgressFn progress, OutcomeFn done, OutcomeFn waited);
+  const std::string& agent() const { return agent_; }
+  const HandoffRequest& request() const { return req_; }
+
+ protected:
+  // The end of preflight, after check_preflight: a tree at the stable path that no session
+  // owns becomes a retiring session; every active, retiring or exited one is to retire.
+  void take_over_sessions(const Preflight& checked);
+  // before_retire in the current orchestrator's tree, when set and something is to retire.
+  void run_before_retire(std::function<void()> then);
+  // Retires the sessions of to_retire_ one at a time, then calls after_retire().
+  void retire_next();
+  virtual void after_retire() = 0;
+  // Deletes the retired trees off the loop (delete_trash), marks their sessions retired (or
+  // leaves them retiring with the error), persists, then succeeds or fails with kStuck.
+  void put_away_trash(TrashMode mode);
+  void succeed();
+  // After succeed() answered `done`: what the run does until it answers `waited`.
+  virtual void after_success() = 0;
+  // Answers the commands that wait (--wait) with the outcome, failed when `launch_error` is set.
+  void answer_waiting(const std::string& launch_error);
+  // Before the first stop signal, puts every session marked retiring back as it was; after
+  // it, repair_after_stop decides. Then the commands get the failure.
+  void fail(ErrorCode code, const std::string& message);
+  void fail(const Error& e) { fail(e.code, e.message); }
+  // A failure after the first stop: true when the override answers the commands itself (it
+  // calls finish_failure later, once its repair ended).
+  virtual bool repair_after_stop(ErrorCode code, const std::string& message);
+  void finish_failure(ErrorCode code, const std::string& message);
+  // True (and the run failed) when the test-only fault point is armed (plugin/fault.hpp).
+  bool faulted(std::string_view point);
+  void progress(const std::string& step, const std::string& detail);
+  void persist_then(std::function<void()> next);
+  // Charges the time since the last mark to the current gap step, then makes `next` current.
+  void gap_enter(GapStep next,
+                 std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now());
+  hooks::HookRequest hook_request(const std::string& event, const CommandSpec& cmd,
+                                  const std::string& session, const std::string& worktree);
+  ProjectState* project();
+
+  Orchestrator& orch_;
+  HandoffRequest req_;
+  std::string agent_;
+  ProjectConfig cfg_;
+  std::string project_dir_;  // <root>/<project>
+  std::string stable_path_;  // <project dir>/orchestrator
+  std::vector<std::string> to_retire_;
+  std::set<std::string> was_stuck_;  // retiring with an error when this run began
+  std::vector<std::string> preserved_commits_;
+  std::chrono::steady_clock::time_point first_stop_;
+  bool has_stopped_any_ = false;
+  // From the first stop signal (or the first retire of an agent that was not running): a
+  // failure from here on must leave an orchestrator running or say what to run.
+  bool is_past_stop_ = false;
+  std::string step_;        // the phase last reported by progress()
+  bool is_in_gap_ = false;  // from the first stop signal to the new agent's exec
+  GapStep gap_step_ = GapStep::kStop;
+  std::chrono::steady_clock::time_point gap_mark_;
+  HandoffOutcome outcome_;
+  bool is_waited_ = false;
+
+ private:
+  // Marks the session retiring and persists it, then stops its agent.
+  void retire_session(const std::string& id);
+  void stop_agent(const std::string& id);
+  // The agent is gone: retire_tree off the loop.
+  void on_agent_stopped(const std::string& id);
+  void on_tree_retired(const std::string& id, RetiredTree out);
+  void on_trash_deleted(const std::map<std::string, std::string>& errors);
+
+  struct Unstopped {
+    std::string state;
+    bool has_restore_marker = false;
+  };
+  std::map<std::string, Unstopped> unstopped_;  // marked retiring, by id, as they were before
+  std::vector<ProgressFn> progress_fns_;
+  std::vector<OutcomeFn> done_fns_;    // called when the run ended (or failed)
+  std::vector<OutcomeFn> waited_fns_;  // called after launch_grace too (--wait)
+  bool is_done_ = false;
+};
+
+}  // namespace baton::plugin
