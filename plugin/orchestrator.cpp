@@ -26,6 +26,7 @@
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/trust.hpp"
+#include "runtime/iso_time.hpp"
 #include "runtime/pty.hpp"
 
 namespace baton::plugin {
