@@ -27,6 +27,7 @@
 #include "plugin/fault.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
+#include "plugin/outlived_agent.hpp"
 #include "plugin/trust.hpp"
 
 namespace baton::plugin {
@@ -336,7 +337,7 @@ void Handoff::preflight() {
           // there and recording its session. It is retired like any other, so its work is kept.
           if (!c.stable_owner.empty()) {
             const SessionRecord* owner = self->orch_.session(c.stable_owner);
-            if (!owner || owner->state == "retired") {
+            if (!owner || owner->state == SessionState::kRetired) {
               SessionRecord orphan;
               orphan.id = c.stable_owner;
               orphan.number = number_suffix(orphan.id);
@@ -344,7 +345,7 @@ void Handoff::preflight() {
               orphan.agent = owner ? owner->agent : self->agent_;
               orphan.branch = self->cfg_.branch;
               orphan.worktree = self->stable_path_;
-              orphan.state = "retiring";
+              orphan.state = SessionState::kRetiring;
               orphan.created_at = owner ? owner->created_at : now_iso8601();
               orphan.updated_at = now_iso8601();
               self->orch_.store().sessions[orphan.id] = orphan;
@@ -352,9 +353,11 @@ void Handoff::preflight() {
           }
           for (const auto* s : self->orch_.project_sessions(p->id)) {
             // Exited ones too: their tree may still hold the stable path and uncommitted work.
-            if (s->state == "active" || s->state == "retiring" || s->state == "exited")
+            if (s->state == SessionState::kActive || s->state == SessionState::kRetiring ||
+                s->state == SessionState::kExited)
               self->to_retire_.push_back(s->id);
-            if (s->state == "retiring" && !s->last_error.empty()) self->was_stuck_.insert(s->id);
+            if (s->state == SessionState::kRetiring && !s->last_error.empty())
+              self->was_stuck_.insert(s->id);
           }
           const auto* current = current_orchestrator(self->orch_.project_sessions(p->id));
           if (!self->cfg_.hooks.before_retire || self->to_retire_.empty()) return self->prepare();
@@ -485,7 +488,7 @@ void Handoff::retire(const std::string& id) {
   progress("retire", id);
   // Until its agent is stopped, a failure puts it back as it was (fail()).
   unstopped_.try_emplace(id, Unstopped{rec->state, rec->restore_marker});
-  rec->state = "retiring";
+  rec->state = SessionState::kRetiring;
   rec->restore_marker = false;
   rec->updated_at = now_iso8601();
   auto self = shared_from_this();
@@ -752,7 +755,7 @@ void Handoff::launch() {
   rec.agent = agent_;
   rec.branch = cfg_.branch;
   rec.worktree = stable_path_;
-  rec.state = "active";
+  rec.state = SessionState::kActive;
   rec.created_at = now_iso8601();
   rec.updated_at = rec.created_at;
   rec.restore_marker = true;
@@ -784,7 +787,7 @@ void Handoff::launched(SessionRecord rec, tl::expected<void, std::string> starte
     return fail(ErrorCode::kFault, "fault injected at launch.started");
   }
   if (!started) {
-    rec.state = "exited";
+    rec.state = SessionState::kExited;
     rec.restore_marker = false;
     rec.last_error = started.error();
   }
@@ -903,7 +906,7 @@ void Handoff::finish_trash() {
             else if (first_error.empty())
               first_error = it->second;
           } else {
-            rec->state = "retired";
+            rec->state = SessionState::kRetired;
             rec->last_error.clear();
             // Its record stays in the store; the exited runtime session (screen model, feeder
             // thread, scrollback: ~370 kB) would otherwise stay for the daemon's lifetime, one
@@ -993,7 +996,8 @@ void Handoff::on_launch_grace_exit(int status) {
   if (orch_.daemon().is_shutting_down()) return end_launch_grace("");
   // Stopped by a later handoff's retire: that is no launch failure.
   const SessionRecord* rec = orch_.session(new_id_);
-  if (rec && (rec->state == "retiring" || rec->state == "retired")) return end_launch_grace("");
+  if (rec && (rec->state == SessionState::kRetiring || rec->state == SessionState::kRetired))
+    return end_launch_grace("");
   // The agent's own last words say why (claude: "Unable to connect to ..."); status and
   // the command's error line show them.
   std::string last;
@@ -1016,7 +1020,8 @@ void Handoff::fall_back(const std::string& why, std::function<void(const std::st
   // The agent to fall back to: the newest orchestrator this handoff or an earlier one retired.
   const SessionRecord* prev =
       newest_where(orch_.project_sessions(req_.project), [this](const SessionRecord& r) {
-        return r.id != new_id_ && (r.state == "retired" || r.state == "retiring");
+        return r.id != new_id_ &&
+               (r.state == SessionState::kRetired || r.state == SessionState::kRetiring);
       });
   if (!prev) return then(why);
   // Another handoff already runs for the project: it will leave an orchestrator behind.
@@ -1087,7 +1092,7 @@ void Handoff::fail(ErrorCode code, const std::string& message) {
   if (!is_past_stop_) {
     for (const auto& [id, was] : unstopped_) {
       SessionRecord* rec = orch_.session(id);
-      if (!rec || rec->state != "retiring") continue;
+      if (!rec || rec->state != SessionState::kRetiring) continue;
       rec->state = was.state;
       rec->restore_marker = was.has_restore_marker;
       rec->updated_at = now_iso8601();

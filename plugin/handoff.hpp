@@ -134,7 +134,7 @@ class Handoff : public std::enable_shared_from_this<Handoff> {
   bool is_past_stop_ = false;
   bool has_fallen_back_ = false;
   struct Unstopped {
-    std::string state;
+    SessionState state = SessionState::kActive;
     bool has_restore_marker = false;
   };
   std::map<std::string, Unstopped> unstopped_;  // marked retiring, by id, as they were before
