@@ -21,6 +21,21 @@ std::string worktree_name(std::string_view session_id) {
   return fmt::format("{}{}", kWorktreeNamePrefix, session_id);
 }
 
+WorktreeOwner worktree_owner(const fs::path& tree) {
+  WorktreeOwner owner;
+  std::ifstream gitfile(tree / ".git");
+  std::string link;
+  if (!std::getline(gitfile, link)) return owner;
+  while (!link.empty() && (link.back() == '/' || link.back() == '\r')) link.pop_back();
+  constexpr std::string_view kAdminDirs = "/worktrees/";
+  const auto at = link.rfind(kAdminDirs);
+  if (at == std::string::npos) return owner;
+  owner.admin_name = link.substr(at + kAdminDirs.size());
+  if (owner.admin_name.rfind(kWorktreeNamePrefix, 0) == 0)
+    owner.session_id = owner.admin_name.substr(kWorktreeNamePrefix.size());
+  return owner;
+}
+
 static fs::path admin_dir(git_repository* repo, std::string_view name) {
   return directory_path(git_repository_commondir(repo)) / "worktrees" / std::string(name);
 }

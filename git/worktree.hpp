@@ -23,6 +23,17 @@ inline constexpr std::string_view kWorktreeNamePrefix = "baton-";
 // it as a single directory name). It stays the same when the directory is moved.
 std::string worktree_name(std::string_view session_id);
 
+// Whose tree `tree` is, from its `.git` file ("gitdir: <common dir>/worktrees/<name>"): the
+// admin name, and the session id when that name is one of baton's (worktree_name()'s
+// inverse). Both empty when `tree` is no linked worktree (no `.git` file, a `.git`
+// directory). Reads one line without libgit2, so a half-moved or broken tree still answers:
+// "which session owns the stable path" for recovery and the handoff's preflight.
+struct WorktreeOwner {
+  std::string admin_name;
+  std::string session_id;  // "" when the admin name is not baton's
+};
+WorktreeOwner worktree_owner(const std::filesystem::path& tree);
+
 struct PreparedWorktree {
   std::string name;            // admin name
   std::filesystem::path path;  // <project dir>/.prepare-<session-id>

@@ -9,12 +9,12 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <string_view>
 #include <utility>
+
+#include "runtime/iso_time.hpp"
 
 extern char** environ;
 
@@ -81,21 +81,6 @@ std::string last_nonempty_line(const std::string& text) {
 std::string format_duration(int ms) {
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
   return std::to_string(ms) + "ms";
-}
-
-// Local time like the daemon's log: 2024-05-01T12:00:00.123
-std::string iso_now() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  localtime_r(&secs, &tm);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char ms[8];
-  std::snprintf(ms, sizeof ms, ".%03d", static_cast<int>(millis));
-  return std::string(buf, n) + ms;
 }
 
 std::string join_argv(const std::vector<std::string>& argv) {
@@ -265,8 +250,8 @@ class HookRun {
     }
     pid_ = process_.pid;
 
-    log_.write(iso_now() + " " + req_.event + " " + join_argv(req_.argv) + " (pid " +
-               std::to_string(pid_) + ")\n");
+    log_.write(runtime::iso8601_now(runtime::TimeZone::kLocal) + " " + req_.event + " " +
+               join_argv(req_.argv) + " (pid " + std::to_string(pid_) + ")\n");
     uv_read_start(reinterpret_cast<uv_stream_t*>(&pipe_), on_alloc_cb, on_read_cb);
     if (req_.timeout_ms > 0) {
       uv_timer_start(&kill_timer_, on_kill_timer_cb, static_cast<uint64_t>(req_.timeout_ms), 0);
@@ -274,8 +259,8 @@ class HookRun {
   }
 
   void fail_to_start(std::string message) {
-    log_.write(iso_now() + " " + req_.event + " " + join_argv(req_.argv) + " (not started)\n" +
-               message + "\n");
+    log_.write(runtime::iso8601_now(runtime::TimeZone::kLocal) + " " + req_.event + " " +
+               join_argv(req_.argv) + " (not started)\n" + message + "\n");
     result_.exit_status = -1;
     result_.spawn_error = std::move(message);
     close_all();
@@ -366,7 +351,7 @@ class HookRun {
       footer += std::to_string(unlogged_bytes_);
       footer += " more bytes of output not logged]\n";
     }
-    footer += iso_now() + " " + req_.event + " ";
+    footer += runtime::iso8601_now(runtime::TimeZone::kLocal) + " " + req_.event + " ";
     footer += result_.timed_out ? "timed out after " + format_duration(req_.timeout_ms) +
                                       ", exit " + std::to_string(result_.exit_status)
                                 : "exit " + std::to_string(result_.exit_status);

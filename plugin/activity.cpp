@@ -1,5 +1,7 @@
 #include "plugin/activity.hpp"
 
+#include "runtime/iso_time.hpp"
+
 namespace baton::plugin {
 
 bool is_activity_state(const std::string& state) {
@@ -72,6 +74,70 @@ std::string ScreenActivity::tick(std::uint64_t output_bytes, const std::string& 
   if (agent.working_patterns.empty() && busy_ticks_ >= kBusyTicks) return "working";
   if (may_say_idle && quiet_ticks_ >= kQuietTicks) return "idle";
   return "";
+}
+
+ActivityTracker::ActivityTracker(SampleFn sample, IsKeptFn is_kept, ChangeFn on_change)
+    : sample_(std::move(sample)), is_kept_(std::move(is_kept)), on_change_(std::move(on_change)) {}
+
+ActivityTracker::~ActivityTracker() {
+  close();
+}
+
+void ActivityTracker::start(uv_loop_t* loop) {
+  if (timer_) return;
+  timer_ = runtime::Timer::make(loop);
+  timer_->start(
+      kTickMs, [this] { tick(); }, kTickMs);
+}
+
+void ActivityTracker::close() {
+  if (timer_) timer_->close();
+  timer_ = nullptr;
+}
+
+void ActivityTracker::set(const std::string& session_id, const std::string& state,
+                          const std::string& source) {
+  Track& t = tracks_[session_id];
+  if (t.now.state == state) return;
+  t.now = Activity{state, runtime::iso8601_now(), source};
+  if (on_change_) on_change_(session_id, t.now);
+}
+
+void ActivityTracker::launched(const std::string& session_id) {
+  tracks_.erase(session_id);
+  set(session_id, "working", "launch");
+}
+
+void ActivityTracker::on_hook(const std::string& session_id, const std::string& source,
+                              const std::string& state) {
+  Track& t = tracks_[session_id];
+  if (source == "claude") t.has_hook = true;
+  if (source == "codex") t.has_turn_signal = true;
+  // An exited process's late hook (SessionEnd after the reap) must not revive it.
+  if (t.now.state != "exited") set(session_id, state, source == "codex" ? "notify" : "hook");
+}
+
+const Activity* ActivityTracker::get(const std::string& session_id) const {
+  auto it = tracks_.find(session_id);
+  return it == tracks_.end() || it->second.now.state.empty() ? nullptr : &it->second.now;
+}
+
+void ActivityTracker::tick() {
+  if (is_kept_) std::erase_if(tracks_, [this](const auto& kv) { return !is_kept_(kv.first); });
+  for (const auto& s : sample_()) sample(s);
+}
+
+void ActivityTracker::sample(const ActivitySample& s) {
+  if (!s.agent) return;
+  const AgentSpec& agent = *s.agent;
+  Track& t = tracks_[s.session_id];
+  if (agent.kind == AgentKind::kClaude && t.has_hook) return;
+  std::string screen;
+  if ((!agent.working_patterns.empty() || !agent.waiting_patterns.empty()) && s.screen)
+    for (const auto& line : s.screen()) screen += line + "\n";
+  const bool may_say_idle = !(agent.kind == AgentKind::kCodex && t.has_turn_signal);
+  const std::string state = t.screen.tick(s.output_bytes, screen, agent, may_say_idle);
+  if (!state.empty()) set(s.session_id, state, "screen");
 }
 
 }  // namespace baton::plugin

@@ -2,16 +2,22 @@
 // something), idle (its turn ended), exited. Best source first: the agent's own hooks
 // (claude's lifecycle hooks, codex's `notify` at the end of a turn) through `baton signal`;
 // then the screen: prompt patterns and output activity, debounced so one redraw never
-// flips the state.
+// flips the state. ActivityTracker keeps it per session for the orchestrator.
 #pragma once
 
+#include <uv.h>
+
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "plugin/config.hpp"
+#include "runtime/uv_handles.hpp"
 
 namespace baton::plugin {
 
@@ -54,6 +60,65 @@ class ScreenActivity {
   int busy_ticks_ = 0;
   int quiet_ticks_ = 0;
   int waiting_ticks_ = 0;
+};
+
+// What one tick reads of a running orchestrator.
+struct ActivitySample {
+  std::string session_id;
+  const AgentSpec* agent = nullptr;  // valid during the tick
+  std::uint64_t output_bytes = 0;
+  // The visible lines, asked only of an agent with working or waiting patterns.
+  std::function<std::vector<std::string>()> screen;
+};
+
+// The activity of each orchestrator session, from every source, best first: the agent's
+// hooks, then its screen on a one-second tick. Owned by the orchestrator, which tells it of
+// launches, exits and hooks and gives it the sessions to sample; it knows no project and no
+// store, and says when a session's activity changed through `on_change`.
+class ActivityTracker {
+ public:
+  // The running orchestrators to sample on this tick.
+  using SampleFn = std::function<std::vector<ActivitySample>()>;
+  // False for a session whose track can go (retired or forgotten): the map would otherwise
+  // grow by one track per handoff.
+  using IsKeptFn = std::function<bool(const std::string& session_id)>;
+  using ChangeFn = std::function<void(const std::string& session_id, const Activity& now)>;
+  static constexpr std::uint64_t kTickMs = 1000;
+
+  ActivityTracker(SampleFn sample, IsKeptFn is_kept, ChangeFn on_change);
+  ~ActivityTracker();
+  ActivityTracker(const ActivityTracker&) = delete;
+  ActivityTracker& operator=(const ActivityTracker&) = delete;
+
+  // Ticks every kTickMs on `loop` until close().
+  void start(uv_loop_t* loop);
+  // Closes the tick timer (shutdown: it would keep the loop alive); idempotent.
+  void close();
+
+  void set(const std::string& session_id, const std::string& state, const std::string& source);
+  // A new process: what the screen and the hooks knew of the last one no longer holds.
+  void launched(const std::string& session_id);
+  // A hook ("claude") or notify ("codex") of the agent said `state`.
+  void on_hook(const std::string& session_id, const std::string& source, const std::string& state);
+  // Null before anything is known.
+  const Activity* get(const std::string& session_id) const;
+  // What the timer runs: drops the tracks is_kept refuses, then samples.
+  void tick();
+
+ private:
+  struct Track {
+    Activity now;
+    ScreenActivity screen;
+    bool has_hook = false;         // claude reported through its hooks: the screen is not asked
+    bool has_turn_signal = false;  // codex's notify reported a turn's end: idle comes from it
+  };
+  void sample(const ActivitySample& s);
+
+  SampleFn sample_;
+  IsKeptFn is_kept_;
+  ChangeFn on_change_;
+  std::map<std::string, Track> tracks_;  // by session id
+  runtime::Timer* timer_ = nullptr;      // owned until close()
 };
 
 }  // namespace baton::plugin

@@ -1,11 +1,18 @@
 #include "plugin/agent_launch.hpp"
 
+#include <limits.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "plugin/atomic_file.hpp"
 #include "plugin/toml_value.hpp"
+#include "runtime/search_path.hpp"
 
 namespace baton::plugin {
 
@@ -54,7 +61,80 @@ std::vector<std::string> codex_flags(const SessionRecord& rec, const LaunchConte
           "--no-daemon"};
 }
 
+// The trust dialog would otherwise stop every new orchestrator worktree: the user chose this
+// repository for an orchestrator with `baton up`. Only an unreadable config fails the launch.
+tl::expected<void, std::string> trust_worktree_for_claude(
+    const std::map<std::string, std::string>& env, const std::string& worktree) {
+  const std::string config_path = claude_config_path(env);
+  auto text = read_file(config_path);
+  if (!text && !text.error().empty()) return tl::make_unexpected(text.error());
+  const std::string before = text ? *text : std::string();
+  auto trusted = claude_config_with_trust(before, worktree);
+  if (!trusted) {
+    spdlog::warn("{} {}: not marking {} trusted", config_path, trusted.error(), worktree);
+  } else if (*trusted != before) {
+    if (auto w = write_file_atomic(config_path, *trusted); !w)
+      spdlog::warn("cannot mark {} trusted for claude: {}", worktree, w.error());
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string own_bin_dir() {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return {};
+  const std::string self(buf, static_cast<std::size_t>(n));
+  return self.substr(0, self.rfind('/'));
+}
+
+tl::expected<PreparedLaunch, std::string> prepare_launch_files(
+    const SessionRecord& rec, const ProjectConfig& cfg,
+    const std::map<std::string, std::string>& env, bool resume, const LaunchSite& site) {
+  auto it = cfg.agents.find(rec.agent);
+  if (it == cfg.agents.end())
+    return tl::make_unexpected("agent '" + rec.agent + "' is not defined");
+  const AgentSpec& spec = it->second;
+  if (!cfg.is_allowed) {
+    return tl::make_unexpected(
+        not_allowed_message(cfg, site.repo_root.empty() ? rec.project : site.repo_root));
+  }
+  LaunchContext ctx;
+  ctx.baton_bin = site.bin_dir + "/baton";
+  ctx.agent_dir = site.agent_dir;
+  ctx.repo_root = site.repo_root;
+  ctx.env = env;
+  for (const auto& [k, v] : cfg.env) ctx.env[k] = v;
+  for (const auto& [k, v] : spec.env) ctx.env[k] = v;
+  ctx.file_exists = [](const std::string& path) { return std::filesystem::exists(path); };
+  auto plan = plan_launch(spec, cfg, rec, resume, ctx);
+  if (!plan) return tl::make_unexpected(plan.error());
+  // Written before the spawn that reads them.
+  for (const auto& file : plan->files) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(file.path).parent_path(), ec);
+    if (auto w = write_file_atomic(file.path, file.content); !w)
+      return tl::make_unexpected(w.error());
+  }
+  if (spec.kind == AgentKind::kClaude) {
+    if (auto t = trust_worktree_for_claude(ctx.env, rec.worktree); !t)
+      return tl::make_unexpected(t.error());
+  }
+  PreparedLaunch out;
+  for (const auto& [k, v] : ctx.env) out.env.push_back(k + "=" + v);  // command, [env], agent's
+  for (const auto& e : plan->env) out.env.push_back(e);
+  // The command's PATH (an [env] PATH does not replace it), `baton` first for the hooks.
+  out.env.push_back("PATH=" + site.bin_dir + ":" + runtime::search_path(env));
+  out.env.push_back("BATON_PROJECT=" + rec.project);
+  out.env.push_back("BATON_SESSION=" + rec.id);
+  out.env.push_back("BATON_BRANCH=" + rec.branch);
+  out.env.push_back("BATON_WORKTREE=" + rec.worktree);
+  out.env.push_back("BATON_AGENT=" + rec.agent);
+  out.plan = std::move(*plan);
+  out.permissions = cfg.permissions;
+  return out;
+}
 
 std::string conversation_uuid(const SessionRecord& rec, const std::string& repo_root) {
   const std::string name = repo_root + "\n" + rec.id + "\n" + rec.created_at;

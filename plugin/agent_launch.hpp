@@ -1,6 +1,7 @@
 // What exactly starts an orchestrator agent: its argv, the environment baton adds, and the
-// files it needs beside (claude's hook settings). Pure: the caller writes the files and
-// spawns. Per agent kind (issue 5 point 4, issue 8):
+// files it needs beside (claude's hook settings). plan_launch is pure; prepare_launch_files
+// plans and writes those files, synchronously (the orchestrator calls it off the loop and
+// spawns on it). Per agent kind (issue 5 point 4, issue 8):
 //   codex   no update check, the worktree trusted, no shared background server (it would
 //           outlive the agent's process group), `notify` → `baton signal`, resume by thread
 //           id (`codex resume <id>`) or `resume --last`;
@@ -49,6 +50,32 @@ struct LaunchPlan {
 tl::expected<LaunchPlan, std::string> plan_launch(const AgentSpec& agent, const ProjectConfig& cfg,
                                                   const SessionRecord& rec, bool resume,
                                                   const LaunchContext& ctx);
+
+// Where a launch happens, besides the session and its config.
+struct LaunchSite {
+  std::string repo_root;  // the main worktree; "" when the project is gone
+  std::string agent_dir;  // $BATON_HOME/agents/<session>
+  std::string bin_dir;    // where `baton` is (own_bin_dir()): hooks call it, PATH gets it first
+};
+
+// A launch planned, its files written: what the spawn needs.
+struct PreparedLaunch {
+  LaunchPlan plan;
+  std::vector<std::string> env;  // KEY=VALUE for the session: command, [env], agent's, baton's
+  std::string permissions;
+};
+
+// Plans the start of `rec`'s agent with the environment `env` (the `baton` command's) and
+// writes the files it reads before it starts: claude's hook settings, and its trust entry for
+// the worktree in ~/.claude.json (a claude config it cannot understand is left as it is, with
+// a warning in the log). Refuses a config nobody allowed: a relaunch reads the config in
+// force, which may have changed since (DESIGN.md §7). Blocking file I/O: never on the loop.
+tl::expected<PreparedLaunch, std::string> prepare_launch_files(
+    const SessionRecord& rec, const ProjectConfig& cfg,
+    const std::map<std::string, std::string>& env, bool resume, const LaunchSite& site);
+
+// The directory of the running executable (the daemon; `baton` is beside it).
+std::string own_bin_dir();
 
 // A stable RFC 4122-shaped id derived from the baton session (project path, id, creation
 // time): the claude conversation of that session.

@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "plugin/control_methods.hpp"
 #include "plugin/orchestrator.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/log.hpp"
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   baton::plugin::Orchestrator orchestrator(daemon, std::move(start_env));
+  baton::plugin::register_control_methods(orchestrator);
   orchestrator.start();
   baton::runtime::report_ready(ready_fd, true, "");
   return daemon.run() == 0 ? 0 : 1;

@@ -11,6 +11,8 @@
 #include "plugin/fault.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
+#include "runtime/iso_time.hpp"
+#include "runtime/search_path.hpp"
 
 namespace baton::plugin {
 
@@ -53,7 +55,7 @@ void Handoff::on_config(tl::expected<ProjectConfig, std::string> cfg) {
   }
   std::string argv0 = it->second.command.empty() ? "" : it->second.command[0];
   if (argv0 == "$SHELL") argv0 = "/bin/sh";
-  if (!is_on_path(argv0, search_path(req_.env)))
+  if (!is_on_path(argv0, runtime::search_path(req_.env)))
     return fail(ErrorCode::kAgentNotFound,
                 "agent '" + agent_ + "' runs '" + argv0 + "', which is not on PATH");
   // `baton up` says which agent and why (DESIGN.md §7 defaults).
@@ -206,8 +208,8 @@ void Handoff::launch() {
   rec.agent = agent_;
   rec.branch = cfg_.branch;
   rec.worktree = stable_path_;
-  rec.state = "active";
-  rec.created_at = now_iso8601();
+  rec.state = SessionState::kActive;
+  rec.created_at = runtime::iso8601_now();
   rec.updated_at = rec.created_at;
   rec.restore_marker = true;
   // The previous agent after a failed launch comes back with its resume command. The files
@@ -238,7 +240,7 @@ void Handoff::launched(SessionRecord rec, tl::expected<void, std::string> starte
     return fail(ErrorCode::kFault, "fault injected at launch.started");
   }
   if (!started) {
-    rec.state = "exited";
+    rec.state = SessionState::kExited;
     rec.restore_marker = false;
     rec.last_error = started.error();
   }
@@ -334,7 +336,8 @@ void Handoff::on_launch_grace_exit(int status) {
   if (orch_.daemon().is_shutting_down()) return end_launch_grace("");
   // Stopped by a later handoff's retire: that is no launch failure.
   const SessionRecord* rec = orch_.session(new_id_);
-  if (rec && (rec->state == "retiring" || rec->state == "retired")) return end_launch_grace("");
+  if (rec && (rec->state == SessionState::kRetiring || rec->state == SessionState::kRetired))
+    return end_launch_grace("");
   // The agent's own last words say why (claude: "Unable to connect to ..."); status and
   // the command's error line show them.
   std::string last;
@@ -357,7 +360,8 @@ void Handoff::fall_back(const std::string& why, std::function<void(const std::st
   // The agent to fall back to: the newest orchestrator this handoff or an earlier one retired.
   const SessionRecord* prev =
       newest_where(orch_.project_sessions(req_.project), [this](const SessionRecord& r) {
-        return r.id != new_id_ && (r.state == "retired" || r.state == "retiring");
+        return r.id != new_id_ &&
+               (r.state == SessionState::kRetired || r.state == SessionState::kRetiring);
       });
   if (!prev) return then(why);
   // Another handoff already runs for the project: it will leave an orchestrator behind.

@@ -1,8 +1,5 @@
 #include "plugin/handoff_steps.hpp"
 
-#include <signal.h>
-#include <sys/types.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -22,7 +19,6 @@
 #include "git/repository.hpp"
 #include "git/submodules.hpp"
 #include "git/worktree.hpp"
-#include "plugin/orchestrator.hpp"
 #include "plugin/trust.hpp"
 
 namespace baton::plugin {
@@ -31,26 +27,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_small_file(const std::string& path) {
-  std::ifstream f(path);
-  std::string s;
-  std::getline(f, s);
-  return s;
-}
-
 bool exists(const std::string& path) {
   std::error_code ec;
   return fs::symlink_status(path, ec).type() != fs::file_type::not_found && !ec;
-}
-
-// True when the tree at `path` is the linked worktree baton made for `session_id`.
-bool is_worktree_of(const std::string& path, const std::string& session_id) {
-  const std::string gitfile = read_small_file(path + "/.git");
-  const std::string admin = "/worktrees/" + git::worktree_name(session_id);
-  const auto nl = gitfile.find_last_not_of("\r\n");
-  const std::string link = gitfile.substr(0, nl == std::string::npos ? 0 : nl + 1);
-  return link.size() >= admin.size() &&
-         link.compare(link.size() - admin.size(), admin.size(), admin) == 0;
 }
 
 std::string discard_prepared_in(git_repository* repo, const std::string& project_dir,
@@ -209,41 +188,6 @@ unsigned number_suffix(const std::string& id) {
   }
 }
 
-std::string search_path(const std::map<std::string, std::string>& env) {
-  const auto path_it = env.find("PATH");
-  return path_it == env.end() ? "/usr/bin:/bin" : path_it->second;
-}
-
-std::string stable_path_owner(const std::string& project_dir) {
-  const std::string gitfile = read_small_file(stable_path(project_dir) + "/.git");
-  const std::string admin = "/worktrees/" + std::string(git::kWorktreeNamePrefix);
-  const auto at = gitfile.rfind(admin);
-  if (at == std::string::npos) return "";
-  std::string owner = gitfile.substr(at + admin.size());
-  while (!owner.empty() && (owner.back() == '/' || owner.back() == '\r')) owner.pop_back();
-  return owner;
-}
-
-void kill_outlived_agent(long pid, std::uint64_t pid_start_time) {
-  if (pid <= 0 || pid_start_time == 0 || process_start_time(pid) != pid_start_time) return;
-  kill(-static_cast<pid_t>(pid), SIGKILL);
-  kill(static_cast<pid_t>(pid), SIGKILL);
-}
-
-hooks::HookRequest hook_request(const HookContext& ctx, const std::string& event,
-                                const CommandSpec& cmd, const std::string& session,
-                                const std::string& worktree) {
-  hooks::HookRequest h;
-  h.event = event;
-  h.argv = cmd.argv;
-  h.cwd = worktree;
-  h.env = {{"BATON_PROJECT", ctx.project}, {"BATON_SESSION", session}, {"BATON_WORKTREE", worktree},
-           {"BATON_BRANCH", ctx.branch},   {"BATON_AGENT", ctx.agent}, {"BATON_EVENT", event}};
-  h.timeout_ms = ctx.timeout_ms;
-  h.log_path = ctx.log_path;
-  return h;
-}
-
 Expected<Preflight> check_preflight(const std::string& repo_path, const std::string& state_dir,
                                     const std::string& project_dir, const ProjectConfig& cfg) {
   if (cfg.needs_trust() && !is_allowed(state_dir, repo_path, cfg.content_hash))
@@ -271,7 +215,7 @@ Expected<Preflight> check_preflight(const std::string& repo_path, const std::str
       return error(ErrorCode::kFailed, e);
   }
   for (const auto& b : inv->temp_branches) c.max_number = std::max(c.max_number, number_suffix(b));
-  c.stable_owner = stable_path_owner(project_dir);
+  c.stable_owner = git::worktree_owner(stable_path(project_dir)).session_id;
   if (!c.stable_owner.empty()) c.max_number = std::max(c.max_number, number_suffix(c.stable_owner));
   return c;
 }
@@ -333,7 +277,7 @@ RetiredTree retire_tree(const RetireTree& in) {
   // Retrying a retire: once the tree is aside, the path may already hold the next
   // orchestrator's tree, which must never be touched.
   const bool has_tree = !in.worktree.empty() && exists(in.worktree) && !exists(in.trash) &&
-                        is_worktree_of(in.worktree, in.session_id);
+                        git::worktree_owner(in.worktree).session_id == in.session_id;
   if (has_tree && !in.has_preserved) {
     // The same scan lists what no commit holds (ignored files, nested repositories,
     // submodules); the list goes into the tree before it moves, so a retried retire or a

@@ -27,29 +27,6 @@ std::string trash_path(const std::string& project_dir, const std::string& sessio
 // n of "<project>-<n>"; 0 when the id has none.
 unsigned number_suffix(const std::string& id);
 
-// The PATH a `baton` command's environment gives the agent's command.
-std::string search_path(const std::map<std::string, std::string>& env);
-
-// The session whose baton worktree is at the stable path (read from its .git link); "" when
-// none is.
-std::string stable_path_owner(const std::string& project_dir);
-
-// An agent that outlived a daemon: recognised by pid and start time, then killed with its
-// process group. Anything else with that pid is left alone.
-void kill_outlived_agent(long pid, std::uint64_t pid_start_time);
-
-// What a handoff's hooks are told of it (BATON_* variables), besides the session and tree.
-struct HookContext {
-  std::string project;
-  std::string branch;
-  std::string agent;
-  int timeout_ms = 30000;
-  std::string log_path;
-};
-hooks::HookRequest hook_request(const HookContext& ctx, const std::string& event,
-                                const CommandSpec& cmd, const std::string& session,
-                                const std::string& worktree);
-
 // A fault point that fires on the worker thread in the middle of a step (plugin/fault.hpp);
 // true: the step stops there and fails with ErrorCode::kFault. Tests pass none.
 using FaultHit = std::function<bool(std::string_view point)>;

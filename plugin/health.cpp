@@ -22,19 +22,19 @@ const SessionRecord* newest_where(const std::vector<const SessionRecord*>& sessi
 namespace {
 
 const SessionRecord* newest_in_state(const std::vector<const SessionRecord*>& sessions,
-                                     const std::string& state) {
-  return newest_where(sessions, [&state](const SessionRecord& s) { return s.state == state; });
+                                     SessionState state) {
+  return newest_where(sessions, [state](const SessionRecord& s) { return s.state == state; });
 }
 
 }  // namespace
 
 const SessionRecord* newest_active(const std::vector<const SessionRecord*>& sessions) {
-  return newest_in_state(sessions, "active");
+  return newest_in_state(sessions, SessionState::kActive);
 }
 
 const SessionRecord* current_orchestrator(const std::vector<const SessionRecord*>& sessions) {
   if (const auto* s = newest_active(sessions)) return s;
-  return newest_in_state(sessions, "exited");
+  return newest_in_state(sessions, SessionState::kExited);
 }
 
 std::string compute_health(const HealthInputs& in) {
@@ -42,13 +42,13 @@ std::string compute_health(const HealthInputs& in) {
   if (in.is_stuck) return "stuck";
   int active = 0;
   for (const auto* s : in.sessions) {
-    if (s->state == "retiring" && !s->last_error.empty()) return "stuck";
-    if (s->state == "active") ++active;
+    if (s->state == SessionState::kRetiring && !s->last_error.empty()) return "stuck";
+    if (s->state == SessionState::kActive) ++active;
   }
   if (active > 1) return "duplicate";
   const SessionRecord* current = current_orchestrator(in.sessions);
   if (!current) return "missing";
-  if (current->state == "exited") return "exited";
+  if (current->state == SessionState::kExited) return "exited";
   if (!in.launch_error.empty() || current->agent != in.configured_agent) return "restart_needed";
   return "ok";
 }

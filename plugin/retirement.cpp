@@ -7,6 +7,9 @@
 #include "plugin/fault.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
+#include "plugin/outlived_agent.hpp"
+#include "plugin/session_hook.hpp"
+#include "runtime/iso_time.hpp"
 
 namespace baton::plugin {
 
@@ -63,9 +66,9 @@ void Retirement::gap_enter(GapStep next, std::chrono::steady_clock::time_point a
 hooks::HookRequest Retirement::hook_request(const std::string& event, const CommandSpec& cmd,
                                             const std::string& session,
                                             const std::string& worktree) {
-  const HookContext ctx{req_.project, cfg_.branch, agent_, cfg_.hooks.timeout_ms,
-                        orch_.paths().logs_dir + "/hooks.log"};
-  return plugin::hook_request(ctx, event, cmd, session, worktree);
+  return session_hook_request(cfg_, event, cmd,
+                              HookSubject{req_.project, session, worktree, cfg_.branch, agent_},
+                              orch_.paths().logs_dir);
 }
 
 bool Retirement::faulted(std::string_view point) {
@@ -81,7 +84,7 @@ void Retirement::take_over_sessions(const Preflight& checked) {
   // and recording its session. It is retired like any other, so its work is kept.
   if (!checked.stable_owner.empty()) {
     const SessionRecord* owner = orch_.session(checked.stable_owner);
-    if (!owner || owner->state == "retired") {
+    if (!owner || owner->state == SessionState::kRetired) {
       SessionRecord orphan;
       orphan.id = checked.stable_owner;
       orphan.number = number_suffix(orphan.id);
@@ -89,17 +92,18 @@ void Retirement::take_over_sessions(const Preflight& checked) {
       orphan.agent = owner ? owner->agent : agent_;
       orphan.branch = cfg_.branch;
       orphan.worktree = stable_path_;
-      orphan.state = "retiring";
-      orphan.created_at = owner ? owner->created_at : now_iso8601();
-      orphan.updated_at = now_iso8601();
+      orphan.state = SessionState::kRetiring;
+      orphan.created_at = owner ? owner->created_at : runtime::iso8601_now();
+      orphan.updated_at = runtime::iso8601_now();
       orch_.store().sessions[orphan.id] = orphan;
     }
   }
   for (const auto* s : orch_.project_sessions(req_.project)) {
     // Exited ones too: their tree may still hold the stable path and uncommitted work.
-    if (s->state == "active" || s->state == "retiring" || s->state == "exited")
+    if (s->state == SessionState::kActive || s->state == SessionState::kRetiring ||
+        s->state == SessionState::kExited)
       to_retire_.push_back(s->id);
-    if (s->state == "retiring" && !s->last_error.empty()) was_stuck_.insert(s->id);
+    if (s->state == SessionState::kRetiring && !s->last_error.empty()) was_stuck_.insert(s->id);
   }
 }
 
@@ -131,9 +135,9 @@ void Retirement::retire_session(const std::string& id) {
   progress("retire", id);
   // Until its agent is stopped, a failure puts it back as it was (fail()).
   unstopped_.try_emplace(id, Unstopped{rec->state, rec->restore_marker});
-  rec->state = "retiring";
+  rec->state = SessionState::kRetiring;
   rec->restore_marker = false;
-  rec->updated_at = now_iso8601();
+  rec->updated_at = runtime::iso8601_now();
   auto self = shared_from_this();
   persist_then([self, id] {
     if (self->faulted("retire.persisted")) return;
@@ -187,7 +191,7 @@ void Retirement::on_tree_retired(const std::string& id, RetiredTree out) {
     rec->preserved_commit = out.commit;
   }
   for (auto& n : out.notes) outcome_.notes.push_back(id + ": " + n);
-  rec->updated_at = now_iso8601();
+  rec->updated_at = runtime::iso8601_now();
   auto self = shared_from_this();
   if (!out.result) {
     rec->last_error = out.result.error().message;
@@ -227,7 +231,7 @@ void Retirement::on_trash_deleted(const std::map<std::string, std::string>& erro
   for (const auto& id : outcome_.retired) {
     SessionRecord* rec = orch_.session(id);
     if (!rec) continue;
-    rec->updated_at = now_iso8601();
+    rec->updated_at = runtime::iso8601_now();
     if (auto it = errors.find(id); it != errors.end()) {
       rec->last_error = it->second;  // stays retiring: health says stuck
       // A cleanup stuck before this run does not fail it: the new agent runs, and the daemon
@@ -238,7 +242,7 @@ void Retirement::on_trash_deleted(const std::map<std::string, std::string>& erro
       else if (first_error.empty())
         first_error = it->second;
     } else {
-      rec->state = "retired";
+      rec->state = SessionState::kRetired;
       rec->last_error.clear();
       // Its record stays in the store; the exited runtime session (screen model, feeder
       // thread, scrollback: ~370 kB) would otherwise stay for the daemon's lifetime, one per
@@ -291,10 +295,10 @@ void Retirement::fail(ErrorCode code, const std::string& message) {
   if (!is_past_stop_) {
     for (const auto& [id, was] : unstopped_) {
       SessionRecord* rec = orch_.session(id);
-      if (!rec || rec->state != "retiring") continue;
+      if (!rec || rec->state != SessionState::kRetiring) continue;
       rec->state = was.state;
       rec->restore_marker = was.has_restore_marker;
-      rec->updated_at = now_iso8601();
+      rec->updated_at = runtime::iso8601_now();
     }
     if (!unstopped_.empty()) orch_.persist([](tl::expected<void, std::string>) {});
     unstopped_.clear();

@@ -141,7 +141,7 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   void on_trash_deleted(const std::map<std::string, std::string>& errors);
 
   struct Unstopped {
-    std::string state;
+    SessionState state = SessionState::kActive;
     bool has_restore_marker = false;
   };
   std::map<std::string, Unstopped> unstopped_;  // marked retiring, by id, as they were before

@@ -31,6 +31,17 @@ class FieldReader {
       out = v->get<std::string>();
     }
   }
+  void read(const char* key, SessionState& out) {
+    const json* v = find(key);
+    if (!v || !expect(key, v->is_string(), "a string", *v)) return;
+    const auto state = session_state_from_wire(v->get<std::string>());
+    if (!state) {
+      *error_ = "field " + path(key) + ": " + v->dump() +
+                " is not a session state (active, retiring, retired, exited)";
+      return;
+    }
+    out = *state;
+  }
   void read(const char* key, bool& out) {
     if (const json* v = find(key); v && expect(key, v->is_boolean(), "a boolean", *v)) {
       out = v->get<bool>();
@@ -169,7 +180,7 @@ json session_to_json(const SessionRecord& s) {
       {"worktree", s.worktree},
       {"pid", s.pid},
       {"pid_start_time", s.pid_start_time},
-      {"state", s.state},
+      {"state", std::string(wire_name(s.state))},
       {"exit_status", s.exit_status ? json(*s.exit_status) : json(nullptr)},
       {"last_lines", s.last_lines},
       {"created_at", s.created_at},
@@ -319,6 +330,14 @@ std::optional<HandoffPhase> phase_from_name(std::string_view name) {
   if (name == kOldAdoptName) return HandoffPhase::kAdopt;
   for (const auto& [p, known] : kPhaseNames) {
     if (known == name) return p;
+  }
+  return std::nullopt;
+}
+
+std::optional<SessionState> session_state_from_wire(std::string_view name) {
+  for (auto state : {SessionState::kActive, SessionState::kRetiring, SessionState::kRetired,
+                     SessionState::kExited}) {
+    if (wire_name(state) == name) return state;
   }
   return std::nullopt;
 }

@@ -18,6 +18,32 @@ namespace baton::plugin {
 
 inline constexpr int kStoreSchema = 1;
 
+// An orchestrator session's state (DESIGN.md §6). The store and `status --json` carry the
+// names wire_name() gives; it and session_state_from_wire() are the one mapping.
+enum class SessionState {
+  kActive,    // its agent runs, or comes back with the daemon (restore marker)
+  kRetiring,  // a handoff is stopping it; a cleanup that failed leaves it here (health stuck)
+  kRetired,   // stopped, its work preserved, its tree released
+  kExited,    // its agent ended outside a handoff (a crash: relaunched with back-off)
+};
+
+constexpr std::string_view wire_name(SessionState state) {
+  switch (state) {
+    case SessionState::kActive:
+      return "active";
+    case SessionState::kRetiring:
+      return "retiring";
+    case SessionState::kRetired:
+      return "retired";
+    case SessionState::kExited:
+      return "exited";
+  }
+  return "exited";
+}
+
+// nullopt for a name no baton writes: the store refuses it like a field of the wrong type.
+std::optional<SessionState> session_state_from_wire(std::string_view name);
+
 struct SessionRecord {
   std::string id;  // <project>-<n>
   std::string project;
@@ -28,7 +54,9 @@ struct SessionRecord {
   std::string worktree;
   long pid = 0;
   std::uint64_t pid_start_time = 0;  // /proc/<pid>/stat field 22, to recognise the process
-  std::string state;                 // active | retiring | retired | exited
+  // A record without a state (written by hand) loads as exited: it is never relaunched, and
+  // the next handoff retires it, its work preserved.
+  SessionState state = SessionState::kExited;
   std::optional<int> exit_status;
   std::vector<std::string> last_lines;
   std::string created_at;

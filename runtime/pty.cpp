@@ -14,6 +14,8 @@
 #include <cstring>
 #include <map>
 
+#include "runtime/search_path.hpp"
+
 namespace baton::runtime {
 
 namespace {
@@ -21,14 +23,6 @@ namespace {
 // Where the fallback for kernels without close_range (before 5.11) stops; the daemon opens
 // far fewer descriptors than this.
 constexpr int kMaxInheritedFd = 4096;
-
-std::string env_lookup(const std::vector<std::string>& env, std::string_view key) {
-  for (const auto& e : env) {
-    if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=')
-      return e.substr(key.size() + 1);
-  }
-  return {};
-}
 
 bool is_executable_file(const std::string& path) {
   struct stat st {};
@@ -44,8 +38,7 @@ tl::expected<std::string, int> resolve_command(const std::string& cmd,
     if (access(cmd.c_str(), F_OK) != 0) return tl::make_unexpected(errno);
     return cmd;
   }
-  std::string path = env_lookup(env, "PATH");
-  if (path.empty()) path = "/usr/local/bin:/usr/bin:/bin";
+  const std::string path = search_path(env);
   int err = ENOENT;
   std::size_t start = 0;
   while (start <= path.size()) {

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <ctime>
+
+#include "runtime/iso_time.hpp"
 
 namespace baton::runtime {
 
@@ -21,20 +21,6 @@ constexpr int kReadsPerWakeup = 16;
 std::atomic<Session::ExitListener> next_exit_listener{1};
 
 }  // namespace
-
-std::string iso8601_now() {
-  using namespace std::chrono;
-  const auto now = system_clock::now();
-  const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  const std::time_t t = system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[40];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
-  return out;
-}
 
 tl::expected<std::unique_ptr<Session>, std::string> Session::start(uv_loop_t* loop,
                                                                    ChildReaper& reaper,

@@ -157,6 +157,4 @@ class Session {
   std::vector<std::pair<ExitListener, ExitFn>> exit_fns_;
 };
 
-std::string iso8601_now();
-
 }  // namespace baton::runtime

@@ -212,5 +212,49 @@ TEST_F(WorktreeTest, AdoptCalledAgainLeavesTheAdoptedWorktreeAsItIs) {
             std::string("refs/heads/") + kCanonical + "\n");
 }
 
+// "Which session owns the stable path": read from the tree's .git file, one way for recovery
+// and the handoff's preflight.
+TEST_F(WorktreeTest, TheOwnerOfAMovedBatonWorktreeIsItsSession) {
+  auto prepared = prepare_worktree(repo(), project_dir(), "t-2", kCanonical);
+  ASSERT_TRUE(prepared) << prepared.error().message;
+  EXPECT_EQ(worktree_owner(prepared->path).session_id, "t-2");
+  ASSERT_TRUE(move_worktree(repo(), prepared->name, stable_dir()));
+  const WorktreeOwner owner = worktree_owner(stable_dir());
+  EXPECT_EQ(owner.admin_name, "baton-t-2");
+  EXPECT_EQ(owner.session_id, "t-2");
+}
+
+TEST_F(WorktreeTest, AWorktreeTheUserAddedAtTheStablePathHasAnAdminNameButNoSession) {
+  add_old_orchestrator();
+  const WorktreeOwner owner = worktree_owner(stable_dir());
+  EXPECT_EQ(owner.admin_name, "orchestrator");
+  EXPECT_EQ(owner.session_id, "");
+}
+
+TEST_F(WorktreeTest, ADirectoryThatIsNoLinkedWorktreeHasNoOwner) {
+  fs::create_directories(stable_dir());
+  EXPECT_EQ(worktree_owner(stable_dir()).admin_name, "");
+  EXPECT_EQ(worktree_owner(project_dir() / "missing").admin_name, "");
+  // The main worktree: .git is a directory.
+  EXPECT_EQ(worktree_owner(repo_dir()).admin_name, "");
+  EXPECT_EQ(worktree_owner(repo_dir()).session_id, "");
+}
+
+// A repository whose own path holds "/worktrees/baton-" (a workspace nested in another
+// baton's): only the last admin directory of the link names the owner.
+TEST_F(WorktreeTest, TheOwnerIsReadFromTheLastAdminDirectoryOfTheLink) {
+  fs::create_directories(stable_dir());
+  write_file(stable_dir() / ".git",
+             "gitdir: /srv/worktrees/baton-old/repo/.git/worktrees/orchestrator\r\n");
+  WorktreeOwner owner = worktree_owner(stable_dir());
+  EXPECT_EQ(owner.admin_name, "orchestrator");
+  EXPECT_EQ(owner.session_id, "");
+  write_file(stable_dir() / ".git",
+             "gitdir: /srv/worktrees/baton-old/repo/.git/worktrees/baton-t-7/\n");
+  owner = worktree_owner(stable_dir());
+  EXPECT_EQ(owner.admin_name, "baton-t-7");
+  EXPECT_EQ(owner.session_id, "t-7");
+}
+
 }  // namespace
 }  // namespace baton::git::testing

@@ -2,15 +2,21 @@
 // agent kind gets, permission modes, resume by the agent's own id, and the activity rules.
 #include "plugin/agent_launch.hpp"
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "plugin/activity.hpp"
+#include "plugin/session_hook.hpp"
 
 namespace baton::plugin {
 namespace {
@@ -199,6 +205,88 @@ TEST(ActivityHooks, ClaudeEventsMapToStatesAndCarryItsSessionId) {
   EXPECT_EQ(map_hook("codex", "", turn)->conversation_id, "t-1");
   EXPECT_FALSE(map_hook("codex", "", Json{{"type", "other"}}).has_value());
   EXPECT_FALSE(map_hook("codex", "", nullptr).has_value());
+}
+
+// The launch's file I/O (prepare_launch_files), in a temp HOME: what the orchestrator runs off
+// the loop before the spawn.
+class LaunchFilesTest : public AgentLaunchTest {
+ protected:
+  LaunchFilesTest() {
+    char tmpl[] = "/tmp/baton-launch-XXXXXX";
+    if (mkdtemp(tmpl)) home_ = tmpl;
+    cfg_.agents = presets_;
+    cfg_.is_allowed = true;
+    rec_.agent = "claude-code";
+    rec_.branch = "baton/shop-orchestrator";
+    site_.repo_root = "/src/shop";
+    site_.agent_dir = home_ + "/baton/agents/shop-3";
+    site_.bin_dir = "/opt/baton/bin";
+    env_ = {{"HOME", home_}};
+  }
+  ~LaunchFilesTest() override { std::filesystem::remove_all(home_); }
+  static std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::string home_;
+  LaunchSite site_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(LaunchFilesTest, ClaudesSettingsAndTrustEntryAreWrittenBeforeItStarts) {
+  auto launch = prepare_launch_files(rec_, cfg_, env_, false, site_);
+  ASSERT_TRUE(launch) << launch.error();
+  const std::string settings = site_.agent_dir + "/claude-settings.json";
+  EXPECT_EQ(slurp(settings), claude_settings_json("/opt/baton/bin/baton"));
+  EXPECT_EQ(after(launch->plan.argv, "--settings"), settings);
+  const Json claude = Json::parse(slurp(home_ + "/.claude.json"));
+  EXPECT_EQ(claude["projects"][rec_.worktree]["hasTrustDialogAccepted"], true) << claude.dump();
+  // `baton` first on the command's PATH, and the default PATH when the command had none.
+  EXPECT_TRUE(has(launch->env, "PATH=/opt/baton/bin:/usr/local/bin:/usr/bin:/bin"));
+  EXPECT_TRUE(has(launch->env, "BATON_SESSION=shop-3"));
+  EXPECT_TRUE(has(launch->env, "BATON_BRANCH=baton/shop-orchestrator"));
+}
+
+TEST_F(LaunchFilesTest, AConfigNobodyAllowedLaunchesNothingAndWritesNothing) {
+  cfg_.is_allowed = false;
+  cfg_.trust_keys = {"[orchestrator] prompt"};
+  cfg_.trust_files = {"/src/shop/baton.toml"};
+  auto launch = prepare_launch_files(rec_, cfg_, env_, false, site_);
+  ASSERT_FALSE(launch);
+  EXPECT_EQ(launch.error(), not_allowed_message(cfg_, "/src/shop"));
+  EXPECT_FALSE(std::filesystem::exists(site_.agent_dir));
+  EXPECT_FALSE(std::filesystem::exists(home_ + "/.claude.json"));
+}
+
+TEST_F(LaunchFilesTest, AClaudeConfigThatIsNoJsonObjectIsLeftAsItIs) {
+  std::ofstream(home_ + "/.claude.json") << "[1, 2]";
+  auto launch = prepare_launch_files(rec_, cfg_, env_, false, site_);
+  ASSERT_TRUE(launch) << launch.error();
+  EXPECT_EQ(slurp(home_ + "/.claude.json"), "[1, 2]");
+}
+
+// One shape of a hook run for a session, for the handoff's hooks and the orchestrator's.
+TEST(SessionHookTest, AHookRunsInTheWorktreeWithTheSessionsVariablesAndTheConfigsTimeout) {
+  ProjectConfig cfg;
+  cfg.hooks.timeout_ms = 1500;
+  const auto h = session_hook_request(
+      cfg, "after_spawn", CommandSpec{{"/bin/sh", "-c", "x"}, "x"},
+      {"shop", "shop-3", "/ws/shop/orchestrator", "baton/shop-orchestrator", "codex"},
+      "/home/u/.baton/logs");
+  EXPECT_EQ(h.event, "after_spawn");
+  EXPECT_EQ(h.argv, (std::vector<std::string>{"/bin/sh", "-c", "x"}));
+  EXPECT_EQ(h.cwd, "/ws/shop/orchestrator");
+  EXPECT_EQ(h.env, (std::map<std::string, std::string>{{"BATON_PROJECT", "shop"},
+                                                       {"BATON_SESSION", "shop-3"},
+                                                       {"BATON_WORKTREE", "/ws/shop/orchestrator"},
+                                                       {"BATON_BRANCH", "baton/shop-orchestrator"},
+                                                       {"BATON_AGENT", "codex"},
+                                                       {"BATON_EVENT", "after_spawn"}}));
+  EXPECT_EQ(h.timeout_ms, 1500);
+  EXPECT_EQ(h.log_path, "/home/u/.baton/logs/hooks.log");
 }
 
 TEST(ScreenActivityTest, ARedrawDoesNotFlipButSustainedOutputAndPromptsDo) {

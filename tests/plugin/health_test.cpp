@@ -6,8 +6,8 @@
 namespace baton::plugin {
 namespace {
 
-SessionRecord rec(const std::string& id, unsigned n, const std::string& state,
-                  const std::string& created, const std::string& agent = "codex") {
+SessionRecord rec(const std::string& id, unsigned n, SessionState state, const std::string& created,
+                  const std::string& agent = "codex") {
   SessionRecord r;
   r.id = id;
   r.number = n;
@@ -19,34 +19,34 @@ SessionRecord rec(const std::string& id, unsigned n, const std::string& state,
 }
 
 TEST(Health, NewestActivePicksTheNewestNotTheOldest) {
-  auto a = rec("p-1", 1, "active", "2026-11-26T00:00:01.000Z");
-  auto b = rec("p-2", 2, "active", "2026-11-26T00:00:02.000Z");
+  auto a = rec("p-1", 1, SessionState::kActive, "2026-11-26T00:00:01.000Z");
+  auto b = rec("p-2", 2, SessionState::kActive, "2026-11-26T00:00:02.000Z");
   EXPECT_EQ(newest_active({&a, &b})->id, "p-2");
   EXPECT_EQ(newest_active({&b, &a})->id, "p-2");
 }
 
 TEST(Health, NewestActiveBreaksTiesByUpdatedAtThenNumber) {
-  auto a = rec("p-9", 9, "active", "2026-11-26T00:00:01.000Z");
-  auto b = rec("p-10", 10, "active", "2026-11-26T00:00:01.000Z");
+  auto a = rec("p-9", 9, SessionState::kActive, "2026-11-26T00:00:01.000Z");
+  auto b = rec("p-10", 10, SessionState::kActive, "2026-11-26T00:00:01.000Z");
   EXPECT_EQ(newest_active({&a, &b})->id, "p-10");
   a.updated_at = "2026-11-26T00:00:05.000Z";
   EXPECT_EQ(newest_active({&a, &b})->id, "p-9");
 }
 
 TEST(Health, NewestActiveIgnoresRetiredAndExited) {
-  auto a = rec("p-1", 1, "active", "2026-11-26T00:00:01.000Z");
-  auto b = rec("p-2", 2, "retired", "2026-11-26T00:00:02.000Z");
-  auto c = rec("p-3", 3, "exited", "2026-11-26T00:00:03.000Z");
+  auto a = rec("p-1", 1, SessionState::kActive, "2026-11-26T00:00:01.000Z");
+  auto b = rec("p-2", 2, SessionState::kRetired, "2026-11-26T00:00:02.000Z");
+  auto c = rec("p-3", 3, SessionState::kExited, "2026-11-26T00:00:03.000Z");
   EXPECT_EQ(newest_active({&a, &b, &c})->id, "p-1");
   EXPECT_EQ(newest_active({&b, &c}), nullptr);
 }
 
 TEST(Health, FollowsTheDocumentedOrder) {
-  auto active = rec("p-1", 1, "active", "2026-11-26T00:00:01.000Z");
-  auto dup = rec("p-2", 2, "active", "2026-11-26T00:00:02.000Z");
-  auto stuck = rec("p-3", 3, "retiring", "2026-11-26T00:00:00.000Z");
+  auto active = rec("p-1", 1, SessionState::kActive, "2026-11-26T00:00:01.000Z");
+  auto dup = rec("p-2", 2, SessionState::kActive, "2026-11-26T00:00:02.000Z");
+  auto stuck = rec("p-3", 3, SessionState::kRetiring, "2026-11-26T00:00:00.000Z");
   stuck.last_error = "cannot delete x: Operation not permitted";
-  auto exited = rec("p-4", 4, "exited", "2026-11-26T00:00:04.000Z");
+  auto exited = rec("p-4", 4, SessionState::kExited, "2026-11-26T00:00:04.000Z");
   HealthInputs in;
   in.configured_agent = "codex";
   in.is_replacing = true;

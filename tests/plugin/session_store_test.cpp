@@ -105,7 +105,7 @@ StoreData full_store() {
   s.worktree = "/ws/web/orchestrator";
   s.pid = 43210;
   s.pid_start_time = 18446744073709551000ull;
-  s.state = "retiring";
+  s.state = SessionState::kRetiring;
   s.exit_status = -9;
   s.last_lines = {"line one", "ünïcødé ✓", ""};
   s.created_at = "2024-05-01T09:00:00Z";
@@ -120,7 +120,7 @@ StoreData full_store() {
   SessionRecord running = s;
   running.id = "web-7";
   running.number = 7;
-  running.state = "active";
+  running.state = SessionState::kActive;
   running.exit_status.reset();
   d.sessions[running.id] = running;
   return d;
@@ -266,6 +266,43 @@ TEST_F(SessionStoreTest, AFieldOfTheWrongTypeMovesTheFileAsideAndIsNamed) {
   ASSERT_TRUE(loaded) << loaded.error();
   EXPECT_TRUE(loaded->data.sessions.empty());
   EXPECT_NE(loaded->warning.find("sessions.web-6.pid"), std::string::npos) << loaded->warning;
+  auto moved = corrupt_files(state_dir());
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_EQ(read_raw(moved[0]), bytes);
+}
+
+TEST_F(SessionStoreTest, EverySessionStateIsWrittenAndReadByItsWireName) {
+  const std::pair<SessionState, const char*> states[] = {{SessionState::kActive, "active"},
+                                                         {SessionState::kRetiring, "retiring"},
+                                                         {SessionState::kRetired, "retired"},
+                                                         {SessionState::kExited, "exited"}};
+  for (const auto& [state, name] : states) {
+    StoreData d = full_store();
+    d.sessions.at("web-6").state = state;
+    const nlohmann::json j = to_json(d);
+    EXPECT_EQ(j["sessions"]["web-6"]["state"], name);
+    auto back = from_json(j);
+    ASSERT_TRUE(back) << back.error();
+    EXPECT_EQ(back->sessions.at("web-6").state, state) << name;
+  }
+}
+
+// A state no baton writes is bad input like a field of the wrong type: the file is kept
+// aside, and the line names the field and the value.
+TEST_F(SessionStoreTest, AnUnknownSessionStateMovesTheFileAsideAndIsNamed) {
+  nlohmann::json j = to_json(full_store());
+  j["sessions"]["web-6"]["state"] = "paused";
+  std::string bytes = j.dump(2);
+  write_store(bytes);
+
+  auto loaded = load_store(state_dir());
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_TRUE(loaded->data.sessions.empty());
+  EXPECT_NE(
+      loaded->warning.find("field sessions.web-6.state: \"paused\" is not a session state (active, "
+                           "retiring, retired, exited)"),
+      std::string::npos)
+      << loaded->warning;
   auto moved = corrupt_files(state_dir());
   ASSERT_EQ(moved.size(), 1u);
   EXPECT_EQ(read_raw(moved[0]), bytes);

@@ -1,0 +1,188 @@
+// Project methods: up, replace, down (each a handoff, or joining the one running), status
+// and ls. A handoff never starts while start-up recovery clears stale git locks
+// (when_scanned).
+#include <memory>
+
+#include "plugin/control_methods.hpp"
+#include "plugin/down.hpp"
+#include "plugin/fault.hpp"
+#include "plugin/handoff.hpp"
+#include "plugin/health.hpp"
+#include "plugin/orchestrator.hpp"
+#include "plugin/recovery.hpp"
+#include "plugin/status_json.hpp"
+
+namespace baton::plugin {
+
+namespace proto = runtime::protocol;
+using proto::Json;
+using runtime::RequestPtr;
+
+namespace {
+
+Json outcome_json(Orchestrator& orch, const std::string& project, const HandoffOutcome& o,
+                  bool joined) {
+  Json j{{"project", project},
+         {"session", nullptr},
+         {"retired", o.retired},
+         {"preserved", o.preserved},
+         {"gap_ms", o.gap_ms < 0 ? Json(nullptr) : Json(o.gap_ms)},
+         {"gap_steps_ms", nullptr},
+         {"joined", joined},
+         {"notes", o.notes}};
+  if (o.gap_ms >= 0) {
+    Json steps = Json::object();
+    for (std::size_t i = 0; i < kGapStepNames.size(); ++i)
+      steps[kGapStepNames[i]] = static_cast<double>(o.gap_steps_us[i] / 100) / 10.0;
+    j["gap_steps_ms"] = steps;
+  }
+  if (const SessionRecord* s = orch.session(o.session))
+    j["session"] = session_json(*s, orch.activity().get(s->id));
+  return j;
+}
+
+Json project_status(Orchestrator& orch, ProjectState& p) {
+  return status_json(p, orch.project_sessions(p.id), orch.health(p), orch.activity());
+}
+
+// Starts the handoff, or joins the one running: a mashed keybinding replaces once. With
+// `wait`, the answer comes after the new agent's launch grace too.
+void run_handoff(Orchestrator& orch, const RequestPtr& req, ProjectState& p,
+                 std::shared_ptr<Retirement> h, bool wait) {
+  const HandoffRequest& hreq = h->request();
+  const std::string project = p.id;
+  auto progress = [req](const std::string& step, const std::string& detail) {
+    req->event("progress", Json{{"step", step}, {"detail", detail}});
+  };
+  auto reply = [&orch, req, project](bool joined) {
+    return [&orch, req, project, joined](const HandoffOutcome& o) {
+      if (!o.ok) return req->fail(wire_name(o.failure.code), o.failure.message);
+      req->reply(outcome_json(orch, project, o, joined));
+    };
+  };
+  auto join = [&](Retirement& h, bool joined) {
+    if (wait)
+      h.join(progress, nullptr, reply(joined));
+    else
+      h.join(progress, reply(joined), nullptr);
+  };
+  if (p.handoff) {
+    const std::string want = hreq.agent;
+    if (!want.empty() && !p.handoff->agent().empty() && want != p.handoff->agent()) {
+      return req->fail(wire_name(ErrorCode::kHandoffRunning),
+                       "a handoff to " + p.handoff->agent() + " is already running for " + project);
+    }
+    return join(*p.handoff, true);
+  }
+  // Kept in memory only (ProjectState::env): a relaunch and a config reload read it.
+  p.env = hreq.env;
+  // A fault point arms one handoff; recovery after a kill must run unarmed.
+  p.env.erase(std::string(kFaultEnv));
+  p.handoff = h;
+  join(*h, false);
+  h->start();
+}
+
+// `up` of a project whose orchestrator runs: nothing to start, but it still refuses while
+// newer content waits for `baton allow`, so the user learns of it (`baton attach` reaches the
+// running agent meanwhile).
+void answer_running(Orchestrator& orch, const RequestPtr& req, ProjectState& p) {
+  orch.reload_config(
+      p, env_param(req), [&orch, req, id = p.id](tl::expected<ProjectConfig, std::string> cfg) {
+        ProjectState* p = orch.find_project(id);
+        if (!p) return req->fail(wire_name(ErrorCode::kNotFound), "project " + id + " is gone");
+        if (!cfg) return req->fail(wire_name(ErrorCode::kConfigError), cfg.error());
+        if (!cfg->is_allowed)
+          return req->fail(wire_name(ErrorCode::kNotAllowed), not_allowed_message(*cfg, p->path));
+        const SessionRecord* current = newest_active(orch.project_sessions(id));
+        if (!current)
+          return req->fail(wire_name(ErrorCode::kFailed), "the orchestrator of " + id + " is gone");
+        req->reply(Json{{"project", id},
+                        {"session", session_json(*current, orch.activity().get(current->id))},
+                        {"started", false}});
+      });
+}
+
+void up(Orchestrator& orch, const RequestPtr& req) {
+  with_project(orch, req, true, [&orch, req](ProjectState& p) {
+    when_scanned(p, [&orch, req, id = p.id] {
+      ProjectState* p = orch.find_project(id);
+      if (!p) return;
+      const SessionRecord* current = newest_active(orch.project_sessions(p->id));
+      if (current && orch.daemon().find_session_exact(current->id) && !p->handoff)
+        return answer_running(orch, req, *p);
+      HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
+      run_handoff(orch, req, *p, std::make_shared<Handoff>(orch, std::move(h)),
+                  bool_param(req, "wait"));
+    });
+  });
+}
+
+void replace(Orchestrator& orch, const RequestPtr& req) {
+  with_project(orch, req, true, [&orch, req](ProjectState& p) {
+    when_scanned(p, [&orch, req, id = p.id] {
+      ProjectState* p = orch.find_project(id);
+      if (!p) return;
+      HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
+      run_handoff(orch, req, *p, std::make_shared<Handoff>(orch, std::move(h)),
+                  bool_param(req, "wait"));
+    });
+  });
+}
+
+void down(Orchestrator& orch, const RequestPtr& req) {
+  with_project(orch, req, false, [&orch, req](ProjectState& p) {
+    when_scanned(p, [&orch, req, id = p.id] {
+      ProjectState* p = orch.find_project(id);
+      if (!p) return;
+      HandoffRequest h{p->id, "", env_param(req)};
+      run_handoff(orch, req, *p, std::make_shared<Down>(orch, std::move(h)), false);
+    });
+  });
+}
+
+void status(Orchestrator& orch, const RequestPtr& req) {
+  with_project(orch, req, false, [&orch, req](ProjectState& p) {
+    const std::string id = p.id;
+    // A stuck cleanup is tried once more first: a user who fixed the file sees `ok` at once.
+    if (p.config && orch.health(p) == "stuck") {
+      return orch.retry_cleanup(id, [&orch, req, id] {
+        if (ProjectState* p = orch.find_project(id)) req->reply(project_status(orch, *p));
+      });
+    }
+    // The config watch keeps p.config current; read it here only when it was never read.
+    if (p.config || !p.config_error.empty()) return req->reply(project_status(orch, p));
+    orch.reload_config(p, p.env, [&orch, req, id](tl::expected<ProjectConfig, std::string>) {
+      if (ProjectState* p = orch.find_project(id)) req->reply(project_status(orch, *p));
+    });
+  });
+}
+
+void ls(Orchestrator& orch, const RequestPtr& req) {
+  Json list = Json::array();
+  for (auto& [id, p] : orch.registry().projects()) {
+    const SessionRecord* current = current_orchestrator(orch.project_sessions(id));
+    // A narrow summary: never env, hooks or other config.
+    list.push_back(Json{{"id", id},
+                        {"path", p.path},
+                        {"orchestrator_agent", p.config ? Json(p.config->agent) : Json(nullptr)},
+                        {"health", orch.health(p)},
+                        {"orchestrator", current ? Json(current->id) : Json(nullptr)}});
+    const Activity* a = current ? orch.activity().get(current->id) : nullptr;
+    list.back()["activity"] = a ? Json(a->state) : Json(nullptr);
+  }
+  req->reply(Json{{"projects", list}});
+}
+
+}  // namespace
+
+void register_project_methods(Orchestrator& orch) {
+  runtime::Daemon& d = orch.daemon();
+  d.add_method("up", [&orch](const RequestPtr& req) { up(orch, req); });
+  d.add_method("replace", [&orch](const RequestPtr& req) { replace(orch, req); });
+  d.add_method("down", [&orch](const RequestPtr& req) { down(orch, req); });
+  d.add_method("status", [&orch](const RequestPtr& req) { status(orch, req); });
+  d.add_method("ls", [&orch](const RequestPtr& req) { ls(orch, req); });
+}
+
+}  // namespace baton::plugin

@@ -1,0 +1,118 @@
+#include "plugin/project_registry.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "plugin/health.hpp"
+#include "plugin/off_loop.hpp"
+
+namespace baton::plugin {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_inside(const std::string& path, const std::string& dir) {
+  if (dir.empty()) return false;
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                         path[dir.size()] == '/');
+}
+
+}  // namespace
+
+ProjectRegistry::ProjectRegistry(uv_loop_t* loop, std::string state_dir)
+    : loop_(loop), state_dir_(std::move(state_dir)) {}
+
+void ProjectRegistry::persist(SavedFn then) {
+  waiting_.push_back(std::move(then));
+  needs_save_ = true;
+  if (!is_saving_) start_persist();
+}
+
+void ProjectRegistry::start_persist() {
+  is_saving_ = true;
+  needs_save_ = false;
+  in_flight_ = std::move(waiting_);
+  waiting_.clear();
+  auto snapshot = std::make_shared<StoreData>(store_);
+  run_off_loop<tl::expected<void, std::string>>(
+      loop_, [snapshot, dir = state_dir_] { return save_store(dir, *snapshot); },
+      [this](tl::expected<void, std::string> r) {
+        if (!r) spdlog::error("{}", r.error());
+        auto fns = std::move(in_flight_);
+        in_flight_.clear();
+        is_saving_ = false;
+        if (needs_save_) start_persist();
+        for (auto& fn : fns) fn(r);
+      });
+}
+
+ProjectState* ProjectRegistry::find(const std::string& id) {
+  auto it = projects_.find(id);
+  return it == projects_.end() ? nullptr : &it->second;
+}
+
+ProjectState& ProjectRegistry::add(const std::string& id, const std::string& path,
+                                   const std::map<std::string, std::string>& env) {
+  auto& p = projects_[id];
+  if (p.id.empty()) p.env = env;
+  p.id = id;
+  p.path = path;
+  auto& rec = store_.projects[id];
+  rec.id = id;
+  rec.path = path;
+  return p;
+}
+
+ProjectState* ProjectRegistry::resolve(const std::string& target) {
+  if (target.empty()) return nullptr;
+  if (auto* p = find(target)) return p;
+  if (auto it = store_.sessions.find(target); it != store_.sessions.end())
+    return find(it->second.project);
+  std::error_code ec;
+  const std::string path = fs::weakly_canonical(target, ec).string();
+  if (ec || path.empty() || path[0] != '/') return nullptr;
+  ProjectState* best = nullptr;
+  std::size_t best_len = 0;
+  for (auto& [id, p] : projects_) {
+    std::vector<std::string> roots{p.path};
+    if (p.config) roots.push_back(p.config->workspace_root + "/" + id);
+    for (const auto& root : roots) {
+      const std::string canon = fs::weakly_canonical(root, ec).string();
+      if (is_inside(path, canon) && canon.size() > best_len) {
+        best = &p;
+        best_len = canon.size();
+      }
+    }
+  }
+  return best;
+}
+
+std::vector<const SessionRecord*> ProjectRegistry::sessions_of(const std::string& project) const {
+  std::vector<const SessionRecord*> out;
+  for (const auto& [id, s] : store_.sessions) {
+    if (s.project == project) out.push_back(&s);
+  }
+  return out;
+}
+
+SessionRecord* ProjectRegistry::session(const std::string& id) {
+  auto it = store_.sessions.find(id);
+  return it == store_.sessions.end() ? nullptr : &it->second;
+}
+
+void ProjectRegistry::forget_old_retired(const std::string& project) {
+  std::vector<const SessionRecord*> retired;
+  for (const auto* s : sessions_of(project))
+    if (s->state == SessionState::kRetired) retired.push_back(s);
+  if (retired.size() <= kRetiredKept) return;
+  std::sort(retired.begin(), retired.end(),
+            [](const SessionRecord* a, const SessionRecord* b) { return is_newer(*a, *b); });
+  std::vector<std::string> ids;
+  for (std::size_t i = kRetiredKept; i < retired.size(); ++i) ids.push_back(retired[i]->id);
+  for (const auto& id : ids) store_.sessions.erase(id);
+}
+
+}  // namespace baton::plugin

@@ -1,0 +1,111 @@
+// The daemon's projects and its session store: what every part of the orchestrator plugin
+// reads and writes (the orchestrator, start-up recovery, the handoff, the control methods).
+// It persists the store (DESIGN.md §5: every transition on disk before the next step) and
+// answers "which project is this": by id, by session id, or by a path inside the project.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "plugin/config.hpp"
+#include "plugin/session_store.hpp"
+#include "runtime/uv_handles.hpp"
+
+namespace baton::plugin {
+
+class Handoff;
+class Retirement;
+
+struct ProjectState {
+  std::string id;
+  std::string path;  // main worktree
+  // The config in force: the last one read that is allowed, or, while none was ever allowed,
+  // the last one read (with is_allowed false, so nothing launches from it). Content a pull or
+  // an edit brought in takes effect only once allowed (trust_waiting says what waits).
+  std::optional<ProjectConfig> config;
+  std::string config_error;  // set while the config does not parse
+  // The repository keys of the newest content read that wait for `baton allow`; empty when
+  // that content is allowed or needs no trust.
+  std::vector<std::string> trust_waiting;
+  std::string launch_error;             // the last failed launch (fell back to the previous agent)
+  std::shared_ptr<Retirement> handoff;  // the handoff or `down` running, if any
+  // The handoff whose new agent is inside its launch grace: an exit there is the handoff's
+  // (fallback), not a crash to relaunch.
+  std::shared_ptr<Handoff> launch_watch;
+  // A handoff failed after the stop and no agent could be started again: launch_error says
+  // what to run.
+  bool is_stuck = false;
+  bool is_recovering = false;
+  // Start-up recovery is clearing stale git locks: a handoff started now could lose a lock it
+  // just took, so commands that start one wait in after_scan until the scan is done.
+  bool is_scanning = false;
+  std::vector<std::function<void()>> after_scan;
+  // A crashed orchestrator comes back after a back-off; owned here, closed at shutdown.
+  runtime::Timer* relaunch_timer = nullptr;
+  // A stuck cleanup (a retired tree aside that could not be deleted) is retried with back-off.
+  runtime::Timer* cleanup_timer = nullptr;
+  unsigned cleanup_attempts = 0;
+  bool is_cleaning = false;
+  // What `${VAR}` in [env] reads and the agent starts with: the environment of the last `up`,
+  // `replace` or `down` for this project, else (a project restored at start-up) the daemon's
+  // own. In memory only: it may hold secrets, and no file under BATON_HOME gets them.
+  std::map<std::string, std::string> env;
+  runtime::FsEvent* config_watch = nullptr;  // the repository root, for baton*.toml
+  runtime::Timer* config_debounce = nullptr;
+};
+
+class ProjectRegistry {
+ public:
+  using SavedFn = std::function<void(tl::expected<void, std::string>)>;
+
+  ProjectRegistry(uv_loop_t* loop, std::string state_dir);
+  ProjectRegistry(const ProjectRegistry&) = delete;
+  ProjectRegistry& operator=(const ProjectRegistry&) = delete;
+
+  StoreData& store() { return store_; }
+  // Persists the store atomically off the loop; `then` runs once this state is on disk.
+  // Saves are serialised, so an older snapshot never lands after a newer one.
+  void persist(SavedFn then);
+
+  ProjectState* find(const std::string& id);
+  // Registers project `id` at `path` (a new one starts with the environment `env`), or moves
+  // a known one to `path`; the store's record follows.
+  ProjectState& add(const std::string& id, const std::string& path,
+                    const std::map<std::string, std::string>& env);
+  std::map<std::string, ProjectState>& projects() { return projects_; }
+  // Resolves TARGET (a project id, a session id, or a path inside a project or one of its
+  // worktrees) to a registered project; paths are matched without touching git.
+  ProjectState* resolve(const std::string& target);
+
+  std::vector<const SessionRecord*> sessions_of(const std::string& project) const;
+  SessionRecord* session(const std::string& id);
+  // Drops all but the newest kRetiredKept retired records of a project. Every persist writes
+  // the whole store, so a record kept per handoff forever made each save, and the heap it
+  // leaves in the worker threads' arenas, grow with the number of handoffs. A preserved
+  // commit stays reachable from its ref (`baton preserved ls` reads the refs, not records).
+  void forget_old_retired(const std::string& project);
+  static constexpr std::size_t kRetiredKept = 20;
+
+ private:
+  void start_persist();
+
+  uv_loop_t* loop_;
+  std::string state_dir_;
+  StoreData store_;
+  std::map<std::string, ProjectState> projects_;
+  bool is_saving_ = false;
+  bool needs_save_ = false;
+  std::vector<SavedFn> waiting_;  // for the next save
+  std::vector<SavedFn> in_flight_;
+};
+
+}  // namespace baton::plugin

@@ -1,0 +1,232 @@
+// Methods about a project's repository: allow (trust the config's content), config_check
+// (the effective config, without registering anything) and preserved (see and reuse the
+// work preserved from retired sessions). Their git and file work runs off the loop.
+#include <filesystem>
+
+#include "git/carry.hpp"
+#include "git/preserved_refs.hpp"
+#include "git/reapply.hpp"
+#include "git/repository.hpp"
+#include "plugin/config_render.hpp"
+#include "plugin/control_methods.hpp"
+#include "plugin/health.hpp"
+#include "plugin/off_loop.hpp"
+#include "plugin/orchestrator.hpp"
+#include "plugin/trust.hpp"
+#include "runtime/search_path.hpp"
+
+namespace baton::plugin {
+
+namespace fs = std::filesystem;
+namespace proto = runtime::protocol;
+using proto::Json;
+using runtime::RequestPtr;
+
+namespace {
+
+struct Allowed {
+  std::string error;
+  std::vector<std::string> files;
+};
+
+// Off the loop: records the hash of the repository's config files as allowed.
+Allowed allow_config(const std::string& state_dir, const std::string& root) {
+  Allowed a;
+  for (const char* name : {"baton.toml", "baton.local.toml"}) {
+    const std::string f = root + "/" + name;
+    if (fs::exists(f)) a.files.push_back(f);
+  }
+  if (a.files.empty()) {
+    a.error = "no baton.toml or baton.local.toml in " + root;
+    return a;
+  }
+  // The same bytes and the same hash as the loader's (config.hpp).
+  auto texts = read_config_texts(root);
+  if (!texts) {
+    a.error = texts.error();
+    return a;
+  }
+  if (auto r = allow(state_dir, root, repository_config_hash(root, *texts)); !r)
+    a.error = r.error();
+  return a;
+}
+
+void allow_method(Orchestrator& orch, const RequestPtr& req) {
+  with_project(orch, req, true, [&orch, req](ProjectState& p) {
+    run_off_loop<Allowed>(
+        orch.loop(),
+        [state_dir = orch.paths().state_dir, root = p.path] {
+          return allow_config(state_dir, root);
+        },
+        [&orch, req, root = p.path, id = p.id](Allowed a) {
+          if (!a.error.empty()) return req->fail(wire_name(ErrorCode::kFailed), a.error);
+          ProjectState* p = orch.find_project(id);
+          if (!p) return req->reply(Json{{"path", root}, {"files", a.files}});
+          // The config in force learns it is allowed now: hooks and relaunches check it.
+          orch.reload_config(
+              *p, p->env, [req, root, files = a.files](tl::expected<ProjectConfig, std::string>) {
+                req->reply(Json{{"path", root}, {"files", files}});
+              });
+        });
+  });
+}
+
+struct Checked {
+  std::string error;
+  ProjectConfig cfg;
+};
+
+// Off the loop: the config of the repository at `path`, checked as `up` would.
+Checked check_config(ConfigInputs in, const std::string& path) {
+  Checked c;
+  auto proj = git::open_project(path);
+  if (!proj) {
+    c.error = proj.error().message;
+    return c;
+  }
+  in.repo_root = proj->main_workdir.string();
+  while (in.repo_root.size() > 1 && in.repo_root.back() == '/') in.repo_root.pop_back();
+  auto cfg = load_config(in);
+  if (!cfg)
+    c.error = cfg.error();
+  else
+    c.cfg = *cfg;
+  return c;
+}
+
+void config_check(Orchestrator& orch, const RequestPtr& req) {
+  ConfigInputs in;
+  in.baton_home = orch.paths().home;
+  in.environment = env_param(req);
+  in.is_on_path = [search = runtime::search_path(in.environment)](const std::string& cmd) {
+    return is_on_path(cmd, search);
+  };
+  run_off_loop<Checked>(
+      orch.loop(), [in, path = string_param(req, "path")] { return check_config(in, path); },
+      [req](Checked c) {
+        if (!c.error.empty()) return req->fail(wire_name(ErrorCode::kConfigError), c.error);
+        req->reply(Json{{"text", render_effective(c.cfg)},
+                        {"agent", c.cfg.agent},
+                        {"agent_reason", c.cfg.agent_reason},
+                        {"files", c.cfg.files}});
+      });
+}
+
+// One `baton preserved` request, as the worker thread gets it.
+struct PreservedAsk {
+  std::string repo_path;
+  std::string action;       // ls | show | apply | drop
+  std::string id;           // the retired session, except for ls
+  std::string worktree;     // the current orchestrator's, for apply
+  std::string project_dir;  // <root>/<project>, for the kept entries; "" without a config
+};
+
+struct PreservedDone {
+  std::string error;
+  Json result;
+};
+
+Json preserved_json(const git::PreservedInfo& i) {
+  return Json{{"session", i.session},
+              {"ref", i.ref},
+              {"commit", i.oid},
+              {"message", i.message},
+              {"paths", i.paths}};
+}
+
+// Off the loop: what `baton preserved <action>` does in the repository.
+PreservedDone run_preserved(const PreservedAsk& ask) {
+  PreservedDone d;
+  auto proj = git::open_project(ask.repo_path);
+  if (!proj) {
+    d.error = proj.error().message;
+    return d;
+  }
+  auto list = git::list_preserved(proj->repo.get());
+  if (!list) {
+    d.error = list.error().message;
+    return d;
+  }
+  Json items = Json::array();
+  const git::PreservedInfo* found = nullptr;
+  for (const auto& i : *list) {
+    items.push_back(preserved_json(i));
+    if (i.session == ask.id) found = &i;
+  }
+  if (ask.action == "ls") {
+    // What a replace could not carry into the new tree because it held its own.
+    Json kept = Json::array();
+    if (!ask.project_dir.empty()) {
+      for (const auto& k : git::list_kept(ask.project_dir))
+        kept.push_back(
+            Json{{"session", k.session}, {"path", k.path.string()}, {"entries", k.entries}});
+    }
+    d.result = Json{{"preserved", items}, {"kept", kept}};
+    return d;
+  }
+  if (!found) {
+    d.error = "no preserved work for session '" + ask.id + "' (baton preserved ls)";
+    return d;
+  }
+  if (ask.action == "show") {
+    d.result = preserved_json(*found);
+  } else if (ask.action == "apply") {
+    auto r = git::reapply_preserved(proj->repo.get(), ask.worktree, found->oid);
+    if (!r)
+      d.error = r.error().message;
+    else
+      d.result = Json{{"applied", r->conflicts.empty()},
+                      {"conflicts", r->conflicts},
+                      {"worktree", ask.worktree}};
+  } else if (auto r = git::drop_preserved(proj->repo.get(), ask.id); !r) {
+    d.error = r.error().message;
+  } else {
+    d.result = Json{{"dropped", found->ref}};
+  }
+  return d;
+}
+
+void preserved(Orchestrator& orch, const RequestPtr& req) {
+  with_project(orch, req, false, [&orch, req](ProjectState& p) {
+    PreservedAsk ask;
+    ask.repo_path = p.path;
+    ask.action = string_param(req, "action");
+    ask.id = string_param(req, "id");
+    if (ask.action != "ls" && ask.action != "show" && ask.action != "apply" && ask.action != "drop")
+      return req->fail(proto::code::kBadParams,
+                       "preserved: action must be ls, show, apply or drop");
+    if (ask.action != "ls" && ask.id.empty())
+      return req->fail(proto::code::kBadParams,
+                       "preserved " + ask.action + ": which session? (baton preserved ls)");
+    const SessionRecord* current = newest_active(orch.project_sessions(p.id));
+    ask.worktree = current ? current->worktree : "";
+    if (ask.action == "apply" && ask.worktree.empty())
+      return req->fail(wire_name(ErrorCode::kMissing),
+                       p.id + " has no orchestrator to apply the work to");
+    ask.project_dir = p.config ? p.config->workspace_root + "/" + p.id : "";
+    run_off_loop<PreservedDone>(
+        orch.loop(), [ask] { return run_preserved(ask); },
+        [&orch, req, action = ask.action, id = ask.id](PreservedDone d) {
+          if (!d.error.empty()) return req->fail(wire_name(ErrorCode::kFailed), d.error);
+          // A dropped ref leaves no preserved commit for the record to name.
+          if (SessionRecord* s = action == "drop" ? orch.session(id) : nullptr) {
+            s->preserved_ref.clear();
+            s->preserved_commit.clear();
+            return orch.persist(
+                [req, d](tl::expected<void, std::string>) { req->reply(d.result); });
+          }
+          req->reply(d.result);
+        });
+  });
+}
+
+}  // namespace
+
+void register_repository_methods(Orchestrator& orch) {
+  runtime::Daemon& d = orch.daemon();
+  d.add_method("allow", [&orch](const RequestPtr& req) { allow_method(orch, req); });
+  d.add_method("config_check", [&orch](const RequestPtr& req) { config_check(orch, req); });
+  d.add_method("preserved", [&orch](const RequestPtr& req) { preserved(orch, req); });
+}
+
+}  // namespace baton::plugin
