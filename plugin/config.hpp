@@ -18,15 +18,10 @@
 #include <tl/expected.hpp>
 
 #include "plugin/agent_spec.hpp"
+#include "plugin/command_spec.hpp"
 #include "plugin/config_texts.hpp"
 
 namespace baton::plugin {
-
-// A hook or post_create command: a TOML string runs through `/bin/sh -c`, an array is argv.
-struct CommandSpec {
-  std::vector<std::string> argv;  // for a string: {"/bin/sh", "-c", string}
-  std::string source;             // as written, for messages
-};
 
 struct HookSet {
   std::optional<CommandSpec> before_retire;

@@ -14,7 +14,7 @@
 // nodes, which throws nothing (DESIGN.md §8).
 #include <toml++/toml.h>
 
-#include "plugin/config.hpp"
+#include "plugin/command_spec.hpp"
 #include "plugin/config_expand.hpp"
 
 namespace baton::plugin {

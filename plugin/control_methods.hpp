@@ -17,6 +17,9 @@ struct ProjectState;
 
 // Registers every method on the orchestrator's daemon; the daemon's entry point calls it once.
 void register_control_methods(Orchestrator& orch);
+// Starts start-up recovery's handoff of `p` (Orchestrator::set_handoff_starter).
+void start_recovery_handoff(Orchestrator& orch, ProjectState& p, const std::string& agent,
+                            const std::map<std::string, std::string>& env);
 
 void register_project_methods(Orchestrator& orch);     // project_methods.cpp
 void register_agent_methods(Orchestrator& orch);       // agent_methods.cpp

@@ -319,7 +319,8 @@ void Handoff::stop_watching_launch_grace() {
       s->remove_exit_listener(grace_listener_);
     grace_listener_ = 0;
   }
-  if (ProjectState* p = project(); p && p->launch_watch.get() == this) p->launch_watch.reset();
+  if (ProjectState* p = project(); p && p->launch_watch.get() == static_cast<LaunchWatch*>(this))
+    p->launch_watch.reset();
 }
 
 void Handoff::end_launch_grace(const std::string& launch_error) {

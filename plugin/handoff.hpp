@@ -14,15 +14,15 @@
 
 namespace baton::plugin {
 
-class Handoff : public Retirement {
+class Handoff : public Retirement, public LaunchWatch {
  public:
   Handoff(Orchestrator& orch, HandoffRequest req);
 
   void start() override;
   // The session this handoff started (or is starting).
-  const std::string& new_session() const { return new_id_; }
+  const std::string& new_session() const override { return new_id_; }
   // Ends the launch-grace watch without a fallback (the daemon is shutting down).
-  void end_launch_grace(const std::string& launch_error);
+  void end_launch_grace(const std::string& launch_error) override;
 
  private:
   // 1. preflight

@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include "plugin/fault.hpp"
-#include "plugin/handoff.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/outlived_agent.hpp"
@@ -115,15 +114,7 @@ void Orchestrator::resume_handoff(const std::string& project, const std::string&
                                   const std::map<std::string, std::string>& env) {
   ProjectState* p = find_project(project);
   if (!p) return;
-  auto h = std::make_shared<Handoff>(*this, HandoffRequest{project, agent, env});
-  p->handoff = h;
-  h->join(
-      nullptr,
-      [project](const HandoffOutcome& o) {
-        if (!o.ok) spdlog::error("recovery of {} failed: {}", project, o.failure.message);
-      },
-      nullptr);
-  h->start();
+  if (handoff_starter_) handoff_starter_(*p, agent, env);
 }
 
 bool Orchestrator::has_session(const std::string& id) {

@@ -110,6 +110,13 @@ class Orchestrator final : private RecoveryHost {
   void settle_followers(const std::string& project, const std::string& notice);
   static std::string follow_key(const std::string& project) { return "project:" + project; }
 
+  // How start-up recovery starts the handoff that converges a project (`agent`: the one to
+  // run, "" for the configured one). The handoff sits above the orchestrator, so the control
+  // methods, which know both, give it here before start().
+  using HandoffStarter = std::function<void(ProjectState&, const std::string& agent,
+                                            const std::map<std::string, std::string>& env)>;
+  void set_handoff_starter(HandoffStarter starter) { handoff_starter_ = std::move(starter); }
+
  private:
   // RecoveryHost: what start-up recovery asks of its owner.
   void resume_handoff(const std::string& project, const std::string& agent,
@@ -137,6 +144,7 @@ class Orchestrator final : private RecoveryHost {
   CleanupRetry cleanup_;
   std::map<std::string, std::vector<std::uint64_t>> relaunches_;  // project → times (ms)
   bool is_shutting_down_ = false;
+  HandoffStarter handoff_starter_;
 };
 
 }  // namespace baton::plugin

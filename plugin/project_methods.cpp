@@ -3,6 +3,8 @@
 // (when_scanned).
 #include <memory>
 
+#include <spdlog/spdlog.h>
+
 #include "plugin/control_methods.hpp"
 #include "plugin/down.hpp"
 #include "plugin/fault.hpp"
@@ -175,6 +177,20 @@ void ls(Orchestrator& orch, const RequestPtr& req) {
 }
 
 }  // namespace
+
+void start_recovery_handoff(Orchestrator& orch, ProjectState& p, const std::string& agent,
+                            const std::map<std::string, std::string>& env) {
+  const std::string project = p.id;
+  auto h = std::make_shared<Handoff>(orch, HandoffRequest{project, agent, env});
+  p.handoff = h;
+  h->join(
+      nullptr,
+      [project](const HandoffOutcome& o) {
+        if (!o.ok) spdlog::error("recovery of {} failed: {}", project, o.failure.message);
+      },
+      nullptr);
+  h->start();
+}
 
 void register_project_methods(Orchestrator& orch) {
   runtime::Daemon& d = orch.daemon();

@@ -22,8 +22,20 @@
 
 namespace baton::plugin {
 
-class Handoff;
 class Retirement;
+
+// A handoff whose new agent is inside its launch grace, as the orchestrator sees it: which
+// session it watches, and how to end the watch at shutdown. The handoff (above) implements
+// it, so the orchestrator needs no handoff header.
+class LaunchWatch {
+ public:
+  virtual const std::string& new_session() const = 0;
+  // Ends the watch without a fallback (the daemon is shutting down).
+  virtual void end_launch_grace(const std::string& launch_error) = 0;
+
+ protected:
+  ~LaunchWatch() = default;
+};
 
 struct ProjectState {
   std::string id;
@@ -40,7 +52,7 @@ struct ProjectState {
   std::shared_ptr<Retirement> handoff;  // the handoff or `down` running, if any
   // The handoff whose new agent is inside its launch grace: an exit there is the handoff's
   // (fallback), not a crash to relaunch.
-  std::shared_ptr<Handoff> launch_watch;
+  std::shared_ptr<LaunchWatch> launch_watch;
   // A handoff failed after the stop and no agent could be started again: launch_error says
   // what to run.
   bool is_stuck = false;
