@@ -29,14 +29,7 @@ void Down::on_config(tl::expected<ProjectConfig, std::string> cfg) {
   if (ProjectState* p = project(); !cfg->is_allowed && p->config && p->config->is_allowed)
     cfg_ = *p->config;
   agent_ = req_.agent.empty() ? cfg_.agent : req_.agent;
-  project_dir_ = cfg_.workspace_root + "/" + req_.project;
-  stable_path_ = stable_path(project_dir_);
-  auto self = this->self();
-  run_off_loop<Expected<Preflight>>(
-      orch_.loop(),
-      [repo_path = project()->path, state_dir = orch_.paths().state_dir, project_dir = project_dir_,
-       cfg = cfg_] { return check_preflight(repo_path, state_dir, project_dir, cfg); },
-      [self](Expected<Preflight> checked) { self->on_checked(std::move(checked)); });
+  check_project();
 }
 
 void Down::on_checked(Expected<Preflight> checked) {

@@ -61,14 +61,7 @@ void Handoff::on_config(tl::expected<ProjectConfig, std::string> cfg) {
   // `baton up` says which agent and why (DESIGN.md §7 defaults).
   progress("preflight",
            "agent " + agent_ + " (" + (req_.agent.empty() ? cfg_.agent_reason : "--agent") + ")");
-  project_dir_ = cfg_.workspace_root + "/" + req_.project;
-  stable_path_ = stable_path(project_dir_);
-  auto self = this->self();
-  run_off_loop<Expected<Preflight>>(
-      orch_.loop(),
-      [repo_path = project()->path, state_dir = orch_.paths().state_dir, project_dir = project_dir_,
-       cfg = cfg_] { return check_preflight(repo_path, state_dir, project_dir, cfg); },
-      [self](Expected<Preflight> checked) { self->on_checked(std::move(checked)); });
+  check_project();
 }
 
 void Handoff::on_checked(Expected<Preflight> checked) {

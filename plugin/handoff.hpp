@@ -28,7 +28,7 @@ class Handoff : public Retirement, public LaunchWatch {
   // 1. preflight
   void preflight();
   void on_config(tl::expected<ProjectConfig, std::string> cfg);
-  void on_checked(Expected<Preflight> checked);
+  void on_checked(Expected<Preflight> checked) override;
   // 2. prepare
   void prepare();
   void on_prepared(Expected<std::vector<std::string>> notes);

@@ -79,6 +79,17 @@ bool Retirement::faulted(std::string_view point) {
 
 // ---- the end of preflight
 
+void Retirement::check_project() {
+  project_dir_ = cfg_.workspace_root + "/" + req_.project;
+  stable_path_ = stable_path(project_dir_);
+  auto self = shared_from_this();
+  run_off_loop<Expected<Preflight>>(
+      orch_.loop(),
+      [repo_path = project()->path, state_dir = orch_.paths().state_dir, project_dir = project_dir_,
+       cfg = cfg_] { return check_preflight(repo_path, state_dir, project_dir, cfg); },
+      [self](Expected<Preflight> checked) { self->on_checked(std::move(checked)); });
+}
+
 void Retirement::take_over_sessions(const Preflight& checked) {
   // A tree at the stable path that no session owns: a handoff died between moving it there
   // and recording its session. It is retired like any other, so its work is kept.

@@ -75,6 +75,10 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   const HandoffRequest& request() const { return req_; }
 
  protected:
+  // Off the loop: check_preflight of the project under cfg_ (which sets project_dir_ and
+  // stable_path_); then on_checked() on the loop.
+  void check_project();
+  virtual void on_checked(Expected<Preflight> checked) = 0;
   // The end of preflight, after check_preflight: a tree at the stable path that no session
   // owns becomes a retiring session; every active, retiring or exited one is to retire.
   void take_over_sessions(const Preflight& checked);
