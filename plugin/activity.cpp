@@ -4,10 +4,46 @@
 
 namespace baton::plugin {
 
-bool is_activity_state(const std::string& state) {
-  for (const char* s : kActivityStates)
-    if (state == s) return true;
-  return false;
+std::string_view wire_name(ActivityState state) {
+  switch (state) {
+    case ActivityState::kUnknown:
+      return "";
+    case ActivityState::kWorking:
+      return "working";
+    case ActivityState::kWaitingInput:
+      return "waiting_input";
+    case ActivityState::kIdle:
+      return "idle";
+    case ActivityState::kExited:
+      return "exited";
+  }
+  return "";
+}
+
+std::string_view wire_name(ActivitySource source) {
+  switch (source) {
+    case ActivitySource::kLaunch:
+      return "launch";
+    case ActivitySource::kHook:
+      return "hook";
+    case ActivitySource::kNotify:
+      return "notify";
+    case ActivitySource::kScreen:
+      return "screen";
+    case ActivitySource::kSignal:
+      return "signal";
+    case ActivitySource::kExit:
+      return "exit";
+  }
+  return "";
+}
+
+std::optional<ActivityState> activity_state_from_wire(std::string_view name) {
+  for (auto state : {ActivityState::kWorking, ActivityState::kWaitingInput, ActivityState::kIdle,
+                     ActivityState::kExited}) {
+    if (wire_name(state) == name) return state;
+  }
+  return std::nullopt;
 }
 
 std::optional<HookSignal> map_hook(const std::string& source, const std::string& event,
@@ -21,9 +57,9 @@ std::optional<HookSignal> map_hook(const std::string& source, const std::string&
   if (source == "claude") {
     sig.conversation_id = text("session_id");
     if (event == "SessionStart" || event == "Stop") {
-      sig.state = "idle";
+      sig.state = ActivityState::kIdle;
     } else if (event == "UserPromptSubmit" || event == "PostToolUse" || event == "PreToolUse") {
-      sig.state = "working";
+      sig.state = ActivityState::kWorking;
     } else if (event == "Notification") {
       // claude notifies for a permission prompt and, after a minute without input, that it
       // waits for the user: the second is the idle it already is.
@@ -31,9 +67,9 @@ std::optional<HookSignal> map_hook(const std::string& source, const std::string&
       const std::string message = text("message");
       const bool is_idle_reminder =
           type == "idle_prompt" || message.find("waiting for your input") != std::string::npos;
-      sig.state = is_idle_reminder ? "idle" : "waiting_input";
+      sig.state = is_idle_reminder ? ActivityState::kIdle : ActivityState::kWaitingInput;
     } else if (event == "SessionEnd") {
-      sig.state = "exited";
+      sig.state = ActivityState::kExited;
     } else {
       return std::nullopt;
     }
@@ -42,15 +78,15 @@ std::optional<HookSignal> map_hook(const std::string& source, const std::string&
   if (source == "codex") {
     // codex's notify fires once per finished turn.
     if (text("type") != "agent-turn-complete") return std::nullopt;
-    sig.state = "idle";
+    sig.state = ActivityState::kIdle;
     sig.conversation_id = text("thread-id");
     return sig;
   }
   return std::nullopt;
 }
 
-std::string ScreenActivity::tick(std::uint64_t output_bytes, const std::string& screen,
-                                 const AgentSpec& agent, bool may_say_idle) {
+ActivityState ScreenActivity::tick(std::uint64_t output_bytes, const std::string& screen,
+                                   const AgentSpec& agent, bool may_say_idle) {
   const bool is_busy = !is_first_ && output_bytes != last_bytes_;
   is_first_ = false;
   last_bytes_ = output_bytes;
@@ -67,13 +103,13 @@ std::string ScreenActivity::tick(std::uint64_t output_bytes, const std::string& 
     return false;
   };
   waiting_ticks_ = shows_any(agent.waiting_patterns) ? waiting_ticks_ + 1 : 0;
-  if (waiting_ticks_ >= kWaitingTicks) return "waiting_input";
-  if (shows_any(agent.working_patterns)) return "working";
+  if (waiting_ticks_ >= kWaitingTicks) return ActivityState::kWaitingInput;
+  if (shows_any(agent.working_patterns)) return ActivityState::kWorking;
   // An agent that shows when it works (codex's "esc to interrupt"): output alone is the
   // user typing or a redraw, not work.
-  if (agent.working_patterns.empty() && busy_ticks_ >= kBusyTicks) return "working";
-  if (may_say_idle && quiet_ticks_ >= kQuietTicks) return "idle";
-  return "";
+  if (agent.working_patterns.empty() && busy_ticks_ >= kBusyTicks) return ActivityState::kWorking;
+  if (may_say_idle && quiet_ticks_ >= kQuietTicks) return ActivityState::kIdle;
+  return ActivityState::kUnknown;
 }
 
 ActivityTracker::ActivityTracker(SampleFn sample, IsKeptFn is_kept, ChangeFn on_change)
@@ -95,8 +131,8 @@ void ActivityTracker::close() {
   timer_ = nullptr;
 }
 
-void ActivityTracker::set(const std::string& session_id, const std::string& state,
-                          const std::string& source) {
+void ActivityTracker::set(const std::string& session_id, ActivityState state,
+                          ActivitySource source) {
   Track& t = tracks_[session_id];
   if (t.now.state == state) return;
   t.now = Activity{state, runtime::iso8601_now(), source};
@@ -105,21 +141,23 @@ void ActivityTracker::set(const std::string& session_id, const std::string& stat
 
 void ActivityTracker::launched(const std::string& session_id) {
   tracks_.erase(session_id);
-  set(session_id, "working", "launch");
+  set(session_id, ActivityState::kWorking, ActivitySource::kLaunch);
 }
 
 void ActivityTracker::on_hook(const std::string& session_id, const std::string& source,
-                              const std::string& state) {
+                              ActivityState state) {
   Track& t = tracks_[session_id];
   if (source == "claude") t.has_hook = true;
   if (source == "codex") t.has_turn_signal = true;
   // An exited process's late hook (SessionEnd after the reap) must not revive it.
-  if (t.now.state != "exited") set(session_id, state, source == "codex" ? "notify" : "hook");
+  if (t.now.state != ActivityState::kExited)
+    set(session_id, state, source == "codex" ? ActivitySource::kNotify : ActivitySource::kHook);
 }
 
 const Activity* ActivityTracker::get(const std::string& session_id) const {
   auto it = tracks_.find(session_id);
-  return it == tracks_.end() || it->second.now.state.empty() ? nullptr : &it->second.now;
+  return it == tracks_.end() || it->second.now.state == ActivityState::kUnknown ? nullptr
+                                                                                : &it->second.now;
 }
 
 void ActivityTracker::tick() {
@@ -136,8 +174,8 @@ void ActivityTracker::sample(const ActivitySample& s) {
   if ((!agent.working_patterns.empty() || !agent.waiting_patterns.empty()) && s.screen)
     for (const auto& line : s.screen()) screen += line + "\n";
   const bool may_say_idle = !(agent.kind == AgentKind::kCodex && t.has_turn_signal);
-  const std::string state = t.screen.tick(s.output_bytes, screen, agent, may_say_idle);
-  if (!state.empty()) set(s.session_id, state, "screen");
+  const ActivityState state = t.screen.tick(s.output_bytes, screen, agent, may_say_idle);
+  if (state != ActivityState::kUnknown) set(s.session_id, state, ActivitySource::kScreen);
 }
 
 }  // namespace baton::plugin

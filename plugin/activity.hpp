@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -21,18 +22,27 @@
 
 namespace baton::plugin {
 
-inline constexpr const char* kActivityStates[] = {"working", "waiting_input", "idle", "exited"};
-bool is_activity_state(const std::string& state);
+enum class ActivityState { kUnknown, kWorking, kWaitingInput, kIdle, kExited };
+// Where the state came from, best first after launch: the agent's hooks or notify, `baton
+// signal`, the screen; launch and exit are baton's own.
+enum class ActivitySource { kLaunch, kHook, kNotify, kScreen, kSignal, kExit };
+
+// The protocol's names (`status --json` "activity", `baton signal STATE`): working,
+// waiting_input, idle, exited; "" for kUnknown. One place maps them.
+std::string_view wire_name(ActivityState state);
+std::string_view wire_name(ActivitySource source);
+// The state a `baton signal` names; nullopt for anything else (and for "").
+std::optional<ActivityState> activity_state_from_wire(std::string_view name);
 
 struct Activity {
-  std::string state;   // one of kActivityStates; "" before anything is known
-  std::string since;   // ISO 8601
-  std::string source;  // launch | hook | notify | screen | signal | exit
+  ActivityState state = ActivityState::kUnknown;
+  std::string since;  // ISO 8601
+  ActivitySource source = ActivitySource::kLaunch;
 };
 
 // What an agent hook says: the state, and the agent's conversation id when it names one.
 struct HookSignal {
-  std::string state;
+  ActivityState state = ActivityState::kUnknown;
   std::string conversation_id;
 };
 
@@ -49,10 +59,10 @@ class ScreenActivity {
   static constexpr int kQuietTicks = 3;    // no output for this many: idle
   static constexpr int kWaitingTicks = 2;  // a waiting prompt this many ticks: waiting_input
 
-  // "" when the screen has no opinion. `may_say_idle` is false where a hook reports idle
-  // (codex's notify) and the screen must not pre-empt it.
-  std::string tick(std::uint64_t output_bytes, const std::string& screen, const AgentSpec& agent,
-                   bool may_say_idle);
+  // kUnknown when the screen has no opinion. `may_say_idle` is false where a hook reports
+  // idle (codex's notify) and the screen must not pre-empt it.
+  ActivityState tick(std::uint64_t output_bytes, const std::string& screen, const AgentSpec& agent,
+                     bool may_say_idle);
 
  private:
   std::uint64_t last_bytes_ = 0;
@@ -95,11 +105,11 @@ class ActivityTracker {
   // Closes the tick timer (shutdown: it would keep the loop alive); idempotent.
   void close();
 
-  void set(const std::string& session_id, const std::string& state, const std::string& source);
+  void set(const std::string& session_id, ActivityState state, ActivitySource source);
   // A new process: what the screen and the hooks knew of the last one no longer holds.
   void launched(const std::string& session_id);
   // A hook ("claude") or notify ("codex") of the agent said `state`.
-  void on_hook(const std::string& session_id, const std::string& source, const std::string& state);
+  void on_hook(const std::string& session_id, const std::string& source, ActivityState state);
   // Null before anything is known.
   const Activity* get(const std::string& session_id) const;
   // What the timer runs: drops the tracks is_kept refuses, then samples.

@@ -74,14 +74,15 @@ void take_signal(Orchestrator& orch, const RequestPtr& req) {
     if (!sig) return req->reply(Json{{"session", id}, {"activity", nullptr}});
     orch.on_agent_signal(*rec, source, *sig);
   } else {
-    if (!is_activity_state(state))
+    const auto named = activity_state_from_wire(state);
+    if (!named)
       return req->fail(
           proto::code::kBadParams,
           "signal: state '" + state + "' must be working, waiting_input, idle or exited");
-    orch.activity().set(id, state, "signal");
+    orch.activity().set(id, *named, ActivitySource::kSignal);
   }
   const Activity* a = orch.activity().get(id);
-  req->reply(Json{{"session", id}, {"activity", a ? Json(a->state) : Json(nullptr)}});
+  req->reply(Json{{"session", id}, {"activity", a ? Json(wire_name(a->state)) : Json(nullptr)}});
 }
 
 // The runtime's kill, refused for an orchestrator: `down` retires it with its work.

@@ -27,7 +27,7 @@ Orchestrator::Orchestrator(runtime::Daemon& daemon, std::map<std::string, std::s
                   return r && r->state != SessionState::kRetired;
                 },
                 [](const std::string& id, const Activity& now) {
-                  spdlog::debug("{} is {} ({})", id, now.state, now.source);
+                  spdlog::debug("{} is {} ({})", id, wire_name(now.state), wire_name(now.source));
                 }),
       recovery_(daemon.loop(), registry_, *this),
       cleanup_(daemon.loop(), registry_, daemon) {
@@ -245,7 +245,7 @@ std::vector<ActivitySample> Orchestrator::activity_samples() {
 
 void Orchestrator::on_session_exit(runtime::Session& s) {
   SessionRecord* rec = session(s.id());
-  if (rec) activity_.set(rec->id, "exited", "exit");
+  if (rec) activity_.set(rec->id, ActivityState::kExited, ActivitySource::kExit);
   if (!rec || rec->state != SessionState::kActive) return;
   // `baton shutdown` stops agents but keeps them active with their restore marker: they
   // come back with the daemon.

@@ -171,7 +171,7 @@ void ls(Orchestrator& orch, const RequestPtr& req) {
                         {"health", orch.health(p)},
                         {"orchestrator", current ? Json(current->id) : Json(nullptr)}});
     const Activity* a = current ? orch.activity().get(current->id) : nullptr;
-    list.back()["activity"] = a ? Json(a->state) : Json(nullptr);
+    list.back()["activity"] = a ? Json(wire_name(a->state)) : Json(nullptr);
   }
   req->reply(Json{{"projects", list}});
 }

@@ -44,7 +44,7 @@ Json session_json(const SessionRecord& s, const Activity* activity) {
   j["resume"] = s.resume_mode.empty() ? Json(nullptr) : Json(s.resume_mode);
   j["permissions"] = s.permissions.empty() ? Json("default") : Json(s.permissions);
   if (activity) {
-    j["activity"] = activity->state;
+    j["activity"] = wire_name(activity->state);
     j["activity_since"] = activity->since;
   }
   return j;
@@ -72,9 +72,9 @@ Json status_json(const ProjectState& p, const std::vector<const SessionRecord*>&
               {"allowed", p.config && p.trust_waiting.empty()},
               {"waiting_keys", p.trust_waiting},
               {"error", error.empty() ? Json(nullptr) : Json(error)},
-              {"activity", act ? Json(act->state) : Json(nullptr)},
+              {"activity", act ? Json(wire_name(act->state)) : Json(nullptr)},
               {"activity_since", act ? Json(act->since) : Json(nullptr)},
-              {"activity_source", act ? Json(act->source) : Json(nullptr)},
+              {"activity_source", act ? Json(wire_name(act->source)) : Json(nullptr)},
               {"permissions", current && !current->permissions.empty()
                                   ? Json(current->permissions)
                                   : Json(p.config ? p.config->permissions : "default")},

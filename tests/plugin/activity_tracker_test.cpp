@@ -19,7 +19,8 @@ class ActivityTrackerTest : public ::testing::Test {
       : tracker_([this] { return samples_; },
                  [this](const std::string& id) { return gone_.count(id) == 0; },
                  [this](const std::string& id, const Activity& now) {
-                   changes_.push_back(id + " " + now.state + " " + now.source);
+                   changes_.push_back(id + " " + std::string(wire_name(now.state)) + " " +
+                                      std::string(wire_name(now.source)));
                  }) {}
 
   // One tick that sees `id` with `bytes` of output so far and `screen` on its screen.
@@ -30,7 +31,7 @@ class ActivityTrackerTest : public ::testing::Test {
   }
   std::string state(const std::string& id) const {
     const Activity* a = tracker_.get(id);
-    return a ? a->state + "/" + a->source : "";
+    return a ? std::string(wire_name(a->state)) + "/" + std::string(wire_name(a->source)) : "";
   }
 
   std::map<std::string, AgentSpec> presets_ = agent_presets();
@@ -55,7 +56,7 @@ TEST_F(ActivityTrackerTest, ClaudesScreenIsNotReadOnceAHookArrived) {
   const AgentSpec& claude = presets_.at("claude-code");
   tick("p-1", claude, 0, "✻ Thinking… (esc to interrupt)");
   EXPECT_EQ(state("p-1"), "working/screen");
-  tracker_.on_hook("p-1", "claude", "idle");
+  tracker_.on_hook("p-1", "claude", ActivityState::kIdle);
   EXPECT_EQ(state("p-1"), "idle/hook");
   tick("p-1", claude, 10, "✻ Thinking… (esc to interrupt)");
   EXPECT_EQ(state("p-1"), "idle/hook");
@@ -68,25 +69,25 @@ TEST_F(ActivityTrackerTest, CodexIsIdleOnlyByItsNotifyOnceItFired) {
   for (int i = 0; i < 3; ++i) tick("p-1", codex, 0, "> ");
   EXPECT_EQ(state("p-1"), "idle/screen") << "before any notify the screen may say idle";
   tick("p-1", codex, 0, "Working (3s • esc to interrupt)");
-  tracker_.on_hook("p-1", "codex", "idle");
+  tracker_.on_hook("p-1", "codex", ActivityState::kIdle);
   EXPECT_EQ(state("p-1"), "idle/notify");
   tick("p-1", codex, 9, "Working (3s • esc to interrupt)");
   EXPECT_EQ(state("p-1"), "working/screen");
   for (int i = 0; i < 5; ++i) tick("p-1", codex, 9, "> ");
   EXPECT_EQ(state("p-1"), "working/screen") << "a quiet screen is not the end of codex's turn";
-  tracker_.on_hook("p-1", "codex", "idle");
+  tracker_.on_hook("p-1", "codex", ActivityState::kIdle);
   EXPECT_EQ(state("p-1"), "idle/notify");
 }
 
 TEST_F(ActivityTrackerTest, ALateHookDoesNotReviveAnExitedSession) {
-  tracker_.set("p-1", "exited", "exit");
-  tracker_.on_hook("p-1", "claude", "working");
+  tracker_.set("p-1", ActivityState::kExited, ActivitySource::kExit);
+  tracker_.on_hook("p-1", "claude", ActivityState::kWorking);
   EXPECT_EQ(state("p-1"), "exited/exit");
 }
 
 TEST_F(ActivityTrackerTest, ALaunchForgetsWhatTheHooksOfTheLastProcessSaid) {
   const AgentSpec& claude = presets_.at("claude-code");
-  tracker_.on_hook("p-1", "claude", "idle");
+  tracker_.on_hook("p-1", "claude", ActivityState::kIdle);
   tracker_.launched("p-1");
   EXPECT_EQ(state("p-1"), "working/launch");
   tick("p-1", claude, 0, "Do you want to proceed?");
@@ -95,8 +96,8 @@ TEST_F(ActivityTrackerTest, ALaunchForgetsWhatTheHooksOfTheLastProcessSaid) {
 }
 
 TEST_F(ActivityTrackerTest, ATrackIsDroppedAtTheTickAfterItsSessionIsGone) {
-  tracker_.set("p-1", "idle", "signal");
-  tracker_.set("p-2", "idle", "signal");
+  tracker_.set("p-1", ActivityState::kIdle, ActivitySource::kSignal);
+  tracker_.set("p-2", ActivityState::kIdle, ActivitySource::kSignal);
   gone_ = {"p-1"};
   tracker_.tick();
   EXPECT_EQ(tracker_.get("p-1"), nullptr);
@@ -104,9 +105,9 @@ TEST_F(ActivityTrackerTest, ATrackIsDroppedAtTheTickAfterItsSessionIsGone) {
 }
 
 TEST_F(ActivityTrackerTest, EachChangeIsReportedOnceThroughTheCallback) {
-  tracker_.set("p-1", "working", "signal");
-  tracker_.set("p-1", "working", "hook");
-  tracker_.set("p-1", "idle", "signal");
+  tracker_.set("p-1", ActivityState::kWorking, ActivitySource::kSignal);
+  tracker_.set("p-1", ActivityState::kWorking, ActivitySource::kHook);
+  tracker_.set("p-1", ActivityState::kIdle, ActivitySource::kSignal);
   EXPECT_EQ(changes_, (std::vector<std::string>{"p-1 working signal", "p-1 idle signal"}));
   EXPECT_FALSE(tracker_.get("p-1")->since.empty());
 }
@@ -128,6 +129,19 @@ TEST(ActivityTrackerTimer, ItTicksOnTheLoopAndCloseLetsTheLoopEnd) {
   uv_run(&loop, UV_RUN_DEFAULT);
   EXPECT_EQ(ticks, 1);
   EXPECT_EQ(uv_loop_close(&loop), 0);
+}
+
+TEST(ActivityWire, EveryStateIsReadBackByItsWireNameAndNothingElseIsAState) {
+  for (auto state : {ActivityState::kWorking, ActivityState::kWaitingInput, ActivityState::kIdle,
+                     ActivityState::kExited}) {
+    const auto name = wire_name(state);
+    ASSERT_FALSE(name.empty());
+    EXPECT_EQ(activity_state_from_wire(name), state) << name;
+  }
+  EXPECT_EQ(wire_name(ActivityState::kUnknown), "");
+  EXPECT_EQ(activity_state_from_wire(""), std::nullopt) << "unknown is no state to signal";
+  EXPECT_EQ(activity_state_from_wire("busy"), std::nullopt);
+  EXPECT_EQ(activity_state_from_wire("Idle"), std::nullopt);
 }
 
 }  // namespace

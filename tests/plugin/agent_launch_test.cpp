@@ -185,23 +185,23 @@ TEST(ClaudeTrust, MarksTheWorktreeTrustedAndKeepsTheRest) {
 
 TEST(ActivityHooks, ClaudeEventsMapToStatesAndCarryItsSessionId) {
   const Json p = {{"session_id", "abc"}};
-  EXPECT_EQ(map_hook("claude", "SessionStart", p)->state, "idle");
+  EXPECT_EQ(wire_name(map_hook("claude", "SessionStart", p)->state), "idle");
   EXPECT_EQ(map_hook("claude", "SessionStart", p)->conversation_id, "abc");
-  EXPECT_EQ(map_hook("claude", "UserPromptSubmit", p)->state, "working");
+  EXPECT_EQ(wire_name(map_hook("claude", "UserPromptSubmit", p)->state), "working");
   EXPECT_EQ(map_hook("claude", "Notification",
                      Json{{"message", "Claude needs your permission to use Bash"}})
                 ->state,
-            "waiting_input");
+            ActivityState::kWaitingInput);
   EXPECT_EQ(
       map_hook("claude", "Notification", Json{{"message", "Claude is waiting for your input"}})
           ->state,
-      "idle");
-  EXPECT_EQ(map_hook("claude", "PostToolUse", p)->state, "working");
-  EXPECT_EQ(map_hook("claude", "Stop", p)->state, "idle");
-  EXPECT_EQ(map_hook("claude", "SessionEnd", p)->state, "exited");
+      ActivityState::kIdle);
+  EXPECT_EQ(wire_name(map_hook("claude", "PostToolUse", p)->state), "working");
+  EXPECT_EQ(wire_name(map_hook("claude", "Stop", p)->state), "idle");
+  EXPECT_EQ(wire_name(map_hook("claude", "SessionEnd", p)->state), "exited");
   EXPECT_FALSE(map_hook("claude", "Frobnicate", p).has_value());
   const Json turn = {{"type", "agent-turn-complete"}, {"thread-id", "t-1"}};
-  EXPECT_EQ(map_hook("codex", "", turn)->state, "idle");
+  EXPECT_EQ(wire_name(map_hook("codex", "", turn)->state), "idle");
   EXPECT_EQ(map_hook("codex", "", turn)->conversation_id, "t-1");
   EXPECT_FALSE(map_hook("codex", "", Json{{"type", "other"}}).has_value());
   EXPECT_FALSE(map_hook("codex", "", nullptr).has_value());
@@ -292,23 +292,24 @@ TEST(SessionHookTest, AHookRunsInTheWorktreeWithTheSessionsVariablesAndTheConfig
 TEST(ScreenActivityTest, ARedrawDoesNotFlipButSustainedOutputAndPromptsDo) {
   AgentSpec generic;
   ScreenActivity s;
-  EXPECT_EQ(s.tick(0, "", generic, true), "");
-  EXPECT_EQ(s.tick(10, "", generic, true), "") << "one redraw is not work";
-  EXPECT_EQ(s.tick(20, "", generic, true), "working");
-  EXPECT_EQ(s.tick(20, "", generic, true), "");
-  EXPECT_EQ(s.tick(20, "", generic, true), "");
-  EXPECT_EQ(s.tick(20, "", generic, true), "idle");
+  EXPECT_EQ(wire_name(s.tick(0, "", generic, true)), "");
+  EXPECT_EQ(wire_name(s.tick(10, "", generic, true)), "") << "one redraw is not work";
+  EXPECT_EQ(wire_name(s.tick(20, "", generic, true)), "working");
+  EXPECT_EQ(wire_name(s.tick(20, "", generic, true)), "");
+  EXPECT_EQ(wire_name(s.tick(20, "", generic, true)), "");
+  EXPECT_EQ(wire_name(s.tick(20, "", generic, true)), "idle");
 
   AgentSpec codex = agent_presets().at("codex");
   ScreenActivity c;
-  EXPECT_EQ(c.tick(0, "Working (3s • esc to interrupt)", codex, false), "working");
-  EXPECT_EQ(c.tick(5, "Would you like to run the following command?", codex, false), "");
-  EXPECT_EQ(c.tick(5, "Would you like to run the following command?", codex, false),
+  EXPECT_EQ(wire_name(c.tick(0, "Working (3s • esc to interrupt)", codex, false)), "working");
+  EXPECT_EQ(wire_name(c.tick(5, "Would you like to run the following command?", codex, false)), "");
+  EXPECT_EQ(wire_name(c.tick(5, "Would you like to run the following command?", codex, false)),
             "waiting_input");
   // codex's idle comes from notify; a quiet screen says nothing.
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(c.tick(5, "> ", codex, false), "");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(wire_name(c.tick(5, "> ", codex, false)), "");
   // Typing at its prompt is output, but no work.
-  for (int i = 1; i < 5; ++i) EXPECT_EQ(c.tick(5 + i * 3, "> fix the", codex, false), "");
+  for (int i = 1; i < 5; ++i)
+    EXPECT_EQ(wire_name(c.tick(5 + i * 3, "> fix the", codex, false)), "");
 }
 
 }  // namespace
