@@ -161,12 +161,7 @@ void Daemon::register_session_methods() {
     }
     s->on_exit([this, req, id](Session&) {
       req->reply(Json{{"session", id}});
-      // Removed after the exit callbacks ran, never from inside them.
-      auto* t = Timer::make(&loop_);
-      t->start(0, [this, id, t] {
-        remove_session(id);
-        t->close();
-      });
+      remove_session_later(id);
     });
     s->stop();
   });
