@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace baton::hooks {
 namespace {
 
@@ -76,16 +78,10 @@ class HookRunnerTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_EQ(uv_loop_init(&loop_), 0);
-    char tmpl[] = "/tmp/baton-hooks-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = tmp_.path();
   }
 
-  void TearDown() override {
-    EXPECT_EQ(uv_loop_close(&loop_), 0);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void TearDown() override { EXPECT_EQ(uv_loop_close(&loop_), 0); }
 
   // Runs the loop until it has nothing left to do: the run must close every handle of its own.
   // An unreferenced watchdog ends a run that hangs, so a bug fails the test instead of ctest.
@@ -115,6 +111,7 @@ class HookRunnerTest : public ::testing::Test {
 
   static constexpr uint64_t kWatchdogMs = 30000;
   uv_loop_t loop_{};
+  test::TempDir tmp_{"baton-hooks-test"};
   fs::path dir_;
 };
 
