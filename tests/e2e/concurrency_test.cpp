@@ -74,6 +74,7 @@ TEST_F(Concurrency, TwentyConcurrentReplacesOfOneProjectConverge) {
   write_work(stable());
   std::vector<RunResult> results(20);
   std::vector<std::thread> threads;
+  threads.reserve(20);
   for (int i = 0; i < 20; ++i) threads.emplace_back([&, i] { results[i] = b({"replace", repo_}); });
   for (auto& t : threads) t.join();
   for (const auto& r : results) EXPECT_EQ(r.status, 0) << r.err;

@@ -32,9 +32,11 @@ RunResult run_process(const std::vector<std::string>& argv, const RunOptions& op
   }
   for (const auto& [k, v] : opts.env) env_store.push_back(k + "=" + v);
   std::vector<char*> envp;
+  envp.reserve(env_store.size() + 1);
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 

@@ -436,7 +436,7 @@ TEST_F(HookRunnerTest, TwoHooksRunSideBySide) {
     HookRequest req = shell("touch '" + (dir_ / me).string() + "'; " + wait_for_file(dir_ / other) +
                             "echo " + me);
     req.timeout_ms = 20000;
-    run_hook(&loop_, req, [&](HookResult r) {
+    run_hook(&loop_, req, [&](const HookResult& r) {
       ++calls;
       oks += r.ok() ? 1 : 0;
       tails += r.output_tail;

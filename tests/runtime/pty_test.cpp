@@ -61,7 +61,7 @@ using baton::test::TempDir;
 
 std::string write_file(const TempDir& dir, const std::string& name, const std::string& text,
                        mode_t mode) {
-  const std::string file = dir.str() + "/" + name;
+  std::string file = dir.str() + "/" + name;
   std::ofstream(file) << text;
   chmod(file.c_str(), mode);
   return file;
