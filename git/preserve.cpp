@@ -97,7 +97,7 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   auto wt_repo = open_worktree(worktree_path);
   if (!wt_repo) return tl::unexpected(wt_repo.error());
   git_repository* wt = wt_repo->get();
-  const std::string where = worktree_path.native();
+  const std::string& where = worktree_path.native();
   PreservedCommit preserved;
   preserved.ref = preserved_ref_name(session_id);
 

@@ -167,7 +167,7 @@ Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& wo
   auto wt_repo = open_worktree(worktree_path);
   if (!wt_repo) return tl::unexpected(wt_repo.error());
   git_repository* wt = wt_repo->get();
-  const std::string where = worktree_path.native();
+  const std::string& where = worktree_path.native();
 
   git_oid oid;
   std::string hex(commit_oid);

@@ -60,7 +60,7 @@ Result<void> copy_history(git_repository* from, git_repository* to, const git_oi
 
 Result<void> init_one(const fs::path& local, const fs::path& gitdir, const fs::path& workdir,
                       const Listed& sm) {
-  const std::string where = workdir.native();
+  const std::string& where = workdir.native();
   RepositoryPtr source;
   {
     git_repository* raw = nullptr;

@@ -120,7 +120,7 @@ TermSize terminal_size() {
   return {};
 }
 
-int run_attach(int sock, std::string buffered, const AttachOptions& opts) {
+int run_attach(int sock, const std::string& buffered, const AttachOptions& opts) {
   const bool is_tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     std::fprintf(stderr, "baton: pipe: %s\n", std::strerror(errno));

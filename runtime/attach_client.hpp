@@ -16,7 +16,7 @@ struct AttachOptions {
 // Runs until detach (returns 0), the session's exit (returns its status) or a lost
 // connection (returns 1 after one line on stderr). `buffered` holds bytes already read
 // past the attach reply.
-int run_attach(int sock_fd, std::string buffered, const AttachOptions& opts);
+int run_attach(int sock_fd, const std::string& buffered, const AttachOptions& opts);
 
 // The size of the controlling terminal on stdin/stdout, or {0, 0}.
 struct TermSize {

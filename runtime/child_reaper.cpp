@@ -14,19 +14,12 @@ int exit_status_from_wait(int wait_status) {
   return -1;
 }
 
-ChildReaper::ChildReaper(uv_loop_t* loop) : signal_(Signal::make(loop)) {
+ChildReaper::ChildReaper(uv_loop_t* loop) : signal_(make_owned<Signal>(loop)) {
   signal_->start(SIGCHLD, [this](int) { reap(); });
 }
 
-ChildReaper::~ChildReaper() {
-  close();
-}
-
 void ChildReaper::close() {
-  if (signal_) {
-    signal_->close();
-    signal_ = nullptr;
-  }
+  signal_.reset();
 }
 
 void ChildReaper::watch(pid_t pid, ExitFn on_exit) {

@@ -18,7 +18,6 @@ class ChildReaper {
   using ExitFn = std::function<void(pid_t pid, int status)>;
 
   explicit ChildReaper(uv_loop_t* loop);
-  ~ChildReaper();
   ChildReaper(const ChildReaper&) = delete;
   ChildReaper& operator=(const ChildReaper&) = delete;
 
@@ -26,10 +25,11 @@ class ChildReaper {
   void forget(pid_t pid);
   // Reaps every watched pid that has exited; called on SIGCHLD and usable on demand.
   void reap();
+  // Closes the SIGCHLD watcher before the loop's last run (destruction closes it too).
   void close();
 
  private:
-  Signal* signal_;
+  Owned<Signal> signal_;
   std::map<pid_t, ExitFn> watched_;
 };
 

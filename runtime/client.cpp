@@ -195,10 +195,11 @@ tl::expected<proto::Json, ClientError> ControlClient::call(const std::string& me
   }
 }
 
-tl::expected<proto::Json, ClientError> ControlClient::request(const Paths& paths, bool autostart,
-                                                              const std::string& method,
-                                                              proto::Json params,
-                                                              const EventFn& on_event) {
+// params by value: callers hand it over with std::move, and each attempt sends its own copy.
+tl::expected<proto::Json, ClientError> ControlClient::request(
+    const Paths& paths, bool autostart, const std::string& method,
+    proto::Json params,  // NOLINT(performance-unnecessary-value-param)
+    const EventFn& on_event) {
   for (int waited = 0;; waited += 20) {
     auto client = connect(paths, autostart);
     if (!client) return tl::make_unexpected(client.error());

@@ -40,10 +40,7 @@ void Connection::accept(uv_loop_t* loop, ControlServer& server, uv_stream_t* lis
 }
 
 void Connection::close() {
-  if (park_timer_) {
-    park_timer_->close();
-    park_timer_ = nullptr;
-  }
+  park_timer_.reset();
   is_parked_ = false;
   if (session_) {
     session_->detach(this);
@@ -188,7 +185,7 @@ void Connection::on_session_exit(int exit_status) {
   if (!follow_key_.empty() && !is_closing_after_flush_) {
     is_parked_ = true;
     parked_status_ = exit_status;
-    park_timer_ = Timer::make(handle_.loop);
+    park_timer_ = make_owned<Timer>(handle_.loop);
     park_timer_->start(kFollowParkMs, [this] { end_follow(); });
     return;
   }
@@ -199,8 +196,7 @@ void Connection::on_session_exit(int exit_status) {
 void Connection::resume_follow(Session& next, const std::string& notice) {
   if (!is_parked_) return;
   is_parked_ = false;
-  park_timer_->close();
-  park_timer_ = nullptr;
+  park_timer_.reset();
   if (!next.is_running()) {
     on_session_exit(next.exit_status());
     return;
@@ -224,10 +220,7 @@ void Connection::resume_follow(Session& next, const std::string& notice) {
 void Connection::end_follow() {
   if (!is_parked_) return;
   is_parked_ = false;
-  if (park_timer_) {
-    park_timer_->close();
-    park_timer_ = nullptr;
-  }
+  park_timer_.reset();
   queue(std::make_shared<const std::string>(proto::encode_exit(parked_status_)), false);
   close_when_flushed();
 }

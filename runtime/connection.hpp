@@ -95,7 +95,7 @@ class Connection final : public HandleBase<Connection, uv_pipe_t>, public Sessio
   std::string follow_key_;
   bool is_parked_ = false;
   int parked_status_ = -1;
-  Timer* park_timer_ = nullptr;
+  Owned<Timer> park_timer_;
   int rows_ = 0;  // the client's terminal, for the next session of a follow
   int cols_ = 0;
   std::deque<Piece> queue_;

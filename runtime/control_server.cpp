@@ -62,7 +62,7 @@ void ControlServer::on_connection(int status) {
 void ControlServer::close() {
   if (is_closing_) return;
   is_closing_ = true;
-  close_timer_ = Timer::make(loop_);
+  close_timer_ = make_owned<Timer>(loop_);
   close_timer_->start(kCloseGraceMs, [this] {
     auto conns = connections_;
     for (auto* c : conns) c->close();
@@ -75,10 +75,7 @@ void ControlServer::close() {
 void ControlServer::forget(Connection* c) {
   connections_.erase(c);
   if (!is_closing_ || !connections_.empty()) return;
-  if (close_timer_) {
-    close_timer_->close();
-    close_timer_ = nullptr;
-  }
+  close_timer_.reset();
   HandleBase::close();
 }
 

@@ -87,7 +87,7 @@ class ControlServer final : public HandleBase<ControlServer, uv_pipe_t> {
 
   uv_loop_t* loop_;
   bool is_closing_ = false;
-  Timer* close_timer_ = nullptr;
+  Owned<Timer> close_timer_;
   std::map<std::string, MethodFn> methods_;
   std::set<Connection*> connections_;
 };

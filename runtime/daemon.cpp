@@ -138,12 +138,13 @@ tl::expected<void, std::string> Daemon::lock() {
 tl::expected<void, std::string> Daemon::listen() {
   auto server = ControlServer::listen(&loop_, paths_.socket);
   if (!server) return tl::make_unexpected(server.error());
-  server_ = *server;
+  server_.reset(*server);
   register_session_methods();
-  sigterm_ = Signal::make(&loop_);
+  sigterm_ = make_owned<Signal>(&loop_);
   sigterm_->start(SIGTERM, [this](int) { shutdown(nullptr); });
-  sigint_ = Signal::make(&loop_);
+  sigint_ = make_owned<Signal>(&loop_);
   sigint_->start(SIGINT, [this](int) { shutdown(nullptr); });
+  removal_timer_ = make_owned<Timer>(&loop_);
   spdlog::info("daemon {} listening on {}", getpid(), paths_.socket);
   return {};
 }
@@ -235,6 +236,17 @@ void Daemon::remove_session(const std::string& id) {
   sessions_.erase(id);
 }
 
+void Daemon::remove_session_later(const std::string& id) {
+  // No timer once the handles are closed: the daemon is leaving and run() drops every session.
+  if (!removal_timer_) return;
+  pending_removals_.push_back(id);
+  removal_timer_->start(0, [this] {
+    auto ids = std::move(pending_removals_);
+    pending_removals_.clear();
+    for (const auto& removed : ids) remove_session(removed);
+  });
+}
+
 void Daemon::shutdown(std::function<void()> on_sessions_stopped) {
   if (on_sessions_stopped) on_stopped_.push_back(std::move(on_sessions_stopped));
   if (!is_shutting_down_) {
@@ -262,12 +274,11 @@ void Daemon::close_all() {
 }
 
 void Daemon::close_handles() {
-  if (server_) server_->close();
-  server_ = nullptr;
+  server_.reset();
   reaper_->close();
-  if (sigterm_) sigterm_->close();
-  if (sigint_) sigint_->close();
-  sigterm_ = sigint_ = nullptr;
+  sigterm_.reset();
+  sigint_.reset();
+  removal_timer_.reset();
 }
 
 }  // namespace baton::runtime

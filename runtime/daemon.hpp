@@ -85,18 +85,22 @@ class Daemon {
 
  private:
   void register_session_methods();
+  // Removes the session once its exit callbacks have returned, never from inside them.
+  void remove_session_later(const std::string& id);
   void close_all();
-  void close_handles();  // the server, the reaper and the signal watchers
+  void close_handles();  // the server, the reaper, the signal watchers and the removal timer
 
   Paths paths_;
   uv_loop_t loop_{};
   int lock_fd_ = -1;
   std::unique_ptr<ChildReaper> reaper_;
   bool is_loop_closed_ = false;
-  ControlServer* server_ = nullptr;
-  Signal* sigterm_ = nullptr;
-  Signal* sigint_ = nullptr;
-  Timer* shutdown_timer_ = nullptr;
+  Owned<ControlServer> server_;
+  Owned<Signal> sigterm_;
+  Owned<Signal> sigint_;
+  // Removes killed sessions on the next loop turn (remove_session_later).
+  Owned<Timer> removal_timer_;
+  std::vector<std::string> pending_removals_;
   std::map<std::string, std::unique_ptr<Session>> sessions_;
   unsigned next_id_ = 1;
   std::vector<ExitFn> exit_fns_;

@@ -35,7 +35,7 @@ Session::Session(uv_loop_t* loop, ChildReaper& reaper, SessionSpec spec, PtyProc
       reaper_(reaper),
       spec_(std::move(spec)),
       pid_(proc.pid),
-      poll_(Poll::make(loop, proc.master_fd, [this](int s, int e) { on_poll(s, e); })),
+      poll_(make_owned<Poll>(loop, proc.master_fd, [this](int s, int e) { on_poll(s, e); })),
       created_at_(iso8601_now()),
       screen_(spec_.spawn.rows, spec_.spawn.cols) {
   screen_.with_screen([this](Screen& screen) {
@@ -59,9 +59,6 @@ Session::~Session() {
     }
   }
   for (auto& c : clients_) c.client->on_session_exit(exit_status_);
-  if (poll_) poll_->close();
-  if (stop_timer_) stop_timer_->close();
-  if (stall_timer_) stall_timer_->close();
 }
 
 void Session::on_poll(int status, int events) {
@@ -116,7 +113,7 @@ void Session::pause_reading() {
   } else {
     poll_->start(UV_WRITABLE);
   }
-  if (!stall_timer_) stall_timer_ = Timer::make(loop_);
+  if (!stall_timer_) stall_timer_ = make_owned<Timer>(loop_);
   stall_timer_->start(kStallMs, [this] { on_stall(); });
 }
 
@@ -233,18 +230,11 @@ void Session::finish() {
   has_exited_ = true;
   is_reading_ = false;
   input_.clear();
-  if (stop_timer_) {
-    stop_timer_->close();
-    stop_timer_ = nullptr;
-  }
-  if (stall_timer_) {
-    stall_timer_->close();
-    stall_timer_ = nullptr;
-  }
+  stop_timer_.reset();
+  stall_timer_.reset();
   is_paused_ = false;
   // Closing the master hangs up whatever still holds the slave (a backgrounded grandchild).
-  poll_->close();
-  poll_ = nullptr;
+  poll_.reset();
   // No catch-up here: parsing a backlog on the loop would delay every client's exit frame
   // and every other session; capture and repaint catch up when they are asked for.
   auto clients = clients_;
@@ -275,7 +265,7 @@ void Session::remove_exit_listener(ExitListener listener) {
 
 void Session::stop(std::uint64_t grace_ms) {
   if (has_exited_ || stop_timer_) return;
-  stop_timer_ = Timer::make(loop_);
+  stop_timer_ = make_owned<Timer>(loop_);
   kill(-pid_, SIGHUP);
   // The loop's clock is the one cached when this iteration began: without the update, the
   // agent's grace to exit cleanly would be shorter by whatever ran before in this iteration.

@@ -136,9 +136,9 @@ class Session {
   ChildReaper& reaper_;
   SessionSpec spec_;
   pid_t pid_;
-  Poll* poll_;
-  Timer* stop_timer_ = nullptr;
-  Timer* stall_timer_ = nullptr;
+  Owned<Poll> poll_;
+  Owned<Timer> stop_timer_;
+  Owned<Timer> stall_timer_;
   bool is_paused_ = false;
   std::string created_at_;
   bool has_exited_ = false;

@@ -84,6 +84,7 @@ void Daemon::register_session_methods() {
     spec.spawn.argv = std::move(command);
     spec.spawn.cwd = cwd.empty() ? std::string("/") : cwd;
     std::vector<std::string> extra;
+    extra.reserve(env.size());
     for (auto& [k, v] : env) extra.push_back(k + "=" + v);
     // A client sends its whole environment, as a shell would pass it to a child; a bare
     // request gets the daemon's.
@@ -112,7 +113,7 @@ void Daemon::register_session_methods() {
     req->reply(Json{{"sessions", std::move(list)}});
   });
 
-  add_method("attach", [this, target_session](const RequestPtr& req) {
+  add_method("attach", [target_session](const RequestPtr& req) {
     bool read_only = false;
     int rows = 0;
     int cols = 0;
@@ -161,12 +162,7 @@ void Daemon::register_session_methods() {
     }
     s->on_exit([this, req, id](Session&) {
       req->reply(Json{{"session", id}});
-      // Removed after the exit callbacks ran, never from inside them.
-      auto* t = Timer::make(&loop_);
-      t->start(0, [this, id, t] {
-        remove_session(id);
-        t->close();
-      });
+      remove_session_later(id);
     });
     s->stop();
   });

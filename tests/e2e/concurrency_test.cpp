@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/e2e/attach_probe.hpp"
 #include "tests/e2e/orchestrator_fixture.hpp"
 
 namespace baton::test {
@@ -74,6 +74,7 @@ TEST_F(Concurrency, TwentyConcurrentReplacesOfOneProjectConverge) {
   write_work(stable());
   std::vector<RunResult> results(20);
   std::vector<std::thread> threads;
+  threads.reserve(20);
   for (int i = 0; i < 20; ++i) threads.emplace_back([&, i] { results[i] = b({"replace", repo_}); });
   for (auto& t : threads) t.join();
   for (const auto& r : results) EXPECT_EQ(r.status, 0) << r.err;
@@ -132,23 +133,29 @@ TEST_F(Concurrency, AReplaceRacingAttachesConverges) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   write_work(stable());
   std::atomic<bool> done{false};
+  std::atomic<int> attaches{0};
   std::vector<int> attach_status;
   std::thread attacher([&] {
     // Attach to the session id over and over while handoffs run: a client ends when the
-    // session it attached to is retired, or is killed after 2 s (a dropped connection
+    // session it attached to is retired, or hangs up after 2 s (a dropped connection
     // mid-attach). (A client attached to the project would follow it instead.)
     while (!done) {
       auto st = baton({"status", repo_, "--json"});
       auto j = nlohmann::json::parse(st.out, nullptr, false);
       if (j.is_discarded() || !j["orchestrator"].is_object()) continue;
-      auto r = baton({"attach", j["orchestrator"]["id"].get<std::string>()},
-                     RunOptions{.timeout_ms = 2000});
-      attach_status.push_back(r.status);
+      AttachProbe probe(24, 80);
+      auto reply = probe.attach(home_, j["orchestrator"]["id"].get<std::string>());
+      if (!reply.is_object() || !reply.contains("session")) continue;
+      ++attaches;  // the daemon answered: this client is attached
+      probe.pump_until([](const std::string&) { return false; }, 2000);
+      attach_status.push_back(probe.exit_status());  // -1: still attached when it hung up
     }
   });
   std::vector<RunResult> results(3);
   for (auto& r : results) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let a client attach
+    // Each handoff starts with a client attached to the orchestrator it retires.
+    const int before = attaches;
+    EXPECT_TRUE(eventually([&] { return attaches > before; }, 20000)) << "no client attached";
     r = b({"replace", repo_});
   }
   done = true;

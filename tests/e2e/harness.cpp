@@ -32,9 +32,11 @@ RunResult run_process(const std::vector<std::string>& argv, const RunOptions& op
   }
   for (const auto& [k, v] : opts.env) env_store.push_back(k + "=" + v);
   std::vector<char*> envp;
+  envp.reserve(env_store.size() + 1);
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
@@ -162,20 +164,10 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-std::string make_temp_dir(const std::string& prefix) {
-  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
-  if (!mkdtemp(tmpl.data())) return {};
-  return tmpl;
-}
-
-void remove_tree(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-}
-
 void BatonTest::SetUp() {
-  tmp_ = make_temp_dir("baton-e2e");
-  ASSERT_FALSE(tmp_.empty());
+  // Under /tmp whatever TMPDIR says: the control socket's path must fit in sun_path.
+  tmp_dir_ = std::make_unique<TempDir>("baton-e2e", "/tmp");
+  tmp_ = tmp_dir_->str();
   home_ = tmp_ + "/home";
 }
 
@@ -191,7 +183,7 @@ void BatonTest::TearDown() {
   // Nothing the daemon does writes there but a crash message or a sanitizer's report.
   const std::string daemon_stderr = read_file(home_ + "/logs/daemon.stderr");
   EXPECT_EQ(daemon_stderr, "") << "the daemon wrote to logs/daemon.stderr";
-  remove_tree(tmp_);
+  tmp_dir_.reset();
 }
 
 RunResult BatonTest::baton(const std::vector<std::string>& args, RunOptions opts) {

@@ -6,10 +6,13 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.hpp"
 
 namespace baton::test {
 
@@ -33,8 +36,6 @@ bool eventually(const std::function<bool()>& pred, int timeout_ms = 10000);
 
 bool process_exists(pid_t pid);
 std::string read_file(const std::string& path);
-std::string make_temp_dir(const std::string& prefix);
-void remove_tree(const std::string& path);
 
 // A fixture with its own BATON_HOME; TearDown shuts the daemon down and checks it left.
 class BatonTest : public ::testing::Test {
@@ -50,6 +51,7 @@ class BatonTest : public ::testing::Test {
   // Waits until `baton sessions --all --json` shows target exited; returns its exit status.
   int wait_exited(const std::string& target, int timeout_ms = 10000);
 
+  std::unique_ptr<TempDir> tmp_dir_;
   std::string home_;
   std::string tmp_;
 };

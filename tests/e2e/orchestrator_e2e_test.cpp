@@ -368,6 +368,7 @@ TEST_F(OrchestratorE2E, ConcurrentReplacesMakeOneHandoff) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   std::vector<std::thread> threads;
   std::vector<RunResult> results(10);
+  threads.reserve(results.size());
   for (int i = 0; i < 10; ++i)
     threads.emplace_back([&, i] { results[i] = b({"replace", repo_, "--json"}); });
   for (auto& t : threads) t.join();

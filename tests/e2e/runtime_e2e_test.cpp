@@ -201,6 +201,7 @@ TEST_F(RuntimeE2E, CaptureJoinsSoftWrappedRowsUnlessRaw) {
 TEST_F(RuntimeE2E, TwoConcurrentAutoStartsMakeOneDaemon) {
   std::vector<std::thread> threads;
   std::vector<RunResult> results(4);
+  threads.reserve(results.size());
   for (int i = 0; i < 4; ++i)
     threads.emplace_back([&, i] { results[i] = baton({"sessions", "--json"}); });
   for (auto& t : threads) t.join();

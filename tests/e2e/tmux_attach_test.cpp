@@ -54,9 +54,10 @@ class TmuxAttach : public BatonTest {
 };
 
 TEST_F(TmuxAttach, AttachDrawsATuiScreenFollowsResizeAndDetachesWithoutStopping) {
-  baton_ok({"new", "--name", "tui", "--", "sh", "-c",
-            "printf '\\033[?1049h\\033[2J\\033[5;10HTUI-BOX'; "
-            "while :; do printf '\\033[1;1Hsize=%s   ' \"$(stty size)\"; sleep 0.1; done"});
+  const std::string tui =
+      "printf '\\033[?1049h\\033[2J\\033[5;10HTUI-BOX'; "
+      "while :; do printf '\\033[1;1Hsize=%s   ' \"$(stty size)\"; sleep 0.1; done";
+  baton_ok({"new", "--name", "tui", "--", "sh", "-c", tui});
   start_attached("tui", 100, 30);
   std::string p;
   EXPECT_TRUE(pane_shows("TUI-BOX", &p)) << p;

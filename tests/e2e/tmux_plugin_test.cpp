@@ -128,7 +128,9 @@ class TmuxPlugin : public PluginTest {
  protected:
   void SetUp() override {
     if (run_process({"tmux", "-V"}).status != 0) {
-      BatonTest::SetUp();
+      // Only BatonTest's temp dir (its TearDown needs it), not PluginTest's repository: the
+      // test is skipped.
+      BatonTest::SetUp();  // NOLINT(bugprone-parent-virtual-call)
       GTEST_SKIP() << "tmux is not installed";
     }
     PluginTest::SetUp();
@@ -487,7 +489,9 @@ class KittyWindow : public KittyPlugin {
   void SetUp() override {
     if (run_process({"sh", "-c", "command -v kitty && command -v Xvfb && command -v xdotool"})
             .status != 0) {
-      BatonTest::SetUp();
+      // Only BatonTest's temp dir (its TearDown needs it), not PluginTest's repository: the
+      // test is skipped.
+      BatonTest::SetUp();  // NOLINT(bugprone-parent-virtual-call)
       GTEST_SKIP() << "kitty, Xvfb or xdotool is not installed";
     }
     KittyPlugin::SetUp();

@@ -30,7 +30,8 @@ struct TrustRow {
   std::function<bool(TrustE2E&)> took_effect;
 };
 
-// gtest prints a row by its name, not its bytes.
+// gtest prints a row by its name, not its bytes (gtest looks PrintTo up by that name).
+// NOLINTNEXTLINE(readability-identifier-naming)
 void PrintTo(const TrustRow& row, std::ostream* os) {
   *os << row.name;
 }

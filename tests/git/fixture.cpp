@@ -22,10 +22,9 @@ namespace {
 // gets an empty HOME and no system config, libgit2 empty global/xdg/system search paths.
 // Identities come from each fixture repository's own config (or are absent on purpose).
 struct IsolatedGitConfig {
-  fs::path home;
+  TempDir home_dir{"baton-git-home"};
+  fs::path home = home_dir.path();
   IsolatedGitConfig() {
-    std::string tmpl = (fs::temp_directory_path() / "baton-git-home-XXXXXX").native();
-    home = ::mkdtemp(tmpl.data());
     ::setenv("HOME", home.c_str(), 1);
     ::setenv("XDG_CONFIG_HOME", (home / ".config").c_str(), 1);
     ::setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
@@ -43,27 +42,11 @@ struct IsolatedGitConfig {
       git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, home.c_str());
     }
   }
-  ~IsolatedGitConfig() {
-    std::error_code ec;
-    fs::remove_all(home, ec);
-  }
 };
 
 IsolatedGitConfig g_isolated_config;
 
 }  // namespace
-
-TempDir::TempDir() {
-  std::string tmpl = (fs::temp_directory_path() / "baton-git-test-XXXXXX").native();
-  char* made = ::mkdtemp(tmpl.data());
-  if (made == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = fs::canonical(made);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
 
 CommandResult shell(const std::string& command) {
   std::string full = command + " 2>&1";

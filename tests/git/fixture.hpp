@@ -10,21 +10,11 @@
 #include <gtest/gtest.h>
 
 #include "git/repository.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace baton::git::testing {
 
-// A directory under $TMPDIR, removed (recursively) with the object.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using baton::test::TempDir;
 
 struct CommandResult {
   int status;

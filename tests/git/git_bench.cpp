@@ -93,6 +93,9 @@ void scan(benchmark::State& state, git_status_show_t show) {
   state.counters["files"] = f.files;
 }
 
+// Google Benchmark's BM_ names, which scripts/bench reads back from the JSON output.
+// NOLINTBEGIN(readability-identifier-naming)
+
 // The scan preserve_uncommitted starts with (git/preserve.cpp): the workdir against the index.
 void BM_ScanLibgit2Status(benchmark::State& state) {
   scan(state, GIT_STATUS_SHOW_WORKDIR_ONLY);
@@ -146,6 +149,7 @@ void BM_PrepareCheckout(benchmark::State& state) {
   }
   state.counters["files"] = f.files;
 }
+// NOLINTEND(readability-identifier-naming)
 [[maybe_unused]] const bool kHasPrepare = [] {
   const char* on = std::getenv("BATON_BENCH_PREPARE");
   if (on != nullptr && std::string(on) == "1") {

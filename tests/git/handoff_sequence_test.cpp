@@ -180,6 +180,7 @@ TEST(ConcurrentProjects, TwoProjectsHandOffAtTheSameTimeFromTwoThreads) {
   }
   std::string results[2];
   std::vector<std::thread> threads;
+  threads.reserve(2);
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] {
       fs::path project_dir = tmp.path() / "ws" / (i == 0 ? "a" : "b");

@@ -74,7 +74,7 @@ TEST_F(PreserveTest, CapturesEveryKindOfChangeAsTheWorktreeHasIt) {
   fs::remove(wt() / "gone.txt");                            // deleted
   git_ok(wt(), "mv 'old name.txt' 'new name.txt'");         // renamed
   write_file(wt() / "new dir" / "untracked é.txt", "ü\n");  // untracked, spaces, non-ASCII
-  std::string binary("\0\x01\x02\xff\xfe binary\0", 14);
+  std::string binary("\0\x01\x02\xff\xfe binary\0\0", 14);
   write_file(wt() / "image.bin", binary);            // binary
   fs::create_symlink("tracked.txt", wt() / "link");  // symlink
   write_file(wt() / "added.txt", "added\n");         // staged new file

@@ -12,6 +12,8 @@
 #include <iterator>
 #include <string>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace baton::hooks {
 namespace {
 
@@ -45,14 +47,8 @@ int sh(const std::string& command) {
 class ExampleScriptsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/baton-hook-examples.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = tmp_.path();
     fs::create_directory(dir_ / "bin");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   // A PATH holding only bin/ (for fakes) and the few tools the scripts use, so nothing the
@@ -79,6 +75,7 @@ class ExampleScriptsTest : public ::testing::Test {
               " </dev/null");
   }
 
+  test::TempDir tmp_{"baton-hook-examples"};
   fs::path dir_;
 };
 

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace baton::plugin {
 namespace {
 
@@ -19,14 +21,8 @@ namespace fs = std::filesystem;
 class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "baton-config-XXXXXX").native();
-    tmp_ = fs::path(::mkdtemp(tmpl.data()));
     repo_ = tmp_ / "shop";
     fs::create_directories(repo_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
   }
 
   void write(const std::string& name, const std::string& content) {
@@ -58,7 +54,8 @@ class ConfigTest : public ::testing::Test {
   std::string toml_path() const { return (repo_ / "baton.toml").string(); }
   std::string local_path() const { return (repo_ / "baton.local.toml").string(); }
 
-  fs::path tmp_;
+  test::TempDir tmp_dir_{"baton-config"};
+  fs::path tmp_ = tmp_dir_.path();
   fs::path repo_;
   std::set<std::string> on_path_;
 };

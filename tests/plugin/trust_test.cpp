@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plugin/config.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace baton::plugin {
 namespace {
@@ -20,15 +21,9 @@ namespace fs = std::filesystem;
 class TrustTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "baton-trust-XXXXXX").native();
-    tmp_ = fs::path(::mkdtemp(tmpl.data()));
     repo_ = tmp_ / "repo";
     state_ = (tmp_ / "state").string();
     fs::create_directories(repo_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
   }
 
   void write(const fs::path& file, const std::string& content) {
@@ -43,7 +38,8 @@ class TrustTest : public ::testing::Test {
     return texts ? repository_config_hash(repo_.string(), *texts) : std::string();
   }
 
-  fs::path tmp_;
+  test::TempDir tmp_dir_{"baton-trust"};
+  fs::path tmp_ = tmp_dir_.path();
   fs::path repo_;
   std::string state_;
 };

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace baton::runtime {
 namespace {
 
@@ -55,28 +57,15 @@ class SpawnedChild {
   PtyProcess proc_;
 };
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/baton-pty-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
+using baton::test::TempDir;
 
-  const std::string& path() const { return path_; }
-
-  std::string write_file(const std::string& name, const std::string& text, mode_t mode) const {
-    const std::string file = path_ + "/" + name;
-    std::ofstream(file) << text;
-    chmod(file.c_str(), mode);
-    return file;
-  }
-
- private:
-  std::string path_;
-};
+std::string write_file(const TempDir& dir, const std::string& name, const std::string& text,
+                       mode_t mode) {
+  std::string file = dir.str() + "/" + name;
+  std::ofstream(file) << text;
+  chmod(file.c_str(), mode);
+  return file;
+}
 
 PtySpawnOptions options(std::vector<std::string> argv) {
   PtySpawnOptions opts;
@@ -143,7 +132,8 @@ TEST(PtySpawn, ExecFailureInTheChildIsReportedThroughThePipe) {
   // The file exists and is executable, so only execve in the child can find out that its
   // interpreter is missing.
   TempDir dir;
-  const std::string script = dir.write_file("no-interpreter", "#!/nonexistent/interpreter\n", 0755);
+  const std::string script =
+      write_file(dir, "no-interpreter", "#!/nonexistent/interpreter\n", 0755);
   auto proc = pty_spawn(options({script}));
   ASSERT_FALSE(proc);
   EXPECT_EQ(proc.error(), "cannot start '" + script + "': No such file or directory");
@@ -151,7 +141,7 @@ TEST(PtySpawn, ExecFailureInTheChildIsReportedThroughThePipe) {
 
 TEST(PtySpawn, NonExecutableFileIsReportedAsPermissionDenied) {
   TempDir dir;
-  const std::string file = dir.write_file("not-executable", "#!/bin/sh\nexit 0\n", 0644);
+  const std::string file = write_file(dir, "not-executable", "#!/bin/sh\nexit 0\n", 0644);
   auto proc = pty_spawn(options({file}));
   ASSERT_FALSE(proc);
   EXPECT_EQ(proc.error(), "cannot start '" + file + "': Permission denied");
@@ -159,9 +149,9 @@ TEST(PtySpawn, NonExecutableFileIsReportedAsPermissionDenied) {
 
 TEST(PtySpawn, NonExecutableFileFoundOnPathIsReportedAsPermissionDenied) {
   TempDir dir;
-  dir.write_file("baton-not-executable", "#!/bin/sh\nexit 0\n", 0644);
+  write_file(dir, "baton-not-executable", "#!/bin/sh\nexit 0\n", 0644);
   PtySpawnOptions opts = options({"baton-not-executable"});
-  opts.env = session_environment(environ, {"PATH=" + dir.path()});
+  opts.env = session_environment(environ, {"PATH=" + dir.str()});
   auto proc = pty_spawn(opts);
   ASSERT_FALSE(proc);
   EXPECT_EQ(proc.error(), "cannot start 'baton-not-executable': Permission denied");
@@ -178,7 +168,7 @@ TEST(PtySpawn, MissingWorkingDirectoryIsReported) {
 
 TEST(PtySpawn, WorkingDirectoryThatIsAFileIsReported) {
   TempDir dir;
-  const std::string file = dir.write_file("plain", "", 0644);
+  const std::string file = write_file(dir, "plain", "", 0644);
   PtySpawnOptions opts = options({"true"});
   opts.cwd = file;
   auto proc = pty_spawn(opts);
@@ -189,21 +179,21 @@ TEST(PtySpawn, WorkingDirectoryThatIsAFileIsReported) {
 TEST(PtySpawn, ChildRunsInTheWorkingDirectory) {
   TempDir dir;
   PtySpawnOptions opts = options({"sleep", "100"});
-  opts.cwd = dir.path();
+  opts.cwd = dir.str();
   auto proc = pty_spawn(opts);
   ASSERT_TRUE(proc) << proc.error();
   SpawnedChild child(*proc);
   char target[4096] = {};
   const std::string link = "/proc/" + std::to_string(child.pid()) + "/cwd";
   ASSERT_GT(readlink(link.c_str(), target, sizeof target - 1), 0);
-  EXPECT_EQ(std::string(target), dir.path());
+  EXPECT_EQ(std::string(target), dir.str());
 }
 
 // tmux closes everything but the terminal before it execs a pane's command: an agent must
 // not hold the daemon's log file, its lock or a socket that a plain open() left inheritable.
 TEST(PtySpawn, ChildInheritsNoDescriptorButItsTerminal) {
   TempDir dir;
-  const int inheritable = open((dir.path() + "/daemon.log").c_str(), O_WRONLY | O_CREAT, 0600);
+  const int inheritable = open((dir.str() + "/daemon.log").c_str(), O_WRONLY | O_CREAT, 0600);
   ASSERT_GE(inheritable, 3);
   auto proc = pty_spawn(options({"sleep", "100"}));
   ASSERT_TRUE(proc) << proc.error();
