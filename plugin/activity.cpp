@@ -121,14 +121,13 @@ ActivityTracker::~ActivityTracker() {
 
 void ActivityTracker::start(uv_loop_t* loop) {
   if (timer_) return;
-  timer_ = runtime::Timer::make(loop);
+  timer_ = runtime::make_owned<runtime::Timer>(loop);
   timer_->start(
       kTickMs, [this] { tick(); }, kTickMs);
 }
 
 void ActivityTracker::close() {
-  if (timer_) timer_->close();
-  timer_ = nullptr;
+  timer_.reset();
 }
 
 void ActivityTracker::set(const std::string& session_id, ActivityState state,

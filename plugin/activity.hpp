@@ -127,8 +127,8 @@ class ActivityTracker {
   SampleFn sample_;
   IsKeptFn is_kept_;
   ChangeFn on_change_;
-  std::map<std::string, Track> tracks_;  // by session id
-  runtime::Timer* timer_ = nullptr;      // owned until close()
+  std::map<std::string, Track> tracks_;   // by session id
+  runtime::Owned<runtime::Timer> timer_;  // owned until close()
 };
 
 }  // namespace baton::plugin

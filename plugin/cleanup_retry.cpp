@@ -120,11 +120,10 @@ void CleanupRetry::schedule(const std::string& project) {
   const std::uint64_t delay_ms =
       std::min<std::uint64_t>(1000ull << std::min(p->cleanup_attempts, 16u), kMaxDelayMs);
   ++p->cleanup_attempts;
-  p->cleanup_timer = runtime::Timer::make(loop_);
+  p->cleanup_timer = runtime::make_owned<runtime::Timer>(loop_);
   p->cleanup_timer->start(delay_ms, [this, project] {
     if (ProjectState* p = registry_.find(project); p && p->cleanup_timer) {
-      p->cleanup_timer->close();
-      p->cleanup_timer = nullptr;
+      p->cleanup_timer.reset();
     }
     retry(project);
   });
@@ -133,8 +132,7 @@ void CleanupRetry::schedule(const std::string& project) {
 void CleanupRetry::stop() {
   is_stopped_ = true;
   for (auto& [id, p] : registry_.projects()) {
-    if (p.cleanup_timer) p.cleanup_timer->close();
-    p.cleanup_timer = nullptr;
+    p.cleanup_timer.reset();
   }
 }
 

@@ -297,7 +297,7 @@ void Handoff::watch_launch_grace() {
   if (!live->is_running()) return on_launch_grace_exit(live->exit_status());
   auto self = this->self();
   if (ProjectState* p = project()) p->launch_watch = self;
-  grace_timer_ = runtime::Timer::make(orch_.loop());
+  grace_timer_ = runtime::make_owned<runtime::Timer>(orch_.loop());
   grace_timer_->start(static_cast<std::uint64_t>(cfg_.launch_grace_ms),
                       [self] { self->end_launch_grace(""); });
   grace_listener_ =
@@ -305,8 +305,7 @@ void Handoff::watch_launch_grace() {
 }
 
 void Handoff::stop_watching_launch_grace() {
-  if (grace_timer_) grace_timer_->close();
-  grace_timer_ = nullptr;
+  grace_timer_.reset();
   if (grace_listener_ != 0) {
     if (runtime::Session* s = orch_.daemon().find_session_exact(new_id_))
       s->remove_exit_listener(grace_listener_);

@@ -72,7 +72,7 @@ class Handoff : public Retirement, public LaunchWatch {
   std::string temp_branch_;
   std::vector<CommandSpec> prepare_hooks_;  // post_create, then before_spawn
   bool has_fallen_back_ = false;
-  runtime::Timer* grace_timer_ = nullptr;  // owned until end_launch_grace
+  runtime::Owned<runtime::Timer> grace_timer_;  // owned until end_launch_grace
   runtime::Session::ExitListener grace_listener_ = 0;
 };
 

@@ -43,14 +43,11 @@ void Orchestrator::close_watches() {
   activity_.close();
   cleanup_.stop();
   for (auto& [id, p] : registry_.projects()) {
-    if (p.config_watch) p.config_watch->close();
-    if (p.config_debounce) p.config_debounce->close();
-    p.config_watch = nullptr;
-    p.config_debounce = nullptr;
+    p.config_watch.reset();
+    p.config_debounce.reset();
     // A pending relaunch or launch-grace watch would keep the loop, and so the daemon, alive
     // until it fires, and then act on a daemon that is leaving.
-    if (p.relaunch_timer) p.relaunch_timer->close();
-    p.relaunch_timer = nullptr;
+    p.relaunch_timer.reset();
     if (auto watch = p.launch_watch) watch->end_launch_grace("");
   }
 }
@@ -91,8 +88,8 @@ ProjectState& Orchestrator::add_project(const std::string& id, const std::string
 
 void Orchestrator::watch_config(ProjectState& p) {
   if (p.config_watch || is_shutting_down_) return;
-  p.config_watch = runtime::FsEvent::make(loop());
-  p.config_debounce = runtime::Timer::make(loop());
+  p.config_watch = runtime::make_owned<runtime::FsEvent>(loop());
+  p.config_debounce = runtime::make_owned<runtime::Timer>(loop());
   const std::string id = p.id;
   const int rc = p.config_watch->start(p.path, [this, id](const std::string& file) {
     if (file != "baton.toml" && file != "baton.local.toml" && !file.empty()) return;
@@ -318,12 +315,11 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
   times.push_back(now);
   ProjectState* owner = find_project(project);
   if (!owner || is_shutting_down_) return;
-  if (owner->relaunch_timer) owner->relaunch_timer->close();
-  owner->relaunch_timer = runtime::Timer::make(loop());
+  // Assigning closes a pending one.
+  owner->relaunch_timer = runtime::make_owned<runtime::Timer>(loop());
   owner->relaunch_timer->start(delay_ms, [this, session_id, project] {
     if (ProjectState* p = find_project(project); p && p->relaunch_timer) {
-      p->relaunch_timer->close();
-      p->relaunch_timer = nullptr;
+      p->relaunch_timer.reset();
     }
     // Only the newest orchestrator, still exited, no handoff under way, and the daemon not
     // leaving: checked again once the launch files are written.

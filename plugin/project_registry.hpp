@@ -62,17 +62,17 @@ struct ProjectState {
   bool is_scanning = false;
   std::vector<std::function<void()>> after_scan;
   // A crashed orchestrator comes back after a back-off; owned here, closed at shutdown.
-  runtime::Timer* relaunch_timer = nullptr;
+  runtime::Owned<runtime::Timer> relaunch_timer;
   // A stuck cleanup (a retired tree aside that could not be deleted) is retried with back-off.
-  runtime::Timer* cleanup_timer = nullptr;
+  runtime::Owned<runtime::Timer> cleanup_timer;
   unsigned cleanup_attempts = 0;
   bool is_cleaning = false;
   // What `${VAR}` in [env] reads and the agent starts with: the environment of the last `up`,
   // `replace` or `down` for this project, else (a project restored at start-up) the daemon's
   // own. In memory only: it may hold secrets, and no file under BATON_HOME gets them.
   std::map<std::string, std::string> env;
-  runtime::FsEvent* config_watch = nullptr;  // the repository root, for baton*.toml
-  runtime::Timer* config_debounce = nullptr;
+  runtime::Owned<runtime::FsEvent> config_watch;  // the repository root, for baton*.toml
+  runtime::Owned<runtime::Timer> config_debounce;
 };
 
 class ProjectRegistry {
