@@ -12,7 +12,9 @@
 
 using namespace baton::cli;
 
-int main(int argc, char** argv) {
+// What escapes the commands (an allocation failure, a CLI11 error outside parse) is one line
+// and exit status 1, not an abort with a core dump.
+int main(int argc, char** argv) try {
   CLI::App app{
       "baton: keeps AI coding agents in pseudo-terminals and hands their branch over safely"};
   app.require_subcommand(0, 1);
@@ -153,4 +155,8 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("shutdown")) return cmd_shutdown();
   std::cout << app.help();
   return kExitUsage;
+} catch (const std::exception& e) {
+  return fail(e.what());
+} catch (...) {
+  return fail("unknown error");
 }

@@ -63,7 +63,7 @@ Cleaned delete_stuck_trees(const std::vector<std::string>& ids, const std::strin
 CleanupRetry::CleanupRetry(uv_loop_t* loop, ProjectRegistry& registry, runtime::Daemon& daemon)
     : loop_(loop), registry_(registry), daemon_(daemon) {}
 
-void CleanupRetry::retry(const std::string& project, std::function<void()> then) {
+void CleanupRetry::retry(const std::string& project, const std::function<void()>& then) {
   auto done = [then] {
     if (then) then();
   };
@@ -82,7 +82,7 @@ void CleanupRetry::retry(const std::string& project, std::function<void()> then)
       [ids, project_dir, repo_path = p->path] {
         return delete_stuck_trees(ids, project_dir, repo_path);
       },
-      [this, project, done](Cleaned c) {
+      [this, project, done](const Cleaned& c) {
         ProjectState* p = registry_.find(project);
         if (!p) return done();
         p->is_cleaning = false;
@@ -102,7 +102,7 @@ void CleanupRetry::retry(const std::string& project, std::function<void()> then)
             if (rec && rec->state == SessionState::kRetiring) rec->last_error = error;
           }
           if (!c.finished.empty() || !c.errors.empty())
-            registry_.persist([](tl::expected<void, std::string>) {});
+            registry_.persist([](const tl::expected<void, std::string>&) {});
         }
         if (c.errors.empty()) p->cleanup_attempts = 0;
         schedule(project);

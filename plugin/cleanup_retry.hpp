@@ -25,7 +25,7 @@ class CleanupRetry {
   CleanupRetry& operator=(const CleanupRetry&) = delete;
 
   // Tries the project's stuck cleanups once now; `then` runs on the loop after.
-  void retry(const std::string& project, std::function<void()> then = nullptr);
+  void retry(const std::string& project, const std::function<void()>& then = nullptr);
   // Retries after the next back-off; a no-op when nothing is stuck or a retry is pending.
   void schedule(const std::string& project);
   // Shutdown: closes the pending retries' timers and starts no new one.

@@ -408,7 +408,7 @@ int cmd_preserved(const std::vector<std::string>& args, bool as_json) {
                  "baton: usage: baton preserved [TARGET] ls | show ID | apply ID | drop ID\n");
     return kExitUsage;
   }
-  const std::string action = args[i++];
+  const std::string& action = args[i++];
   const std::string id = i < args.size() ? args[i] : "";
   auto r = request("preserved",
                    Json{{"target", absolute_target(target)}, {"action", action}, {"id", id}});

@@ -39,7 +39,7 @@ FoundRoot find_root(const std::string& target) {
 
 // Registers the repository at `root` under the id its config gives.
 void register_root(Orchestrator& orch, const RequestPtr& req, const std::string& root,
-                   std::function<void(ProjectState&)> then) {
+                   const std::function<void(ProjectState&)>& then) {
   ConfigInputs in;
   in.repo_root = root;
   in.baton_home = orch.paths().home;
@@ -93,7 +93,7 @@ std::map<std::string, std::string> env_param(const RequestPtr& req) {
 }
 
 void with_project(Orchestrator& orch, const RequestPtr& req, bool may_register,
-                  std::function<void(ProjectState&)> then) {
+                  const std::function<void(ProjectState&)>& then) {
   std::string target = string_param(req, "target");
   if (target.empty()) target = string_param(req, "path");
   if (ProjectState* p = orch.resolve_project(target)) return then(*p);
@@ -105,7 +105,7 @@ void with_project(Orchestrator& orch, const RequestPtr& req, bool may_register,
   }
   run_off_loop<FoundRoot>(
       orch.loop(), [target] { return find_root(target); },
-      [&orch, req, then](FoundRoot f) {
+      [&orch, req, then](const FoundRoot& f) {
         if (!f.error.empty()) return req->fail(wire_name(ErrorCode::kNotARepository), f.error);
         if (ProjectState* p = orch.resolve_project(f.root)) return then(*p);
         // The project id comes from the config ([project] name) or the directory name.

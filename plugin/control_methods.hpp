@@ -36,6 +36,6 @@ std::map<std::string, std::string> env_param(const runtime::RequestPtr& req);
 // (its id from [project] name or the directory). Answers the request itself when there is
 // none; `then` runs on the loop.
 void with_project(Orchestrator& orch, const runtime::RequestPtr& req, bool may_register,
-                  std::function<void(ProjectState&)> then);
+                  const std::function<void(ProjectState&)>& then);
 
 }  // namespace baton::plugin

@@ -117,7 +117,7 @@ void Handoff::run_prepare_hook(std::size_t i) {
   const std::string event = i < cfg_.post_create.size() ? "post_create" : "before_spawn";
   const auto h = hook_request(event, prepare_hooks_[i], new_id_, prepared_path_);
   auto self = this->self();
-  hooks::run_hook(orch_.loop(), h, [self, i, event](hooks::HookResult hr) {
+  hooks::run_hook(orch_.loop(), h, [self, i, event](const hooks::HookResult& hr) {
     if (hr.ok()) return self->run_prepare_hook(i + 1);
     self->on_prepare_hook_failed(hr.describe(event));
   });
@@ -347,7 +347,8 @@ void Handoff::on_launch_grace_exit(int status) {
             [self](const std::string& msg) { self->end_launch_grace(msg); });
 }
 
-void Handoff::fall_back(const std::string& why, std::function<void(const std::string&)> then) {
+void Handoff::fall_back(const std::string& why,
+                        const std::function<void(const std::string&)>& then) {
   // A daemon that is leaving starts nothing; the store keeps what recovery needs.
   if (req_.is_fallback || orch_.daemon().is_shutting_down()) return then(why);
   // The agent to fall back to: the newest orchestrator this handoff or an earlier one retired.

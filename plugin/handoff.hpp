@@ -56,7 +56,7 @@ class Handoff : public Retirement, public LaunchWatch {
   void stop_watching_launch_grace();
   // Starts the previous agent on the branch after a failed launch; `then` gets the message
   // once that fallback handoff has ended (at once when there is none to start).
-  void fall_back(const std::string& why, std::function<void(const std::string&)> then);
+  void fall_back(const std::string& why, const std::function<void(const std::string&)>& then);
   // One after the stop must not leave the project without an orchestrator.
   bool repair_after_stop(ErrorCode code, const std::string& message) override;
   bool has_running_orchestrator();

@@ -220,7 +220,7 @@ void Orchestrator::on_agent_signal(SessionRecord& rec, const std::string& source
     rec.conversation_id = sig.conversation_id;
     rec.conversation_source = "agent";
     rec.updated_at = runtime::iso8601_now();
-    persist([](tl::expected<void, std::string>) {});
+    persist([](const tl::expected<void, std::string>&) {});
   }
 }
 
@@ -256,7 +256,7 @@ void Orchestrator::on_session_exit(runtime::Session& s) {
   const std::size_t keep = std::min<std::size_t>(lines.size(), 20);
   rec->last_lines.assign(lines.end() - static_cast<long>(keep), lines.end());
   spdlog::info("orchestrator {} exited with status {}", rec->id, s.exit_status());
-  persist([](tl::expected<void, std::string>) {});
+  persist([](const tl::expected<void, std::string>&) {});
   run_session_hook("on_exit", *rec);
   // An agent that ends within its launch grace is the handoff's to handle (fallback).
   ProjectState* p = find_project(rec->project);
@@ -295,7 +295,7 @@ void Orchestrator::run_session_hook(const std::string& event, const SessionRecor
                  not_allowed_message(*p->config, p->path));
     return;
   }
-  hooks::run_hook(loop(), h, [event](hooks::HookResult r) {
+  hooks::run_hook(loop(), h, [event](const hooks::HookResult& r) {
     if (!r.ok()) spdlog::warn("{}", r.describe(event));
   });
 }
@@ -354,7 +354,7 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
             spdlog::info("relaunched {} after a crash (pid {})", session_id, rec->pid);
           }
           rec->updated_at = runtime::iso8601_now();
-          persist([](tl::expected<void, std::string>) {});
+          persist([](const tl::expected<void, std::string>&) {});
           settle_followers(project,
                            "baton: orchestrator " + session_id + " restarted after a crash");
         });

@@ -1,6 +1,7 @@
 // Project methods: up, replace, down (each a handoff, or joining the one running), status
 // and ls. A handoff never starts while start-up recovery clears stale git locks
 // (when_scanned).
+#include <cmath>
 #include <memory>
 
 #include <spdlog/spdlog.h>
@@ -35,7 +36,7 @@ Json outcome_json(Orchestrator& orch, const std::string& project, const HandoffO
   if (o.gap_ms >= 0) {
     Json steps = Json::object();
     for (std::size_t i = 0; i < kGapStepNames.size(); ++i)
-      steps[kGapStepNames[i]] = static_cast<double>(o.gap_steps_us[i] / 100) / 10.0;
+      steps[kGapStepNames[i]] = std::floor(static_cast<double>(o.gap_steps_us[i]) / 100.0) / 10.0;
     j["gap_steps_ms"] = steps;
   }
   if (const SessionRecord* s = orch.session(o.session))
@@ -50,7 +51,7 @@ Json project_status(Orchestrator& orch, ProjectState& p) {
 // Starts the handoff, or joins the one running: a mashed keybinding replaces once. With
 // `wait`, the answer comes after the new agent's launch grace too.
 void run_handoff(Orchestrator& orch, const RequestPtr& req, ProjectState& p,
-                 std::shared_ptr<Retirement> h, bool wait) {
+                 const std::shared_ptr<Retirement>& h, bool wait) {
   const HandoffRequest& hreq = h->request();
   const std::string project = p.id;
   auto progress = [req](const std::string& step, const std::string& detail) {
@@ -154,7 +155,7 @@ void status(Orchestrator& orch, const RequestPtr& req) {
     }
     // The config watch keeps p.config current; read it here only when it was never read.
     if (p.config || !p.config_error.empty()) return req->reply(project_status(orch, p));
-    orch.reload_config(p, p.env, [&orch, req, id](tl::expected<ProjectConfig, std::string>) {
+    orch.reload_config(p, p.env, [&orch, req, id](const tl::expected<ProjectConfig, std::string>&) {
       if (ProjectState* p = orch.find_project(id)) req->reply(project_status(orch, *p));
     });
   });

@@ -82,7 +82,7 @@ void Recovery::recover(const std::string& id) {
     const std::string project_dir = cfg->workspace_root + "/" + id;
     run_off_loop<Scanned>(
         loop_, [repo_path, project_dir] { return scan(repo_path, project_dir); },
-        [this, id, env](Scanned found) {
+        [this, id, env](const Scanned& found) {
           if (faulted(id, "recovery.scanned")) return;
           decide(id, env, found.has_leftovers, found.stable_admin);
           // Commands that arrived during the scan run now, after recovery chose its course: a
@@ -159,7 +159,7 @@ void Recovery::restore_sessions(const std::string& project) {
 void Recovery::restore(ProjectState& p, const std::string& sid) {
   const Environment env = p.env;
   auto persisted = [this](const std::string& project) {
-    registry_.persist([this, project](tl::expected<void, std::string>) {
+    registry_.persist([this, project](const tl::expected<void, std::string>&) {
       faulted(project, "recovery.restored");
     });
   };

@@ -64,7 +64,8 @@ void allow_method(Orchestrator& orch, const RequestPtr& req) {
           if (!p) return req->reply(Json{{"path", root}, {"files", a.files}});
           // The config in force learns it is allowed now: hooks and relaunches check it.
           orch.reload_config(
-              *p, p->env, [req, root, files = a.files](tl::expected<ProjectConfig, std::string>) {
+              *p, p->env,
+              [req, root, files = a.files](const tl::expected<ProjectConfig, std::string>&) {
                 req->reply(Json{{"path", root}, {"files", files}});
               });
         });
@@ -121,7 +122,8 @@ struct PreservedAsk {
   std::string project_dir;  // <root>/<project>, for the kept entries; "" without a config
 };
 
-struct PreservedDone {
+// clang-tidy 14 takes nlohmann's noexcept move for one that throws.
+struct PreservedDone {  // NOLINT(bugprone-exception-escape)
   std::string error;
   Json result;
 };
@@ -206,14 +208,14 @@ void preserved(Orchestrator& orch, const RequestPtr& req) {
     ask.project_dir = p.config ? p.config->workspace_root + "/" + p.id : "";
     run_off_loop<PreservedDone>(
         orch.loop(), [ask] { return run_preserved(ask); },
-        [&orch, req, action = ask.action, id = ask.id](PreservedDone d) {
+        [&orch, req, action = ask.action, id = ask.id](const PreservedDone& d) {
           if (!d.error.empty()) return req->fail(wire_name(ErrorCode::kFailed), d.error);
           // A dropped ref leaves no preserved commit for the record to name.
           if (SessionRecord* s = action == "drop" ? orch.session(id) : nullptr) {
             s->preserved_ref.clear();
             s->preserved_commit.clear();
             return orch.persist(
-                [req, d](tl::expected<void, std::string>) { req->reply(d.result); });
+                [req, d](const tl::expected<void, std::string>&) { req->reply(d.result); });
           }
           req->reply(d.result);
         });

@@ -125,7 +125,7 @@ void Retirement::run_before_retire(std::function<void()> then) {
       hook_request("before_retire", *cfg_.hooks.before_retire, current ? current->id : "",
                    current ? current->worktree : project()->path);
   auto self = shared_from_this();
-  hooks::run_hook(orch_.loop(), h, [self, then = std::move(then)](hooks::HookResult r) {
+  hooks::run_hook(orch_.loop(), h, [self, then = std::move(then)](const hooks::HookResult& r) {
     if (!r.ok()) return self->fail(ErrorCode::kHookFailed, r.describe("before_retire"));
     then();
   });
@@ -233,7 +233,7 @@ void Retirement::put_away_trash(TrashMode mode) {
         malloc_trim(0);
         return errors;
       },
-      [self](std::map<std::string, std::string> errors) { self->on_trash_deleted(errors); });
+      [self](const std::map<std::string, std::string>& errors) { self->on_trash_deleted(errors); });
 }
 
 void Retirement::on_trash_deleted(const std::map<std::string, std::string>& errors) {
@@ -311,7 +311,7 @@ void Retirement::fail(ErrorCode code, const std::string& message) {
       rec->restore_marker = was.has_restore_marker;
       rec->updated_at = runtime::iso8601_now();
     }
-    if (!unstopped_.empty()) orch_.persist([](tl::expected<void, std::string>) {});
+    if (!unstopped_.empty()) orch_.persist([](const tl::expected<void, std::string>&) {});
     unstopped_.clear();
   } else if (repair_after_stop(code, message)) {
     return;

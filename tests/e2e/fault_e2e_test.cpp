@@ -39,7 +39,8 @@ struct FaultCase {
   std::string mode;   // fail | kill
 };
 
-void PrintTo(const FaultCase& c, std::ostream* os) {
+// GoogleTest finds a row's printer by this name.
+void PrintTo(const FaultCase& c, std::ostream* os) {  // NOLINT(readability-identifier-naming)
   *os << c.point << " " << c.where << " " << c.mode;
 }
 
