@@ -383,6 +383,22 @@ TEST_F(ConfigTest, IsOnPathFindsOnlyExecutableFiles) {
   EXPECT_TRUE(is_on_path((bin / "tool").string(), ""));
 }
 
+TEST_F(ConfigTest, AnEmptyPathEntryIsTheCurrentDirectory) {
+  auto bin = tmp_ / "bin";
+  fs::create_directories(bin);
+  std::ofstream(bin / "tool") << "#!/bin/sh\n";
+  fs::permissions(bin / "tool", fs::perms::owner_all);
+  const fs::path before = fs::current_path();
+  fs::current_path(bin);
+  const bool found_in_middle = is_on_path("tool", "/nonexistent::/also-not");
+  const bool found_at_end = is_on_path("tool", "/nonexistent:");
+  const bool found_without_empty = is_on_path("tool", "/nonexistent");
+  fs::current_path(before);
+  EXPECT_TRUE(found_in_middle);
+  EXPECT_TRUE(found_at_end);
+  EXPECT_FALSE(found_without_empty);
+}
+
 TEST_F(ConfigTest, BranchTemplateGivingAnInvalidRefNameIsAnErrorNamingTheValue) {
   write("baton.toml", "[orchestrator]\nbranch = \"baton/{prefix}..x\"\n");
   EXPECT_EQ(load_error(), toml_path() +
