@@ -93,8 +93,8 @@ class Orchestrator final : private RecoveryHost {
   void schedule_relaunch(const std::string& session_id);
 
   // The stuck-cleanup retry (cleanup_retry.hpp), which the handoff and `status` start.
-  void retry_cleanup(const std::string& project, std::function<void()> then = nullptr) {
-    cleanup_.retry(project, std::move(then));
+  void retry_cleanup(const std::string& project, const std::function<void()>& then = nullptr) {
+    cleanup_.retry(project, then);
   }
   void schedule_cleanup(const std::string& project) { cleanup_.schedule(project); }
 
