@@ -287,7 +287,8 @@ void Orchestrator::run_session_hook(const std::string& event, const SessionRecor
                                 {rec.project, rec.id, rec.worktree, rec.branch, rec.agent},
                                 paths().logs_dir);
   // A retired tree is gone: its hook runs in the repository.
-  if (!fs::exists(rec.worktree)) h.cwd = p->path;
+  std::error_code ec;  // the throwing overload must not leave through a libuv callback
+  if (!fs::exists(rec.worktree, ec)) h.cwd = p->path;
   // The config in force may be a pulled or edited one nobody allowed yet (the watch reloads
   // it): its commands wait for `baton allow` like the handoff's do (DESIGN.md §7).
   if (!p->config->is_allowed) {
