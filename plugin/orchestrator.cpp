@@ -26,9 +26,7 @@ Orchestrator::Orchestrator(runtime::Daemon& daemon, std::map<std::string, std::s
                   const SessionRecord* r = session(id);
                   return r && r->state != SessionState::kRetired;
                 },
-                [](const std::string& id, const Activity& now) {
-                  spdlog::debug("{} is {} ({})", id, wire_name(now.state), wire_name(now.source));
-                }),
+                [this](const std::string& id, const Activity& now) { notify_activity(id, now); }),
       recovery_(daemon.loop(), registry_, *this),
       cleanup_(daemon.loop(), registry_, daemon) {
   // A fault point arms one handoff; start-up recovery reads it from daemon_fault_env().
@@ -221,6 +219,28 @@ void Orchestrator::on_agent_signal(SessionRecord& rec, const std::string& source
     rec.conversation_source = "agent";
     rec.updated_at = runtime::iso8601_now();
     persist([](const tl::expected<void, std::string>&) {});
+  }
+}
+
+Orchestrator::ActivityListener Orchestrator::on_activity(ActivityFn fn) {
+  const ActivityListener id = next_activity_listener_++;
+  activity_fns_.emplace_back(id, std::move(fn));
+  return id;
+}
+
+void Orchestrator::remove_activity_listener(ActivityListener listener) {
+  std::erase_if(activity_fns_, [listener](const auto& entry) { return entry.first == listener; });
+}
+
+void Orchestrator::notify_activity(const std::string& session_id, const Activity& now) {
+  spdlog::debug("{} is {} ({})", session_id, wire_name(now.state), wire_name(now.source));
+  // A listener may remove itself (or another) while it runs: call a snapshot, and skip the
+  // ones removed meanwhile.
+  const auto snapshot = activity_fns_;
+  for (const auto& [id, fn] : snapshot) {
+    const bool is_live = std::any_of(activity_fns_.begin(), activity_fns_.end(),
+                                     [id = id](const auto& entry) { return entry.first == id; });
+    if (is_live) fn(session_id, now);
   }
 }
 

@@ -101,6 +101,14 @@ class Orchestrator final : private RecoveryHost {
   // Activity of the orchestrator sessions (issue 8): hooks through `baton signal`, launch and
   // exit, and the screen on a one-second tick.
   ActivityTracker& activity() { return activity_; }
+  // Whoever waits for an orchestrator's turn to end (a handoff's drain, message delivery)
+  // listens to activity changes; a listener is removed by the one who added it when its wait
+  // ends, so none outlives its owner. Listeners run on the loop, after the change.
+  using ActivityFn = std::function<void(const std::string& session_id, const Activity& now)>;
+  using ActivityListener = std::uint64_t;
+  ActivityListener on_activity(ActivityFn fn);
+  // Unknown or already removed listeners are ignored.
+  void remove_activity_listener(ActivityListener listener);
   // A hook or notify of the session's agent: its state and conversation id.
   void on_agent_signal(SessionRecord& rec, const std::string& source, const HookSignal& sig);
 
@@ -130,6 +138,7 @@ class Orchestrator final : private RecoveryHost {
   // Shutdown: every timer and watch that would keep the loop, and so the daemon, alive.
   void close_watches();
   void on_session_exit(runtime::Session& s);
+  void notify_activity(const std::string& session_id, const Activity& now);
   // The running orchestrators, for the activity tick.
   std::vector<ActivitySample> activity_samples();
 
@@ -145,6 +154,8 @@ class Orchestrator final : private RecoveryHost {
   std::map<std::string, std::vector<std::uint64_t>> relaunches_;  // project → times (ms)
   bool is_shutting_down_ = false;
   HandoffStarter handoff_starter_;
+  std::vector<std::pair<ActivityListener, ActivityFn>> activity_fns_;
+  ActivityListener next_activity_listener_ = 1;
 };
 
 }  // namespace baton::plugin

@@ -104,7 +104,7 @@ void Connection::on_frames(std::string_view bytes) {
   while (auto f = frames_.next()) {
     switch (f->type) {
       case proto::FrameType::kData:
-        if (session_ && is_writable_) session_->write_input(f->payload);
+        if (session_ && is_writable_) session_->write_client_input(f->payload);
         break;
       case proto::FrameType::kResize:
         if (auto size = proto::decode_resize(f->payload)) {

@@ -186,6 +186,23 @@ void Session::write_input(std::string_view bytes) {
   if (was_empty) flush_input();
 }
 
+void Session::write_client_input(std::string_view bytes) {
+  if (bytes.empty()) return;
+  // uv_now is never 0 once the loop ran, so 0 stays "never".
+  last_client_input_ms_ = std::max<std::uint64_t>(uv_now(loop_), 1);
+  write_input(bytes);
+}
+
+std::uint64_t Session::ms_since_client_input() const {
+  if (last_client_input_ms_ == 0) return UINT64_MAX;
+  const std::uint64_t now = uv_now(loop_);
+  return now > last_client_input_ms_ ? now - last_client_input_ms_ : 0;
+}
+
+bool Session::is_bracketed_paste() {
+  return screen_.with_screen([](Screen& screen) { return screen.modes().bracketed_paste(); });
+}
+
 void Session::flush_input() {
   while (!input_.empty()) {
     const ssize_t n = write(poll_->fd(), input_.data(), input_.size());

@@ -85,6 +85,13 @@ class Session {
   void remove_exit_listener(ExitListener listener);
 
   void write_input(std::string_view bytes);
+  // Input typed by an attached client (not `send`, not a message): remembered, so a message
+  // is never typed into the middle of what the user is typing.
+  void write_client_input(std::string_view bytes);
+  // Milliseconds since an attached client last typed; UINT64_MAX when none ever did.
+  std::uint64_t ms_since_client_input() const;
+  // The program turned on bracketed paste (?2004): a message goes inside its markers.
+  bool is_bracketed_paste();
 
   // The first writable client owns the size; a read-only client never does.
   void attach(SessionClient* client, bool is_writable, int rows, int cols);
@@ -147,6 +154,7 @@ class Session {
   int exit_status_ = -1;
   std::string input_;  // bytes for the master that did not fit yet
   std::uint64_t output_bytes_ = 0;
+  std::uint64_t last_client_input_ms_ = 0;  // uv_now of the last client input; 0: never
   std::string ring_;  // scrollback, between kScrollbackBytes and twice that
   ScreenFeeder screen_;
   QueryScanner queries_;
