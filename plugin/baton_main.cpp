@@ -75,14 +75,18 @@ int main(int argc, char** argv) try {
   up->add_flag("--detach", detach, "Do not attach");
 
   auto* replace = app.add_subcommand("replace", "Hand the branch to a new orchestrator");
-  bool wait = false;
+  HandoffFlags flags;
   replace->add_option("target", target, "Project path, project id or session id (default: .)");
-  replace->add_option("--agent", agent, "Agent for this handoff only");
-  replace->add_flag("--wait", wait, "Also wait out launch_grace and fail if the agent died");
+  replace->add_option("--agent", flags.agent, "Agent for this handoff only");
+  replace->add_flag("--wait", flags.wait, "Also wait out launch_grace and fail if the agent died");
+  replace->add_flag("--now", flags.now, "Do not wait for the old agent's turn to end");
+  replace->add_flag("--fresh", flags.fresh, "Start the new agent with neither note nor prompt");
+  replace->add_option("--reason", flags.reason, "Why, for the handoff note");
   replace->add_flag("--json", as_json, "Print JSON");
 
   auto* down = app.add_subcommand("down", "Retire the project's orchestrator for good");
   down->add_option("target", target, "Project (default: .)");
+  down->add_flag("--now", flags.now, "Do not wait for the agent's turn to end");
 
   auto* status = app.add_subcommand("status", "Health of the project's orchestrator");
   bool tmux = false;
@@ -140,8 +144,12 @@ int main(int argc, char** argv) try {
   if (app.got_subcommand(sessions)) return cmd_sessions(target, all, as_json);
   if (app.got_subcommand(up)) return cmd_up(target, agent, detach);
   if (app.got_subcommand(signal)) return cmd_signal(signal_state, signal_session, signal_hook);
-  if (app.got_subcommand(replace)) return cmd_handoff("replace", target, agent, wait, as_json);
-  if (app.got_subcommand(down)) return cmd_handoff("down", target, "", false, false);
+  if (app.got_subcommand(replace)) return cmd_handoff("replace", target, flags, as_json);
+  if (app.got_subcommand(down)) {
+    HandoffFlags down_flags;
+    down_flags.now = flags.now;
+    return cmd_handoff("down", target, down_flags, false);
+  }
   if (app.got_subcommand(status)) return cmd_status(target, as_json, tmux);
   if (app.got_subcommand(ls)) return cmd_ls(as_json);
   if (app.got_subcommand(allow_cmd)) return cmd_allow(target);

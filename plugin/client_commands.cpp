@@ -252,10 +252,15 @@ int cmd_up(const std::string& target, const std::string& agent, bool detach) {
   return cmd_attach(absolute_target(target), false, "C-\\");
 }
 
-int cmd_handoff(const std::string& method, const std::string& target, const std::string& agent,
-                bool wait, bool as_json) {
-  Json params{{"target", absolute_target(target)}, {"env", environment_json()}, {"wait", wait}};
-  if (!agent.empty()) params["agent"] = agent;
+int cmd_handoff(const std::string& method, const std::string& target, const HandoffFlags& flags,
+                bool as_json) {
+  Json params{{"target", absolute_target(target)},
+              {"env", environment_json()},
+              {"wait", flags.wait},
+              {"now", flags.now},
+              {"fresh", flags.fresh}};
+  if (!flags.agent.empty()) params["agent"] = flags.agent;
+  if (!flags.reason.empty()) params["reason"] = flags.reason;
   const bool quiet = as_json || !isatty(STDERR_FILENO);
   auto r = ControlClient::request(Paths::from_env(), true, method, params, [quiet](const Json& ev) {
     if (!quiet) print_progress(ev);

@@ -25,9 +25,17 @@ int cmd_kill(const std::string& target);
 int cmd_shutdown();
 
 int cmd_up(const std::string& target, const std::string& agent, bool detach);
+// What `replace` and `down` ask of the handoff beyond the target.
+struct HandoffFlags {
+  std::string agent;   // --agent: this handoff only
+  bool wait = false;   // --wait: also the launch grace
+  bool now = false;    // --now: no drain, no summary
+  bool fresh = false;  // --fresh: the new agent starts with neither note nor prompt
+  std::string reason;  // --reason: why, for the handoff note
+};
 // `replace` and `down`: the handoff with its progress lines.
-int cmd_handoff(const std::string& method, const std::string& target, const std::string& agent,
-                bool wait, bool as_json);
+int cmd_handoff(const std::string& method, const std::string& target, const HandoffFlags& flags,
+                bool as_json);
 int cmd_status(const std::string& target, bool as_json, bool tmux);
 int cmd_ls(bool as_json);
 int cmd_allow(const std::string& target);

@@ -127,6 +127,9 @@ void replace(Orchestrator& orch, const RequestPtr& req) {
       ProjectState* p = orch.find_project(id);
       if (!p) return;
       HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
+      h.is_now = bool_param(req, "now");
+      h.is_fresh = bool_param(req, "fresh");
+      h.reason = string_param(req, "reason");
       run_handoff(orch, req, *p, std::make_shared<Handoff>(orch, std::move(h)),
                   bool_param(req, "wait"));
     });
@@ -139,6 +142,7 @@ void down(Orchestrator& orch, const RequestPtr& req) {
       ProjectState* p = orch.find_project(id);
       if (!p) return;
       HandoffRequest h{p->id, "", env_param(req)};
+      h.is_now = bool_param(req, "now");
       run_handoff(orch, req, *p, std::make_shared<Down>(orch, std::move(h)), false);
     });
   });

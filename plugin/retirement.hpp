@@ -27,6 +27,9 @@ struct HandoffRequest {
   std::string agent;                       // "" = the configured one
   std::map<std::string, std::string> env;  // the `baton` command's environment
   bool is_fallback = false;                // relaunching the previous agent: never falls back again
+  bool is_now = false;                     // --now: no drain, no summary
+  bool is_fresh = false;                   // --fresh: the new agent gets neither note nor prompt
+  std::string reason;                      // --reason, for the handoff note
 };
 
 // The steps of the no-orchestrator gap (DESIGN.md §5), in the order they first run. Every
