@@ -155,7 +155,7 @@ class Session {
   std::string input_;  // bytes for the master that did not fit yet
   std::uint64_t output_bytes_ = 0;
   std::uint64_t last_client_input_ms_ = 0;  // uv_now of the last client input; 0: never
-  std::string ring_;  // scrollback, between kScrollbackBytes and twice that
+  std::string ring_;                        // scrollback, between kScrollbackBytes and twice that
   ScreenFeeder screen_;
   QueryScanner queries_;
   // Set only while the loop thread holds the screen lock: the worker's parses never answer.

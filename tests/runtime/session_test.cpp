@@ -506,5 +506,37 @@ TEST_F(SessionTest, ScrollbackKeepsTheNewestBytesUpToItsLimit) {
   EXPECT_EQ(back.find_first_not_of('a'), back.size() - 3);
 }
 
+// A message is never typed into what the user is typing: the session knows when an attached
+// client last typed, and `send`-style input (write_input) does not count as typing.
+TEST_F(SessionTest, OnlyClientInputCountsAsTyping) {
+  auto session = start_sh("cat");
+  ASSERT_TRUE(session);
+  EXPECT_EQ(session->ms_since_client_input(), UINT64_MAX);
+  session->write_input("from send\n");
+  EXPECT_EQ(session->ms_since_client_input(), UINT64_MAX);
+  session->write_client_input("typed\n");
+  EXPECT_LT(session->ms_since_client_input(), 1000u);
+  session->stop(100);
+  ASSERT_TRUE(run_until_exited(*session));
+}
+
+// Bracketed paste is what the program turned on, as the screen model parsed it.
+TEST_F(SessionTest, BracketedPasteFollowsTheProgramsMode) {
+  auto session = start_gated("printf 'on\\033[?2004h'; read x; printf 'off\\033[?2004l'; sleep 5");
+  ASSERT_TRUE(session);
+  EXPECT_FALSE(session->is_bracketed_paste());
+  FakeClient client;
+  session->attach(&client, false, 40, 120);
+  release(*session);
+  ASSERT_TRUE(run_until_output(client, "on"));
+  ASSERT_TRUE(loop_.run_until([&] { return session->is_bracketed_paste(); }, 2000));
+  session->write_input("\n");
+  ASSERT_TRUE(run_until_output(client, "off"));
+  ASSERT_TRUE(loop_.run_until([&] { return !session->is_bracketed_paste(); }, 2000));
+  session->detach(&client);
+  session->stop(100);
+  ASSERT_TRUE(run_until_exited(*session));
+}
+
 }  // namespace
 }  // namespace baton::runtime
