@@ -43,5 +43,6 @@ int cmd_preserved(const std::vector<std::string>& args, bool as_json);
 int cmd_signal(const std::string& state, std::string session, const std::vector<std::string>& hook);
 int cmd_config_check(const std::string& target);
 int cmd_fault_points();
+int cmd_debug_waits();
 
 }  // namespace baton::cli
