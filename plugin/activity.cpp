@@ -137,8 +137,11 @@ void ActivityTracker::set(const std::string& session_id, ActivityState state,
                          source == ActivitySource::kSignal;
   if (is_report) t.has_reported = true;
   if (t.now.state == state) {
-    // The agent's own word confirms what the screen guessed: the drain asks who said it.
-    if (is_report && t.now.source == ActivitySource::kScreen) t.now.source = source;
+    // The agent's own word confirms what the screen guessed or the launch assumed: the
+    // drain asks who said it.
+    if (is_report &&
+        (t.now.source == ActivitySource::kScreen || t.now.source == ActivitySource::kLaunch))
+      t.now.source = source;
     return;
   }
   t.now = Activity{state, runtime::iso8601_now(), source};

@@ -139,7 +139,7 @@ TEST_F(ExampleScriptsTest, ReplaceOrchestratorReportsTheNewSessionAndSucceeds) {
   minimal_path();
   const fs::path fake = dir_ / "fake-baton";
   write_executable(fake, "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + quote((dir_ / "args").string()) +
-                             "\necho '[1/5] preflight' >&2\n"
+                             "\necho '[1/6] preflight' >&2\n"
                              "echo '{\"project\":\"shop\",\"session\":{\"id\":\"shop-5\","
                              "\"agent\":\"codex\"},\"retired\":[\"shop-4\"],\"gap_ms\":812}'\n");
   EXPECT_EQ(run_example("replace-orchestrator", "BATON_BIN=" + quote(fake.string()), "/srv/shop"),
@@ -152,7 +152,7 @@ TEST_F(ExampleScriptsTest, ReplaceOrchestratorReportsTheErrorAndExitsWithBatonsS
   minimal_path();
   const fs::path fake = dir_ / "fake-baton";
   write_executable(fake,
-                   "#!/bin/sh\necho '[1/5] preflight' >&2\n"
+                   "#!/bin/sh\necho '[1/6] preflight' >&2\n"
                    "echo 'before_retire hook exited with status 3: tests failing' >&2\nexit 3\n");
   EXPECT_EQ(run_example("replace-orchestrator", "BATON_BIN=" + quote(fake.string()), ""), 3);
   EXPECT_EQ(read_file(dir_ / "err"),
