@@ -83,6 +83,8 @@ int main(int argc, char** argv) try {
   replace->add_flag("--fresh", flags.fresh, "Start the new agent with neither note nor prompt");
   replace->add_option("--reason", flags.reason, "Why, for the handoff note");
   replace->add_flag("--json", as_json, "Print JSON");
+  replace->add_flag("--progress", flags.progress,
+                    "Print the progress lines to stderr even when it is no terminal");
 
   auto* down = app.add_subcommand("down", "Retire the project's orchestrator for good");
   down->add_option("target", target, "Project (default: .)");

@@ -264,7 +264,7 @@ int cmd_handoff(const std::string& method, const std::string& target, const Hand
               {"fresh", flags.fresh}};
   if (!flags.agent.empty()) params["agent"] = flags.agent;
   if (!flags.reason.empty()) params["reason"] = flags.reason;
-  const bool quiet = as_json || !isatty(STDERR_FILENO);
+  const bool quiet = !flags.progress && (as_json || !isatty(STDERR_FILENO));
   auto r = ControlClient::request(Paths::from_env(), true, method, params, [quiet](const Json& ev) {
     if (!quiet) print_progress(ev);
   });

@@ -54,7 +54,7 @@ class ExampleScriptsTest : public ::testing::Test {
   // A PATH holding only bin/ (for fakes) and the few tools the scripts use, so nothing the
   // machine happens to have (notify-send, kitten, tmux) takes part.
   std::string minimal_path() {
-    for (const char* tool : {"tr", "sed", "grep", "tail", "mktemp", "rm", "cat"}) {
+    for (const char* tool : {"tr", "sed", "grep", "tail", "mktemp", "rm", "cat", "sleep"}) {
       const fs::path link = dir_ / "bin" / tool;
       std::error_code ec;
       for (const char* d : {"/usr/bin/", "/bin/"}) {
@@ -144,7 +144,7 @@ TEST_F(ExampleScriptsTest, ReplaceOrchestratorReportsTheNewSessionAndSucceeds) {
                              "\"agent\":\"codex\"},\"retired\":[\"shop-4\"],\"gap_ms\":812}'\n");
   EXPECT_EQ(run_example("replace-orchestrator", "BATON_BIN=" + quote(fake.string()), "/srv/shop"),
             0);
-  EXPECT_EQ(read_file(dir_ / "args"), "replace\n--wait\n--json\n/srv/shop\n");
+  EXPECT_EQ(read_file(dir_ / "args"), "replace\n--wait\n--json\n--progress\n/srv/shop\n");
   EXPECT_EQ(read_file(dir_ / "err"), "baton: orchestrator replaced by shop-5 (gap 812 ms)\n");
 }
 
