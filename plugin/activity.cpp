@@ -133,7 +133,17 @@ void ActivityTracker::close() {
 void ActivityTracker::set(const std::string& session_id, ActivityState state,
                           ActivitySource source) {
   Track& t = tracks_[session_id];
-  if (t.now.state == state) return;
+  const bool is_report = source == ActivitySource::kHook || source == ActivitySource::kNotify ||
+                         source == ActivitySource::kSignal;
+  if (is_report) t.has_reported = true;
+  if (t.now.state == state) {
+    // The agent's own word confirms what the screen guessed or the launch assumed: the
+    // drain asks who said it.
+    if (is_report &&
+        (t.now.source == ActivitySource::kScreen || t.now.source == ActivitySource::kLaunch))
+      t.now.source = source;
+    return;
+  }
   t.now = Activity{state, runtime::iso8601_now(), source};
   if (on_change_) on_change_(session_id, t.now);
 }
@@ -157,6 +167,11 @@ const Activity* ActivityTracker::get(const std::string& session_id) const {
   auto it = tracks_.find(session_id);
   return it == tracks_.end() || it->second.now.state == ActivityState::kUnknown ? nullptr
                                                                                 : &it->second.now;
+}
+
+bool ActivityTracker::has_reported(const std::string& session_id) const {
+  auto it = tracks_.find(session_id);
+  return it != tracks_.end() && it->second.has_reported;
 }
 
 void ActivityTracker::tick() {

@@ -112,6 +112,9 @@ class ActivityTracker {
   void on_hook(const std::string& session_id, const std::string& source, ActivityState state);
   // Null before anything is known.
   const Activity* get(const std::string& session_id) const;
+  // True once the session's process reported through a hook, notify or `baton signal`: only
+  // then does an idle mean its turn ended (a generic agent without hooks never reports).
+  bool has_reported(const std::string& session_id) const;
   // What the timer runs: drops the tracks is_kept refuses, then samples.
   void tick();
 
@@ -121,6 +124,7 @@ class ActivityTracker {
     ScreenActivity screen;
     bool has_hook = false;         // claude reported through its hooks: the screen is not asked
     bool has_turn_signal = false;  // codex's notify reported a turn's end: idle comes from it
+    bool has_reported = false;     // a hook, notify or `baton signal` said something
   };
   void sample(const ActivitySample& s);
 

@@ -83,6 +83,8 @@ int main(int argc, char** argv) try {
   replace->add_flag("--fresh", flags.fresh, "Start the new agent with neither note nor prompt");
   replace->add_option("--reason", flags.reason, "Why, for the handoff note");
   replace->add_flag("--json", as_json, "Print JSON");
+  replace->add_flag("--progress", flags.progress,
+                    "Print the progress lines to stderr even when it is no terminal");
 
   auto* down = app.add_subcommand("down", "Retire the project's orchestrator for good");
   down->add_option("target", target, "Project (default: .)");
@@ -119,6 +121,7 @@ int main(int argc, char** argv) try {
   // Test support, hidden from --help: the handoff's fault points (plugin/fault.hpp).
   auto* debug = app.add_subcommand("debug", "")->group("");
   auto* debug_faults = debug->add_subcommand("fault-points", "List the handoff's fault points");
+  auto* debug_waits = debug->add_subcommand("waits", "Count the daemon's activity listeners");
 
   auto* config = app.add_subcommand("config", "Project configuration");
   config->require_subcommand(1);
@@ -155,6 +158,7 @@ int main(int argc, char** argv) try {
   if (app.got_subcommand(allow_cmd)) return cmd_allow(target);
   if (app.got_subcommand(preserved)) return cmd_preserved(preserved_args, as_json);
   if (debug->got_subcommand(debug_faults)) return cmd_fault_points();
+  if (debug->got_subcommand(debug_waits)) return cmd_debug_waits();
   if (config->got_subcommand(config_check)) return cmd_config_check(target);
   if (app.got_subcommand(attach)) return cmd_attach(target, read_only, detach_key);
   if (app.got_subcommand(capture)) return cmd_capture(target, raw, as_json);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -79,15 +80,17 @@ std::string absolute_target(const std::string& target) {
   return current_dir() + "/" + target;
 }
 
-const char* kSteps[] = {"preflight", "prepare", "retire", "adopt", "launch"};
+// The handoff's phases in order, as its progress lines number them ("[3/6] drain ...").
+constexpr std::array<const char*, 6> kSteps = {"preflight", "prepare", "drain",
+                                               "retire",    "adopt",   "launch"};
 
 void print_progress(const Json& ev) {
   const std::string step = ev.value("step", std::string());
-  int n = 0;
-  for (int i = 0; i < 5; ++i) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < kSteps.size(); ++i) {
     if (step == kSteps[i]) n = i + 1;
   }
-  std::fprintf(stderr, "[%d/5] %s %s\n", n, step.c_str(),
+  std::fprintf(stderr, "[%zu/%zu] %s %s\n", n, kSteps.size(), step.c_str(),
                ev.value("detail", std::string()).c_str());
 }
 
@@ -261,7 +264,7 @@ int cmd_handoff(const std::string& method, const std::string& target, const Hand
               {"fresh", flags.fresh}};
   if (!flags.agent.empty()) params["agent"] = flags.agent;
   if (!flags.reason.empty()) params["reason"] = flags.reason;
-  const bool quiet = as_json || !isatty(STDERR_FILENO);
+  const bool quiet = !flags.progress && (as_json || !isatty(STDERR_FILENO));
   auto r = ControlClient::request(Paths::from_env(), true, method, params, [quiet](const Json& ev) {
     if (!quiet) print_progress(ev);
   });
@@ -460,6 +463,13 @@ int cmd_config_check(const std::string& target) {
   std::cout << (*r)["text"].get<std::string>();
   std::fprintf(stderr, "agent %s (%s)\n", (*r)["agent"].get<std::string>().c_str(),
                (*r)["agent_reason"].get<std::string>().c_str());
+  return 0;
+}
+
+int cmd_debug_waits() {
+  auto r = request("debug_waits", Json::object());
+  if (!r) return fail(r.error());
+  std::cout << "activity_listeners " << (*r)["activity_listeners"].get<long>() << "\n";
   return 0;
 }
 

@@ -32,6 +32,9 @@ struct HandoffFlags {
   bool now = false;    // --now: no drain, no summary
   bool fresh = false;  // --fresh: the new agent starts with neither note nor prompt
   std::string reason;  // --reason: why, for the handoff note
+  // --progress: the progress lines on stderr even when it is no terminal or with --json (the
+  // tmux and kitty keys show the drain's lines while they wait)
+  bool progress = false;
 };
 // `replace` and `down`: the handoff with its progress lines.
 int cmd_handoff(const std::string& method, const std::string& target, const HandoffFlags& flags,
@@ -43,5 +46,6 @@ int cmd_preserved(const std::vector<std::string>& args, bool as_json);
 int cmd_signal(const std::string& state, std::string session, const std::vector<std::string>& hook);
 int cmd_config_check(const std::string& target);
 int cmd_fault_points();
+int cmd_debug_waits();
 
 }  // namespace baton::cli

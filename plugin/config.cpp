@@ -29,6 +29,8 @@ constexpr std::string_view kDefaultBranch = "baton/{prefix}-orchestrator";
 constexpr std::string_view kDefaultWorkspaceRoot = "$BATON_HOME/worktrees";
 constexpr int kDefaultHookTimeoutMs = 30000;
 constexpr int kDefaultLaunchGraceMs = 5000;
+constexpr int kDefaultDrainTimeoutMs = 120000;
+constexpr int kDefaultSummarizeTimeoutMs = 120000;
 
 bool is_inside(const fs::path& path, const fs::path& root) {
   auto rel = path.lexically_relative(root);
@@ -45,6 +47,8 @@ class Loader {
     cfg_.branch_template = std::string(kDefaultBranch);
     cfg_.carry_uncommitted = true;
     cfg_.launch_grace_ms = kDefaultLaunchGraceMs;
+    cfg_.drain_timeout_ms = kDefaultDrainTimeoutMs;
+    cfg_.summarize_timeout_ms = kDefaultSummarizeTimeoutMs;
     cfg_.workspace_root = std::string(kDefaultWorkspaceRoot);
     cfg_.hooks.timeout_ms = kDefaultHookTimeoutMs;
   }
@@ -181,6 +185,26 @@ Status Loader::apply_orchestrator(const SourceFile& f, const toml::table& t) {
       auto ms = read_duration_ms(f, node, "[orchestrator] launch_grace");
       if (!ms) return tl::unexpected(ms.error());
       cfg_.launch_grace_ms = *ms;
+    } else if (name == "drain_timeout" || name == "summarize_timeout") {
+      // How long a handoff keeps the old agent running: a repository setting like any other.
+      const std::string what = "[orchestrator] " + name;
+      auto ms = read_duration_ms(f, node, what);
+      if (!ms) return tl::unexpected(ms.error());
+      (name == "drain_timeout" ? cfg_.drain_timeout_ms : cfg_.summarize_timeout_ms) = *ms;
+      needs_trust(f, what);
+    } else if (name == "summarize_prompt") {
+      auto value = read_string(f, node, "[orchestrator] summarize_prompt");
+      if (!value) return tl::unexpected(value.error());
+      if (value->empty())
+        return fail_at(f, node.source(), "[orchestrator] summarize_prompt is empty");
+      // The agent must learn where to write, or the drain waits out summarize_timeout for a
+      // note that cannot come.
+      if (value->find("{note_path}") == std::string::npos)
+        return fail_at(f, node.source(),
+                       "[orchestrator] summarize_prompt must name {note_path}, the file the "
+                       "agent writes its notes to");
+      cfg_.summarize_prompt = *value;
+      needs_trust(f, "[orchestrator] summarize_prompt");
     } else if (name == "permissions") {
       auto value = read_string(f, node, "[orchestrator] permissions");
       if (!value) return tl::unexpected(value.error());

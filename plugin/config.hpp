@@ -47,6 +47,12 @@ struct ProjectConfig {
   bool carry_uncommitted = true;
   std::string permissions = "default";  // one of kPermissionModes
   int launch_grace_ms = 5000;           // [orchestrator] launch_grace = "5s"
+  // The handoff's drain (docs/orchestrator.md): how long it waits for the old agent's turn to
+  // end, what it asks a responsive agent to write into the note ("" = the default text, with
+  // {note_path}) and how long it waits for that note.
+  int drain_timeout_ms = 120000;      // [orchestrator] drain_timeout = "120s"
+  std::string summarize_prompt;       // [orchestrator] summarize_prompt
+  int summarize_timeout_ms = 120000;  // [orchestrator] summarize_timeout = "120s"
   // [agents.*], presets included
   std::map<std::string, AgentSpec> agents;
   // [workspace]

@@ -66,6 +66,11 @@ std::string render_effective(const ProjectConfig& cfg) {
   out += fmt::format("carry_uncommitted = {}\n", cfg.carry_uncommitted);
   out += fmt::format("launch_grace = {}\n", toml_quote(render_duration(cfg.launch_grace_ms)));
   out += fmt::format("permissions = {}\n", toml_quote(cfg.permissions));
+  out += fmt::format("drain_timeout = {}\n", toml_quote(render_duration(cfg.drain_timeout_ms)));
+  if (!cfg.summarize_prompt.empty())
+    out += fmt::format("summarize_prompt = {}\n", toml_quote(cfg.summarize_prompt));
+  out += fmt::format("summarize_timeout = {}\n",
+                     toml_quote(render_duration(cfg.summarize_timeout_ms)));
 
   for (const auto& [name, agent] : cfg.agents) {
     out += fmt::format("\n[agents.{}]{}\n", toml_key(name), agent.is_preset ? "  # preset" : "");

@@ -68,7 +68,13 @@ void register_control_methods(Orchestrator& orch) {
                                    const std::map<std::string, std::string>& env) {
     start_recovery_handoff(orch, p, agent, env);
   });
-  if constexpr (kHasFaultPoints) orch.daemon().add_method("fault_points", fault_points);
+  if constexpr (kHasFaultPoints) {
+    orch.daemon().add_method("fault_points", fault_points);
+    // Test builds only: what waits on the loop, so a test sees a drain leave nothing behind.
+    orch.daemon().add_method("debug_waits", [&orch](const RequestPtr& req) {
+      req->reply(Json{{"activity_listeners", orch.activity_listener_count()}});
+    });
+  }
 }
 
 std::string string_param(const RequestPtr& req, const char* name) {

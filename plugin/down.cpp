@@ -1,4 +1,4 @@
-// `baton down`, top to bottom: preflight, retire, keep and delete.
+// `baton down`, top to bottom: preflight, drain, retire, keep and delete.
 #include "plugin/down.hpp"
 
 #include "plugin/off_loop.hpp"
@@ -36,12 +36,19 @@ void Down::on_checked(Expected<Preflight> checked) {
   if (!checked) return fail(checked.error());
   take_over_sessions(*checked);
   auto self = this->self();
-  run_before_retire([self] { self->retire(); });
+  run_before_retire([self] { self->drain(); });
+}
+
+// Drain: the orchestrator's turn ends before it is stopped, as in a handoff (--now skips
+// it); `down` hands over to no one, so no notes are asked for.
+void Down::drain() {
+  if (faulted("preflight.done")) return;
+  auto self = this->self();
+  drain_turn([self](const Drained&) { self->retire(); });
 }
 
 // Retire: every orchestrator, as a handoff retires it, with no branch to free afterwards.
 void Down::retire() {
-  if (faulted("preflight.done")) return;
   if (to_retire_.empty())
     return fail(ErrorCode::kMissing, req_.project + " has no orchestrator to stop");
   retire_next();

@@ -19,6 +19,7 @@ class Down : public Retirement {
  private:
   void on_config(tl::expected<ProjectConfig, std::string> cfg);
   void on_checked(Expected<Preflight> checked) override;
+  void drain();
   void retire();
   void after_retire() override;
   void after_success() override;

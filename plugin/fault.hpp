@@ -14,10 +14,13 @@
 
 namespace baton::plugin {
 
-inline constexpr std::array<std::string_view, 19> kFaultPoints = {
+inline constexpr std::array<std::string_view, 22> kFaultPoints = {
     "preflight.done",     // checks passed, nothing touched yet
     "prepare.persisted",  // journal written, no worktree yet
     "prepare.done",       // .prepare-<id> checked out
+    "drain.started",      // prepare's hooks ran, the old agent not yet waited for
+    "drain.done",         // the old agent's turn ended (or was not waited for), nothing stopped
+    "summarize.asked",    // a responsive old agent was asked for its notes, not yet waited for
     "retire.persisted",   // old session marked retiring
     "retire.stopped",     // old agent stopped, work not yet preserved
     "retire.released",    // preserved, renamed aside, pruned

@@ -1,14 +1,17 @@
-// The handoff, top to bottom as its five phases: preflight, prepare, retire, adopt, launch.
-// Each persisted transition is one visible persist_then() line; each phase's git work is one
-// step of plugin/handoff_steps.hpp, run off the loop; a failure before retire stops nothing.
+// The handoff, top to bottom as its six phases: preflight, prepare, drain, retire, adopt,
+// launch. Each persisted transition is one visible persist_then() line; each phase's git work
+// is one step of plugin/handoff_steps.hpp, run off the loop; a failure before retire stops
+// nothing.
 #include "plugin/handoff.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include "git/branch.hpp"
 #include "git/worktree.hpp"
 #include "plugin/fault.hpp"
+#include "plugin/handoff_note.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
 #include "runtime/iso_time.hpp"
@@ -17,6 +20,24 @@
 namespace baton::plugin {
 
 using Notes = std::vector<std::string>;
+
+namespace {
+
+// What a responsive old agent is asked, when summarize_prompt is not set.
+constexpr std::string_view kDefaultSummarizePrompt =
+    "You are being replaced by a new orchestrator. Write your handoff notes \u2014 the goal, the "
+    "current state, the next steps and open questions \u2014 to {note_path}, then stop.";
+constexpr std::string_view kNotePathVariable = "{note_path}";
+constexpr std::uint64_t kSummaryTickMs = 5000;
+
+std::string with_note_path(std::string text, const std::string& path) {
+  for (auto at = text.find(kNotePathVariable); at != std::string::npos;
+       at = text.find(kNotePathVariable, at + path.size()))
+    text.replace(at, kNotePathVariable.size(), path);
+  return text;
+}
+
+}  // namespace
 
 Handoff::Handoff(Orchestrator& orch, HandoffRequest req) : Retirement(orch, std::move(req)) {}
 
@@ -113,7 +134,7 @@ void Handoff::on_prepared(Expected<Notes> notes) {
 // holding it is a cycle, and that cycle kept every Handoff (and its copy of the `baton`
 // command's environment) alive for the daemon's lifetime.
 void Handoff::run_prepare_hook(std::size_t i) {
-  if (i == prepare_hooks_.size()) return retire();
+  if (i == prepare_hooks_.size()) return drain();
   const std::string event = i < cfg_.post_create.size() ? "post_create" : "before_spawn";
   const auto h = hook_request(event, prepare_hooks_[i], new_id_, prepared_path_);
   auto self = this->self();
@@ -133,7 +154,110 @@ void Handoff::on_prepare_hook_failed(const std::string& message) {
       [self, message] { self->fail(ErrorCode::kHookFailed, message); });
 }
 
-// ---- 3. retire: every active, retiring or exited orchestrator, one at a time
+// ---- 3. drain: before the first stop signal, the old agent's turn ends (Retirement::
+// drain_turn: idle by its hooks, up to drain_timeout); then a responsive agent — its turn
+// ended by its own report, and a codex or claude preset or summarize_prompt set — is asked
+// to write its notes into the note file, which is waited for up to summarize_timeout.
+// Neither happens with --now (or --fresh, for the notes); neither is part of the gap.
+void Handoff::drain() {
+  auto self = this->self();
+  drain_turn([self](const Drained& drained) { self->summarize(drained); });
+}
+
+void Handoff::skip_drain() {
+  Retirement::skip_drain();
+  if (note_wait_) note_wait_->skip();
+}
+
+void Handoff::summarize(const Drained& drained) {
+  if (drained.session.empty() || !drained.is_turn_reported || req_.is_fresh || is_drain_skipped_)
+    return write_note();
+  const auto spec = cfg_.agents.find(drained.agent);
+  const bool is_known_kind = spec != cfg_.agents.end() && (spec->second.kind == AgentKind::kCodex ||
+                                                           spec->second.kind == AgentKind::kClaude);
+  if (!is_known_kind && cfg_.summarize_prompt.empty()) return write_note();
+  const std::string path = note_path(orch_.paths().home, req_.project, new_id_);
+  const std::string text = with_note_path(
+      cfg_.summarize_prompt.empty() ? std::string(kDefaultSummarizePrompt) : cfg_.summarize_prompt,
+      path);
+  // The note's directory exists before the agent is told to write there.
+  auto self = this->self();
+  run_off_loop<std::string>(
+      orch_.loop(),
+      [dir = std::filesystem::path(path).parent_path()] {
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        return ec ? "cannot create " + dir.string() + ": " + ec.message() : std::string();
+      },
+      [self, drained, path, text](std::string error) {
+        if (!error.empty()) {
+          self->progress("drain", error);
+          self->outcome_.notes.push_back(error);
+          return self->write_note();
+        }
+        self->ask_for_notes(drained, path, text);
+      });
+}
+
+void Handoff::ask_for_notes(const Drained& drained, const std::string& path,
+                            const std::string& text) {
+  if (is_drain_skipped_) return write_note();
+  progress("drain", "asked " + drained.agent + " for its handoff notes in " + path);
+  typing_ = std::make_unique<MessageTyping>(orch_.daemon(), drained.session);
+  auto self = this->self();
+  typing_->type(text, [self, drained, path](bool entered) {
+    self->typing_.reset();
+    if (!entered) {
+      if (self->orch_.daemon().is_shutting_down())
+        return self->fail(ErrorCode::kFailed, "the daemon is shutting down");
+      self->progress("drain", drained.agent + " exited before it was asked for its notes");
+      return self->write_note();
+    }
+    if (self->faulted("summarize.asked")) return;
+    if (self->is_drain_skipped_) return self->write_note();
+    self->note_wait_ = std::make_unique<NoteWait>(self->orch_, drained.session, path);
+    const std::string agent = drained.agent;
+    self->note_wait_->start(
+        static_cast<std::uint64_t>(self->cfg_.summarize_timeout_ms), kSummaryTickMs,
+        [self, agent](long waited_s) {
+          self->progress("drain", "asked " + agent + " for its handoff notes (" +
+                                      std::to_string(waited_s) + " s)");
+        },
+        [self, agent](WaitEnd end) { self->on_summarized(end, agent); });
+  });
+}
+
+void Handoff::on_summarized(WaitEnd end, const std::string& agent) {
+  note_wait_.reset();
+  switch (end) {
+    case WaitEnd::kDone:
+      progress("drain", agent + " wrote its handoff notes");
+      break;
+    case WaitEnd::kTimedOut: {
+      const std::string note = agent + " wrote no handoff notes within " +
+                               duration_text(cfg_.summarize_timeout_ms) + " (summarize_timeout)";
+      progress("drain", note);
+      outcome_.notes.push_back(note);
+      break;
+    }
+    case WaitEnd::kSkipped:
+      progress("drain", "--now: stopped waiting for " + agent + "'s notes");
+      break;
+    case WaitEnd::kExited:
+      if (orch_.daemon().is_shutting_down())
+        return fail(ErrorCode::kFailed, "the daemon is shutting down");
+      progress("drain", agent + " exited before it wrote its notes");
+      break;
+  }
+  write_note();
+}
+
+// The handoff note's mechanical part is written here, before the stop; then retire.
+void Handoff::write_note() {
+  retire();
+}
+
+// ---- 4. retire: every active, retiring or exited orchestrator, one at a time
 // (Retirement::retire_next: mark retiring → persist → stop → retire_tree off the loop →
 // persist); then, off the loop, check_branch_free: nobody holds the canonical branch any more.
 void Handoff::retire() {
@@ -156,7 +280,7 @@ void Handoff::after_retire() {
       });
 }
 
-// ---- 4. adopt: off the loop adopt_tree moves the prepared tree to the stable path, adopts
+// ---- 5. adopt: off the loop adopt_tree moves the prepared tree to the stable path, adopts
 // the canonical branch, re-applies the preserved work and carries what no commit holds.
 void Handoff::adopt() {
   gap_enter(GapStep::kAdopt);
@@ -191,7 +315,7 @@ void Handoff::on_adopted(Expected<Notes> notes) {
   launch();
 }
 
-// ---- 5. launch: start the agent there, persist it active, verify, then delete the trash.
+// ---- 6. launch: start the agent there, persist it active, verify, then delete the trash.
 void Handoff::launch() {
   progress("launch", agent_);
   SessionRecord rec;

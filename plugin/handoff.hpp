@@ -1,5 +1,5 @@
-// The handoff (DESIGN.md §5): replace a project's orchestrator(s) with a new one, in five
-// phases — preflight, prepare, retire, adopt, launch — each persisted before the next, so
+// The handoff (DESIGN.md §5): replace a project's orchestrator(s) with a new one, in six
+// phases — preflight, prepare, drain, retire, adopt, launch — each persisted before the next, so
 // nothing destructive happens before preflight and prepare succeeded and a failure leaves a
 // state the next `replace` finishes. `baton down` (plugin/down.hpp) shares the retire phase.
 #pragma once
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "plugin/message_typing.hpp"
 #include "plugin/retirement.hpp"
 
 namespace baton::plugin {
@@ -23,6 +24,8 @@ class Handoff : public Retirement, public LaunchWatch {
   const std::string& new_session() const override { return new_id_; }
   // Ends the launch-grace watch without a fallback (the daemon is shutting down).
   void end_launch_grace(const std::string& launch_error) override;
+  // A joining `replace --now` ends the drain's wait for the turn or for the notes.
+  void skip_drain() override;
 
  private:
   // 1. preflight
@@ -35,13 +38,20 @@ class Handoff : public Retirement, public LaunchWatch {
   // Runs post_create then before_spawn, from the i-th on, then retires.
   void run_prepare_hook(std::size_t i);
   void on_prepare_hook_failed(const std::string& message);
-  // 3. retire, then the branch-free check
+  // 3. drain: the turn's end (Retirement::drain_turn), then the summary of a responsive agent
+  void drain();
+  void summarize(const Drained& drained);
+  void ask_for_notes(const Drained& drained, const std::string& path, const std::string& text);
+  void on_summarized(WaitEnd end, const std::string& agent);
+  // The note's mechanical part (the handoff note's own step), then retire.
+  void write_note();
+  // 4. retire, then the branch-free check
   void retire();
   void after_retire() override;
-  // 4. adopt
+  // 5. adopt
   void adopt();
   void on_adopted(Expected<std::vector<std::string>> notes);
-  // 5. launch, ending in verify
+  // 6. launch, ending in verify
   void launch();
   // The rest of launch, on the loop once the agent was spawned (or could not be).
   void launched(SessionRecord rec, tl::expected<void, std::string> started);
@@ -74,6 +84,8 @@ class Handoff : public Retirement, public LaunchWatch {
   bool has_fallen_back_ = false;
   runtime::Owned<runtime::Timer> grace_timer_;  // owned until end_launch_grace
   runtime::Session::ExitListener grace_listener_ = 0;
+  std::unique_ptr<MessageTyping> typing_;  // while the summary's request is typed
+  std::unique_ptr<NoteWait> note_wait_;    // while the drain waits for the agent's notes
 };
 
 }  // namespace baton::plugin

@@ -109,6 +109,8 @@ class Orchestrator final : private RecoveryHost {
   ActivityListener on_activity(ActivityFn fn);
   // Unknown or already removed listeners are ignored.
   void remove_activity_listener(ActivityListener listener);
+  // How many are registered (`baton debug waits`): a wait that ended left none behind.
+  std::size_t activity_listener_count() const { return activity_fns_.size(); }
   // A hook or notify of the session's agent: its state and conversation id.
   void on_agent_signal(SessionRecord& rec, const std::string& source, const HookSignal& sig);
 

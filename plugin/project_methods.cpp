@@ -75,7 +75,10 @@ void run_handoff(Orchestrator& orch, const RequestPtr& req, ProjectState& p,
       return req->fail(wire_name(ErrorCode::kHandoffRunning),
                        "a handoff to " + p.handoff->agent() + " is already running for " + project);
     }
-    return join(*p.handoff, true);
+    join(*p.handoff, true);
+    // A joining --now ends the drain's wait: the user chose not to wait any longer.
+    if (hreq.is_now) p.handoff->skip_drain();
+    return;
   }
   // Kept in memory only (ProjectState::env): a relaunch and a config reload read it.
   p.env = hreq.env;

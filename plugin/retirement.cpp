@@ -131,6 +131,108 @@ void Retirement::run_before_retire(std::function<void()> then) {
   });
 }
 
+// ---- drain: wait for the old agent's turn to end before anything stops it
+
+namespace {
+
+constexpr std::uint64_t kDrainTickMs = 5000;  // how often the progress line says it still waits
+
+std::string doing(const Activity* now) {
+  if (!now) return "starting";
+  switch (now->state) {
+    case ActivityState::kWaitingInput:
+      return "waiting for input";
+    case ActivityState::kUnknown:
+      return "starting";
+    default:
+      return std::string(wire_name(now->state));
+  }
+}
+
+}  // namespace
+
+std::string duration_text(int ms) {
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+}
+
+void Retirement::skip_drain() {
+  is_drain_skipped_ = true;
+  if (turn_wait_) turn_wait_->skip();
+}
+
+void Retirement::drain_turn(std::function<void(const Drained&)> then) {
+  if (req_.is_now) is_drain_skipped_ = true;
+  if (faulted("drain.started")) return;
+  Drained drained;
+  // The first `up` has nothing to drain.
+  const SessionRecord* current =
+      to_retire_.empty() ? nullptr : newest_active(orch_.project_sessions(req_.project));
+  runtime::Session* live = current ? orch_.daemon().find_session_exact(current->id) : nullptr;
+  if (!current || !live || !live->is_running()) {
+    if (faulted("drain.done")) return;
+    return then(drained);
+  }
+  drained.session = current->id;
+  drained.agent = current->agent;
+  if (is_drain_skipped_) {
+    progress("drain", "--now: not waiting for " + drained.agent + " to end its turn");
+    if (faulted("drain.done")) return;
+    return then(drained);
+  }
+  const auto spec = cfg_.agents.find(current->agent);
+  if (spec == cfg_.agents.end() || !reports_turns(spec->second, orch_.activity(), current->id)) {
+    // A generic agent without hooks never says its turn ended: nothing to wait for.
+    progress("drain", drained.agent + " reports no turns: not waiting");
+    if (faulted("drain.done")) return;
+    return then(drained);
+  }
+  auto self = shared_from_this();
+  const std::string agent = drained.agent;
+  turn_wait_ = std::make_unique<TurnWait>(orch_, current->id);
+  turn_wait_->start(
+      static_cast<std::uint64_t>(cfg_.drain_timeout_ms), kDrainTickMs,
+      [self, agent](const Activity* now, long waited_s) {
+        self->progress("drain",
+                       agent + " is " + doing(now) + " (" + std::to_string(waited_s) + " s)");
+      },
+      [self, drained, then](WaitEnd end, ActivitySource source) {
+        self->on_drained(end, source, drained, then);
+      });
+}
+
+void Retirement::on_drained(WaitEnd end, ActivitySource source, Drained drained,
+                            const std::function<void(const Drained&)>& then) {
+  // Destroyed here, in its own callback: it gave up its timers and listener before calling.
+  turn_wait_.reset();
+  const std::string& agent = drained.agent;
+  switch (end) {
+    case WaitEnd::kDone:
+      drained.is_turn_reported = source != ActivitySource::kScreen;
+      progress("drain", agent + "'s turn ended");
+      break;
+    case WaitEnd::kTimedOut: {
+      const std::string note = agent + " did not end its turn within " +
+                               duration_text(cfg_.drain_timeout_ms) +
+                               " (drain_timeout): stopped mid-turn";
+      progress("drain", note);
+      outcome_.notes.push_back(note);
+      break;
+    }
+    case WaitEnd::kSkipped:
+      progress("drain", "--now: stopped waiting for " + agent);
+      break;
+    case WaitEnd::kExited:
+      // `baton shutdown` stops every agent: the run ends with nothing stopped by it, and the
+      // next start's recovery converges the project.
+      if (orch_.daemon().is_shutting_down())
+        return fail(ErrorCode::kFailed, "the daemon is shutting down");
+      progress("drain", agent + " exited");
+      break;
+  }
+  if (faulted("drain.done")) return;
+  then(drained);
+}
+
 // ---- retire, one session at a time
 
 void Retirement::retire_next() {

@@ -19,6 +19,7 @@
 #include "hooks/runner.hpp"
 #include "plugin/handoff_steps.hpp"
 #include "plugin/orchestrator.hpp"
+#include "plugin/turn_wait.hpp"
 
 namespace baton::plugin {
 
@@ -60,6 +61,9 @@ struct HandoffOutcome {
   std::string launch_error;  // set when the new agent died within launch_grace
 };
 
+// "120 s", "500 ms": a configured duration in a progress line.
+std::string duration_text(int ms);
+
 using ProgressFn = std::function<void(const std::string& step, const std::string& detail)>;
 using OutcomeFn = std::function<void(const HandoffOutcome&)>;
 
@@ -76,6 +80,9 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   void join(ProgressFn progress, OutcomeFn done, OutcomeFn waited);
   const std::string& agent() const { return agent_; }
   const HandoffRequest& request() const { return req_; }
+  // A joining `--now`: the drain stops waiting at once and the run goes on (a drain not yet
+  // begun does not wait at all).
+  virtual void skip_drain();
 
  protected:
   // Off the loop: check_preflight of the project under cfg_ (which sets project_dir_ and
@@ -87,6 +94,17 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   void take_over_sessions(const Preflight& checked);
   // before_retire in the current orchestrator's tree, when set and something is to retire.
   void run_before_retire(std::function<void()> then);
+  // How the drain ended, for what follows it (the handoff's summary).
+  struct Drained {
+    std::string session;            // the orchestrator drained; "" when none was waited for
+    std::string agent;              // its agent's name
+    bool is_turn_reported = false;  // its turn ended by its own report, not the screen
+  };
+  // The drain (docs/orchestrator.md): before the first stop signal, waits up to drain_timeout
+  // for the newest active orchestrator's turn to end — unless nothing is to retire, the
+  // request or a joining one says --now, the agent is not running, or it reports no turns.
+  // A timeout goes on (and says so); the daemon shutting down fails the run, nothing stopped.
+  void drain_turn(std::function<void(const Drained&)> then);
   // Retires the sessions of to_retire_ one at a time, then calls after_retire().
   void retire_next();
   virtual void after_retire() = 0;
@@ -137,6 +155,8 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   std::chrono::steady_clock::time_point gap_mark_;
   HandoffOutcome outcome_;
   bool is_waited_ = false;
+  bool is_drain_skipped_ = false;        // --now, or a joining --now
+  std::unique_ptr<TurnWait> turn_wait_;  // while the drain waits for the turn to end
 
  private:
   // Marks the session retiring and persists it, then stops its agent.
@@ -146,6 +166,8 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   void on_agent_stopped(const std::string& id);
   void on_tree_retired(const std::string& id, RetiredTree out);
   void on_trash_deleted(const std::map<std::string, std::string>& errors);
+  void on_drained(WaitEnd end, ActivitySource source, Drained drained,
+                  const std::function<void(const Drained&)>& then);
 
   struct Unstopped {
     SessionState state = SessionState::kActive;

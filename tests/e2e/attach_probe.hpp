@@ -80,6 +80,13 @@ class AttachProbe {
   // Every data byte received, escapes included (the notice line is drawn with escapes).
   const std::string& raw() const { return raw_; }
   int exit_status() const { return exit_status_; }
+  // Keystrokes as `baton attach` sends them: one data frame.
+  bool type(const std::string& keys) {
+    const std::string frame =
+        runtime::protocol::encode_frame(runtime::protocol::FrameType::kData, keys);
+    return send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(frame.size());
+  }
 
  private:
   bool read_some(int timeout_ms) {

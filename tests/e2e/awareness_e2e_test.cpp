@@ -243,7 +243,8 @@ TEST_F(AwarenessE2E, APermissionModeIsOptInAndShownInStatus) {
   for (const auto& a : command_of_orchestrator())
     EXPECT_EQ(a.find("dangerously"), std::string::npos);
   use("claude-code", "permissions = \"accept-edits\"\n");
-  ASSERT_EQ(b({"replace", repo_}).status, 0);
+  // --now: the fake claude writes no handoff notes, which a drain would ask it for.
+  ASSERT_EQ(b({"replace", repo_, "--now"}).status, 0);
   EXPECT_EQ(status()["permissions"], "accept-edits");
   const auto argv = command_of_orchestrator();
   EXPECT_NE(std::find(argv.begin(), argv.end(), "acceptEdits"), argv.end());

@@ -54,6 +54,10 @@ std::vector<FaultCase> fault_cases() {
     if (point.starts_with(plugin::kRecoveryFaultPrefix)) {
       cases.push_back({name, "recovery", "fail"});
       cases.push_back({name, "recovery", "kill"});
+    } else if (point == "summarize.asked") {
+      // Only a running agent is asked for its notes; the handoff recovery resumes has none.
+      cases.push_back({name, "replace", "fail"});
+      cases.push_back({name, "replace", "kill"});
     } else {
       cases.push_back({name, "replace", "fail"});
       cases.push_back({name, "replace", "kill"});
@@ -76,6 +80,20 @@ class FaultPoints : public OrchestratorE2E, public ::testing::WithParamInterface
  protected:
   void SetUp() override {
     OrchestratorE2E::SetUp();
+    // A responsive agent (issue 17): it reports its turns through `baton signal` and writes
+    // the notes it is asked for, so every row runs through the drain and its summary.
+    agent("agent-ok",
+          "echo \"AGENT $0 session=$BATON_SESSION\"\nbaton signal idle >/dev/null\n"
+          "while read -r line; do\n"
+          "  note=$(printf '%s\\n' \"$line\" | sed -n 's/.*notes to \\([^ ]*\\) now.*/\\1/p')\n"
+          "  [ -n \"$note\" ] && baton signal working >/dev/null && echo notes > \"$note\" &&\n"
+          "    baton signal idle >/dev/null\n"
+          "done\n");
+    config(
+        "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+        "summarize_prompt = \"write your notes to {note_path} now\"\n"
+        "[agents.ok]\ncommand = [\"agent-ok\"]\n");
+    baton_ok({"allow", repo_});
     write(repo_ + "/.gitignore", std::string(kIgnoredFile) + "\n");
     git({"add", ".gitignore"});
     git({"commit", "-q", "-m", "ignore"});
@@ -85,6 +103,8 @@ class FaultPoints : public OrchestratorE2E, public ::testing::WithParamInterface
   // cannot hide in the next.
   void start_case() {
     eventually([&] { return status()["health"] == "ok"; }, 10000);
+    // Its turn reported ended, so the drain asks it for its notes.
+    eventually([&] { return status()["activity_source"] == "signal"; }, 10000);
     for (const auto& [file, content] : kWork) write(stable() + "/" + file, content);
     write(stable() + "/" + kIgnoredFile, kIgnoredWork);
   }
@@ -130,8 +150,9 @@ class FaultPoints : public OrchestratorE2E, public ::testing::WithParamInterface
   // on the branch again (the new one, or the previous one relaunched), health is not `ok` and
   // the error names the step. Empty when it shows that, else what it shows.
   std::string status_problem_after_fail(const std::string& point, long pid_before) {
-    static const std::set<std::string> kBeforeStop = {"preflight.done", "prepare.persisted",
-                                                      "prepare.done", "retire.persisted"};
+    static const std::set<std::string> kBeforeStop = {
+        "preflight.done", "prepare.persisted", "prepare.done",    "drain.started",
+        "drain.done",     "summarize.asked",   "retire.persisted"};
     const Json st = status();
     const Json& orch = st["orchestrator"];
     if (st["active_count"] != 1) return "active_count " + st["active_count"].dump();

@@ -54,7 +54,7 @@ class ExampleScriptsTest : public ::testing::Test {
   // A PATH holding only bin/ (for fakes) and the few tools the scripts use, so nothing the
   // machine happens to have (notify-send, kitten, tmux) takes part.
   std::string minimal_path() {
-    for (const char* tool : {"tr", "sed", "grep", "tail", "mktemp", "rm", "cat"}) {
+    for (const char* tool : {"tr", "sed", "grep", "tail", "mktemp", "rm", "cat", "sleep"}) {
       const fs::path link = dir_ / "bin" / tool;
       std::error_code ec;
       for (const char* d : {"/usr/bin/", "/bin/"}) {
@@ -139,12 +139,12 @@ TEST_F(ExampleScriptsTest, ReplaceOrchestratorReportsTheNewSessionAndSucceeds) {
   minimal_path();
   const fs::path fake = dir_ / "fake-baton";
   write_executable(fake, "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + quote((dir_ / "args").string()) +
-                             "\necho '[1/5] preflight' >&2\n"
+                             "\necho '[1/6] preflight' >&2\n"
                              "echo '{\"project\":\"shop\",\"session\":{\"id\":\"shop-5\","
                              "\"agent\":\"codex\"},\"retired\":[\"shop-4\"],\"gap_ms\":812}'\n");
   EXPECT_EQ(run_example("replace-orchestrator", "BATON_BIN=" + quote(fake.string()), "/srv/shop"),
             0);
-  EXPECT_EQ(read_file(dir_ / "args"), "replace\n--wait\n--json\n/srv/shop\n");
+  EXPECT_EQ(read_file(dir_ / "args"), "replace\n--wait\n--json\n--progress\n/srv/shop\n");
   EXPECT_EQ(read_file(dir_ / "err"), "baton: orchestrator replaced by shop-5 (gap 812 ms)\n");
 }
 
@@ -152,7 +152,7 @@ TEST_F(ExampleScriptsTest, ReplaceOrchestratorReportsTheErrorAndExitsWithBatonsS
   minimal_path();
   const fs::path fake = dir_ / "fake-baton";
   write_executable(fake,
-                   "#!/bin/sh\necho '[1/5] preflight' >&2\n"
+                   "#!/bin/sh\necho '[1/6] preflight' >&2\n"
                    "echo 'before_retire hook exited with status 3: tests failing' >&2\nexit 3\n");
   EXPECT_EQ(run_example("replace-orchestrator", "BATON_BIN=" + quote(fake.string()), ""), 3);
   EXPECT_EQ(read_file(dir_ / "err"),
