@@ -7,8 +7,10 @@
 #include <chrono>
 
 #include "git/branch.hpp"
+#include "git/repository.hpp"
 #include "git/worktree.hpp"
 #include "plugin/fault.hpp"
+#include "plugin/handoff_note.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
 #include "runtime/iso_time.hpp"
@@ -113,7 +115,7 @@ void Handoff::on_prepared(Expected<Notes> notes) {
 // holding it is a cycle, and that cycle kept every Handoff (and its copy of the `baton`
 // command's environment) alive for the daemon's lifetime.
 void Handoff::run_prepare_hook(std::size_t i) {
-  if (i == prepare_hooks_.size()) return retire();
+  if (i == prepare_hooks_.size()) return write_note();
   const std::string event = i < cfg_.post_create.size() ? "post_create" : "before_spawn";
   const auto h = hook_request(event, prepare_hooks_[i], new_id_, prepared_path_);
   auto self = this->self();
@@ -131,6 +133,74 @@ void Handoff::on_prepare_hook_failed(const std::string& message) {
         (void)discard_prepared(repo_path, project_dir, id);
       },
       [self, message] { self->fail(ErrorCode::kHookFailed, message); });
+}
+
+// The note is written before the first stop signal, outside the gap. Nothing to retire (the
+// first `up`), --fresh and a fallback (the previous agent resumes its own conversation) write
+// none. A note that cannot be written does not stop the handoff: the work moves on, the
+// outcome says why the new agent starts without one.
+void Handoff::write_note() {
+  if (to_retire_.empty() || req_.is_fresh || req_.is_fallback) return retire();
+  NoteInput in;
+  in.project = req_.project;
+  in.branch = cfg_.branch;
+  in.new_session = new_id_;
+  in.reason = req_.reason.empty() ? req_.trigger : req_.reason;
+  in.written_at = runtime::iso8601_now();
+  NoteFacts facts;
+  facts.repo_path = project()->path;
+  facts.branch = cfg_.branch;
+  // The agents' environment decides where claude and codex keep their conversations.
+  std::map<std::string, std::string> env = req_.env;
+  for (const auto& [k, v] : cfg_.env) env[k] = v;
+  const auto env_or = [&env](const std::string& key, const std::string& fallback) {
+    auto it = env.find(key);
+    return it == env.end() || it->second.empty() ? fallback : it->second;
+  };
+  facts.codex_home = env_or("CODEX_HOME", env_or("HOME", "") + "/.codex");
+  for (const auto& id : to_retire_) {
+    const SessionRecord* rec = orch_.session(id);
+    if (!rec) continue;
+    NoteAgent a;
+    a.session_id = id;
+    a.agent = rec->agent;
+    a.conversation_id = rec->conversation_id;
+    const auto spec = cfg_.agents.find(rec->agent);
+    const AgentKind kind = spec == cfg_.agents.end() ? AgentKind::kGeneric : spec->second.kind;
+    if (kind == AgentKind::kClaude && !a.conversation_id.empty())
+      a.transcript_path = claude_transcript_path(env, rec->worktree, a.conversation_id);
+    if (kind == AgentKind::kCodex && !a.conversation_id.empty())
+      facts.codex_threads[id] = a.conversation_id;
+    runtime::Session* live = orch_.daemon().find_session_exact(id);
+    a.is_running = live && live->is_running();
+    a.last_lines = trim_screen(a.is_running ? live->capture(true) : rec->last_lines);
+    in.old_agents.push_back(std::move(a));
+  }
+  if (const SessionRecord* cur = current_orchestrator(orch_.project_sessions(req_.project))) {
+    facts.since_session = cur->id;
+    facts.start_commit = cur->start_commit;
+  }
+  note_path_ = note_path(orch_.paths().home, req_.project, new_id_);
+  auto self = this->self();
+  run_off_loop<tl::expected<void, std::string>>(
+      orch_.loop(),
+      [in = std::move(in), facts = std::move(facts), path = note_path_]() mutable {
+        gather_note_facts(facts, in);
+        return plugin::write_note(path, in);
+      },
+      [self](tl::expected<void, std::string> written) { self->on_note_written(written); });
+}
+
+void Handoff::on_note_written(const tl::expected<void, std::string>& written) {
+  if (!written) {
+    outcome_.notes.push_back("no handoff note: " + written.error());
+    note_path_.clear();
+  }
+  // Persisted with each record's retiring transition.
+  for (const auto& id : to_retire_)
+    if (SessionRecord* rec = orch_.session(id); rec && !note_path_.empty())
+      rec->retired_note = note_path_;
+  retire();
 }
 
 // ---- 3. retire: every active, retiring or exited orchestrator, one at a time
@@ -188,7 +258,39 @@ void Handoff::on_adopted(Expected<Notes> notes) {
   if (!notes) return fail(notes.error());
   for (auto& n : *notes) outcome_.notes.push_back(n);
   if (faulted("adopt.done")) return;
-  launch();
+  after_adopt();
+}
+
+void Handoff::after_adopt() {
+  struct Appended {
+    std::string tip;
+    std::string note_error;
+  };
+  std::vector<NoteCarried> carried;
+  for (const auto& p : outcome_.preserved)
+    carried.push_back({p.value("session", ""), p.value("commit", ""), {}, 0, {}});
+  auto self = this->self();
+  run_off_loop<Appended>(
+      orch_.loop(),
+      [path = note_path_, repo_path = project()->path, branch = cfg_.branch,
+       carried = std::move(carried), notes = outcome_.notes,
+       is_reapplied = cfg_.carry_uncommitted]() mutable {
+        Appended out;
+        if (auto project = git::open_project(repo_path)) {
+          if (auto tip = git::branch_tip(project->repo.get(), branch)) out.tip = git::oid_hex(*tip);
+        }
+        if (!path.empty()) {
+          if (auto a = append_carried(path, repo_path, std::move(carried), notes, is_reapplied); !a)
+            out.note_error = a.error();
+        }
+        return out;
+      },
+      [self](Appended out) {
+        self->start_commit_ = out.tip;
+        if (!out.note_error.empty())
+          self->outcome_.notes.push_back("handoff note incomplete: " + out.note_error);
+        self->launch();
+      });
 }
 
 // ---- 5. launch: start the agent there, persist it active, verify, then delete the trash.
@@ -205,6 +307,11 @@ void Handoff::launch() {
   rec.created_at = runtime::iso8601_now();
   rec.updated_at = rec.created_at;
   rec.restore_marker = true;
+  rec.start_commit = start_commit_;
+  if (!note_path_.empty()) {
+    rec.handoff_note = note_path_;
+    rec.handoff_reason = req_.reason.empty() ? req_.trigger : req_.reason;
+  }
   // The previous agent after a failed launch comes back with its resume command. The files
   // the agent reads are written off the loop; the gap's spawn step includes them.
   gap_enter(GapStep::kSpawn);

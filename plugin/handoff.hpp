@@ -35,12 +35,19 @@ class Handoff : public Retirement, public LaunchWatch {
   // Runs post_create then before_spawn, from the i-th on, then retires.
   void run_prepare_hook(std::size_t i);
   void on_prepare_hook_failed(const std::string& message);
+  // The handoff note (handoff_note.hpp), written off the loop before the stop: what the old
+  // agent wrote there first, then baton's part. Then retire.
+  void write_note();
+  void on_note_written(const tl::expected<void, std::string>& written);
   // 3. retire, then the branch-free check
   void retire();
   void after_retire() override;
   // 4. adopt
   void adopt();
   void on_adopted(Expected<std::vector<std::string>> notes);
+  // Off the loop: the preserved and re-applied paths appended to the note, and the branch tip
+  // the new agent starts at (its start_commit). Then launch.
+  void after_adopt();
   // 5. launch, ending in verify
   void launch();
   // The rest of launch, on the loop once the agent was spawned (or could not be).
@@ -72,6 +79,8 @@ class Handoff : public Retirement, public LaunchWatch {
   std::string temp_branch_;
   std::vector<CommandSpec> prepare_hooks_;  // post_create, then before_spawn
   bool has_fallen_back_ = false;
+  std::string note_path_;                       // "" when no note was written
+  std::string start_commit_;                    // the canonical branch's tip after adopt
   runtime::Owned<runtime::Timer> grace_timer_;  // owned until end_launch_grace
   runtime::Session::ExitListener grace_listener_ = 0;
 };

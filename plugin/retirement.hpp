@@ -30,6 +30,7 @@ struct HandoffRequest {
   bool is_now = false;                     // --now: no drain, no summary
   bool is_fresh = false;                   // --fresh: the new agent gets neither note nor prompt
   std::string reason;                      // --reason, for the handoff note
+  std::string trigger = "replace";  // the note's reason without --reason: replace | up | recovery
 };
 
 // The steps of the no-orchestrator gap (DESIGN.md §5), in the order they first run. Every
