@@ -196,10 +196,6 @@ void Handoff::on_note_written(const tl::expected<void, std::string>& written) {
     outcome_.notes.push_back("no handoff note: " + written.error());
     note_path_.clear();
   }
-  // Persisted with each record's retiring transition.
-  for (const auto& id : to_retire_)
-    if (SessionRecord* rec = orch_.session(id); rec && !note_path_.empty())
-      rec->retired_note = note_path_;
   retire();
 }
 
@@ -214,6 +210,12 @@ void Handoff::retire() {
 }
 
 void Handoff::after_retire() {
+  // Named only once retired: a handoff that fails before the stop leaves no record naming a
+  // note nobody reads. Persisted with adopt's first transition.
+  if (!note_path_.empty()) {
+    for (const auto& id : outcome_.retired)
+      if (SessionRecord* rec = orch_.session(id)) rec->retired_note = note_path_;
+  }
   auto self = this->self();
   run_off_loop<Expected<void>>(
       orch_.loop(),
