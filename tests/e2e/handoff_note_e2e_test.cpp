@@ -141,6 +141,26 @@ TEST_F(HandoffNoteE2E, NotesListsThemNewestFirstAndShowsOneBySessionId) {
   EXPECT_EQ(missing.err, "baton: no session 'shop-9' in shop (baton notes shop)\n");
 }
 
+TEST_F(HandoffNoteE2E, ANoteThatCannotBeWrittenDoesNotStopTheHandoff) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  auto none = b({"notes", repo_, "shop-1"});
+  EXPECT_EQ(none.status, 1);
+  EXPECT_EQ(none.err, "baton: session 'shop-1' has no handoff note (baton notes shop)\n");
+  // A file where the notes directory would go.
+  write(home_ + "/notes", "in the way\n");
+  write(stable() + "/wip.txt", "half done\n");
+  auto r = b({"replace", repo_, "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Json j = Json::parse(r.out);
+  EXPECT_EQ(j["session"]["id"], "shop-2");
+  EXPECT_TRUE(has(j["notes"].dump(), "no handoff note: ")) << j.dump();
+  EXPECT_TRUE(has(j["notes"].dump(), "/notes/shop/shop-2.md")) << j.dump();
+  EXPECT_EQ(started_with("note", "shop-2"), "");
+  EXPECT_EQ(started_with("args", "shop-2"), "\n") << "no arguments";
+  EXPECT_EQ(read_file(stable() + "/wip.txt"), "half done\n");
+  EXPECT_EQ(convergence_problem(repo_, "shop"), "");
+}
+
 TEST_F(HandoffNoteE2E, ARepositorysHandoffPromptWaitsForAllow) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   config(
