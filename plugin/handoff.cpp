@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include "git/branch.hpp"
 #include "git/repository.hpp"
@@ -519,6 +520,18 @@ bool Handoff::repair_after_stop(ErrorCode code, const std::string& message) {
     p->is_stuck = !is_running;
   }
   return false;
+}
+
+void Handoff::undo_before_stop() {
+  if (note_path_.empty()) return;
+  run_off_loop(
+      orch_.loop(),
+      [path = note_path_] {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);
+      },
+      [] {});
+  note_path_.clear();
 }
 
 bool Handoff::has_running_orchestrator() {

@@ -66,6 +66,8 @@ class Handoff : public Retirement, public LaunchWatch {
   void fall_back(const std::string& why, const std::function<void(const std::string&)>& then);
   // One after the stop must not leave the project without an orchestrator.
   bool repair_after_stop(ErrorCode code, const std::string& message) override;
+  // The note of a handoff that stopped nothing is for no one: deleted off the loop.
+  void undo_before_stop() override;
   bool has_running_orchestrator();
   // The step a failure happened in, for the error `status` shows.
   std::string failed_step(ErrorCode code) const;
