@@ -261,39 +261,7 @@ void Handoff::on_adopted(Expected<Notes> notes) {
   if (!notes) return fail(notes.error());
   for (auto& n : *notes) outcome_.notes.push_back(n);
   if (faulted("adopt.done")) return;
-  after_adopt();
-}
-
-void Handoff::after_adopt() {
-  struct Appended {
-    std::string tip;
-    std::string note_error;
-  };
-  std::vector<NoteCarried> carried;
-  for (const auto& p : outcome_.preserved)
-    carried.push_back({p.value("session", ""), p.value("commit", ""), {}, 0, {}});
-  auto self = this->self();
-  run_off_loop<Appended>(
-      orch_.loop(),
-      [path = note_path_, repo_path = project()->path, branch = cfg_.branch,
-       carried = std::move(carried), notes = outcome_.notes,
-       is_reapplied = cfg_.carry_uncommitted]() mutable {
-        Appended out;
-        if (auto project = git::open_project(repo_path)) {
-          if (auto tip = git::branch_tip(project->repo.get(), branch)) out.tip = git::oid_hex(*tip);
-        }
-        if (!path.empty()) {
-          if (auto a = append_carried(path, repo_path, std::move(carried), notes, is_reapplied); !a)
-            out.note_error = a.error();
-        }
-        return out;
-      },
-      [self](Appended out) {
-        self->start_commit_ = out.tip;
-        if (!out.note_error.empty())
-          self->outcome_.notes.push_back("handoff note incomplete: " + out.note_error);
-        self->launch();
-      });
+  launch();
 }
 
 // ---- 5. launch: start the agent there, persist it active, verify, then delete the trash.
@@ -310,7 +278,6 @@ void Handoff::launch() {
   rec.created_at = runtime::iso8601_now();
   rec.updated_at = rec.created_at;
   rec.restore_marker = true;
-  rec.start_commit = start_commit_;
   if (!note_path_.empty()) {
     rec.handoff_note = note_path_;
     rec.handoff_reason = req_.reason.empty() ? req_.trigger : req_.reason;
@@ -387,7 +354,43 @@ void Handoff::on_verified(Expected<void> verified) {
   outcome_.session = new_id_;
   if (const SessionRecord* rec = orch_.session(new_id_))
     orch_.run_session_hook("after_spawn", *rec);
-  put_away_trash(TrashMode::kDelete);
+  finish_note();
+}
+
+// After the exec, outside the gap (its steps and targets stay as they were): off the loop the
+// preserved paths are appended to the note — atomically, so the new agent reads it with or
+// without them, never half — and the branch tip the new agent started at is read for its
+// start_commit. Then the trash.
+void Handoff::finish_note() {
+  struct Finished {
+    std::string tip;
+    std::string note_error;
+  };
+  std::vector<NoteCarried> carried;
+  for (const auto& p : outcome_.preserved)
+    carried.push_back({p.value("session", ""), p.value("commit", ""), {}, 0, {}});
+  auto self = this->self();
+  run_off_loop<Finished>(
+      orch_.loop(),
+      [path = note_path_, repo_path = project()->path, branch = cfg_.branch,
+       carried = std::move(carried), notes = outcome_.notes,
+       is_reapplied = cfg_.carry_uncommitted]() mutable {
+        Finished out;
+        if (auto project = git::open_project(repo_path)) {
+          if (auto tip = git::branch_tip(project->repo.get(), branch)) out.tip = git::oid_hex(*tip);
+        }
+        if (!path.empty()) {
+          if (auto a = append_carried(path, repo_path, std::move(carried), notes, is_reapplied); !a)
+            out.note_error = a.error();
+        }
+        return out;
+      },
+      [self](const Finished& out) {
+        if (SessionRecord* rec = self->orch_.session(self->new_id_)) rec->start_commit = out.tip;
+        if (!out.note_error.empty())
+          self->outcome_.notes.push_back("handoff note incomplete: " + out.note_error);
+        self->put_away_trash(TrashMode::kDelete);
+      });
 }
 
 // ---- after the launch: its grace, and the fallback to the previous agent

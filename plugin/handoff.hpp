@@ -45,15 +45,15 @@ class Handoff : public Retirement, public LaunchWatch {
   // 4. adopt
   void adopt();
   void on_adopted(Expected<std::vector<std::string>> notes);
-  // Off the loop: the preserved and re-applied paths appended to the note, and the branch tip
-  // the new agent starts at (its start_commit). Then launch.
-  void after_adopt();
   // 5. launch, ending in verify
   void launch();
   // The rest of launch, on the loop once the agent was spawned (or could not be).
   void launched(SessionRecord rec, tl::expected<void, std::string> started);
   void verify();
   void on_verified(Expected<void> verified);
+  // Off the loop, after the exec: the preserved and re-applied paths appended to the note, and
+  // the branch tip the new agent started at (its start_commit). Then the trash.
+  void finish_note();
   // After succeed(): the launch grace.
   void after_success() override;
   void watch_launch_grace();
@@ -82,7 +82,6 @@ class Handoff : public Retirement, public LaunchWatch {
   std::vector<CommandSpec> prepare_hooks_;  // post_create, then before_spawn
   bool has_fallen_back_ = false;
   std::string note_path_;                       // "" when no note was written
-  std::string start_commit_;                    // the canonical branch's tip after adopt
   runtime::Owned<runtime::Timer> grace_timer_;  // owned until end_launch_grace
   runtime::Session::ExitListener grace_listener_ = 0;
 };
