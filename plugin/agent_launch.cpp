@@ -79,6 +79,30 @@ tl::expected<void, std::string> trust_worktree_for_claude(
   return {};
 }
 
+// execve refuses a single argument of MAX_ARG_STRLEN (32 pages) bytes or more, its NUL
+// included (DESIGN.md §9 traps).
+constexpr std::size_t kMaxArgBytes = 128 * 1024;
+
+std::string substitute_note_path(std::string text, const std::string& note) {
+  static constexpr std::string_view kPlaceholder = "{note_path}";
+  for (auto pos = text.find(kPlaceholder); pos != std::string::npos;
+       pos = text.find(kPlaceholder, pos + note.size()))
+    text.replace(pos, kPlaceholder.size(), note);
+  return text;
+}
+
+// The initial prompt of a fresh start: `prompt`, then, when a handoff note waits, the handoff
+// prompt naming it. A relaunch resumes its conversation and gets none.
+std::string initial_prompt(const AgentSpec& agent, const ProjectConfig& cfg,
+                           const SessionRecord& rec, bool resume) {
+  if (resume || !agent.takes_prompt) return {};
+  std::string prompt = cfg.prompt;
+  if (!rec.handoff_note.empty() && !cfg.handoff_prompt.empty())
+    prompt +=
+        (prompt.empty() ? "" : "\n\n") + substitute_note_path(cfg.handoff_prompt, rec.handoff_note);
+  return prompt;
+}
+
 }  // namespace
 
 std::string own_bin_dir() {
@@ -232,7 +256,15 @@ tl::expected<LaunchPlan, std::string> plan_launch(const AgentSpec& agent, const 
   auto append = [](std::vector<std::string>& to, const std::vector<std::string>& what) {
     to.insert(to.end(), what.begin(), what.end());
   };
-  const bool with_prompt = !resume && !cfg.prompt.empty();
+  std::string prompt = initial_prompt(agent, cfg, rec, resume);
+  if (prompt.size() + 1 > kMaxArgBytes) {
+    const std::string file = ctx.agent_dir + "/initial-prompt.md";
+    plan.files.push_back({file, prompt});
+    prompt = "Your initial prompt is too long for a command line: read it in " + file +
+             " and follow it.";
+  }
+  const bool with_prompt = !prompt.empty();
+  if (!rec.handoff_note.empty()) plan.env.push_back("BATON_HANDOFF_NOTE=" + rec.handoff_note);
 
   switch (agent.kind) {
     case AgentKind::kCodex: {
@@ -252,7 +284,8 @@ tl::expected<LaunchPlan, std::string> plan_launch(const AgentSpec& agent, const 
       append(argv, permission);
       if (plan.resume_mode == "id") argv.push_back(plan.conversation_id);
       if (plan.resume_mode == "last") argv.push_back("--last");
-      if (with_prompt) argv.push_back(cfg.prompt);
+      // After `--`: a prompt that starts with '-' is no option.
+      if (with_prompt) argv.insert(argv.end(), {"--", prompt});
       plan.argv = std::move(argv);
       break;
     }
@@ -281,7 +314,8 @@ tl::expected<LaunchPlan, std::string> plan_launch(const AgentSpec& agent, const 
       plan.conversation_id = id;
       argv.insert(argv.end(), {"--settings", settings});
       append(argv, permission);
-      if (with_prompt) argv.push_back(cfg.prompt);
+      // Positional, after `--`: claude's -p would be print mode.
+      if (with_prompt) argv.insert(argv.end(), {"--", prompt});
       plan.argv = std::move(argv);
       plan.env.push_back("DISABLE_AUTOUPDATER=1");
       break;
@@ -292,7 +326,7 @@ tl::expected<LaunchPlan, std::string> plan_launch(const AgentSpec& agent, const 
       append(argv, permission);
       if (with_prompt) {
         if (!agent.prompt_arg.empty()) argv.push_back(agent.prompt_arg);
-        argv.push_back(cfg.prompt);
+        argv.push_back(prompt);
       }
       plan.argv = std::move(argv);
       plan.resume_mode = resume ? "last" : "new";

@@ -9,7 +9,10 @@
 //           --settings; `--session-id <uuid>` on the first start, `--resume <uuid>` once
 //           the conversation exists, else `--continue`; no auto-updater;
 //   generic the configured command / resume argv.
-// Every kind: the initial prompt on a fresh start, the permission mode's arguments.
+// Every kind: the permission mode's arguments; on a fresh start the initial prompt — `prompt`,
+// then after a handoff `handoff_prompt` naming the note (codex and claude: positional after
+// `--`; generic: last, after `prompt_arg`; the shell preset: none; over 128 KiB: through a
+// file under agent_dir); BATON_HANDOFF_NOTE on every launch of a session that has a note.
 #pragma once
 
 #include <functional>

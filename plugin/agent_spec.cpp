@@ -62,6 +62,7 @@ std::map<std::string, AgentSpec> agent_presets() {
   shell.command = {"$SHELL", "-l"};
   shell.resume = {"$SHELL", "-l"};
   shell.is_preset = true;
+  shell.takes_prompt = false;
   presets["shell"] = shell;
   return presets;
 }

@@ -29,7 +29,8 @@ struct AgentSpec {
   std::vector<std::string> resume;         // argv used when relaunching; may be empty
   std::map<std::string, std::string> env;  // added to the project env for this agent
   std::string prompt_arg;                  // e.g. "--prompt"; empty: prompt is the last arg
-  bool is_preset = false;                  // built in and not overridden by the repo
+  bool takes_prompt = true;  // false for the shell preset: a shell would run it as a script
+  bool is_preset = false;    // built in and not overridden by the repo
   AgentKind kind = AgentKind::kGeneric;
   // Extra arguments per permission mode other than "default" ("accept-edits", "bypass").
   std::map<std::string, std::vector<std::string>> permission_args;

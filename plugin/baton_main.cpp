@@ -108,6 +108,11 @@ int main(int argc, char** argv) try {
   preserved->add_option("args", preserved_args, "[TARGET] ls | show ID | apply ID | drop ID")
       ->required();
 
+  auto* notes = app.add_subcommand("notes", "List a project's handoff notes, or show one");
+  std::vector<std::string> notes_args;
+  notes->add_option("args", notes_args, "[TARGET] [ID]")->expected(0, 2);
+  notes->add_flag("--json", as_json, "Print JSON");
+
   auto* signal = app.add_subcommand(
       "signal", "Say what the agent in this session is doing (run by the agent or its hooks)");
   std::string signal_state;
@@ -157,6 +162,7 @@ int main(int argc, char** argv) try {
   if (app.got_subcommand(ls)) return cmd_ls(as_json);
   if (app.got_subcommand(allow_cmd)) return cmd_allow(target);
   if (app.got_subcommand(preserved)) return cmd_preserved(preserved_args, as_json);
+  if (app.got_subcommand(notes)) return cmd_notes(notes_args, as_json);
   if (debug->got_subcommand(debug_faults)) return cmd_fault_points();
   if (debug->got_subcommand(debug_waits)) return cmd_debug_waits();
   if (config->got_subcommand(config_check)) return cmd_config_check(target);

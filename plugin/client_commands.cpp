@@ -456,6 +456,35 @@ int cmd_preserved(const std::vector<std::string>& args, bool as_json) {
   return 0;
 }
 
+int cmd_notes(const std::vector<std::string>& args, bool as_json) {
+  const std::string target = args.empty() ? "" : args[0];
+  const std::string id = args.size() > 1 ? args[1] : "";
+  auto r = request("notes", Json{{"target", absolute_target(target)}, {"id", id}});
+  if (!r) return fail(r.error());
+  if (as_json) {
+    std::cout << r->dump() << "\n";
+    return 0;
+  }
+  if (r->contains("text")) {
+    std::cout << (*r)["text"].get<std::string>();
+    return 0;
+  }
+  auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : std::string("-"); };
+  std::cout << pad("SESSION", 14) << pad("RETIRED", 20) << pad("AT", 26) << pad("REASON", 24)
+            << "PATH\n";
+  for (const auto& n : (*r)["notes"]) {
+    std::string retired;
+    for (const auto& id : n["retired"]) retired += (retired.empty() ? "" : ",") + text(id);
+    // The note and --json have the whole reason; the table keeps its columns.
+    std::string reason = text(n["reason"]);
+    if (reason.empty()) reason = "-";
+    if (reason.size() > 22) reason = reason.substr(0, 21) + "~";
+    std::cout << pad(text(n["session"]), 14) << pad(retired.empty() ? "-" : retired, 20)
+              << pad(text(n["at"]), 26) << pad(reason, 24) << text(n["path"]) << "\n";
+  }
+  return 0;
+}
+
 int cmd_config_check(const std::string& target) {
   auto r =
       request("config_check", Json{{"path", absolute_target(target)}, {"env", environment_json()}});

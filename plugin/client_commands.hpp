@@ -43,6 +43,9 @@ int cmd_status(const std::string& target, bool as_json, bool tmux);
 int cmd_ls(bool as_json);
 int cmd_allow(const std::string& target);
 int cmd_preserved(const std::vector<std::string>& args, bool as_json);
+// `notes [TARGET] [ID]`: the project's handoff notes, newest first; with ID (or a session id
+// alone) the text of that session's note.
+int cmd_notes(const std::vector<std::string>& args, bool as_json);
 int cmd_signal(const std::string& state, std::string session, const std::vector<std::string>& hook);
 int cmd_config_check(const std::string& target);
 int cmd_fault_points();

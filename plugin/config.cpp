@@ -175,6 +175,11 @@ Status Loader::apply_orchestrator(const SourceFile& f, const toml::table& t) {
       if (!value) return tl::unexpected(value.error());
       cfg_.prompt = *value;
       needs_trust(f, "[orchestrator] prompt");
+    } else if (name == "handoff_prompt") {
+      auto value = read_string(f, node, "[orchestrator] handoff_prompt");
+      if (!value) return tl::unexpected(value.error());
+      cfg_.handoff_prompt = *value;
+      needs_trust(f, "[orchestrator] handoff_prompt");
     } else if (name == "carry_uncommitted") {
       auto* value = node.as_boolean();
       if (!value)

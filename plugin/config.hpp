@@ -32,6 +32,9 @@ struct HookSet {
   int timeout_ms = 30000;  // "30s", "500ms", "2m"
 };
 
+inline constexpr const char* kDefaultHandoffPrompt =
+    "Read the handoff note at {note_path} and continue the work.";
+
 struct ProjectConfig {
   // [project]
   std::string name;            // project id; default: repo directory name (slugged)
@@ -44,6 +47,9 @@ struct ProjectConfig {
   std::string branch_template;  // default "baton/{prefix}-orchestrator"
   std::string branch;           // template with {prefix} (and {project}) substituted, validated
   std::string prompt;
+  // The new agent's initial prompt after a handoff that wrote a note ({note_path} is the
+  // note's absolute path); "" gives none. Added after `prompt`.
+  std::string handoff_prompt = kDefaultHandoffPrompt;
   bool carry_uncommitted = true;
   std::string permissions = "default";  // one of kPermissionModes
   int launch_grace_ms = 5000;           // [orchestrator] launch_grace = "5s"

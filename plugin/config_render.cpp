@@ -63,6 +63,7 @@ std::string render_effective(const ProjectConfig& cfg) {
   out += fmt::format("branch = {}  # from {}\n", toml_quote(cfg.branch),
                      toml_quote(cfg.branch_template));
   if (!cfg.prompt.empty()) out += fmt::format("prompt = {}\n", toml_quote(cfg.prompt));
+  out += fmt::format("handoff_prompt = {}\n", toml_quote(cfg.handoff_prompt));
   out += fmt::format("carry_uncommitted = {}\n", cfg.carry_uncommitted);
   out += fmt::format("launch_grace = {}\n", toml_quote(render_duration(cfg.launch_grace_ms)));
   out += fmt::format("permissions = {}\n", toml_quote(cfg.permissions));

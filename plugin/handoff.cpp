@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "git/branch.hpp"
+#include "git/repository.hpp"
 #include "git/worktree.hpp"
 #include "plugin/fault.hpp"
 #include "plugin/handoff_note.hpp"
@@ -252,8 +253,67 @@ void Handoff::on_summarized(WaitEnd end, const std::string& agent) {
   write_note();
 }
 
-// The handoff note's mechanical part is written here, before the stop; then retire.
+// The note is written before the first stop signal, outside the gap. Nothing to retire (the
+// first `up`), --fresh and a fallback (the previous agent resumes its own conversation) write
+// none. A note that cannot be written does not stop the handoff: the work moves on, the
+// outcome says why the new agent starts without one.
 void Handoff::write_note() {
+  if (to_retire_.empty() || req_.is_fresh || req_.is_fallback) return retire();
+  NoteInput in;
+  in.project = req_.project;
+  in.branch = cfg_.branch;
+  in.new_session = new_id_;
+  in.reason = req_.reason.empty() ? req_.trigger : req_.reason;
+  in.written_at = runtime::iso8601_now();
+  NoteFacts facts;
+  facts.repo_path = project()->path;
+  facts.branch = cfg_.branch;
+  // The agents' environment decides where claude and codex keep their conversations.
+  std::map<std::string, std::string> env = req_.env;
+  for (const auto& [k, v] : cfg_.env) env[k] = v;
+  const auto env_or = [&env](const std::string& key, const std::string& fallback) {
+    auto it = env.find(key);
+    return it == env.end() || it->second.empty() ? fallback : it->second;
+  };
+  facts.codex_home = env_or("CODEX_HOME", env_or("HOME", "") + "/.codex");
+  for (const auto& id : to_retire_) {
+    const SessionRecord* rec = orch_.session(id);
+    if (!rec) continue;
+    NoteAgent a;
+    a.session_id = id;
+    a.agent = rec->agent;
+    a.conversation_id = rec->conversation_id;
+    const auto spec = cfg_.agents.find(rec->agent);
+    const AgentKind kind = spec == cfg_.agents.end() ? AgentKind::kGeneric : spec->second.kind;
+    if (kind == AgentKind::kClaude && !a.conversation_id.empty())
+      a.transcript_path = claude_transcript_path(env, rec->worktree, a.conversation_id);
+    if (kind == AgentKind::kCodex && !a.conversation_id.empty())
+      facts.codex_threads[id] = a.conversation_id;
+    runtime::Session* live = orch_.daemon().find_session_exact(id);
+    a.is_running = live && live->is_running();
+    a.last_lines = trim_screen(a.is_running ? live->capture(true) : rec->last_lines);
+    in.old_agents.push_back(std::move(a));
+  }
+  if (const SessionRecord* cur = current_orchestrator(orch_.project_sessions(req_.project))) {
+    facts.since_session = cur->id;
+    facts.start_commit = cur->start_commit;
+  }
+  note_path_ = note_path(orch_.paths().home, req_.project, new_id_);
+  auto self = this->self();
+  run_off_loop<tl::expected<void, std::string>>(
+      orch_.loop(),
+      [in = std::move(in), facts = std::move(facts), path = note_path_]() mutable {
+        gather_note_facts(facts, in);
+        return plugin::write_note(path, in);
+      },
+      [self](tl::expected<void, std::string> written) { self->on_note_written(written); });
+}
+
+void Handoff::on_note_written(const tl::expected<void, std::string>& written) {
+  if (!written) {
+    outcome_.notes.push_back("no handoff note: " + written.error());
+    note_path_.clear();
+  }
   retire();
 }
 
@@ -268,6 +328,12 @@ void Handoff::retire() {
 }
 
 void Handoff::after_retire() {
+  // Named only once retired: a handoff that fails before the stop leaves no record naming a
+  // note nobody reads. Persisted with adopt's first transition.
+  if (!note_path_.empty()) {
+    for (const auto& id : outcome_.retired)
+      if (SessionRecord* rec = orch_.session(id)) rec->retired_note = note_path_;
+  }
   auto self = this->self();
   run_off_loop<Expected<void>>(
       orch_.loop(),
@@ -329,6 +395,10 @@ void Handoff::launch() {
   rec.created_at = runtime::iso8601_now();
   rec.updated_at = rec.created_at;
   rec.restore_marker = true;
+  if (!note_path_.empty()) {
+    rec.handoff_note = note_path_;
+    rec.handoff_reason = req_.reason.empty() ? req_.trigger : req_.reason;
+  }
   // The previous agent after a failed launch comes back with its resume command. The files
   // the agent reads are written off the loop; the gap's spawn step includes them.
   gap_enter(GapStep::kSpawn);
@@ -401,7 +471,43 @@ void Handoff::on_verified(Expected<void> verified) {
   outcome_.session = new_id_;
   if (const SessionRecord* rec = orch_.session(new_id_))
     orch_.run_session_hook("after_spawn", *rec);
-  put_away_trash(TrashMode::kDelete);
+  finish_note();
+}
+
+// After the exec, outside the gap (its steps and targets stay as they were): off the loop the
+// preserved paths are appended to the note — atomically, so the new agent reads it with or
+// without them, never half — and the branch tip the new agent started at is read for its
+// start_commit. Then the trash.
+void Handoff::finish_note() {
+  struct Finished {
+    std::string tip;
+    std::string note_error;
+  };
+  std::vector<NoteCarried> carried;
+  for (const auto& p : outcome_.preserved)
+    carried.push_back({p.value("session", ""), p.value("commit", ""), {}, 0, {}});
+  auto self = this->self();
+  run_off_loop<Finished>(
+      orch_.loop(),
+      [path = note_path_, repo_path = project()->path, branch = cfg_.branch,
+       carried = std::move(carried), notes = outcome_.notes,
+       is_reapplied = cfg_.carry_uncommitted]() mutable {
+        Finished out;
+        if (auto project = git::open_project(repo_path)) {
+          if (auto tip = git::branch_tip(project->repo.get(), branch)) out.tip = git::oid_hex(*tip);
+        }
+        if (!path.empty()) {
+          if (auto a = append_carried(path, repo_path, std::move(carried), notes, is_reapplied); !a)
+            out.note_error = a.error();
+        }
+        return out;
+      },
+      [self](const Finished& out) {
+        if (SessionRecord* rec = self->orch_.session(self->new_id_)) rec->start_commit = out.tip;
+        if (!out.note_error.empty())
+          self->outcome_.notes.push_back("handoff note incomplete: " + out.note_error);
+        self->put_away_trash(TrashMode::kDelete);
+      });
 }
 
 // ---- after the launch: its grace, and the fallback to the previous agent
@@ -534,6 +640,18 @@ bool Handoff::repair_after_stop(ErrorCode code, const std::string& message) {
     p->is_stuck = !is_running;
   }
   return false;
+}
+
+void Handoff::undo_before_stop() {
+  if (note_path_.empty()) return;
+  run_off_loop(
+      orch_.loop(),
+      [path = note_path_] {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);
+      },
+      [] {});
+  note_path_.clear();
 }
 
 bool Handoff::has_running_orchestrator() {

@@ -43,8 +43,10 @@ class Handoff : public Retirement, public LaunchWatch {
   void summarize(const Drained& drained);
   void ask_for_notes(const Drained& drained, const std::string& path, const std::string& text);
   void on_summarized(WaitEnd end, const std::string& agent);
-  // The note's mechanical part (the handoff note's own step), then retire.
+  // The handoff note (handoff_note.hpp), written off the loop before the stop: what the old
+  // agent wrote there first, then baton's part. Then retire.
   void write_note();
+  void on_note_written(const tl::expected<void, std::string>& written);
   // 4. retire, then the branch-free check
   void retire();
   void after_retire() override;
@@ -57,6 +59,9 @@ class Handoff : public Retirement, public LaunchWatch {
   void launched(SessionRecord rec, tl::expected<void, std::string> started);
   void verify();
   void on_verified(Expected<void> verified);
+  // Off the loop, after the exec: the preserved and re-applied paths appended to the note, and
+  // the branch tip the new agent started at (its start_commit). Then the trash.
+  void finish_note();
   // After succeed(): the launch grace.
   void after_success() override;
   void watch_launch_grace();
@@ -69,6 +74,8 @@ class Handoff : public Retirement, public LaunchWatch {
   void fall_back(const std::string& why, const std::function<void(const std::string&)>& then);
   // One after the stop must not leave the project without an orchestrator.
   bool repair_after_stop(ErrorCode code, const std::string& message) override;
+  // The note of a handoff that stopped nothing is for no one: deleted off the loop.
+  void undo_before_stop() override;
   bool has_running_orchestrator();
   // The step a failure happened in, for the error `status` shows.
   std::string failed_step(ErrorCode code) const;
@@ -82,6 +89,7 @@ class Handoff : public Retirement, public LaunchWatch {
   std::string temp_branch_;
   std::vector<CommandSpec> prepare_hooks_;  // post_create, then before_spawn
   bool has_fallen_back_ = false;
+  std::string note_path_;                       // "" when no note was written
   runtime::Owned<runtime::Timer> grace_timer_;  // owned until end_launch_grace
   runtime::Session::ExitListener grace_listener_ = 0;
   std::unique_ptr<MessageTyping> typing_;  // while the summary's request is typed

@@ -295,6 +295,21 @@ void Orchestrator::settle_followers(const std::string& project, const std::strin
     daemon_.release_followers(follow_key(project));
 }
 
+void Orchestrator::forget_old_retired(const std::string& project) {
+  auto notes = registry_.forget_old_retired(project);
+  if (notes.empty()) return;
+  run_off_loop(
+      loop(),
+      [notes = std::move(notes)] {
+        for (const auto& path : notes) {
+          std::error_code ec;
+          if (!std::filesystem::remove(path, ec) && ec)
+            spdlog::warn("cannot delete handoff note {}: {}", path, ec.message());
+        }
+      },
+      [] {});
+}
+
 void Orchestrator::run_session_hook(const std::string& event, const SessionRecord& rec) {
   ProjectState* p = find_project(rec.project);
   if (!p || !p->config) return;

@@ -61,7 +61,9 @@ class Orchestrator final : private RecoveryHost {
     return registry_.sessions_of(project);
   }
   SessionRecord* session(const std::string& id) { return registry_.session(id); }
-  void forget_old_retired(const std::string& project) { registry_.forget_old_retired(project); }
+  // Drops the oldest retired records (ProjectRegistry::forget_old_retired) and deletes, off
+  // the loop, the handoff notes no kept record names.
+  void forget_old_retired(const std::string& project);
 
   // Reloads the project's config off the loop with the environment `env` (the one of the
   // `baton` command); keeps the last good one when the new one fails. Content nobody allowed

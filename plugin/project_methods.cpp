@@ -118,6 +118,7 @@ void up(Orchestrator& orch, const RequestPtr& req) {
       if (current && orch.daemon().find_session_exact(current->id) && !p->handoff)
         return answer_running(orch, req, *p);
       HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
+      h.trigger = "up";
       run_handoff(orch, req, *p, std::make_shared<Handoff>(orch, std::move(h)),
                   bool_param(req, "wait"));
     });
@@ -189,7 +190,9 @@ void ls(Orchestrator& orch, const RequestPtr& req) {
 void start_recovery_handoff(Orchestrator& orch, ProjectState& p, const std::string& agent,
                             const std::map<std::string, std::string>& env) {
   const std::string project = p.id;
-  auto h = std::make_shared<Handoff>(orch, HandoffRequest{project, agent, env});
+  HandoffRequest hreq{project, agent, env};
+  hreq.trigger = "recovery";
+  auto h = std::make_shared<Handoff>(orch, std::move(hreq));
   p.handoff = h;
   h->join(
       nullptr,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -103,16 +104,27 @@ SessionRecord* ProjectRegistry::session(const std::string& id) {
   return it == store_.sessions.end() ? nullptr : &it->second;
 }
 
-void ProjectRegistry::forget_old_retired(const std::string& project) {
+std::vector<std::string> ProjectRegistry::forget_old_retired(const std::string& project) {
   std::vector<const SessionRecord*> retired;
   for (const auto* s : sessions_of(project))
     if (s->state == SessionState::kRetired) retired.push_back(s);
-  if (retired.size() <= kRetiredKept) return;
+  if (retired.size() <= kRetiredKept) return {};
   std::sort(retired.begin(), retired.end(),
             [](const SessionRecord* a, const SessionRecord* b) { return is_newer(*a, *b); });
   std::vector<std::string> ids;
-  for (std::size_t i = kRetiredKept; i < retired.size(); ++i) ids.push_back(retired[i]->id);
+  std::set<std::string> notes;
+  for (std::size_t i = kRetiredKept; i < retired.size(); ++i) {
+    ids.push_back(retired[i]->id);
+    for (const std::string* n : {&retired[i]->handoff_note, &retired[i]->retired_note})
+      if (!n->empty()) notes.insert(*n);
+  }
   for (const auto& id : ids) store_.sessions.erase(id);
+  // A note the successor still starts with stays until that record goes too.
+  for (const auto& [id, s] : store_.sessions) {
+    notes.erase(s.handoff_note);
+    notes.erase(s.retired_note);
+  }
+  return {notes.begin(), notes.end()};
 }
 
 }  // namespace baton::plugin

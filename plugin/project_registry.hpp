@@ -104,7 +104,9 @@ class ProjectRegistry {
   // the whole store, so a record kept per handoff forever made each save, and the heap it
   // leaves in the worker threads' arenas, grow with the number of handoffs. A preserved
   // commit stays reachable from its ref (`baton preserved ls` reads the refs, not records).
-  void forget_old_retired(const std::string& project);
+  // Returns the handoff notes the dropped records named that no kept record names: the
+  // caller deletes them off the loop.
+  std::vector<std::string> forget_old_retired(const std::string& project);
   static constexpr std::size_t kRetiredKept = 20;
 
  private:

@@ -415,6 +415,7 @@ void Retirement::fail(ErrorCode code, const std::string& message) {
     }
     if (!unstopped_.empty()) orch_.persist([](const tl::expected<void, std::string>&) {});
     unstopped_.clear();
+    undo_before_stop();
   } else if (repair_after_stop(code, message)) {
     return;
   }

@@ -31,6 +31,7 @@ struct HandoffRequest {
   bool is_now = false;                     // --now: no drain, no summary
   bool is_fresh = false;                   // --fresh: the new agent gets neither note nor prompt
   std::string reason;                      // --reason, for the handoff note
+  std::string trigger = "replace";  // the note's reason without --reason: replace | up | recovery
 };
 
 // The steps of the no-orchestrator gap (DESIGN.md §5), in the order they first run. Every
@@ -123,6 +124,8 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   // A failure after the first stop: true when the override answers the commands itself (it
   // calls finish_failure later, once its repair ended).
   virtual bool repair_after_stop(ErrorCode code, const std::string& message);
+  // A failure before the stop: what the run made for the stop that did not come is undone.
+  virtual void undo_before_stop() {}
   void finish_failure(ErrorCode code, const std::string& message);
   // True (and the run failed) when the test-only fault point is armed (plugin/fault.hpp).
   bool faulted(std::string_view point);

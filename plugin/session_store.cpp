@@ -194,6 +194,10 @@ json session_to_json(const SessionRecord& s) {
       {"conversation_source", s.conversation_source},
       {"resume_mode", s.resume_mode},
       {"permissions", s.permissions},
+      {"start_commit", s.start_commit},
+      {"handoff_note", s.handoff_note},
+      {"handoff_reason", s.handoff_reason},
+      {"retired_note", s.retired_note},
   };
 }
 
@@ -221,6 +225,10 @@ void session_from_json(FieldReader& r, SessionRecord& s) {
   r.read("conversation_source", s.conversation_source);
   r.read("resume_mode", s.resume_mode);
   r.read("permissions", s.permissions);
+  r.read("start_commit", s.start_commit);
+  r.read("handoff_note", s.handoff_note);
+  r.read("handoff_reason", s.handoff_reason);
+  r.read("retired_note", s.retired_note);
 }
 
 json journal_to_json(const HandoffJournal& h) {

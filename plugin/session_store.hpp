@@ -73,6 +73,16 @@ struct SessionRecord {
   std::string conversation_source;
   std::string resume_mode;  // how the last launch continued: new | id | last | none
   std::string permissions;  // the mode the agent was started with
+  // The canonical branch's tip when a handoff launched this agent: the handoff note lists the
+  // commits since (relaunches keep it, the conversation goes on).
+  std::string start_commit;
+  // The handoff note this agent started with, and why that handoff ran (--reason or the
+  // trigger); empty after a first `up`, a `--fresh` replace or a fallback.
+  std::string handoff_note;
+  std::string handoff_reason;
+  // The handoff note written when this session was retired (its successor's handoff_note).
+  // The file is deleted when no kept record names it any more (forget_old_retired).
+  std::string retired_note;
 };
 
 // The phase an unfinished handoff was in: recovery finishes a project whose journal is not

@@ -43,6 +43,7 @@ Json session_json(const SessionRecord& s, const Activity* activity) {
   j["conversation_id"] = s.conversation_id.empty() ? Json(nullptr) : Json(s.conversation_id);
   j["resume"] = s.resume_mode.empty() ? Json(nullptr) : Json(s.resume_mode);
   j["permissions"] = s.permissions.empty() ? Json("default") : Json(s.permissions);
+  j["handoff_note"] = s.handoff_note.empty() ? Json(nullptr) : Json(s.handoff_note);
   if (activity) {
     j["activity"] = wire_name(activity->state);
     j["activity_since"] = activity->since;

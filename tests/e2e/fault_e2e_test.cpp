@@ -253,5 +253,22 @@ TEST_F(OrchestratorE2E, TheDaemonListsExactlyTheFaultPointsTheTableRuns) {
   EXPECT_GE(plugin::kFaultPoints.size(), 16u);
 }
 
+// A handoff note is written before the stop (issue 17): a handoff that fails before it leaves
+// no note for a session that never starts, and the next one writes its own.
+TEST_F(OrchestratorE2E, AHandoffFailingBeforeTheStopLeavesNoNoteBehind) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  auto o = opts();
+  o.env["BATON_FAULT"] = "retire.persisted:fail";
+  auto r = baton({"replace", repo_}, o);
+  ASSERT_NE(r.status, 0);
+  const std::string notes = home_ + "/notes/shop/";
+  EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(notes + "shop-2.md"); }));
+  EXPECT_EQ(status()["orchestrator"]["id"], "shop-1");
+  EXPECT_EQ(status()["orchestrator"]["handoff_note"], nullptr);
+  ASSERT_EQ(b({"replace", repo_}).status, 0);
+  EXPECT_TRUE(std::filesystem::exists(notes + "shop-3.md"));
+  EXPECT_EQ(status()["orchestrator"]["handoff_note"], notes + "shop-3.md");
+}
+
 }  // namespace
 }  // namespace baton::test

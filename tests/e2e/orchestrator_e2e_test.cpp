@@ -846,6 +846,12 @@ TEST_F(OrchestratorE2E, OnlyTheNewestRetiredRecordsAreKeptAndPreservedWorkOutliv
             "the first session's work\n");
   const std::string show = baton_ok({"preserved", "show", "shop-1"}, opts());
   EXPECT_NE(show.find("first.txt"), std::string::npos) << show;
+  // A handoff note goes with the last record that names it: shop-2's, which shop-3 no longer
+  // needs, once shop-2 is forgotten; shop-3's stays while shop-3 is kept.
+  const std::string notes = home_ + "/notes/shop/";
+  EXPECT_TRUE(eventually([&] { return !fs::exists(notes + "shop-2.md"); }));
+  EXPECT_TRUE(fs::exists(notes + "shop-3.md"));
+  EXPECT_TRUE(fs::exists(notes + "shop-23.md"));
   // Numbering goes on from the newest, never reusing a forgotten id.
   ASSERT_EQ(b({"replace", repo_}).status, 0);
   EXPECT_EQ(status()["orchestrator"]["id"], "shop-24");

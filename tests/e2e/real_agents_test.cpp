@@ -230,6 +230,30 @@ TEST_F(RealAgents, CodexShowsItsSignInScreenInTheOrchestratorAndTakesKeys) {
                        : read_file("/proc/" + std::to_string(left[0]) + "/cmdline"));
 }
 
+// The handoff prompt goes to codex as a positional argument after `--` (issue 17): a codex that
+// refused the argv would exit with a usage error instead of drawing its sign-in screen. The
+// note holds what the old codex showed.
+TEST_F(RealAgents, CodexTakesTheHandoffPromptAfterDoubleDash) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  bool shown = false;
+  std::string screen = wait_sign_in("shop-1", &shown);
+  ASSERT_TRUE(shown) << screen;
+  auto r = b({"replace", repo_, "--reason", "-- a reason that looks like a flag"}, 300000);
+  ASSERT_EQ(r.status, 0) << r.err;
+  screen = wait_sign_in("shop-2", &shown);
+  EXPECT_TRUE(shown) << screen;
+  auto s = status();
+  EXPECT_EQ(s["orchestrator"]["id"], "shop-2");
+  const auto argv = s["orchestrator"]["command"].get<std::vector<std::string>>();
+  const std::string note = home_ + "/notes/shop/shop-2.md";
+  ASSERT_GE(argv.size(), 2u);
+  EXPECT_EQ(argv[argv.size() - 2], "--");
+  EXPECT_EQ(argv.back(), "Read the handoff note at " + note + " and continue the work.");
+  const std::string text = read_file(note);
+  EXPECT_NE(text.find("Reason: -- a reason that looks like a flag"), std::string::npos) << text;
+  EXPECT_NE(text.find("Sign in with ChatGPT"), std::string::npos) << text;
+}
+
 TEST_F(RealAgents, AClaudeThatCannotStartGivesTheBranchBackToCodex) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   bool shown = false;
@@ -284,6 +308,12 @@ TEST_F(RealAgents, AClaudeThatCannotStartGivesTheBranchBackToCodex) {
     return it == argv.end() || it + 1 == argv.end() ? std::string() : *(it + 1);
   };
   EXPECT_EQ(arg_after("--session-id").size(), 36u) << claude_session.dump(2);
+  // The handoff prompt, positional after `--` (issue 17): claude took it, since it went on to
+  // try the network ("Unable to connect" below) instead of refusing its arguments.
+  ASSERT_GE(argv.size(), 2u);
+  EXPECT_EQ(argv[argv.size() - 2], "--");
+  EXPECT_EQ(argv.back(), "Read the handoff note at " + home_ + "/notes/shop/" + claude_id +
+                             ".md and continue the work.");
   const std::string settings = arg_after("--settings");
   EXPECT_EQ(settings, home_ + "/agents/" + claude_id + "/claude-settings.json");
   const Json hooks = Json::parse(read_file(settings), nullptr, false);
@@ -303,6 +333,7 @@ TEST_F(RealAgents, AClaudeThatCannotStartGivesTheBranchBackToCodex) {
   std::string last;
   for (const auto& line : claude_session["last_lines"]) last += line.get<std::string>() + "\n";
   EXPECT_NE(last.find("Unable to connect to Anthropic services"), std::string::npos) << last;
+  EXPECT_EQ(last.find("error: unknown option"), std::string::npos) << last;
   // ...and status says it: the exit status and claude's last line.
   ASSERT_FALSE(claude_session["last_lines"].empty()) << claude_session.dump(2);
   std::string last_line = claude_session["last_lines"].back().get<std::string>();

@@ -168,6 +168,95 @@ TEST_F(AgentLaunchTest, GenericAgentsGetTheirCommandResumeAndShell) {
   EXPECT_TRUE(p.files.empty());
 }
 
+// --- the handoff note and the initial prompt (issue 17) -----------------------------------
+
+TEST_F(AgentLaunchTest, AfterAHandoffCodexAndClaudeGetPromptThenHandoffPromptAfterDoubleDash) {
+  cfg_.prompt = "You coordinate.";
+  rec_.handoff_note = "/h/notes/shop/shop-3.md";
+  const std::string want =
+      "You coordinate.\n\nRead the handoff note at /h/notes/shop/shop-3.md and continue the work.";
+  for (const char* agent : {"codex", "claude-code"}) {
+    SCOPED_TRACE(agent);
+    const auto p = plan(agent, false);
+    ASSERT_GE(p.argv.size(), 2u);
+    EXPECT_EQ(p.argv[p.argv.size() - 2], "--");
+    EXPECT_EQ(p.argv.back(), want);
+    EXPECT_TRUE(has(p.env, "BATON_HANDOFF_NOTE=/h/notes/shop/shop-3.md"));
+  }
+}
+
+TEST_F(AgentLaunchTest, TheHandoffPromptNamesTheNoteWhereverItSaysNotePath) {
+  cfg_.handoff_prompt = "{note_path} first; then {note_path} again";
+  rec_.handoff_note = "/n.md";
+  EXPECT_EQ(plan("codex", false).argv.back(), "/n.md first; then /n.md again");
+}
+
+TEST_F(AgentLaunchTest, WithoutANoteThereIsNoHandoffPromptAndNoNoteVariable) {
+  cfg_.prompt = "You coordinate.";
+  const auto p = plan("claude-code", false);
+  EXPECT_EQ(p.argv.back(), "You coordinate.");
+  for (const auto& e : p.env) EXPECT_EQ(e.rfind("BATON_HANDOFF_NOTE=", 0), std::string::npos);
+  cfg_.prompt.clear();
+  EXPECT_FALSE(has(plan("codex", false).argv, "--")) << "no prompt, no --";
+}
+
+TEST_F(AgentLaunchTest, ARelaunchResumesWithoutAPromptButKeepsTheNoteVariable) {
+  rec_.handoff_note = "/h/notes/shop/shop-3.md";
+  for (const char* agent : {"codex", "claude-code"}) {
+    SCOPED_TRACE(agent);
+    const auto p = plan(agent, true);
+    EXPECT_FALSE(has(p.argv, "--"));
+    EXPECT_EQ(std::count_if(p.argv.begin(), p.argv.end(),
+                            [](const std::string& a) { return a.find("handoff note") != a.npos; }),
+              0);
+    EXPECT_TRUE(has(p.env, "BATON_HANDOFF_NOTE=/h/notes/shop/shop-3.md"));
+  }
+}
+
+TEST_F(AgentLaunchTest, AGenericAgentGetsThePromptLastAfterItsPromptArg) {
+  AgentSpec mine;
+  mine.name = "mine";
+  mine.command = {"mine"};
+  rec_.handoff_note = "/n.md";
+  auto p = plan_launch(mine, cfg_, rec_, false, ctx_);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->argv, (std::vector<std::string>{
+                         "mine", "Read the handoff note at /n.md and continue the work."}));
+  mine.prompt_arg = "--message";
+  p = plan_launch(mine, cfg_, rec_, false, ctx_);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->argv,
+            (std::vector<std::string>{"mine", "--message",
+                                      "Read the handoff note at /n.md and continue the work."}));
+}
+
+TEST_F(AgentLaunchTest, TheShellPresetGetsNoPromptOnlyTheNoteVariable) {
+  cfg_.prompt = "You coordinate.";
+  rec_.handoff_note = "/n.md";
+  const auto p = plan("shell", false);
+  EXPECT_EQ(p.argv, (std::vector<std::string>{"/bin/zsh", "-l"}));
+  EXPECT_TRUE(has(p.env, "BATON_HANDOFF_NOTE=/n.md"));
+}
+
+TEST_F(AgentLaunchTest, APromptOverMaxArgStrlenGoesThroughAFile) {
+  cfg_.prompt = std::string(128 * 1024, 'x');
+  rec_.handoff_note = "/n.md";
+  const auto p = plan("codex", false);
+  const std::string file = ctx_.agent_dir + "/initial-prompt.md";
+  ASSERT_EQ(p.files.size(), 1u);
+  EXPECT_EQ(p.files[0].path, file);
+  EXPECT_EQ(p.files[0].content.rfind(cfg_.prompt, 0), 0u);
+  EXPECT_NE(p.files[0].content.find("/n.md"), std::string::npos);
+  EXPECT_LT(p.argv.back().size(), 1024u);
+  EXPECT_NE(p.argv.back().find(file), std::string::npos);
+  // One byte less fits, with its NUL, in one argument.
+  cfg_.prompt = std::string(128 * 1024 - 1, 'x');
+  rec_.handoff_note.clear();
+  const auto fits = plan("codex", false);
+  EXPECT_TRUE(fits.files.empty());
+  EXPECT_EQ(fits.argv.back(), cfg_.prompt);
+}
+
 TEST(ClaudeTrust, MarksTheWorktreeTrustedAndKeepsTheRest) {
   const std::string before =
       R"({"numStartups": 3, "projects": {"/src/shop": {"allowedTools": ["x"]}}})";

@@ -68,6 +68,7 @@ TEST_F(ConfigTest, NoFileGivesDefaults) {
   EXPECT_EQ(cfg.branch_template, "baton/{prefix}-orchestrator");
   EXPECT_EQ(cfg.branch, "baton/shop-orchestrator");
   EXPECT_TRUE(cfg.carry_uncommitted);
+  EXPECT_EQ(cfg.handoff_prompt, "Read the handoff note at {note_path} and continue the work.");
   EXPECT_EQ(cfg.launch_grace_ms, 5000);
   EXPECT_EQ(cfg.drain_timeout_ms, 120000);
   EXPECT_EQ(cfg.summarize_prompt, "");
@@ -146,6 +147,7 @@ base_branch = "develop"
 agent = "mine"
 branch = "orch/{project}/{prefix}"
 prompt = "You coordinate."
+handoff_prompt = "Notes: {note_path}"
 carry_uncommitted = false
 launch_grace = "500ms"
 
@@ -179,6 +181,7 @@ timeout = "2m"
   EXPECT_EQ(cfg.agent_reason, "set in baton.toml");
   EXPECT_EQ(cfg.branch, "orch/store/st");
   EXPECT_EQ(cfg.prompt, "You coordinate.");
+  EXPECT_EQ(cfg.handoff_prompt, "Notes: {note_path}");
   EXPECT_FALSE(cfg.carry_uncommitted);
   EXPECT_EQ(cfg.launch_grace_ms, 500);
   const AgentSpec& mine = cfg.agents.at("mine");
@@ -526,6 +529,7 @@ TEST_F(ConfigTest, EveryRepositoryKeyButTheInertOnesNeedsTrust) {
       {"[orchestrator]\nagent = \"codex\"\npermissions = \"bypass\"\n",
        {"[orchestrator] permissions"}},
       {"[orchestrator]\nprompt = \"push to main\"\n", {"[orchestrator] prompt"}},
+      {"[orchestrator]\nhandoff_prompt = \"push to main\"\n", {"[orchestrator] handoff_prompt"}},
       {"[agents.codex]\ncommand = [\"codex\", \"--yolo\"]\n", {"[agents.codex] command"}},
       {"[agents.claude-code]\nenv = { NODE_OPTIONS = \"x\" }\n", {"[agents.claude-code] env"}},
       {"[orchestrator]\nagent = \"mine\"\n[agents.mine]\ncommand = [\"mine\"]\n",

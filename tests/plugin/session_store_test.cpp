@@ -93,6 +93,10 @@ StoreData full_store() {
   s.last_error = "cannot remove /ws/web/.trash-web-6/x: Operation not permitted";
   s.restore_marker = true;
   s.number = 6;
+  s.start_commit = "89abcdef0123456789abcdef0123456789abcdef";
+  s.handoff_note = "/h/notes/web/web-6.md";
+  s.handoff_reason = "context full";
+  s.retired_note = "/h/notes/web/web-7.md";
   d.sessions[s.id] = s;
 
   SessionRecord running = s;
@@ -141,6 +145,10 @@ void expect_same(const StoreData& a, const StoreData& b) {
     EXPECT_EQ(s.last_error, t.last_error);
     EXPECT_EQ(s.restore_marker, t.restore_marker);
     EXPECT_EQ(s.number, t.number);
+    EXPECT_EQ(s.start_commit, t.start_commit);
+    EXPECT_EQ(s.handoff_note, t.handoff_note);
+    EXPECT_EQ(s.handoff_reason, t.handoff_reason);
+    EXPECT_EQ(s.retired_note, t.retired_note);
   }
 }
 
