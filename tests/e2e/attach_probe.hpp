@@ -77,6 +77,14 @@ class AttachProbe {
     for (const auto& l : screen_.capture(true)) all += l + "\n";
     return all;
   }
+  // Types `bytes` as the attached client's keystrokes (a DATA frame).
+  bool type(std::string_view bytes) {
+    const std::string frame =
+        runtime::protocol::encode_frame(runtime::protocol::FrameType::kData, bytes);
+    return send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(frame.size());
+  }
+
   // Every data byte received, escapes included (the notice line is drawn with escapes).
   const std::string& raw() const { return raw_; }
   int exit_status() const { return exit_status_; }
