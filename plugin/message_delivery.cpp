@@ -52,8 +52,10 @@ MessageDelivery::Readiness MessageDelivery::readiness(const std::string& recipie
   if (!p) return Readiness::kWaitEvent;
   // Draining, in the gap, launching, recovering or relaunching: the message is for the agent
   // that comes out of it.
-  if (p->handoff || p->is_recovering || p->relaunch_timer || p->launch_watch)
-    return Readiness::kWaitTime;
+  if (p->handoff || p->is_recovering || p->relaunch_timer) return Readiness::kWaitTime;
+  // An agent that dies within its launch grace is replaced by the previous one: a message
+  // waits for the grace to end, unless the user said --now.
+  if (p->launch_watch && !is_now) return Readiness::kWaitTime;
   const SessionRecord* rec = newest_active(orch_.project_sessions(recipient));
   runtime::Session* s = rec ? running(rec->id) : nullptr;
   if (!s) return Readiness::kWaitTime;

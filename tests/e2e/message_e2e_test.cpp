@@ -169,10 +169,11 @@ TEST_F(MessageE2E, AMessageWaitsWhileAnAttachedClientTypedInTheLastSeconds) {
 }
 
 TEST_F(MessageE2E, ATellDuringAReplaceArrivesOnceInTheNewAgentAndNeverInTheOld) {
+  up_idle(opts());
+  // From the next handoff on, its before_spawn hook holds it until the test lets it go.
   const std::string go = tmp_ + "/spawn-go";
   use_agent("listen",
             "[hooks]\nbefore_spawn = \"while [ ! -f '" + go + "' ]; do sleep 0.1; done\"\n");
-  up_idle(opts());
   RunResult replaced;
   std::thread replace([&] { replaced = b({"replace", repo_}); });
   // The handoff holds in its before_spawn hook: the old agent is idle, but the message is for
