@@ -34,6 +34,9 @@ struct Listener {
   std::string before_ready;  // shell run before it first says idle
   std::string ready_state = "idle";
   std::string turn;  // shell run while it works on a line, before it says idle again
+  // Says `working` when a line comes; an agent that reports only its turn's end (codex's
+  // notify) does not.
+  bool says_working = true;
 };
 
 class MessageE2E : public OrchestratorE2E {
@@ -58,9 +61,8 @@ class MessageE2E : public OrchestratorE2E {
         "\n"
         "while IFS= read -r line; do\n"
         "  printf '%s %s\\n' \"$BATON_SESSION\" \"$line\" >> \"$log\"\n"
-        "  case \"$line\" in crash*) exit 3;; esac\n"
-        "  baton signal working\n" +
-        l.turn +
+        "  case \"$line\" in crash*) exit 3;; esac\n" +
+        (l.says_working ? "  baton signal working\n" : "") + l.turn +
         "\n"
         "  if read -t 0; then printf 'EARLY %s\\n' \"$BATON_SESSION\" >> \"$log\"; fi\n"
         "  baton signal idle\n"
@@ -128,9 +130,11 @@ TEST_F(MessageE2E, TheTextGoesInsideBracketedPasteWhenTheAgentTurnedItOn) {
 }
 
 TEST_F(MessageE2E, TwoTellsArriveInOrderOnePerTurnEnd) {
-  // Works on each line until the test lets it finish, printing so its screen says it works.
+  // Works on each line until the test lets it finish, printing so its screen says it works;
+  // reports only the end of its turn, as codex does.
   listener("agent-slow", {.turn = "  while [ ! -f '" + tmp_ +
-                                  "/go' ]; do printf .; sleep 0.2; done; rm -f '" + tmp_ + "/go'"});
+                                  "/go' ]; do printf .; sleep 0.2; done; rm -f '" + tmp_ + "/go'",
+                          .says_working = false});
   use_agent("slow", "");
   up_idle(opts());
   ASSERT_EQ(tell({"first"}).status, 0);
@@ -170,6 +174,10 @@ TEST_F(MessageE2E, AMessageWaitsWhileAnAttachedClientTypedInTheLastSeconds) {
 
 TEST_F(MessageE2E, ATellDuringAReplaceArrivesOnceInTheNewAgentAndNeverInTheOld) {
   up_idle(opts());
+  // The old agent takes messages (its launch grace is over) until the handoff begins.
+  ASSERT_EQ(tell({"before"}).status, 0);
+  ASSERT_TRUE(arrives("shop-1 before")) << log();
+  ASSERT_TRUE(eventually([&] { return activity() == "idle"; })) << status().dump();
   // From the next handoff on, its before_spawn hook holds it until the test lets it go.
   const std::string go = tmp_ + "/spawn-go";
   use_agent("listen",
