@@ -130,6 +130,7 @@ int main(int argc, char** argv) try {
   // Test support, hidden from --help: the handoff's fault points (plugin/fault.hpp).
   auto* debug = app.add_subcommand("debug", "")->group("");
   auto* debug_faults = debug->add_subcommand("fault-points", "List the handoff's fault points");
+  auto* debug_delivery = debug->add_subcommand("delivery", "What message delivery holds");
 
   auto* config = app.add_subcommand("config", "Project configuration");
   config->require_subcommand(1);
@@ -166,6 +167,7 @@ int main(int argc, char** argv) try {
   if (app.got_subcommand(allow_cmd)) return cmd_allow(target);
   if (app.got_subcommand(preserved)) return cmd_preserved(preserved_args, as_json);
   if (debug->got_subcommand(debug_faults)) return cmd_fault_points();
+  if (debug->got_subcommand(debug_delivery)) return cmd_delivery_state();
   if (config->got_subcommand(config_check)) return cmd_config_check(target);
   if (app.got_subcommand(attach)) return cmd_attach(target, read_only, detach_key);
   if (app.got_subcommand(capture)) return cmd_capture(target, raw, as_json);

@@ -513,4 +513,11 @@ int cmd_fault_points() {
   return 0;
 }
 
+int cmd_delivery_state() {
+  auto r = request("delivery_state", Json::object());
+  if (!r) return fail(r.error());
+  std::cout << r->dump() << "\n";
+  return 0;
+}
+
 }  // namespace baton::cli

@@ -43,6 +43,8 @@ int cmd_preserved(const std::vector<std::string>& args, bool as_json);
 int cmd_signal(const std::string& state, std::string session, const std::vector<std::string>& hook);
 int cmd_config_check(const std::string& target);
 int cmd_fault_points();
+// Test builds: what message delivery holds registered, as JSON.
+int cmd_delivery_state();
 // `tell TARGET TEXT... [--now]`: queues a message (words joined by spaces); prints its id.
 int cmd_tell(const std::string& target, const std::vector<std::string>& words, bool now);
 // `outbox [TARGET] ls | drop ID`.

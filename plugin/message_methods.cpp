@@ -2,6 +2,7 @@
 // project's orchestrator, typed at its turn end) and outbox (list or drop what waits).
 #include "plugin/control_methods.hpp"
 #include "plugin/down.hpp"
+#include "plugin/fault.hpp"
 #include "plugin/health.hpp"
 #include "plugin/message_delivery.hpp"
 #include "plugin/orchestrator.hpp"
@@ -101,12 +102,21 @@ void outbox(Orchestrator& orch, const RequestPtr& req) {
   });
 }
 
+// Test builds only, like `fault_points`: what the delivery holds registered, so a test can
+// show nothing outlives the messages.
+void delivery_state(Orchestrator& orch, const RequestPtr& req) {
+  const MessageDelivery& d = orch.messages();
+  req->reply(Json{{"listening", d.is_listening()}, {"timer", d.has_timer()}});
+}
+
 }  // namespace
 
 void register_message_methods(Orchestrator& orch) {
   runtime::Daemon& d = orch.daemon();
   d.add_method("tell", [&orch](const RequestPtr& req) { tell(orch, req); });
   d.add_method("outbox", [&orch](const RequestPtr& req) { outbox(orch, req); });
+  if constexpr (kHasFaultPoints)
+    d.add_method("delivery_state", [&orch](const RequestPtr& req) { delivery_state(orch, req); });
 }
 
 }  // namespace baton::plugin
