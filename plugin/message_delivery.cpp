@@ -14,6 +14,7 @@ struct MessageDelivery::Typing {
   std::string text;
   std::string session;
   std::uint64_t pasted_at_ms = 0;
+  bool is_enter_due = false;                   // `entering` is on disk: only the Enter is left
   runtime::Owned<runtime::Timer> enter_timer;  // the rest of the paste-to-Enter delay
 };
 
@@ -34,7 +35,14 @@ MessageDelivery::~MessageDelivery() {
 }
 
 void MessageDelivery::close() {
+  if (is_closed_) return;
   is_closed_ = true;
+  // `baton shutdown` inside the paste-to-Enter delay: the agents are stopped and the Enter
+  // was never written, but the record says `entering`, which the next start would count as
+  // delivered. Queued again instead; the save still runs while the loop winds down.
+  for (auto& [recipient, typing] : typing_)
+    if (typing->is_enter_due)
+      outbox_.set_state(recipient, typing->id, DeliveryState::kQueued, "", nullptr);
   recheck_timer_.reset();
   typing_.clear();
   if (listener_ != 0) orch_.remove_activity_listener(listener_);
@@ -141,6 +149,7 @@ void MessageDelivery::on_recorded(const std::string& recipient) {
 
 void MessageDelivery::on_entering(const std::string& recipient) {
   Typing& t = *typing_[recipient];
+  t.is_enter_due = true;
   // An agent that tells a paste from typing by timing (codex) must see the Enter as a key
   // press: it comes at least MessageTyping::kEnterDelayMs after the paste.
   const std::uint64_t since = uv_now(orch_.loop()) - t.pasted_at_ms;
@@ -158,6 +167,7 @@ void MessageDelivery::press(const std::string& recipient) {
   // entered, so the message goes to the agent that comes next.
   if (!s) return requeue(recipient, "its agent ended before the Enter");
   press_enter(*s);
+  t.is_enter_due = false;
   awaiting_turn_end_.insert(t.session);
   delivery_fault("tell.entered");
   outbox_.remove(recipient, t.id, [this, recipient](const tl::expected<void, std::string>& saved) {
