@@ -80,11 +80,7 @@ MessageDelivery::Readiness MessageDelivery::readiness(const std::string& recipie
   return Readiness::kReady;
 }
 
-void MessageDelivery::kick_all() {
-  kick("");
-}
-
-void MessageDelivery::kick(const std::string& recipient) {
+void MessageDelivery::kick() {
   if (is_closed_) return;
   bool needs_timer = false;
   for (const auto& r : outbox_.recipients()) {
@@ -92,8 +88,7 @@ void MessageDelivery::kick(const std::string& recipient) {
     std::string session;
     const Readiness ready = readiness(r, false, session);
     if (ready == Readiness::kWaitTime) needs_timer = true;
-    if (ready == Readiness::kReady && (recipient.empty() || r == recipient))
-      start_delivery(r, outbox_.messages(r).front(), session);
+    if (ready == Readiness::kReady) start_delivery(r, outbox_.messages(r).front(), session);
   }
   settle_registrations(needs_timer);
 }
@@ -181,7 +176,7 @@ void MessageDelivery::on_removed(const std::string& recipient) {
   delivery_fault("tell.delivered");
   spdlog::info("delivered message {} to {}", typing_[recipient]->id, typing_[recipient]->session);
   typing_.erase(recipient);
-  kick(recipient);
+  kick();
 }
 
 void MessageDelivery::requeue(const std::string& recipient, const std::string& why) {
@@ -191,16 +186,15 @@ void MessageDelivery::requeue(const std::string& recipient, const std::string& w
   spdlog::warn("message {} to {} queued again: {}", id, recipient, why);
   typing_.erase(it);
   outbox_.set_state(recipient, id, DeliveryState::kQueued, "",
-                    [this, recipient](const tl::expected<void, std::string>&) {
-                      if (!is_closed_) kick(recipient);
+                    [this](const tl::expected<void, std::string>&) {
+                      if (!is_closed_) kick();
                     });
 }
 
 void MessageDelivery::on_activity(const std::string& session_id, const Activity& now) {
   if (now.state == ActivityState::kIdle || now.state == ActivityState::kExited)
     awaiting_turn_end_.erase(session_id);
-  const SessionRecord* rec = orch_.session(session_id);
-  kick(rec ? rec->project : std::string());
+  kick();
 }
 
 void MessageDelivery::settle_registrations(bool needs_timer) {
@@ -221,7 +215,7 @@ void MessageDelivery::settle_registrations(bool needs_timer) {
       recheck_timer_ = runtime::make_owned<runtime::Timer>(orch_.loop());
       recheck_timer_->start(kRecheckMs, [this] {
         recheck_timer_.reset();
-        kick_all();
+        kick();
       });
     }
   } else {

@@ -33,9 +33,10 @@ class MessageDelivery {
   MessageDelivery(const MessageDelivery&) = delete;
   MessageDelivery& operator=(const MessageDelivery&) = delete;
 
-  // Delivers what a recipient holds (a tell, or after start-up); idempotent.
-  void kick(const std::string& recipient);
-  void kick_all();
+  // Delivers what the recipients hold, when they can take it (a tell, an activity change, a
+  // drop, after start-up); idempotent. Every recipient is looked at: one passed over would
+  // wait for an event of its own that may have come already.
+  void kick();
   // `tell --now`: types message `id` at once when the recipient's agent waits for input (idle
   // or waiting_input, nothing else being typed, no handoff); false when it does not.
   bool deliver_now(const std::string& recipient, const std::string& id);
@@ -49,7 +50,8 @@ class MessageDelivery {
  private:
   struct Typing;
   enum class Readiness { kReady, kWaitEvent, kWaitTime };
-  // The session that may take recipient's next message now; `why` says what holds it.
+  // Whether recipient's next message can be typed now (into `session`), and if not, whether
+  // an activity change or only time (the re-check timer) can change that.
   Readiness readiness(const std::string& recipient, bool is_now, std::string& session);
   void start_delivery(const std::string& recipient, const OutboxMessage& m,
                       const std::string& session);

@@ -59,7 +59,7 @@ void tell(Orchestrator& orch, const RequestPtr& req) {
                              "tell: the message was not queued: " + saved.error());
           }
           const bool is_typed = is_now && orch.messages().deliver_now(recipient, *id);
-          if (!is_typed) orch.messages().kick(recipient);
+          if (!is_typed) orch.messages().kick();
           req->reply(Json{{"id", *id},
                           {"recipient", recipient},
                           {"typed_now", is_typed},
@@ -96,7 +96,7 @@ void outbox(Orchestrator& orch, const RequestPtr& req) {
             return req->fail(wire_name(ErrorCode::kPersistFailed),
                              "outbox: drop of " + id + " not saved: " + saved.error());
           // The listener and the timer go with the last message.
-          orch.messages().kick(recipient);
+          orch.messages().kick();
           req->reply(Json{{"dropped", id}, {"outbox", orch.outbox().count(recipient)}});
         });
   });

@@ -82,7 +82,7 @@ void Orchestrator::start() {
   for (auto& [id, rec] : registry_.store().projects) recovery_.recover(id);
   // Messages told before the daemon stopped go to the agents recovery brings back.
   outbox_.load();
-  messages_->kick_all();
+  messages_->kick();
 }
 
 ProjectState& Orchestrator::add_project(const std::string& id, const std::string& path) {
