@@ -241,6 +241,22 @@ TEST_F(MessageE2E, TellToAProjectThatIsDownFailsWithOneLine) {
   EXPECT_EQ(outbox_count(), 0);
 }
 
+TEST_F(MessageE2E, TellFailsWithOneLineOnceRelaunchesAreExhausted) {
+  up_idle(opts());
+  // Each relaunched agent takes the next message and crashes on it: 1 + 5 relaunches (1 s,
+  // 2 s, 4 s, 8 s, 16 s back-off), after which the orchestrator is left exited.
+  for (int i = 1; i <= 6; ++i) ASSERT_EQ(tell({"crash " + std::to_string(i)}).status, 0);
+  ASSERT_TRUE(arrives("shop-1 crash 6", 60000)) << log();
+  ASSERT_TRUE(eventually([&] { return status()["health"] == "exited"; }, 10000)) << status().dump();
+  auto r = tell({"anyone?"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err,
+            "baton: the orchestrator of shop exited and is not relaunched: no agent will "
+            "read the message (run 'baton replace " +
+                repo_ + "')\n");
+  EXPECT_EQ(outbox_count(), 0);
+}
+
 TEST_F(MessageE2E, OutboxListsAndDropsQueuedMessages) {
   // Never ends its first turn while the test runs.
   listener("agent-slow", {.turn = "  while :; do printf .; sleep 0.2; done"});
