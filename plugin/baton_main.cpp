@@ -62,6 +62,17 @@ int main(int argc, char** argv) try {
   send->add_flag("--keys", keys, "Words are key names (Enter, Up, C-c ...)");
   send->add_option("text", text, "TEXT...")->required();
 
+  auto* tell = app.add_subcommand("tell", "Queue a message, typed when the agent's turn ends");
+  bool tell_now = false;
+  tell->add_option("target", target, "Project path, project id or session id")->required();
+  tell->add_option("text", text, "TEXT...")->required();
+  tell->add_flag("--now", tell_now, "Type it at once when the agent waits for input");
+
+  auto* outbox = app.add_subcommand("outbox", "See and drop messages not yet delivered");
+  std::vector<std::string> outbox_args;
+  outbox->add_option("args", outbox_args, "[TARGET] ls | drop ID");
+  outbox->add_flag("--json", as_json, "Print JSON");
+
   auto* kill = app.add_subcommand("kill", "Stop a session and remove it");
   kill->add_option("target", target, "Session")->required();
 
@@ -127,6 +138,7 @@ int main(int argc, char** argv) try {
   auto* debug = app.add_subcommand("debug", "")->group("");
   auto* debug_faults = debug->add_subcommand("fault-points", "List the handoff's fault points");
   auto* debug_waits = debug->add_subcommand("waits", "Count the daemon's activity listeners");
+  auto* debug_delivery = debug->add_subcommand("delivery", "What message delivery holds");
 
   auto* config = app.add_subcommand("config", "Project configuration");
   config->require_subcommand(1);
@@ -165,11 +177,14 @@ int main(int argc, char** argv) try {
   if (app.got_subcommand(notes)) return cmd_notes(notes_args, as_json);
   if (debug->got_subcommand(debug_faults)) return cmd_fault_points();
   if (debug->got_subcommand(debug_waits)) return cmd_debug_waits();
+  if (debug->got_subcommand(debug_delivery)) return cmd_delivery_state();
   if (config->got_subcommand(config_check)) return cmd_config_check(target);
   if (app.got_subcommand(attach)) return cmd_attach(target, read_only, detach_key);
   if (app.got_subcommand(capture)) return cmd_capture(target, raw, as_json);
   if (app.got_subcommand(send)) return cmd_send(target, keys, text);
   if (app.got_subcommand(kill)) return cmd_kill(target);
+  if (app.got_subcommand(tell)) return cmd_tell(target, text, tell_now);
+  if (app.got_subcommand(outbox)) return cmd_outbox(outbox_args, as_json);
   if (app.got_subcommand("shutdown")) return cmd_shutdown();
   std::cout << app.help();
   return kExitUsage;

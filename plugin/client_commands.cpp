@@ -219,6 +219,47 @@ int cmd_send(const std::string& target, bool keys, const std::vector<std::string
   return 0;
 }
 
+int cmd_tell(const std::string& target, const std::vector<std::string>& words, bool now) {
+  std::string text;
+  for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
+  auto r = request("tell", Json{{"target", absolute_target(target)}, {"text", text}, {"now", now}});
+  if (!r) return fail(r.error());
+  std::cout << (*r)["id"].get<std::string>() << ((*r)["typed_now"] == true ? " typed" : " queued")
+            << "\n";
+  return 0;
+}
+
+int cmd_outbox(const std::vector<std::string>& args, bool as_json) {
+  auto is_action = [](const std::string& a) { return a == "ls" || a == "drop"; };
+  std::size_t i = 0;
+  std::string target;
+  if (!args.empty() && !is_action(args[0])) target = args[i++];
+  const std::string action = i < args.size() ? args[i++] : "ls";
+  const std::string id = i < args.size() ? args[i++] : "";
+  if (!is_action(action) || (action == "drop") == id.empty() || i < args.size()) {
+    std::fprintf(stderr, "baton: usage: baton outbox [TARGET] ls | drop ID\n");
+    return kExitUsage;
+  }
+  auto r =
+      request("outbox", Json{{"target", absolute_target(target)}, {"action", action}, {"id", id}});
+  if (!r) return fail(r.error());
+  if (as_json) {
+    std::cout << r->dump() << "\n";
+    return 0;
+  }
+  if (action == "drop") {
+    std::cout << "dropped " << (*r)["dropped"].get<std::string>() << "\n";
+    return 0;
+  }
+  for (const auto& m : (*r)["messages"]) {
+    std::string state = m["state"].get<std::string>();
+    if (m["session"].is_string()) state += " " + m["session"].get<std::string>();
+    std::cout << pad(m["id"].get<std::string>(), 6) << pad(m["told_at"].get<std::string>(), 22)
+              << pad(state, 12) << m["text"].get<std::string>() << "\n";
+  }
+  return 0;
+}
+
 int cmd_kill(const std::string& target) {
   auto r = request("kill", Json{{"target", target}});
   if (!r) return fail(r.error());
@@ -322,6 +363,8 @@ int cmd_status(const std::string& target, bool as_json, bool tmux) {
     std::cout << "branch   " << o["branch"].get<std::string>() << "\n";
     std::cout << "worktree " << o["worktree"].get<std::string>() << "\n";
   }
+  if (r->contains("outbox") && (*r)["outbox"].is_number() && (*r)["outbox"].get<int>() > 0)
+    std::cout << "outbox   " << (*r)["outbox"].get<int>() << " message(s) to deliver\n";
   if (!activity.empty())
     std::cout << "activity " << activity << " since " << (*r)["activity_since"].get<std::string>()
               << "\n";
@@ -506,6 +549,13 @@ int cmd_fault_points() {
   auto r = request("fault_points", Json::object());
   if (!r) return fail(r.error());
   for (const auto& p : (*r)["points"]) std::cout << p.get<std::string>() << "\n";
+  return 0;
+}
+
+int cmd_delivery_state() {
+  auto r = request("delivery_state", Json::object());
+  if (!r) return fail(r.error());
+  std::cout << r->dump() << "\n";
   return 0;
 }
 

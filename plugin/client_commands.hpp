@@ -50,5 +50,11 @@ int cmd_signal(const std::string& state, std::string session, const std::vector<
 int cmd_config_check(const std::string& target);
 int cmd_fault_points();
 int cmd_debug_waits();
+// Test builds: what message delivery holds registered, as JSON.
+int cmd_delivery_state();
+// `tell TARGET TEXT... [--now]`: queues a message (words joined by spaces); prints its id.
+int cmd_tell(const std::string& target, const std::vector<std::string>& words, bool now);
+// `outbox [TARGET] ls | drop ID`.
+int cmd_outbox(const std::vector<std::string>& args, bool as_json);
 
 }  // namespace baton::cli

@@ -42,6 +42,16 @@ inline constexpr std::array<std::string_view, 22> kFaultPoints = {
 
 inline constexpr std::string_view kRecoveryFaultPrefix = "recovery.";
 
+// The steps of a message's delivery (plugin/message_delivery.hpp), armed by the daemon's
+// environment (delivery is tied to no command). Kept apart from kFaultPoints: they belong to
+// no handoff, and their table (tests/e2e/message_e2e_test.cpp) checks exactly-once delivery.
+inline constexpr std::array<std::string_view, 4> kDeliveryFaultPoints = {
+    "tell.recorded",   // `delivering` on disk, nothing typed
+    "tell.pasted",     // text pasted, `entering` not yet on disk
+    "tell.entered",    // Enter written, the message not yet removed
+    "tell.delivered",  // removed from the outbox
+};
+
 inline constexpr std::string_view kFaultEnv = "BATON_FAULT";
 
 #ifdef BATON_FAULTS

@@ -265,6 +265,9 @@ void Handoff::write_note() {
   in.new_session = new_id_;
   in.reason = req_.reason.empty() ? req_.trigger : req_.reason;
   in.written_at = runtime::iso8601_now();
+  // Messages told and not yet typed: the new agent gets them after its first turn, and reads
+  // here that they are coming.
+  in.queued_messages = orch_.outbox().queued_texts(req_.project);
   NoteFacts facts;
   facts.repo_path = project()->path;
   facts.branch = cfg_.branch;

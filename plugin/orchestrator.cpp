@@ -7,6 +7,7 @@
 
 #include "plugin/fault.hpp"
 #include "plugin/health.hpp"
+#include "plugin/message_delivery.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/outlived_agent.hpp"
 #include "plugin/session_hook.hpp"
@@ -28,7 +29,9 @@ Orchestrator::Orchestrator(runtime::Daemon& daemon, std::map<std::string, std::s
                 },
                 [this](const std::string& id, const Activity& now) { notify_activity(id, now); }),
       recovery_(daemon.loop(), registry_, *this),
-      cleanup_(daemon.loop(), registry_, daemon) {
+      cleanup_(daemon.loop(), registry_, daemon),
+      outbox_(daemon.loop(), daemon.paths().state_dir),
+      messages_(std::make_unique<MessageDelivery>(*this, outbox_)) {
   // A fault point arms one handoff; start-up recovery reads it from daemon_fault_env().
   start_env_.erase(std::string(kFaultEnv));
 }
@@ -40,6 +43,7 @@ Orchestrator::~Orchestrator() {
 void Orchestrator::close_watches() {
   activity_.close();
   cleanup_.stop();
+  messages_->close();
   for (auto& [id, p] : registry_.projects()) {
     p.config_watch.reset();
     p.config_debounce.reset();
@@ -76,6 +80,9 @@ void Orchestrator::start() {
   registry_.store() = std::move(loaded->data);
   for (auto& [id, rec] : registry_.store().projects) add_project(id, rec.path);
   for (auto& [id, rec] : registry_.store().projects) recovery_.recover(id);
+  // Messages told before the daemon stopped go to the agents recovery brings back.
+  outbox_.load();
+  messages_->kick();
 }
 
 ProjectState& Orchestrator::add_project(const std::string& id, const std::string& path) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "plugin/cleanup_retry.hpp"
 #include "plugin/config.hpp"
 #include "plugin/error_code.hpp"
+#include "plugin/outbox.hpp"
 #include "plugin/project_registry.hpp"
 #include "plugin/recovery.hpp"
 #include "plugin/session_store.hpp"
@@ -29,6 +31,8 @@
 #include "runtime/iso_time.hpp"
 
 namespace baton::plugin {
+
+class MessageDelivery;
 
 // Why a handoff or a command failed, for the user (one line) and the protocol (a code).
 using Failure = Error;
@@ -116,6 +120,11 @@ class Orchestrator final : private RecoveryHost {
   // A hook or notify of the session's agent: its state and conversation id.
   void on_agent_signal(SessionRecord& rec, const std::string& source, const HookSignal& sig);
 
+  // The messages `baton tell` queued, per recipient (outbox.hpp), and their delivery at the
+  // recipient's turn end (message_delivery.hpp).
+  Outbox& outbox() { return outbox_; }
+  MessageDelivery& messages() { return *messages_; }
+
   // Clients attached to the project (not to a session id) follow its orchestrator: they
   // continue on the active one with `notice`, or, when none runs and none is coming (no
   // handoff, no relaunch pending), get the exit.
@@ -160,6 +169,8 @@ class Orchestrator final : private RecoveryHost {
   HandoffStarter handoff_starter_;
   std::vector<std::pair<ActivityListener, ActivityFn>> activity_fns_;
   ActivityListener next_activity_listener_ = 1;
+  Outbox outbox_;
+  std::unique_ptr<MessageDelivery> messages_;  // after the listeners it registers in
 };
 
 }  // namespace baton::plugin

@@ -45,7 +45,9 @@ Json outcome_json(Orchestrator& orch, const std::string& project, const HandoffO
 }
 
 Json project_status(Orchestrator& orch, ProjectState& p) {
-  return status_json(p, orch.project_sessions(p.id), orch.health(p), orch.activity());
+  Json j = status_json(p, orch.project_sessions(p.id), orch.health(p), orch.activity());
+  j["outbox"] = orch.outbox().count(p.id);  // messages `baton tell` queued, not yet typed
+  return j;
 }
 
 // Starts the handoff, or joins the one running: a mashed keybinding replaces once. With

@@ -77,16 +77,18 @@ class AttachProbe {
     for (const auto& l : screen_.capture(true)) all += l + "\n";
     return all;
   }
-  // Every data byte received, escapes included (the notice line is drawn with escapes).
-  const std::string& raw() const { return raw_; }
-  int exit_status() const { return exit_status_; }
-  // Keystrokes as `baton attach` sends them: one data frame.
-  bool type(const std::string& keys) {
+  // Types `bytes` as the attached client's keystrokes, as `baton attach` sends them: one DATA
+  // frame.
+  bool type(std::string_view bytes) {
     const std::string frame =
-        runtime::protocol::encode_frame(runtime::protocol::FrameType::kData, keys);
+        runtime::protocol::encode_frame(runtime::protocol::FrameType::kData, bytes);
     return send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) ==
            static_cast<ssize_t>(frame.size());
   }
+
+  // Every data byte received, escapes included (the notice line is drawn with escapes).
+  const std::string& raw() const { return raw_; }
+  int exit_status() const { return exit_status_; }
 
  private:
   bool read_some(int timeout_ms) {
