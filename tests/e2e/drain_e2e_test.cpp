@@ -231,7 +231,10 @@ TEST_F(DrainE2E, AResponsiveAgentWritesItsNotesBeforeItIsStopped) {
   const std::string note = home_ + "/notes/shop/shop-2.md";
   EXPECT_TRUE(logged("drain asked writer for its handoff notes in " + note)) << log();
   EXPECT_TRUE(logged("drain writer wrote its handoff notes")) << log();
-  EXPECT_EQ(read_file(note), "# notes of shop-1\n");
+  // What the agent wrote comes first; baton's own part follows it.
+  const std::string text = read_file(note);
+  EXPECT_EQ(text.rfind("# notes of shop-1\n", 0), 0u) << text;
+  EXPECT_TRUE(has(text, "## From baton")) << text;
   EXPECT_EQ(mark("shop-1"), "after-idle note-written\n");
   EXPECT_EQ(listeners(), base);
 }
@@ -247,7 +250,9 @@ TEST_F(DrainE2E, AnAgentThatWritesNoNotesIsStoppedAfterSummarizeTimeout) {
   EXPECT_TRUE(logged("drain " + said)) << log();
   EXPECT_TRUE(has(Json::parse(r.out)["notes"].dump(), said)) << r.out;
   EXPECT_EQ(mark("shop-1"), "after-idle\n");
-  EXPECT_FALSE(fs::exists(home_ + "/notes/shop/shop-2.md"));
+  // The note is baton's part alone.
+  const std::string text = read_file(home_ + "/notes/shop/shop-2.md");
+  EXPECT_EQ(text.rfind("# Handoff note for shop-2", 0), 0u) << text;
   EXPECT_EQ(listeners(), base);
 }
 
