@@ -280,5 +280,82 @@ TEST_F(DrainE2E, AShutdownDuringTheDrainDoesNotKeepTheDaemonAlive) {
   EXPECT_NE(replace.get().status, 0);
 }
 
+// Speaks codex's protocol: its turn's end is codex's notify (`baton signal --hook codex` with
+// the agent-turn-complete payload); its start says working. It logs, one line each, its
+// handoff note and initial prompt, every line it gets; when asked for its handoff notes it
+// writes them to the path the request names.
+constexpr const char* kCodexLikeAgent = R"SH(s=$BATON_SESSION; log="$MARKS/$s.log"
+for last; do :; done
+echo "AGENT codexlike session=$s"
+echo "note=${BATON_HANDOFF_NOTE:-} prompt=$last" >> "$log"
+turn_ends() {
+  baton signal --hook codex "{\"type\":\"agent-turn-complete\",\"thread-id\":\"t-$s\"}" >/dev/null
+}
+baton signal working >/dev/null
+if [ -n "${BATON_HANDOFF_NOTE:-}" ]; then
+  grep -q '^# What I was doing' "$BATON_HANDOFF_NOTE" && echo "read-note" >> "$log"
+  turn_ends
+fi
+while read -r line; do
+  case "$line" in
+    end-turn) turn_ends ;;
+    *"You are being replaced"*)
+      note=$(printf '%s\n' "$line" | sed -n 's/.* to \(\/[^ ,]*\.md\).*/\1/p')
+      baton signal working >/dev/null
+      printf '# What I was doing\n\nhalfway through the login fix\n' > "$note"
+      turn_ends ;;
+    *) echo "GOT $line" >> "$log"; baton signal working >/dev/null; turn_ends ;;
+  esac
+done
+)SH";
+
+// Issue 17's "done when", end to end: a codex orchestrator mid-turn is replaced; baton waits
+// for the turn to end, has the old agent write its notes, hands the branch over, and the new
+// agent starts by reading those notes, while messages told before and during all of it reach
+// the new agent exactly once, in order, and never the old one.
+TEST_F(DrainE2E, TheWorkIsHandedOverTurnNotesAndMessages) {
+  agent("agent-codexlike", kCodexLikeAgent);
+  config(
+      "[orchestrator]\nagent = \"codexlike\"\nlaunch_grace = \"1s\"\ndrain_timeout = \"60s\"\n"
+      "[agents.codexlike]\nkind = \"codex\"\ncommand = [\"agent-codexlike\"]\n");
+  baton_ok({"allow", repo_});
+  ASSERT_EQ(run({"up", repo_, "--detach"}).status, 0);
+  ASSERT_TRUE(eventually([&] { return status()["activity"] == "working"; }));
+  const long base = listeners();
+  // Mid-turn: the message waits for the turn's end.
+  ASSERT_EQ(run({"tell", "shop", "first message"}).status, 0);
+  auto replace = run_async({"replace", repo_, "--reason", "context full"});
+  ASSERT_TRUE(drain_waits(base));
+  // Told while the handoff drains: it goes to the new agent too.
+  ASSERT_EQ(run({"tell", "shop", "second message"}).status, 0);
+  b({"send", "shop-1", "--", "end-turn\r"});
+  const RunResult r = replace.get();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(logged("drain codexlike wrote its handoff notes")) << log();
+  const std::string note = home_ + "/notes/shop/shop-2.md";
+  const std::string text = read_file(note);
+  EXPECT_EQ(text.rfind("# What I was doing\n", 0), 0u) << text;
+  EXPECT_TRUE(has(text, "context full")) << text;
+  EXPECT_TRUE(has(text, "first message")) << text;
+  EXPECT_TRUE(has(text, "second message")) << text;
+  // Both reach the new agent once each, in order, after it read the note.
+  ASSERT_TRUE(eventually(
+      [&] { return has(read_file(marks_ + "/shop-2.log"), "GOT second message"); }, 30000))
+      << read_file(marks_ + "/shop-2.log") << log();
+  const std::string got = read_file(marks_ + "/shop-2.log");
+  EXPECT_EQ(got.rfind("note=" + note + " prompt=", 0), 0u) << got;
+  EXPECT_TRUE(has(got.substr(0, got.find('\n')), note)) << "the initial prompt names the note";
+  const auto read_at = got.find("read-note");
+  const auto first = got.find("GOT first message");
+  const auto second = got.find("GOT second message");
+  ASSERT_NE(read_at, std::string::npos) << got;
+  EXPECT_LT(read_at, first) << got;
+  EXPECT_LT(first, second) << got;
+  EXPECT_EQ(got.find("GOT first message", first + 1), std::string::npos) << got;
+  EXPECT_EQ(got.find("GOT second message", second + 1), std::string::npos) << got;
+  EXPECT_FALSE(has(read_file(marks_ + "/shop-1.log"), "GOT")) << read_file(marks_ + "/shop-1.log");
+  EXPECT_EQ(Json::parse(baton_ok({"status", repo_, "--json"}, opts()))["outbox"], 0);
+}
+
 }  // namespace
 }  // namespace baton::test
