@@ -214,7 +214,8 @@ int cmd_send(const std::string& target, bool keys, const std::vector<std::string
       data += text[i];
     }
   }
-  auto r = request("send", Json{{"target", target}, {"data", data}});
+  // A project path reaches its orchestrator, as for attach and capture.
+  auto r = request("send", Json{{"target", absolute_target(target)}, {"data", data}});
   if (!r) return fail(r.error());
   return 0;
 }
@@ -254,8 +255,10 @@ int cmd_outbox(const std::vector<std::string>& args, bool as_json) {
   for (const auto& m : (*r)["messages"]) {
     std::string state = m["state"].get<std::string>();
     if (m["session"].is_string()) state += " " + m["session"].get<std::string>();
-    std::cout << pad(m["id"].get<std::string>(), 6) << pad(m["told_at"].get<std::string>(), 22)
-              << pad(state, 12) << m["text"].get<std::string>() << "\n";
+    // A column always ends in a space, however long its value.
+    std::cout << pad(m["id"].get<std::string>() + " ", 6)
+              << pad(m["told_at"].get<std::string>() + " ", 26) << pad(state + " ", 12)
+              << m["text"].get<std::string>() << "\n";
   }
   return 0;
 }

@@ -52,6 +52,11 @@ TEST_F(OrchestratorE2E, UpStartsTheConfiguredAgentInItsWorktreeOnTheCanonicalBra
     here = baton_ok({"capture"}, RunOptions{.cwd = tmp_});
     return here.find("PLAIN") != std::string::npos;
   })) << here;
+  // `send .` inside the project reaches its orchestrator as `capture .` does (the agent
+  // echoes nothing, but the terminal echoes what it is given).
+  EXPECT_EQ(b({"send", ".", "sent-to-dot"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return capture(repo_).find("sent-to-dot") != std::string::npos; }))
+      << capture(repo_);
 }
 
 TEST_F(OrchestratorE2E, ReplaceCarriesUncommittedWorkAndTheGitCliAgrees) {
