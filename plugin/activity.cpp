@@ -85,6 +85,21 @@ std::optional<HookSignal> map_hook(const std::string& source, const std::string&
   return std::nullopt;
 }
 
+void ScreenActivity::restart() {
+  is_first_ = true;
+  busy_ticks_ = 0;
+  quiet_ticks_ = 0;
+  waiting_ticks_ = 0;
+  has_output_since_idle_ = false;
+  is_turn_end_ = false;
+}
+
+bool ScreenActivity::take_turn_end() {
+  const bool was = is_turn_end_;
+  is_turn_end_ = false;
+  return was;
+}
+
 ActivityState ScreenActivity::tick(std::uint64_t output_bytes, const std::string& screen,
                                    const AgentSpec& agent, bool may_say_idle) {
   const bool is_busy = !is_first_ && output_bytes != last_bytes_;
@@ -93,6 +108,7 @@ ActivityState ScreenActivity::tick(std::uint64_t output_bytes, const std::string
   if (is_busy) {
     ++busy_ticks_;
     quiet_ticks_ = 0;
+    has_output_since_idle_ = true;
   } else {
     ++quiet_ticks_;
     busy_ticks_ = 0;
@@ -108,7 +124,11 @@ ActivityState ScreenActivity::tick(std::uint64_t output_bytes, const std::string
   // An agent that shows when it works (codex's "esc to interrupt"): output alone is the
   // user typing or a redraw, not work.
   if (agent.working_patterns.empty() && busy_ticks_ >= kBusyTicks) return ActivityState::kWorking;
-  if (may_say_idle && quiet_ticks_ >= kQuietTicks) return ActivityState::kIdle;
+  if (may_say_idle && quiet_ticks_ >= kQuietTicks) {
+    is_turn_end_ = has_output_since_idle_;
+    has_output_since_idle_ = false;
+    return ActivityState::kIdle;
+  }
   return ActivityState::kUnknown;
 }
 
@@ -135,8 +155,14 @@ void ActivityTracker::set(const std::string& session_id, ActivityState state,
   Track& t = tracks_[session_id];
   const bool is_report = source == ActivitySource::kHook || source == ActivitySource::kNotify ||
                          source == ActivitySource::kSignal;
-  if (is_report) t.has_reported = true;
-  if (t.now.state == state) {
+  if (is_report) {
+    t.has_reported = true;
+    t.screen.restart();
+  }
+  // Every turn's end is news, even to an agent that was idle already: a turn too short to be
+  // seen working (a message answered at once) still ended, and a message waits for that.
+  const bool is_turn_end = state == ActivityState::kIdle && is_report;
+  if (t.now.state == state && !is_turn_end) {
     // The agent's own word confirms what the screen guessed or the launch assumed: the
     // drain asks who said it.
     if (is_report &&
@@ -156,8 +182,6 @@ void ActivityTracker::launched(const std::string& session_id) {
 void ActivityTracker::on_hook(const std::string& session_id, const std::string& source,
                               ActivityState state) {
   Track& t = tracks_[session_id];
-  if (source == "claude") t.has_hook = true;
-  if (source == "codex") t.has_turn_signal = true;
   // An exited process's late hook (SessionEnd after the reap) must not revive it.
   if (t.now.state != ActivityState::kExited)
     set(session_id, state, source == "codex" ? ActivitySource::kNotify : ActivitySource::kHook);
@@ -183,12 +207,22 @@ void ActivityTracker::sample(const ActivitySample& s) {
   if (!s.agent) return;
   const AgentSpec& agent = *s.agent;
   Track& t = tracks_[s.session_id];
-  if (agent.kind == AgentKind::kClaude && t.has_hook) return;
+  // claude's hooks say every change: its screen has nothing to add.
+  if (agent.kind == AgentKind::kClaude && t.has_reported) return;
   std::string screen;
   if ((!agent.working_patterns.empty() || !agent.waiting_patterns.empty()) && s.screen)
     for (const auto& line : s.screen()) screen += line + "\n";
-  const bool may_say_idle = !(agent.kind == AgentKind::kCodex && t.has_turn_signal);
+  // An agent that reports its own turns (codex's notify, `baton signal`) says when one ends: a
+  // quiet screen is no turn's end (it may build for minutes), and a drain or a message must
+  // not act on that guess. Its screen may still say it works (codex reports only the end).
+  const bool may_say_idle = !t.has_reported;
   const ActivityState state = t.screen.tick(s.output_bytes, screen, agent, may_say_idle);
+  if (state == ActivityState::kIdle && t.screen.take_turn_end() &&
+      t.now.state == ActivityState::kIdle) {
+    t.now = Activity{state, runtime::iso8601_now(), ActivitySource::kScreen};
+    if (on_change_) on_change_(s.session_id, t.now);
+    return;
+  }
   if (state != ActivityState::kUnknown) set(s.session_id, state, ActivitySource::kScreen);
 }
 

@@ -63,6 +63,13 @@ class ScreenActivity {
   // idle (codex's notify) and the screen must not pre-empt it.
   ActivityState tick(std::uint64_t output_bytes, const std::string& screen, const AgentSpec& agent,
                      bool may_say_idle);
+  // The agent reported its state itself: what it printed before belongs to that report, so
+  // the screen counts its ticks afresh (dots printed before an idle report are no new work).
+  void restart();
+  // True once after the tick that said idle following output: that output was a turn (a
+  // message's answer, say) even if too short for the screen to call it working, and its end
+  // is news to whoever waits for a turn's end.
+  bool take_turn_end();
 
  private:
   std::uint64_t last_bytes_ = 0;
@@ -70,6 +77,8 @@ class ScreenActivity {
   int busy_ticks_ = 0;
   int quiet_ticks_ = 0;
   int waiting_ticks_ = 0;
+  bool has_output_since_idle_ = false;
+  bool is_turn_end_ = false;
 };
 
 // What one tick reads of a running orchestrator.
@@ -122,9 +131,7 @@ class ActivityTracker {
   struct Track {
     Activity now;
     ScreenActivity screen;
-    bool has_hook = false;         // claude reported through its hooks: the screen is not asked
-    bool has_turn_signal = false;  // codex's notify reported a turn's end: idle comes from it
-    bool has_reported = false;     // a hook, notify or `baton signal` said something
+    bool has_reported = false;  // a hook, notify or `baton signal` said something
   };
   void sample(const ActivitySample& s);
 

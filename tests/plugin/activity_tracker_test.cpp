@@ -62,6 +62,51 @@ TEST_F(ActivityTrackerTest, ClaudesScreenIsNotReadOnceAHookArrived) {
   EXPECT_EQ(state("p-1"), "idle/hook");
 }
 
+// A generic agent that said `baton signal working` and then prints nothing for a while (a long
+// build) is still working: the quiet screen does not end its turn for it. Its screen may still
+// say it works (an agent may report only its turns' ends), but only its report says idle.
+TEST_F(ActivityTrackerTest, AQuietScreenDoesNotEndTheTurnOfAnAgentThatReports) {
+  const AgentSpec generic;
+  tracker_.launched("p-1");
+  tracker_.set("p-1", ActivityState::kWorking, ActivitySource::kSignal);
+  for (int i = 0; i < 5; ++i) tick("p-1", generic, 100);
+  EXPECT_EQ(state("p-1"), "working/signal");
+  // Output up to the report is the turn it ended, not a new one.
+  tick("p-1", generic, 150);
+  tracker_.set("p-1", ActivityState::kIdle, ActivitySource::kSignal);
+  tick("p-1", generic, 200);
+  tick("p-1", generic, 200);
+  EXPECT_EQ(state("p-1"), "idle/signal");
+  for (std::uint64_t i = 0; i < 3; ++i) tick("p-1", generic, 300 + 10 * i);
+  EXPECT_EQ(state("p-1"), "working/screen");
+  for (int i = 0; i < 5; ++i) tick("p-1", generic, 300);
+  EXPECT_EQ(state("p-1"), "working/screen");
+  tracker_.set("p-1", ActivityState::kIdle, ActivitySource::kSignal);
+  EXPECT_EQ(state("p-1"), "idle/signal");
+}
+
+// A turn's end is reported to whoever waits for one even when the agent looked idle all along:
+// a second idle report, or a screen that printed briefly (an answer too short to be called
+// working) and went quiet again. A quiet screen that printed nothing ends no turn.
+TEST_F(ActivityTrackerTest, EveryTurnEndIsReportedEvenWhenTheStateStaysIdle) {
+  const AgentSpec generic;
+  tracker_.launched("p-1");
+  tracker_.set("p-1", ActivityState::kIdle, ActivitySource::kSignal);
+  tracker_.set("p-1", ActivityState::kIdle, ActivitySource::kSignal);
+  EXPECT_EQ(changes_.size(), 3u);  // working (launch), idle, idle
+  tracker_.launched("p-2");
+  for (int i = 0; i < 3; ++i) tick("p-2", generic, 10);
+  EXPECT_EQ(state("p-2"), "idle/screen");
+  changes_.clear();
+  for (int i = 0; i < 4; ++i) tick("p-2", generic, 10);
+  EXPECT_TRUE(changes_.empty());
+  tick("p-2", generic, 20);  // one tick of output: not yet working
+  EXPECT_EQ(state("p-2"), "idle/screen");
+  for (int i = 0; i < 3; ++i) tick("p-2", generic, 20);
+  ASSERT_EQ(changes_.size(), 1u);
+  EXPECT_EQ(changes_[0], "p-2 idle screen");
+}
+
 TEST_F(ActivityTrackerTest, CodexIsIdleOnlyByItsNotifyOnceItFired) {
   const AgentSpec& codex = presets_.at("codex");
   tick("p-1", codex, 0, "Working (3s • esc to interrupt)");
