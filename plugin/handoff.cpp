@@ -190,7 +190,7 @@ void Handoff::summarize(const Drained& drained) {
         std::filesystem::create_directories(dir, ec);
         return ec ? "cannot create " + dir.string() + ": " + ec.message() : std::string();
       },
-      [self, drained, path, text](std::string error) {
+      [self, drained, path, text](const std::string& error) {
         if (!error.empty()) {
           self->progress("drain", error);
           self->outcome_.notes.push_back(error);
@@ -309,7 +309,7 @@ void Handoff::write_note() {
         gather_note_facts(facts, in);
         return plugin::write_note(path, in);
       },
-      [self](tl::expected<void, std::string> written) { self->on_note_written(written); });
+      [self](const tl::expected<void, std::string>& written) { self->on_note_written(written); });
 }
 
 void Handoff::on_note_written(const tl::expected<void, std::string>& written) {

@@ -160,7 +160,7 @@ void Retirement::skip_drain() {
   if (turn_wait_) turn_wait_->skip();
 }
 
-void Retirement::drain_turn(std::function<void(const Drained&)> then) {
+void Retirement::drain_turn(const std::function<void(const Drained&)>& then) {
   if (req_.is_now) is_drain_skipped_ = true;
   if (faulted("drain.started")) return;
   Drained drained;

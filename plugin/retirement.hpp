@@ -105,7 +105,7 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   // for the newest active orchestrator's turn to end — unless nothing is to retire, the
   // request or a joining one says --now, the agent is not running, or it reports no turns.
   // A timeout goes on (and says so); the daemon shutting down fails the run, nothing stopped.
-  void drain_turn(std::function<void(const Drained&)> then);
+  void drain_turn(const std::function<void(const Drained&)>& then);
   // Retires the sessions of to_retire_ one at a time, then calls after_retire().
   void retire_next();
   virtual void after_retire() = 0;

@@ -88,7 +88,7 @@ class MessageE2E : public OrchestratorE2E {
     return s["activity"].is_string() ? s["activity"].get<std::string>() : "";
   }
 
-  void up_idle(RunOptions o) {
+  void up_idle(const RunOptions& o) {
     auto r = baton({"up", repo_, "--detach"}, o);
     ASSERT_EQ(r.status, 0) << r.err;
     ASSERT_TRUE(eventually([&] { return activity() == "idle"; }, 15000)) << status().dump();

@@ -96,6 +96,7 @@ TEST(HandoffNote, AScreenShowingAFenceCannotEndItsBlock) {
 
 TEST(HandoffNote, TrimScreenDropsTrailingBlanksAndKeepsTheLastLines) {
   std::vector<std::string> lines;
+  lines.reserve(52);
   for (int i = 0; i < 50; ++i) lines.push_back("line " + std::to_string(i) + "   ");
   lines.push_back("");
   lines.push_back("  ");
@@ -151,7 +152,7 @@ TEST(HandoffNote, FindsCodexsRolloutOfAThreadNewestDayFirst) {
   const fs::path home = tmp.path() / "codex";
   fs::create_directories(home / "sessions/2026/11/30");
   fs::create_directories(home / "sessions/2026/12/03");
-  std::ofstream(home / "sessions/2026/11/30/rollout-2026-11-30T09-00-00-other.jsonl");
+  std::ofstream other(home / "sessions/2026/11/30/rollout-2026-11-30T09-00-00-other.jsonl");
   const fs::path want = home / "sessions/2026/12/03/rollout-2026-12-03T10-00-00-t-42.jsonl";
   std::ofstream(want) << "{}\n";
   EXPECT_EQ(find_codex_rollout(home.string(), "t-42"), want.string());
