@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <ctime>
 #include <memory>
 #include <system_error>
 
@@ -131,6 +133,21 @@ tl::expected<std::string, std::string> read_file(const std::string& path) {
     content.append(buf, static_cast<size_t>(n));
   }
   return content;
+}
+
+tl::expected<std::string, std::string> move_aside_corrupt(const std::string& path) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+  const std::string base = path + ".corrupt-" + stamp;
+  std::string target = base;
+  struct stat st {};
+  for (int n = 2; ::lstat(target.c_str(), &st) == 0; ++n) target = base + "-" + std::to_string(n);
+  if (std::rename(path.c_str(), target.c_str()) != 0)
+    return tl::unexpected(std::generic_category().message(errno));
+  return target;
 }
 
 }  // namespace baton::plugin

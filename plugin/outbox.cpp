@@ -41,26 +41,6 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string utc_stamp() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%S", &tm);
-  return buf;
-}
-
-// The corrupt file is kept for a human, under a name no earlier one from the same second has.
-tl::expected<std::string, std::string> move_aside(const std::string& path) {
-  const std::string base = path + ".corrupt-" + utc_stamp();
-  std::string target = base;
-  std::error_code ec;
-  for (int n = 2; fs::exists(target, ec); ++n) target = base + "-" + std::to_string(n);
-  if (std::rename(path.c_str(), target.c_str()) != 0)
-    return tl::unexpected(std::generic_category().message(errno));
-  return target;
-}
-
 const std::vector<OutboxMessage> kNoMessages;
 
 }  // namespace
@@ -192,7 +172,7 @@ tl::expected<LoadedOutboxes, std::string> load_outboxes(const std::string& state
     auto box = outbox_from_json(*content);
     if (!box) {
       // Never silently discarded: the bytes stay for a human to look at.
-      auto moved = move_aside(path);
+      auto moved = move_aside_corrupt(path);
       if (!moved)
         return tl::unexpected("outbox " + path + " is corrupt (" + box.error() +
                               ") and could not be moved aside: " + moved.error());

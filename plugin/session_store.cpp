@@ -302,29 +302,6 @@ tl::expected<int, std::string> read_schema(const json& j) {
   return static_cast<int>(it->get<std::int64_t>());
 }
 
-std::string utc_stamp() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%S", &tm);
-  return buf;
-}
-
-// Renames the corrupt file aside without overwriting an earlier one from the same second.
-tl::expected<std::string, std::string> move_aside(const std::string& path) {
-  std::string base = path + ".corrupt-" + utc_stamp();
-  std::string target = base;
-  for (int n = 2; std::FILE* f = std::fopen(target.c_str(), "r"); ++n) {
-    std::fclose(f);
-    target = base + "-" + std::to_string(n);
-  }
-  if (std::rename(path.c_str(), target.c_str()) != 0) {
-    return tl::unexpected(std::generic_category().message(errno));
-  }
-  return target;
-}
-
 }  // namespace
 
 std::string_view phase_name(HandoffPhase phase) {
@@ -401,7 +378,7 @@ tl::expected<LoadResult, std::string> load_store(const std::string& state_dir) {
   }
 
   // Never silently discarded (issue 4, point 4): keep the bytes for a human to look at.
-  auto moved = move_aside(path);
+  auto moved = move_aside_corrupt(path);
   if (!moved) {
     return tl::unexpected("state file " + path + " is corrupt (" + reason +
                           ") and could not be moved aside: " + moved.error());
