@@ -520,13 +520,19 @@ int cmd_notes(const std::vector<std::string>& args, bool as_json) {
             << "PATH\n";
   for (const auto& n : (*r)["notes"]) {
     std::string retired;
-    for (const auto& id : n["retired"]) retired += (retired.empty() ? "" : ",") + text(id);
+    // Appended, not `"," + string`: GCC 12's false -Wrestrict at -O3 (DESIGN.md §8).
+    for (const auto& id : n["retired"]) {
+      if (!retired.empty()) retired += ',';
+      retired += text(id);
+    }
     // The note and --json have the whole reason; the table keeps its columns.
     std::string reason = text(n["reason"]);
     if (reason.empty()) reason = "-";
     if (reason.size() > 22) reason = reason.substr(0, 21) + "~";
-    std::cout << pad(text(n["session"]), 14) << pad(retired.empty() ? "-" : retired, 20)
-              << pad(text(n["at"]), 26) << pad(reason, 24) << text(n["path"]) << "\n";
+    // A column always ends in a space, however long its value.
+    std::cout << pad(text(n["session"]) + " ", 14)
+              << pad((retired.empty() ? "-" : retired) + " ", 20) << pad(text(n["at"]) + " ", 26)
+              << pad(reason + " ", 24) << text(n["path"]) << "\n";
   }
   return 0;
 }
