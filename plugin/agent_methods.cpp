@@ -31,21 +31,18 @@ void list_sessions(Orchestrator& orch, const RequestPtr& req) {
   for (const auto& [id, s] : orch.store().sessions) {
     if (only && s.project != only->id) continue;
     if (!all && s.state != SessionState::kActive && s.state != SessionState::kRetiring) continue;
-    rows.emplace_back(s.created_at, session_json(s, orch.activity().get(id)));
+    Json row = session_json(s, orch.activity().get(id));
+    if (const runtime::Session* live = orch.daemon().find_session_exact(id)) {
+      row["holder_pid"] = live->holder_pid();
+      row["adopted"] = live->is_adopted();
+    }
+    rows.emplace_back(s.created_at, std::move(row));
   }
   if (!only) {
     for (const auto& [id, s] : orch.daemon().sessions()) {
       if (orch.store().sessions.count(id)) continue;
       if (!all && !s->is_running()) continue;
-      rows.emplace_back(
-          s->created_at(),
-          Json{{"id", id},
-               {"command", s->argv()},
-               {"cwd", s->cwd()},
-               {"pid", s->pid()},
-               {"state", s->is_running() ? "running" : "exited"},
-               {"exit_status", s->is_running() ? Json(nullptr) : Json(s->exit_status())},
-               {"created_at", s->created_at()}});
+      rows.emplace_back(s->created_at(), runtime::session_json(*s));
     }
   }
   std::sort(rows.begin(), rows.end(),

@@ -54,6 +54,9 @@ int main(int argc, char** argv) try {
   capture->add_option("target", target, "Session");
   capture->add_flag("--raw", raw, "Keep screen rows (do not join soft-wrapped lines)");
   capture->add_flag("--json", as_json, "Print JSON");
+  bool history = false;
+  capture->add_flag("--history", history,
+                    "Print the scrollback as plain lines (what scrolled past, oldest first)");
 
   auto* send = app.add_subcommand("send", "Type text into a session");
   bool keys = false;
@@ -180,7 +183,7 @@ int main(int argc, char** argv) try {
   if (debug->got_subcommand(debug_delivery)) return cmd_delivery_state();
   if (config->got_subcommand(config_check)) return cmd_config_check(target);
   if (app.got_subcommand(attach)) return cmd_attach(target, read_only, detach_key);
-  if (app.got_subcommand(capture)) return cmd_capture(target, raw, as_json);
+  if (app.got_subcommand(capture)) return cmd_capture(target, raw, history, as_json);
   if (app.got_subcommand(send)) return cmd_send(target, keys, text);
   if (app.got_subcommand(kill)) return cmd_kill(target);
   if (app.got_subcommand(tell)) return cmd_tell(target, text, tell_now);

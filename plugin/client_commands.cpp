@@ -191,8 +191,9 @@ int cmd_attach(const std::string& target, bool read_only, const std::string& det
   return baton::runtime::run_attach(client->fd(), client->take_buffered(), opts);
 }
 
-int cmd_capture(const std::string& target, bool raw, bool as_json) {
+int cmd_capture(const std::string& target, bool raw, bool history, bool as_json) {
   Json params{{"raw", raw}, {"cwd", current_dir()}};
+  if (history) params["history"] = true;
   if (!target.empty()) params["target"] = absolute_target(target);
   auto r = request("capture", params);
   if (!r) return fail(r.error());

@@ -19,7 +19,7 @@ int cmd_new(const std::string& name, const std::string& cwd, const std::vector<s
             const std::vector<std::string>& command);
 int cmd_sessions(const std::string& target, bool all, bool as_json);
 int cmd_attach(const std::string& target, bool read_only, const std::string& detach_key);
-int cmd_capture(const std::string& target, bool raw, bool as_json);
+int cmd_capture(const std::string& target, bool raw, bool history, bool as_json);
 int cmd_send(const std::string& target, bool keys, const std::vector<std::string>& text);
 int cmd_kill(const std::string& target);
 int cmd_shutdown();

@@ -64,6 +64,7 @@ class Loader {
   Status apply_workspace(const SourceFile& f, const toml::table& t);
   Status apply_env(const SourceFile& f, const toml::table& t);
   Status apply_hooks(const SourceFile& f, const toml::table& t);
+  Status apply_runtime(const SourceFile& f, const toml::table& t);
   Status check_symlink(const SourceFile& f, const toml::node& node, const std::string& value);
   // Records that repository file f sets `key`, which needs `baton allow` (ProjectConfig::
   // trust_keys). A key of the user's own untracked baton.local.toml needs nothing.
@@ -103,6 +104,8 @@ Status Loader::apply(const SourceFile& f, const toml::table& top) {
       section = &Loader::apply_env;
     else if (name == "hooks")
       section = &Loader::apply_hooks;
+    else if (name == "runtime")
+      section = &Loader::apply_runtime;
     else
       return fail_at(f, key.source(), fmt::format("unknown key '{}'", name));
     auto* table = node.as_table();
@@ -337,6 +340,25 @@ Status Loader::check_symlink(const SourceFile& f, const toml::node& node,
   auto resolved = fs::weakly_canonical(fs::path(root_) / path, ec);
   if (ec) resolved = (fs::path(root_) / path).lexically_normal();
   if (!is_inside(resolved, root)) return reject("resolves outside the repository");
+  return {};
+}
+
+Status Loader::apply_runtime(const SourceFile& f, const toml::table& t) {
+  for (auto&& [key, node] : t) {
+    std::string name(key.str());
+    if (name != "holder_buffer")
+      return fail_at(f, key.source(), fmt::format("unknown key '[runtime] {}'", name));
+    // Memory the daemon's machine gives each agent's holder: the repository may not choose it.
+    needs_trust(f, "[runtime] holder_buffer");
+    auto* value = node.as_integer();
+    constexpr auto kMin = static_cast<std::int64_t>(runtime::kMinHolderBuffer);
+    constexpr auto kMax = static_cast<std::int64_t>(runtime::kMaxHolderBuffer);
+    if (!value || value->get() < kMin || value->get() > kMax)
+      return fail_at(f, node.source(),
+                     fmt::format("[runtime] holder_buffer must be a number of bytes from {} to {}",
+                                 kMin, kMax));
+    cfg_.holder_buffer_bytes = static_cast<std::size_t>(value->get());
+  }
   return {};
 }
 

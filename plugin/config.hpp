@@ -20,6 +20,7 @@
 #include "plugin/agent_spec.hpp"
 #include "plugin/command_spec.hpp"
 #include "plugin/config_texts.hpp"
+#include "runtime/holder_protocol.hpp"
 
 namespace baton::plugin {
 
@@ -68,6 +69,8 @@ struct ProjectConfig {
   // [env], ${VAR} expanded from the environment of the `baton` command
   std::map<std::string, std::string> env;
   HookSet hooks;
+  // [runtime] holder_buffer: what the agent's session holder keeps while no daemon runs.
+  std::size_t holder_buffer_bytes = runtime::kDefaultHolderBuffer;
 
   std::vector<std::string> files;  // the config files that were read (absolute paths)
   // The hash of exactly the bytes parsed from the repository's files (trust.hpp,

@@ -73,6 +73,9 @@ std::string render_effective(const ProjectConfig& cfg) {
   out += fmt::format("summarize_timeout = {}\n",
                      toml_quote(render_duration(cfg.summarize_timeout_ms)));
 
+  out += "\n[runtime]\n";
+  out += fmt::format("holder_buffer = {}\n", cfg.holder_buffer_bytes);
+
   for (const auto& [name, agent] : cfg.agents) {
     out += fmt::format("\n[agents.{}]{}\n", toml_key(name), agent.is_preset ? "  # preset" : "");
     out += fmt::format("kind = {}\n", toml_quote(kind_name(agent.kind)));

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plugin/control_methods.hpp"
+#include "plugin/fault.hpp"
 #include "plugin/orchestrator.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/log.hpp"
@@ -79,6 +80,13 @@ int main(int argc, char** argv) {
     baton::runtime::report_ready(ready_fd, false, r.error());
     return 1;
   }
+  // Before the plugin's recovery: an agent whose holder outlived the last daemon is adopted
+  // (same id, same pid), not stopped and relaunched.
+  daemon.adopt_holders([](std::string_view step) {
+    // Test builds only: a kill here is a daemon dying mid-adoption. Failing a step means
+    // nothing for adoption (a holder is taken whole or left as it is), so only kill is armed.
+    baton::plugin::fault_hit(baton::plugin::daemon_fault_env(), step);
+  });
   baton::plugin::Orchestrator orchestrator(daemon, std::move(start_env));
   baton::plugin::register_control_methods(orchestrator);
   orchestrator.start();

@@ -14,7 +14,7 @@
 
 namespace baton::plugin {
 
-inline constexpr std::array<std::string_view, 22> kFaultPoints = {
+inline constexpr std::array<std::string_view, 24> kFaultPoints = {
     "preflight.done",     // checks passed, nothing touched yet
     "prepare.persisted",  // journal written, no worktree yet
     "prepare.done",       // .prepare-<id> checked out
@@ -34,6 +34,8 @@ inline constexpr std::array<std::string_view, 22> kFaultPoints = {
     "verify.done",        // agent and branch verified, trash not yet deleted
     "trash.deleted",      // trees deleted, retired not yet persisted
     // Start-up recovery, armed by the daemon's environment:
+    "recovery.adopting",    // a living holder's output and terminal received, it not yet told
+    "recovery.adopted",     // every living holder adopted, nothing else recovered
     "recovery.started",     // outlived agents stopped, git not yet looked at
     "recovery.scanned",     // stale locks cleared, leftovers counted, nothing decided
     "recovery.relaunched",  // an active orchestrator restarted, its new pid not yet on disk

@@ -8,6 +8,7 @@
 #include "plugin/fault.hpp"
 #include "plugin/health.hpp"
 #include "plugin/message_delivery.hpp"
+#include "plugin/message_typing.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/outlived_agent.hpp"
 #include "plugin/session_hook.hpp"
@@ -80,8 +81,16 @@ void Orchestrator::start() {
   registry_.store() = std::move(loaded->data);
   for (auto& [id, rec] : registry_.store().projects) add_project(id, rec.path);
   for (auto& [id, rec] : registry_.store().projects) recovery_.recover(id);
-  // Messages told before the daemon stopped go to the agents recovery brings back.
-  outbox_.load();
+  // Messages told before the daemon stopped go to the agents recovery brings back. One whose
+  // Enter was due sits in the input of its agent if that agent outlived the daemon: it gets
+  // the Enter now (an agent that was relaunched lost the paste with its terminal).
+  for (const DueEnter& due : outbox_.load()) {
+    runtime::Session* s = daemon_.find_session_exact(due.session);
+    if (!s || !s->is_running() || !s->is_adopted()) continue;
+    spdlog::info("message {} to {}: Enter written to {}, which outlived the daemon", due.id,
+                 due.recipient, due.session);
+    press_enter(*s);
+  }
   messages_->kick();
 }
 
@@ -120,7 +129,9 @@ void Orchestrator::resume_handoff(const std::string& project, const std::string&
 }
 
 bool Orchestrator::has_session(const std::string& id) {
-  return daemon_.find_session_exact(id) != nullptr;
+  // A session a living holder keeps for another daemon (or protocol) is not this daemon's to
+  // stop or relaunch.
+  return daemon_.find_session_exact(id) != nullptr || daemon_.is_held_elsewhere(id);
 }
 
 bool Orchestrator::is_leaving() {
@@ -204,6 +215,8 @@ tl::expected<void, std::string> Orchestrator::spawn(SessionRecord& rec,
   sspec.spawn.argv = plan.argv;
   sspec.spawn.cwd = rec.worktree;
   sspec.spawn.env = runtime::session_environment(nullptr, launch.env);
+  if (const ProjectState* p = find_project(rec.project); p && p->config)
+    sspec.holder_buffer = p->config->holder_buffer_bytes;
   rec.argv = plan.argv;
   // A relaunch reuses the id: the exited runtime session (kept for its last screen) goes.
   if (runtime::Session* old = daemon_.find_session_exact(rec.id); old && !old->is_running())

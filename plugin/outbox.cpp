@@ -187,6 +187,7 @@ tl::expected<LoadedOutboxes, std::string> load_outboxes(const std::string& state
       out.warnings.push_back("message " + m.id + " to " + *recipient + " counted as delivered to " +
                              m.session + " (its Enter was due when the daemon stopped)");
       out.changed.insert(*recipient);
+      out.due_enters.push_back({*recipient, m.id, m.session});
       return true;
     });
     for (auto& m : box->messages) {
@@ -213,15 +214,16 @@ tl::expected<void, std::string> save_outbox(const std::string& state_dir,
 Outbox::Outbox(uv_loop_t* loop, std::string state_dir)
     : loop_(loop), state_dir_(std::move(state_dir)) {}
 
-void Outbox::load() {
+std::vector<DueEnter> Outbox::load() {
   auto loaded = load_outboxes(state_dir_);
   if (!loaded) {
     spdlog::error("{}", loaded.error());
-    return;
+    return {};
   }
   for (const auto& w : loaded->warnings) spdlog::warn("{}", w);
   boxes_ = std::move(loaded->boxes);
   for (const auto& recipient : loaded->changed) persist(recipient, nullptr);
+  return std::move(loaded->due_enters);
 }
 
 std::string Outbox::add(const std::string& recipient, const std::string& text, SavedFn then) {

@@ -52,14 +52,23 @@ std::optional<std::string> recipient_from_file_name(std::string_view file_name);
 std::string outbox_to_json(const std::string& recipient, const RecipientOutbox& box);
 tl::expected<RecipientOutbox, std::string> outbox_from_json(std::string_view content);
 
+// A message whose Enter was due when the daemon stopped: its text is in the agent's input.
+struct DueEnter {
+  std::string recipient;
+  std::string id;
+  std::string session;
+};
+
 // What a daemon start reads: every recipient's outbox, after the start-up rule — a message
-// `delivering` was never entered (the agent that got a partial paste died with the daemon), so
-// it is queued again; an `entering` one counts as delivered and goes. `warnings`: one line per
-// corrupt file moved aside (`<file>.corrupt-<time>`) or per change the rule made.
+// `delivering` was not entered, so it is queued again; an `entering` one counts as delivered
+// and goes, and is listed in `due_enters`: when its agent outlived the daemon (adopted from
+// its holder) the Enter is written now. `warnings`: one line per corrupt file moved aside
+// (`<file>.corrupt-<time>`) or per change the rule made.
 struct LoadedOutboxes {
   std::map<std::string, RecipientOutbox> boxes;
   std::vector<std::string> warnings;
   std::set<std::string> changed;  // recipients the rule changed: saved again
+  std::vector<DueEnter> due_enters;
 };
 // Blocking (it reads and may rename files): at start-up, before the daemon serves.
 tl::expected<LoadedOutboxes, std::string> load_outboxes(const std::string& state_dir);
@@ -78,7 +87,8 @@ class Outbox {
 
   // Loads every recipient's file (start-up, on the loop, before the daemon serves: like the
   // store). Warnings go to the log.
-  void load();
+  // Returns the messages whose Enter was due (LoadedOutboxes::due_enters).
+  std::vector<DueEnter> load();
 
   // Queues `text` for `recipient`; `then` runs once it is on disk. Returns the message's id.
   std::string add(const std::string& recipient, const std::string& text, SavedFn then);

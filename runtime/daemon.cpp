@@ -92,7 +92,8 @@ void report_ready(int ready_fd, bool ok, const std::string& message) {
 
 Daemon::Daemon(Paths paths) : paths_(std::move(paths)) {
   uv_loop_init(&loop_);
-  reaper_ = std::make_unique<ChildReaper>(&loop_);
+  holder_site_.binary = find_holder_binary();
+  holder_site_.holders_dir = paths_.holders_dir;
   signal(SIGPIPE, SIG_IGN);
 }
 
@@ -115,6 +116,9 @@ tl::expected<void, std::string> Daemon::lock() {
   // Checked before the chmod: through a planted symlink it would loosen someone else's dir.
   if (auto r = check_run_dir(paths_.run_dir); !r) return r;
   chmod(paths_.run_dir.c_str(), 0700);
+  if (auto r = make_dirs(paths_.holders_dir, 0700); !r) return r;
+  if (auto r = check_run_dir(paths_.holders_dir); !r) return r;
+  chmod(paths_.holders_dir.c_str(), 0700);
   if (auto r = make_dirs(paths_.state_dir, 0700); !r) return r;
   if (auto r = make_dirs(paths_.logs_dir, 0700); !r) return r;
   lock_fd_ = open(paths_.lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -174,18 +178,61 @@ tl::expected<Session*, std::string> Daemon::start_session(SessionSpec spec) {
   if (spec.id.empty()) spec.id = next_session_id();
   if (sessions_.count(spec.id))
     return tl::make_unexpected("a session named '" + spec.id + "' already exists");
-  auto s = Session::start(&loop_, *reaper_, std::move(spec));
+  auto s = Session::start(&loop_, holder_site_, std::move(spec));
   if (!s) return tl::make_unexpected(s.error());
-  Session* raw = s->get();
+  Session* raw = add_session(std::move(*s));
+  spdlog::info("session {} started: pid {} (holder {}) in {}", raw->id(), raw->pid(),
+               raw->holder_pid(), raw->cwd());
+  return raw;
+}
+
+Session* Daemon::add_session(std::unique_ptr<Session> s) {
+  Session* raw = s.get();
   raw->on_exit([this](Session& sess) {
     spdlog::info("session {} exited with status {}", sess.id(), sess.exit_status());
     auto fns = exit_fns_;
     for (auto& fn : fns) fn(sess);
     if (is_shutting_down_) shutdown(nullptr);
   });
-  sessions_[raw->id()] = std::move(*s);
-  spdlog::info("session {} started: pid {} in {}", raw->id(), raw->pid(), raw->cwd());
+  sessions_[raw->id()] = std::move(s);
   return raw;
+}
+
+std::vector<std::string> Daemon::adopt_holders(const AdoptStepFn& on_step) {
+  std::vector<std::string> adopted;
+  for (const auto& path : list_holder_sockets(paths_.holders_dir)) {
+    auto held = adopt_holder(path);
+    if (!held) {
+      const AdoptFailure& failure = held.error();
+      if (failure.reason == AdoptSkip::kGone) {
+        spdlog::info("{}", failure.message);
+      } else {
+        spdlog::warn("{}", failure.message);
+      }
+      if (!failure.session_id.empty()) held_elsewhere_.insert(failure.session_id);
+      continue;
+    }
+    if (on_step) on_step("recovery.adopting");
+    const std::string id = held->hello.id;
+    if (sessions_.count(id)) {
+      // One id names one agent. Two holders claiming it (a relaunch that raced a daemon's
+      // death) keep the one adopted first; the other agent is stopped, never left unheld.
+      spdlog::warn("holder {} claims session {}, which is taken; stopping its agent (pid {})", path,
+                   id, held->process.pid);
+      send_holder_message(held->process.link_fd, HolderMessage::kKill, "");
+      close(held->process.link_fd);
+      close(held->process.master_fd);
+      continue;
+    }
+    const pid_t pid = held->process.pid;
+    const std::size_t kept = held->output.size();
+    Session* s = add_session(Session::adopt(&loop_, std::move(*held)));
+    spdlog::info("session {} adopted: pid {} (holder {}), {} bytes printed while no daemon ran", id,
+                 pid, s->holder_pid(), kept);
+    adopted.push_back(id);
+  }
+  if (on_step) on_step("recovery.adopted");
+  return adopted;
 }
 
 Session* Daemon::find_session(const std::string& target, std::string* follow_key) {
@@ -275,7 +322,6 @@ void Daemon::close_all() {
 
 void Daemon::close_handles() {
   server_.reset();
-  reaper_->close();
   sigterm_.reset();
   sigint_.reset();
   removal_timer_.reset();

@@ -1,6 +1,8 @@
 // The daemon process: one per BATON_HOME (flock'd lock file), a libuv loop, the control
-// server, the session table and the one SIGCHLD reaper. The runtime offers the plugin a
-// small interface: register control methods, start and stop sessions, subscribe to exits.
+// server and the session table. Every agent runs under its own session holder
+// (runtime/holder.hpp), so agents outlive a daemon that dies, and the next one adopts them. The
+// runtime offers the plugin a small interface: register control methods, start and stop sessions,
+// subscribe to exits.
 #pragma once
 
 #include <uv.h>
@@ -8,17 +10,22 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tl/expected.hpp>
 
-#include "runtime/child_reaper.hpp"
 #include "runtime/control_server.hpp"
+#include "runtime/holder_client.hpp"
 #include "runtime/paths.hpp"
 #include "runtime/session.hpp"
 
 namespace baton::runtime {
+
+// A session as the control protocol lists it (docs/runtime.md "Protocol").
+protocol::Json session_json(const Session& s);
 
 // Forks into the background like tmux (fork, setsid, fork). Returns in the daemon process
 // with the write end of a pipe the original process waits on; it exits with 0 once
@@ -48,6 +55,16 @@ class Daemon {
   static constexpr const char* kAlreadyRunning = "already running";
   tl::expected<void, std::string> lock();
   tl::expected<void, std::string> listen();
+  // Takes over the agents whose holders outlived the previous daemon (before anything is
+  // relaunched: the plugin's recovery sees them as running). Returns the ids adopted; each
+  // holder left alone gets one log line saying why. `on_step` is called with
+  // "recovery.adopting" once a holder's output and terminal arrived (before the holder is
+  // told) and "recovery.adopted" at the end: the test builds' fault points.
+  using AdoptStepFn = std::function<void(std::string_view step)>;
+  std::vector<std::string> adopt_holders(const AdoptStepFn& on_step = nullptr);
+  // A living holder this daemon could not adopt (a newer protocol, another daemon's) holds
+  // this session: it is neither stopped nor relaunched.
+  bool is_held_elsewhere(const std::string& id) const { return held_elsewhere_.count(id) > 0; }
   // Runs the loop until shutdown; returns uv_loop_close()'s result (0 when every handle closed).
   int run();
 
@@ -85,15 +102,18 @@ class Daemon {
 
  private:
   void register_session_methods();
+  // Adds a started or adopted session and reports its exit to the plugin.
+  Session* add_session(std::unique_ptr<Session> s);
   // Removes the session once its exit callbacks have returned, never from inside them.
   void remove_session_later(const std::string& id);
   void close_all();
-  void close_handles();  // the server, the reaper, the signal watchers and the removal timer
+  void close_handles();  // the server, the signal watchers and the removal timer
 
   Paths paths_;
   uv_loop_t loop_{};
   int lock_fd_ = -1;
-  std::unique_ptr<ChildReaper> reaper_;
+  HolderSite holder_site_;
+  std::set<std::string> held_elsewhere_;
   bool is_loop_closed_ = false;
   Owned<ControlServer> server_;
   Owned<Signal> sigterm_;

@@ -73,6 +73,7 @@ Paths Paths::from_env() {
   p.run_dir = p.home + "/run";
   p.socket = p.run_dir + "/control.sock";
   p.lock = p.run_dir + "/daemon.lock";
+  p.holders_dir = p.run_dir + "/holders";
   p.state_dir = p.home + "/state";
   p.logs_dir = p.home + "/logs";
   return p;

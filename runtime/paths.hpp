@@ -14,11 +14,12 @@ struct Paths {
   // BATON_HOME, else $XDG_STATE_HOME/baton, else ~/.local/state/baton; ~ is $HOME, else the
   // user's home in /etc/passwd.
   std::string home;
-  std::string run_dir;    // home/run, mode 0700
-  std::string socket;     // run/control.sock, mode 0600
-  std::string lock;       // run/daemon.lock, flock'd by the one daemon
-  std::string state_dir;  // home/state
-  std::string logs_dir;   // home/logs
+  std::string run_dir;      // home/run, mode 0700
+  std::string socket;       // run/control.sock, mode 0600
+  std::string lock;         // run/daemon.lock, flock'd by the one daemon
+  std::string holders_dir;  // run/holders: one socket per session holder, mode 0700
+  std::string state_dir;    // home/state
+  std::string logs_dir;     // home/logs
 
   static Paths from_env();
 };

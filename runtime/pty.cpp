@@ -5,6 +5,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -99,6 +100,12 @@ std::vector<std::string> session_environment(char** base, const std::vector<std:
   return out;
 }
 
+int exit_status_from_wait(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return -1;
+}
+
 int pty_resize(int master_fd, unsigned short rows, unsigned short cols) {
   struct winsize ws {};
   ws.ws_row = rows;
@@ -131,6 +138,7 @@ tl::expected<PtyProcess, std::string> pty_spawn(const PtySpawnOptions& opts) {
   envp.push_back(nullptr);
   const char* path = resolved->c_str();
   const char* cwd = opts.cwd.empty() ? nullptr : opts.cwd.c_str();
+  const pid_t parent = getpid();
 
   int master = -1;
   int slave = -1;
@@ -164,6 +172,9 @@ tl::expected<PtyProcess, std::string> pty_spawn(const PtySpawnOptions& opts) {
     pthread_sigmask(SIG_SETMASK, &none, nullptr);
     close(errpipe[0]);
     close(master);
+    // Checked after the prctl: a parent that died before it would never signal the child.
+    if (opts.dies_with_parent && (prctl(PR_SET_PDEATHSIG, SIGHUP) != 0 || getppid() != parent))
+      child_fail(errpipe[1], ESRCH);
     if (setsid() < 0) child_fail(errpipe[1], errno);
     if (ioctl(slave, TIOCSCTTY, 0) < 0) child_fail(errpipe[1], errno);
     if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)

@@ -19,6 +19,9 @@ struct PtySpawnOptions {
   std::vector<std::string> env;  // complete environment, "K=V"
   unsigned short rows = 40;
   unsigned short cols = 120;
+  // The child gets SIGHUP when the process that spawned it dies (PR_SET_PDEATHSIG): a session
+  // holder killed outright is then a crash of its agent, never an agent nobody holds.
+  bool dies_with_parent = false;
 };
 
 struct PtyProcess {
@@ -30,6 +33,9 @@ struct PtyProcess {
 tl::expected<PtyProcess, std::string> pty_spawn(const PtySpawnOptions& opts);
 
 int pty_resize(int master_fd, unsigned short rows, unsigned short cols);
+
+// Exit status as a shell reports it: the code, or 128 + the signal.
+int exit_status_from_wait(int wait_status);
 
 // The environment a session gets: `base` with `extra` ("K=V") on top, then TERM,
 // COLORTERM and a UTF-8 LANG (the user's if it is UTF-8, else C.UTF-8).

@@ -1,12 +1,15 @@
 #include "runtime/session.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 
 #include "runtime/iso_time.hpp"
 
@@ -17,26 +20,64 @@ namespace {
 constexpr std::size_t kReadChunkBytes = 64u << 10;
 // Bounded per poll callback so one chatty session cannot starve the loop.
 constexpr int kReadsPerWakeup = 16;
+// Between the two halves of the redraw nudge: long enough for the program to see a change.
+constexpr std::uint64_t kRedrawNudgeMs = 50;
 
 std::atomic<Session::ExitListener> next_exit_listener{1};
 
 }  // namespace
 
 tl::expected<std::unique_ptr<Session>, std::string> Session::start(uv_loop_t* loop,
-                                                                   ChildReaper& reaper,
+                                                                   const HolderSite& site,
                                                                    SessionSpec spec) {
-  auto proc = pty_spawn(spec.spawn);
-  if (!proc) return tl::make_unexpected(proc.error());
-  return std::unique_ptr<Session>(new Session(loop, reaper, std::move(spec), *proc));
+  const std::string created_at = iso8601_now();
+  HolderSite held_site = site;
+  held_site.buffer_bytes = spec.holder_buffer;
+  auto held = spawn_held(held_site, spec.id, created_at, spec.spawn);
+  if (!held) return tl::make_unexpected(held.error());
+  return std::unique_ptr<Session>(new Session(loop, std::move(spec), *held, created_at));
 }
 
-Session::Session(uv_loop_t* loop, ChildReaper& reaper, SessionSpec spec, PtyProcess proc)
+std::unique_ptr<Session> Session::adopt(uv_loop_t* loop, AdoptedHolder adopted) {
+  SessionSpec spec;
+  spec.id = adopted.hello.id;
+  spec.spawn.argv = adopted.hello.argv;
+  spec.spawn.cwd = adopted.hello.cwd;
+  // The size the last daemon left on the terminal, not the one the holder started with.
+  struct winsize ws {};
+  if (ioctl(adopted.process.master_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
+    spec.spawn.rows = ws.ws_row;
+    spec.spawn.cols = ws.ws_col;
+  }
+  auto s = std::unique_ptr<Session>(
+      new Session(loop, std::move(spec), adopted.process, adopted.hello.created_at));
+  s->is_adopted_ = true;
+  std::string marker;
+  if (adopted.hello.dropped > 0) {
+    marker = "\r\n[baton: " + std::to_string(adopted.hello.dropped) +
+             " bytes of output were dropped while no daemon ran]\r\n";
+  }
+  // All the holder kept stays in the scrollback, even when its ring is larger than ours.
+  s->scrollback_limit_ = std::max(kScrollbackBytes, marker.size() + adopted.output.size());
+  // The holder answered the queries in this output already: replayed, they go unanswered.
+  s->is_replaying_ = true;
+  if (!marker.empty()) s->deliver(marker);
+  if (!adopted.output.empty()) s->deliver(adopted.output);
+  s->is_replaying_ = false;
+  // The holder may drop its copy only now that the output is ours.
+  send_holder_message(s->held_.link_fd, HolderMessage::kAdopted, "");
+  if (!adopted.hello.has_exited) s->nudge_redraw();
+  return s;
+}
+
+Session::Session(uv_loop_t* loop, SessionSpec spec, HeldProcess held, std::string created_at)
     : loop_(loop),
-      reaper_(reaper),
       spec_(std::move(spec)),
-      pid_(proc.pid),
-      poll_(make_owned<Poll>(loop, proc.master_fd, [this](int s, int e) { on_poll(s, e); })),
-      created_at_(iso8601_now()),
+      held_(held),
+      pid_(held.pid),
+      poll_(make_owned<Poll>(loop, held.master_fd, [this](int s, int e) { on_poll(s, e); })),
+      link_(make_owned<Poll>(loop, held.link_fd, [this](int s, int e) { on_link(s, e); })),
+      created_at_(std::move(created_at)),
       screen_(spec_.spawn.rows, spec_.spawn.cols) {
   screen_.with_screen([this](Screen& screen) {
     screen.set_output([this](std::string_view answer) {
@@ -45,20 +86,66 @@ Session::Session(uv_loop_t* loop, ChildReaper& reaper, SessionSpec spec, PtyProc
     return 0;
   });
   poll_->start(UV_READABLE);
-  reaper_.watch(pid_, [this](pid_t, int status) { on_child_exit(status); });
+  // Read until EAGAIN in on_link: never a blocking read on the loop.
+  fcntl(held.link_fd, F_SETFL, fcntl(held.link_fd, F_GETFL) | O_NONBLOCK);
+  link_->start(UV_READABLE | UV_DISCONNECT);
 }
 
 Session::~Session() {
   if (!has_exited_) {
-    // Last resort (the daemon normally stops sessions and waits): never leave a child behind.
-    reaper_.forget(pid_);
+    // Last resort (the daemon normally stops sessions and waits): never leave an agent
+    // behind. The holder kills the process group, reaps it and exits.
+    if (link_) send_holder_message(link_->fd(), HolderMessage::kKill, "");
     kill(-pid_, SIGKILL);
     kill(pid_, SIGKILL);
-    int status;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
   }
   for (auto& c : clients_) c.client->on_session_exit(exit_status_);
+}
+
+void Session::on_link(int status, int events) {
+  if (status < 0) return on_holder_lost();
+  if (!(events & (UV_READABLE | UV_DISCONNECT))) return;
+  for (;;) {
+    int err = 0;
+    auto msg = receive_holder_message(link_->fd(), &err);
+    if (!msg) {
+      if (err == EAGAIN) return;
+      return on_holder_lost();
+    }
+    if (msg->type != HolderMessage::kExit || has_exited_) continue;
+    int wait_status = 0;
+    const auto& p = msg->payload;
+    const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), wait_status);
+    if (ec != std::errc() || end != p.data() + p.size()) return on_holder_lost();
+    on_child_exit(wait_status);
+    return;
+  }
+}
+
+void Session::on_holder_lost() {
+  link_.reset();
+  // A holder that exits removes its socket; one killed outright leaves it behind.
+  if (!held_.socket_path.empty()) unlink(held_.socket_path.c_str());
+  if (has_exited_) return;
+  // The kernel sent the agent SIGHUP when its holder died; that is its exit as far as anyone
+  // can tell (its real status went with the holder).
+  kill(-pid_, SIGHUP);
+  on_child_exit(SIGHUP);
+}
+
+void Session::nudge_redraw() {
+  // A full-screen program redraws on SIGWINCH, but only when the size changed: one column
+  // less, then the real size back (tmux does the same on attach). The screen the new daemon
+  // shows is then the program's own, not the tail of what it printed while no one watched.
+  const auto rows = spec_.spawn.rows;
+  const auto cols = spec_.spawn.cols;
+  if (!poll_ || cols < 2) return;
+  pty_resize(poll_->fd(), rows, static_cast<unsigned short>(cols - 1));
+  redraw_timer_ = make_owned<Timer>(loop_);
+  redraw_timer_->start(kRedrawNudgeMs, [this, rows, cols] {
+    if (poll_ && !has_exited_ && spec_.spawn.rows == rows && spec_.spawn.cols == cols)
+      pty_resize(poll_->fd(), rows, cols);
+  });
 }
 
 void Session::on_poll(int status, int events) {
@@ -151,13 +238,13 @@ void Session::deliver(std::string_view bytes) {
 
   // Trimmed in halves so appending stays amortised O(1).
   ring_.append(bytes);
-  if (ring_.size() > 2 * kScrollbackBytes) ring_.erase(0, ring_.size() - kScrollbackBytes);
+  if (ring_.size() > 2 * scrollback_limit_) ring_.erase(0, ring_.size() - scrollback_limit_);
 
   // A query (cursor position, device attributes) is answered by the attached writable
   // client's terminal; without one, the screen model answers it now, not when its worker
   // gets to it (codex aborts when its cursor-position query goes unanswered). Pushed under
   // the screen lock, so the worker cannot parse it first with answers off.
-  if (queries_.scan(*chunk) && !has_writable_client()) {
+  if (queries_.scan(*chunk) && !has_writable_client() && !is_replaying_) {
     screen_.with_screen([this, &chunk](Screen& screen) {
       is_answering_queries_ = true;
       screen.push(*chunk);
@@ -175,8 +262,8 @@ void Session::catch_up_screen() {
 }
 
 std::string Session::scrollback() const {
-  if (ring_.size() <= kScrollbackBytes) return ring_;
-  return ring_.substr(ring_.size() - kScrollbackBytes);
+  if (ring_.size() <= scrollback_limit_) return ring_;
+  return ring_.substr(ring_.size() - scrollback_limit_);
 }
 
 void Session::write_input(std::string_view bytes) {
@@ -250,8 +337,12 @@ void Session::finish() {
   stop_timer_.reset();
   stall_timer_.reset();
   is_paused_ = false;
-  // Closing the master hangs up whatever still holds the slave (a backgrounded grandchild).
+  // Closing the master hangs up whatever still holds the slave (a backgrounded grandchild)
+  // once the holder, told the status is collected, exits and closes its copy too.
   poll_.reset();
+  redraw_timer_.reset();
+  if (link_) send_holder_message(link_->fd(), HolderMessage::kCollected, "");
+  link_.reset();
   // No catch-up here: parsing a backlog on the loop would delay every client's exit frame
   // and every other session; capture and repaint catch up when they are asked for.
   auto clients = clients_;

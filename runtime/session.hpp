@@ -17,7 +17,7 @@
 
 #include <tl/expected.hpp>
 
-#include "runtime/child_reaper.hpp"
+#include "runtime/holder_client.hpp"
 #include "runtime/pty.hpp"
 #include "runtime/screen_feeder.hpp"
 #include "runtime/terminal_modes.hpp"
@@ -46,6 +46,8 @@ class SessionClient {
 struct SessionSpec {
   std::string id;
   PtySpawnOptions spawn;
+  // What the holder keeps while no daemon reads (`[runtime] holder_buffer`).
+  std::size_t holder_buffer = kDefaultHolderBuffer;
 };
 
 class Session {
@@ -64,9 +66,13 @@ class Session {
   // relaunch, and removing through the new session must not drop someone else's listener.
   using ExitListener = std::uint64_t;
 
+  // The agent runs under a session holder (runtime/holder.hpp): it outlives the daemon.
   static tl::expected<std::unique_ptr<Session>, std::string> start(uv_loop_t* loop,
-                                                                   ChildReaper& reaper,
+                                                                   const HolderSite& site,
                                                                    SessionSpec spec);
+  // Takes over an agent a previous daemon left with its holder: its output while no daemon
+  // ran goes to the scrollback and the screen first, then the agent is asked to redraw.
+  static std::unique_ptr<Session> adopt(uv_loop_t* loop, AdoptedHolder adopted);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -76,6 +82,8 @@ class Session {
   const std::string& cwd() const { return spec_.spawn.cwd; }
   pid_t pid() const { return pid_; }
   bool is_running() const { return !has_exited_; }
+  bool is_adopted() const { return is_adopted_; }
+  pid_t holder_pid() const { return held_.holder_pid; }
   int exit_status() const { return exit_status_; }
   const std::string& created_at() const { return created_at_; }
 
@@ -108,7 +116,8 @@ class Session {
   std::vector<std::string> capture(bool join_wrapped);
   // The screen as the model has it now, possibly behind the newest output; never waits.
   std::vector<std::string> peek_capture();
-  // The newest output bytes, at most kScrollbackBytes.
+  // The newest output bytes, at most kScrollbackBytes (more for an adopted session: all its
+  // holder kept).
   std::string scrollback() const;
   // Every byte read from the program so far: activity is a change in this.
   std::uint64_t output_bytes() const { return output_bytes_; }
@@ -117,8 +126,12 @@ class Session {
   void stop(std::uint64_t grace_ms = kDefaultGraceMs);
 
  private:
-  Session(uv_loop_t* loop, ChildReaper& reaper, SessionSpec spec, PtyProcess proc);
+  Session(uv_loop_t* loop, SessionSpec spec, HeldProcess held, std::string created_at);
   void on_poll(int status, int events);
+  void on_link(int status, int events);
+  // The holder died (killed outright): its agent got SIGHUP from the kernel (PDEATHSIG).
+  void on_holder_lost();
+  void nudge_redraw();
   void read_master();
   void flush_input();
   void deliver(std::string_view bytes);
@@ -140,10 +153,13 @@ class Session {
   };
 
   uv_loop_t* loop_;
-  ChildReaper& reaper_;
   SessionSpec spec_;
+  HeldProcess held_;
   pid_t pid_;
   Owned<Poll> poll_;
+  Owned<Poll> link_;  // the holder's socket: its agent's exit, its death
+  Owned<Timer> redraw_timer_;
+  bool is_adopted_ = false;
   Owned<Timer> stop_timer_;
   Owned<Timer> stall_timer_;
   bool is_paused_ = false;
@@ -155,11 +171,13 @@ class Session {
   std::string input_;  // bytes for the master that did not fit yet
   std::uint64_t output_bytes_ = 0;
   std::uint64_t last_client_input_ms_ = 0;  // uv_now of the last client input; 0: never
-  std::string ring_;                        // scrollback, between kScrollbackBytes and twice that
+  std::string ring_;                        // scrollback, between scrollback_limit_ and twice that
+  std::size_t scrollback_limit_ = kScrollbackBytes;
   ScreenFeeder screen_;
   QueryScanner queries_;
   // Set only while the loop thread holds the screen lock: the worker's parses never answer.
   bool is_answering_queries_ = false;
+  bool is_replaying_ = false;  // feeding what the holder read while no daemon ran
   std::vector<Client> clients_;
   SessionClient* size_owner_ = nullptr;
   std::vector<std::pair<ExitListener, ExitFn>> exit_fns_;

@@ -6,6 +6,7 @@
 
 #include "runtime/connection.hpp"
 #include "runtime/daemon.hpp"
+#include "runtime/scrollback_text.hpp"
 
 extern char** environ;
 
@@ -14,8 +15,6 @@ namespace baton::runtime {
 namespace proto = protocol;
 using proto::Json;
 
-namespace {
-
 Json session_json(const Session& s) {
   return Json{{"id", s.id()},
               {"command", s.argv()},
@@ -23,8 +22,12 @@ Json session_json(const Session& s) {
               {"pid", s.pid()},
               {"state", s.is_running() ? "running" : "exited"},
               {"exit_status", s.is_running() ? Json(nullptr) : Json(s.exit_status())},
-              {"created_at", s.created_at()}};
+              {"created_at", s.created_at()},
+              {"holder_pid", s.holder_pid()},
+              {"adopted", s.is_adopted()}};
 }
+
+namespace {
 
 // Reads an optional parameter of the given JSON type; a wrong type is an error reply.
 template <typename T>
@@ -132,9 +135,14 @@ void Daemon::register_session_methods() {
 
   add_method("capture", [target_session](const RequestPtr& req) {
     bool raw = false;
-    if (!param(req, "raw", raw)) return;
+    bool history = false;
+    if (!param(req, "raw", raw) || !param(req, "history", history)) return;
     Session* s = target_session(req);
     if (!s) return;
+    if (history) {
+      req->reply(Json{{"session", s->id()}, {"lines", scrollback_lines(s->scrollback())}});
+      return;
+    }
     req->reply(Json{{"session", s->id()}, {"lines", s->capture(!raw)}});
   });
 

@@ -1,6 +1,7 @@
 #include "runtime/terminal_modes.hpp"
 
 #include <cstring>
+#include <optional>
 
 namespace baton::runtime {
 
@@ -181,7 +182,7 @@ std::string TerminalModes::restore_sequence() const {
   return out;
 }
 
-bool QueryScanner::scan(std::string_view bytes) {
+bool QueryScanner::scan(std::string_view bytes, std::vector<TerminalQuery>* found) {
   // The queries' parameters are at most two bytes ("?6", ">0"); keeping at most three tells
   // "longer" apart without leaving std::string's small buffer, so scanning never allocates.
   constexpr std::size_t kMaxQueryParamBytes = 3;
@@ -214,10 +215,21 @@ bool QueryScanner::scan(std::string_view bytes) {
     }
     if (is_final(c)) {
       state_ = State::kGround;
-      if (c == 'c') {
-        has_query |= params_.empty() || params_ == "0" || params_ == ">" || params_ == ">0";
-      } else if (c == 'n') {
-        has_query |= params_ == "5" || params_ == "6" || params_ == "?6";
+      std::optional<TerminalQuery> query;
+      if (c == 'c' && (params_.empty() || params_ == "0")) {
+        query = TerminalQuery::kPrimaryAttributes;
+      } else if (c == 'c' && (params_ == ">" || params_ == ">0")) {
+        query = TerminalQuery::kSecondaryAttributes;
+      } else if (c == 'n' && params_ == "5") {
+        query = TerminalQuery::kStatus;
+      } else if (c == 'n' && params_ == "6") {
+        query = TerminalQuery::kCursor;
+      } else if (c == 'n' && params_ == "?6") {
+        query = TerminalQuery::kExtendedCursor;
+      }
+      if (query) {
+        has_query = true;
+        if (found) found->push_back(*query);
       }
       continue;
     }

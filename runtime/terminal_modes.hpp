@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace baton::runtime {
 
@@ -44,12 +45,20 @@ class TerminalModes {
   int mouse_encoding_ = 0;
 };
 
+enum class TerminalQuery : std::uint8_t {
+  kPrimaryAttributes,    // DA1: CSI c, CSI 0 c
+  kSecondaryAttributes,  // DA2: CSI > c, CSI > 0 c
+  kStatus,               // DSR: CSI 5 n
+  kCursor,               // DSR: CSI 6 n
+  kExtendedCursor,       // DECXCPR: CSI ? 6 n
+};
+
 // Finds terminal queries (DA1 `CSI c`/`CSI 0 c`, DA2 `CSI > c`, DSR `CSI 5 n`/`CSI 6 n`,
 // DECXCPR `CSI ? 6 n`) in a byte stream, across chunk boundaries.
 class QueryScanner {
  public:
-  // True when bytes complete at least one query.
-  bool scan(std::string_view bytes);
+  // True when bytes complete at least one query; each one found is appended to `found`.
+  bool scan(std::string_view bytes, std::vector<TerminalQuery>* found = nullptr);
 
  private:
   enum class State : std::uint8_t { kGround, kEsc, kCsi };

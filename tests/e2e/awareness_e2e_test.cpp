@@ -180,7 +180,7 @@ TEST_F(AwarenessE2E, ClaudeHooksDriveWorkingWaitingAndIdle) {
   EXPECT_FALSE(status()["activity_since"].is_null());
 }
 
-TEST_F(AwarenessE2E, ARestoredClaudeResumesItsOwnConversationAfterTheDaemonIsKilled) {
+TEST_F(AwarenessE2E, ARestoredClaudeResumesItsOwnConversationAfterTheDaemonAndItsHoldersAreKilled) {
   use("claude-code");
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   ASSERT_TRUE(activity_becomes("idle"));
@@ -190,7 +190,11 @@ TEST_F(AwarenessE2E, ARestoredClaudeResumesItsOwnConversationAfterTheDaemonIsKil
   b({"send", "shop-1", "--", "work\r"});  // the first message: claude writes its transcript
   ASSERT_TRUE(eventually([&] { return capture("shop-1").find("WORKING") != std::string::npos; }));
 
-  ASSERT_EQ(kill(daemon_pid(), SIGKILL), 0);
+  // As after a reboot: with its holder alive the agent would be adopted, not restored.
+  const pid_t daemon = daemon_pid();
+  ASSERT_EQ(kill(daemon, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return !process_exists(daemon); }));
+  kill_holders();
   // The next command starts a daemon, which restores the orchestrator with claude's id.
   ASSERT_TRUE(eventually(
       [&] {
@@ -222,7 +226,11 @@ TEST_F(AwarenessE2E, CodexNotifyGivesIdleAndTheThreadIdARestoreResumes) {
   EXPECT_EQ(status()["orchestrator"]["conversation_id"], thread);
   EXPECT_NE(status()["resume"].get<std::string>().find("reported by the agent"), std::string::npos);
 
-  ASSERT_EQ(kill(daemon_pid(), SIGKILL), 0);
+  // As after a reboot: with its holder alive the agent would be adopted, not restored.
+  const pid_t daemon = daemon_pid();
+  ASSERT_EQ(kill(daemon, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return !process_exists(daemon); }));
+  kill_holders();
   ASSERT_TRUE(eventually(
       [&] {
         auto r = b({"status", repo_, "--json"});

@@ -51,7 +51,11 @@ std::vector<FaultCase> fault_cases() {
   std::vector<FaultCase> cases;
   for (const auto point : plugin::kFaultPoints) {
     const std::string name(point);
-    if (point.starts_with(plugin::kRecoveryFaultPrefix)) {
+    if (point == "recovery.adopting" || point == "recovery.adopted") {
+      // A holder is adopted whole or not at all: there is no step to fail, only a daemon to
+      // kill in the middle.
+      cases.push_back({name, "recovery", "kill"});
+    } else if (point.starts_with(plugin::kRecoveryFaultPrefix)) {
       cases.push_back({name, "recovery", "fail"});
       cases.push_back({name, "recovery", "kill"});
     } else if (point == "summarize.asked") {
@@ -198,11 +202,15 @@ class FaultPoints : public OrchestratorE2E, public ::testing::WithParamInterface
   // points inside the handoff recovery resumes.
   std::string recovery_case(const std::string& point, const std::string& mode) {
     start_case();
-    const bool is_restart = point == "recovery.relaunched" || point == "recovery.restored";
-    if (is_restart) {
+    const bool is_relaunch = point == "recovery.relaunched" || point == "recovery.restored";
+    const bool is_adoption = point == "recovery.adopting" || point == "recovery.adopted";
+    if (is_relaunch || is_adoption) {
       const pid_t pid = daemon_pid();
       kill(pid, SIGKILL);
       wait_daemon_gone(pid);
+      // Daemon and holders both gone, as after a reboot: the orchestrator is relaunched, not
+      // adopted (a living holder's agent would be).
+      if (is_relaunch) kill_holders();
     } else {
       interrupt_a_handoff();
     }

@@ -173,17 +173,43 @@ void BatonTest::SetUp() {
 
 void BatonTest::TearDown() {
   if (HasFailure()) std::cerr << "daemon log:\n" << read_file(home_ + "/logs/daemon.log");
-  const pid_t pid = daemon_pid();
+  pid_t pid = daemon_pid();
+  // A test that killed the daemon leaves agents running under their holders: a daemon
+  // started now adopts them, and its shutdown stops them with everything else.
+  if ((pid <= 0 || !process_exists(pid)) && !holder_sockets().empty()) {
+    baton({"sessions"}, RunOptions{.env = {{"BATON_FAULT", ""}}, .timeout_ms = 20000});
+    pid = daemon_pid();
+  }
   if (pid > 0 && process_exists(pid)) {
     auto r = baton({"shutdown"}, RunOptions{.timeout_ms = 20000});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_TRUE(eventually([&] { return !process_exists(pid); }, 10000))
         << "daemon " << pid << " still running after shutdown";
+    // `shutdown` stops every agent and so every holder: none is left listening.
+    EXPECT_TRUE(eventually([&] { return holder_sockets().empty(); }, 10000))
+        << holder_sockets().size() << " holder(s) left after shutdown";
   }
   // Nothing the daemon does writes there but a crash message or a sanitizer's report.
   const std::string daemon_stderr = read_file(home_ + "/logs/daemon.stderr");
   EXPECT_EQ(daemon_stderr, "") << "the daemon wrote to logs/daemon.stderr";
   tmp_dir_.reset();
+}
+
+std::vector<std::string> BatonTest::holder_sockets() {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(home_ + "/run/holders", ec)) {
+    if (e.path().extension() == ".sock") found.push_back(e.path().string());
+  }
+  return found;
+}
+
+void BatonTest::kill_holders() {
+  for (const auto& path : holder_sockets()) {
+    const pid_t holder = static_cast<pid_t>(std::stol(std::filesystem::path(path).stem().string()));
+    kill(holder, SIGKILL);
+    eventually([&] { return !process_exists(holder); });
+  }
 }
 
 RunResult BatonTest::baton(const std::vector<std::string>& args, RunOptions opts) {

@@ -47,6 +47,11 @@ class BatonTest : public ::testing::Test {
   std::string baton_ok(const std::vector<std::string>& args, RunOptions opts = {});
   // The pid the daemon wrote to its lock file, or -1.
   pid_t daemon_pid();
+  // The session holders' sockets under BATON_HOME/run/holders (one per living holder).
+  std::vector<std::string> holder_sockets();
+  // SIGKILLs every holder, as a reboot would end them (their agents get SIGHUP); their
+  // sockets stay behind for the next daemon to find dead.
+  void kill_holders();
   std::string capture(const std::string& target);
   // Waits until `baton sessions --all --json` shows target exited; returns its exit status.
   int wait_exited(const std::string& target, int timeout_ms = 10000);

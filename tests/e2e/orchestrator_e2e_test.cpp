@@ -707,19 +707,70 @@ TEST_F(OrchestratorE2E, DownRetiresForGoodAndPreserves) {
   EXPECT_EQ(git({"show", "refs/baton/preserved/shop-1:wip.txt"}).out, "wip\n");
 }
 
-TEST_F(OrchestratorE2E, ARestartedDaemonBringsTheOrchestratorBackAndStopsTheOrphan) {
+TEST_F(OrchestratorE2E, ARestartedDaemonAdoptsTheOrchestratorItsHolderKeptRunning) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const Json before = status();
+  const long old_pid = before["orchestrator"]["pid"].get<long>();
+  const pid_t daemon = daemon_pid();
+  kill(daemon, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return !process_exists(daemon); }));
+  EXPECT_TRUE(process_exists(static_cast<pid_t>(old_pid)));
+  // The same session, not a new one: same id, same pid, still active, never relaunched.
+  const Json s = status();
+  EXPECT_EQ(s["orchestrator"]["id"], "shop-1");
+  EXPECT_EQ(s["orchestrator"]["pid"].get<long>(), old_pid);
+  EXPECT_EQ(s["orchestrator"]["state"], "active");
+  EXPECT_EQ(s["active_count"], 1);
+  // Recovery still looks at the worktree (stale locks) and then leaves the agent as it is.
+  Json settled;
+  EXPECT_TRUE(eventually([&] {
+    settled = status();
+    return settled["health"] == "ok";
+  })) << settled.dump();
+  EXPECT_EQ(settled["orchestrator"]["pid"].get<long>(), old_pid);
+  auto list = Json::parse(baton_ok({"sessions", "--json"}, opts()));
+  ASSERT_EQ(list["sessions"].size(), 1u);
+  EXPECT_TRUE(list["sessions"][0]["adopted"].get<bool>());
+  EXPECT_EQ(read_file(home_ + "/logs/daemon.log").find("restored orchestrator"), std::string::npos);
+}
+
+TEST_F(OrchestratorE2E, AReplaceAfterAnAdoptionHandsOverTheSameBranchWithNothingLost) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const Json before = status();
+  const long old_pid = before["orchestrator"]["pid"].get<long>();
+  const std::string tree = before["orchestrator"]["worktree"].get<std::string>();
+  const std::map<std::string, std::string> work = {{"notes.txt", "written before the kill\n"}};
+  for (const auto& [f, content] : work) std::ofstream(tree + "/" + f) << content;
+  const pid_t daemon = daemon_pid();
+  kill(daemon, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return !process_exists(daemon); }));
+  auto r = b({"replace", repo_, "--now"});
+  ASSERT_EQ(r.status, 0) << r.err << read_file(home_ + "/logs/daemon.log");
+  const Json after = status();
+  EXPECT_NE(after["orchestrator"]["pid"].get<long>(), old_pid);
+  EXPECT_EQ(after["orchestrator"]["branch"], before["orchestrator"]["branch"]);
+  // The adopted agent was stopped by the handoff's retire, its holder with it.
+  EXPECT_TRUE(eventually([&] { return !process_exists(static_cast<pid_t>(old_pid)); }));
+  std::string problem;
+  EXPECT_TRUE(eventually([&] {
+    return (problem = convergence_problem(repo_, "shop", work)).empty();
+  })) << problem;
+  EXPECT_EQ(holder_sockets().size(), 1u);
+}
+
+TEST_F(OrchestratorE2E, ARestartedDaemonRelaunchesAnOrchestratorWhoseHolderDiedAndStopsTheOrphan) {
   config(
       "[orchestrator]\nagent = \"stubborn\"\n[agents.stubborn]\ncommand = [\"agent-stubborn\"]\n");
   baton_ok({"allow", repo_});
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   const long old_pid = status()["orchestrator"]["pid"].get<long>();
-  // Its trap must be set before its terminal goes: killed earlier, the SIGHUP ends it
-  // (1 run in 60 on a loaded machine).
+  // Its trap must be set before its holder goes: killed earlier, the SIGHUP ends it.
   screen_of("shop-1");
   const pid_t daemon = daemon_pid();
   kill(daemon, SIGKILL);
   ASSERT_TRUE(eventually([&] { return !process_exists(daemon); }));
-  // The agent ignores SIGHUP, so it outlives the daemon's terminal.
+  kill_holders();
+  // The agent ignores the SIGHUP its holder's death sent, so it outlives its holder.
   EXPECT_TRUE(process_exists(static_cast<pid_t>(old_pid)));
   Json s;
   ASSERT_TRUE(eventually([&] {

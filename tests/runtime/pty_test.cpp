@@ -376,3 +376,25 @@ TEST(SessionEnvironment, EachVariableAppearsOnce) {
 
 }  // namespace
 }  // namespace baton::runtime
+
+namespace baton::runtime {
+namespace {
+
+TEST(ExitStatusFromWait, IsTheExitCodeOrOneTwentyEightPlusTheSignal) {
+  const pid_t exited = fork();
+  if (exited == 0) _exit(42);
+  int status = 0;
+  ASSERT_EQ(waitpid(exited, &status, 0), exited);
+  EXPECT_EQ(exit_status_from_wait(status), 42);
+  const pid_t killed = fork();
+  if (killed == 0) {
+    pause();
+    _exit(0);
+  }
+  kill(killed, SIGTERM);
+  ASSERT_EQ(waitpid(killed, &status, 0), killed);
+  EXPECT_EQ(exit_status_from_wait(status), 128 + SIGTERM);
+}
+
+}  // namespace
+}  // namespace baton::runtime

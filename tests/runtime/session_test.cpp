@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "tests/runtime/test_loop.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace baton::runtime {
 namespace {
@@ -60,10 +62,12 @@ class FakeClient final : public SessionClient {
 
 class SessionTest : public ::testing::Test {
  protected:
-  void TearDown() override {
-    reaper_.close();
-    EXPECT_EQ(loop_.close(), 0);
+  void SetUp() override {
+    site_.binary = BATON_HOLDER_BIN;
+    site_.holders_dir = holders_.str();
+    chmod(holders_.str().c_str(), 0700);
   }
+  void TearDown() override { EXPECT_EQ(loop_.close(), 0); }
 
   std::unique_ptr<Session> start(std::vector<std::string> argv, unsigned short rows = 40,
                                  unsigned short cols = 120) {
@@ -75,7 +79,7 @@ class SessionTest : public ::testing::Test {
     spec.spawn.env = session_environment(environ, {});
     spec.spawn.rows = rows;
     spec.spawn.cols = cols;
-    auto session = Session::start(loop_.get(), reaper_, std::move(spec));
+    auto session = Session::start(loop_.get(), site_, std::move(spec));
     EXPECT_TRUE(session) << session.error();
     return session ? std::move(*session) : nullptr;
   }
@@ -102,7 +106,8 @@ class SessionTest : public ::testing::Test {
   }
 
   TestLoop loop_;
-  ChildReaper reaper_{loop_.get()};
+  baton::test::TempDir holders_;
+  HolderSite site_;
   int started_ = 0;
 };
 
