@@ -4,11 +4,13 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "plugin/client_commands.hpp"
+#include "plugin/completion.hpp"
 
 using namespace baton::cli;
 
@@ -147,6 +149,11 @@ int main(int argc, char** argv) try {
   config->require_subcommand(1);
   auto* config_check = config->add_subcommand("check", "Validate and print the effective config");
   config_check->add_option("path", target, "Project (default: .)");
+
+  // Shell completion (completions/) reads the definition above; before parsing, which would
+  // refuse the partial command line it is given.
+  if (argc > 1 && argv[1] == kCompleteCommand)
+    return cmd_complete(app, std::vector<std::string>(argv + 2, argv + argc));
 
   try {
     app.parse(argc, argv);

@@ -183,6 +183,11 @@ void ls(Orchestrator& orch, const RequestPtr& req) {
                         {"orchestrator", current ? Json(current->id) : Json(nullptr)}});
     const Activity* a = current ? orch.activity().get(current->id) : nullptr;
     list.back()["activity"] = a ? Json(wire_name(a->state)) : Json(nullptr);
+    // The names `--agent` takes (shell completion offers them); never their commands.
+    Json agents = Json::array();
+    if (p.config)
+      for (const auto& [name, spec] : p.config->agents) agents.push_back(name);
+    list.back()["agents"] = agents;
   }
   req->reply(Json{{"projects", list}});
 }
