@@ -1,7 +1,6 @@
 #include "plugin/agent_spec.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
+#include "runtime/search_path.hpp"
 
 namespace baton::plugin {
 
@@ -68,26 +67,7 @@ std::map<std::string, AgentSpec> agent_presets() {
 }
 
 bool is_on_path(const std::string& command, const std::string& path_env) {
-  if (command.empty()) return false;
-  auto is_executable = [](const std::string& file) {
-    struct stat st {};
-    return ::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-           ::access(file.c_str(), X_OK) == 0;
-  };
-  if (command.find('/') != std::string::npos) return is_executable(command);
-  size_t start = 0;
-  while (start <= path_env.size()) {
-    size_t end = path_env.find(':', start);
-    if (end == std::string::npos) end = path_env.size();
-    // An empty PATH entry means the current directory. Built by appending, not by assigning
-    // "." or by `dir + "/" + command`: GCC 12 warns falsely (-Wrestrict) about both at -O3.
-    std::string file = end == start ? std::string(".") : path_env.substr(start, end - start);
-    file += '/';
-    file += command;
-    if (is_executable(file)) return true;
-    start = end + 1;
-  }
-  return false;
+  return !runtime::find_on_path(command, path_env).empty();
 }
 
 }  // namespace baton::plugin

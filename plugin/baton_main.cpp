@@ -11,6 +11,7 @@
 
 #include "plugin/client_commands.hpp"
 #include "plugin/completion.hpp"
+#include "plugin/doctor.hpp"
 
 using namespace baton::cli;
 
@@ -150,6 +151,10 @@ int main(int argc, char** argv) try {
   auto* config_check = config->add_subcommand("check", "Validate and print the effective config");
   config_check->add_option("path", target, "Project (default: .)");
 
+  auto* doctor =
+      app.add_subcommand("doctor", "Check the setup (tmux, kitty, agents, daemon, trust ...)");
+  doctor->add_flag("--json", as_json, "Print JSON");
+
   // Shell completion (completions/) reads the definition above; before parsing, which would
   // refuse the partial command line it is given.
   if (argc > 1 && argv[1] == kCompleteCommand)
@@ -189,6 +194,7 @@ int main(int argc, char** argv) try {
   if (debug->got_subcommand(debug_waits)) return cmd_debug_waits();
   if (debug->got_subcommand(debug_delivery)) return cmd_delivery_state();
   if (config->got_subcommand(config_check)) return cmd_config_check(target);
+  if (app.got_subcommand(doctor)) return cmd_doctor(as_json);
   if (app.got_subcommand(attach)) return cmd_attach(target, read_only, detach_key);
   if (app.got_subcommand(capture)) return cmd_capture(target, raw, history, as_json);
   if (app.got_subcommand(send)) return cmd_send(target, keys, text);

@@ -8,6 +8,8 @@
 #include <iostream>
 #include <string_view>
 
+#include "plugin/allow_prompt.hpp"
+#include "plugin/error_code.hpp"
 #include "runtime/attach_client.hpp"
 #include "runtime/client.hpp"
 #include "runtime/keys.hpp"
@@ -33,11 +35,6 @@ int fail(const ClientError& e) {
   return fail(e.message);
 }
 
-std::string current_dir() {
-  char buf[4096];
-  return getcwd(buf, sizeof buf) ? std::string(buf) : std::string("/");
-}
-
 // One request on a fresh connection; the daemon is started when none runs.
 tl::expected<Json, ClientError> request(const std::string& method, Json params,
                                         bool autostart = true) {
@@ -56,17 +53,6 @@ std::string join_command(const Json& argv) {
     out += a.get<std::string>();
   }
   return out;
-}
-
-Json environment_json() {
-  Json env = Json::object();
-  for (char** e = environ; *e; ++e) {
-    std::string_view kv(*e);
-    const auto eq = kv.find('=');
-    if (eq != std::string_view::npos)
-      env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
-  }
-  return env;
 }
 
 // A path target is made absolute here: the daemon's cwd is "/".
@@ -94,6 +80,11 @@ void print_progress(const Json& ev) {
                ev.value("detail", std::string()).c_str());
 }
 
+// A refusal of `up` or `replace` because the repository's config waits for `baton allow`.
+bool is_waiting_for_allow(const tl::expected<Json, ClientError>& r) {
+  return !r && r.error().code == baton::plugin::wire_name(baton::plugin::ErrorCode::kNotAllowed);
+}
+
 std::string short_health(const std::string& h) {
   if (h == "restart_needed") return "restart!";
   if (h == "duplicate") return "dup";
@@ -108,6 +99,22 @@ std::string short_activity(const std::string& a) {
 }
 
 }  // namespace
+
+std::string current_dir() {
+  char buf[4096];
+  return getcwd(buf, sizeof buf) ? std::string(buf) : std::string("/");
+}
+
+Json environment_json() {
+  Json env = Json::object();
+  for (char** e = environ; *e; ++e) {
+    std::string_view kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string_view::npos)
+      env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  return env;
+}
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "baton: %s\n", message.c_str());
@@ -287,9 +294,15 @@ int cmd_up(const std::string& target, const std::string& agent, bool detach) {
   Json params{{"target", absolute_target(target)}, {"env", environment_json()}};
   if (!agent.empty()) params["agent"] = agent;
   const bool show = isatty(STDERR_FILENO);
-  auto r = ControlClient::request(Paths::from_env(), true, "up", params, [show](const Json& ev) {
-    if (show) print_progress(ev);
-  });
+  auto up = [&] {
+    return ControlClient::request(Paths::from_env(), true, "up", params, [show](const Json& ev) {
+      if (show) print_progress(ev);
+    });
+  };
+  auto r = up();
+  if (is_waiting_for_allow(r) && !detach && can_ask_to_allow() &&
+      ask_to_allow(params["target"], params["env"]))
+    r = up();
   if (!r) return fail(r.error());
   const std::string id = (*r)["session"]["id"].get<std::string>();
   if (detach || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
@@ -310,9 +323,16 @@ int cmd_handoff(const std::string& method, const std::string& target, const Hand
   if (!flags.agent.empty()) params["agent"] = flags.agent;
   if (!flags.reason.empty()) params["reason"] = flags.reason;
   const bool quiet = !flags.progress && (as_json || !isatty(STDERR_FILENO));
-  auto r = ControlClient::request(Paths::from_env(), true, method, params, [quiet](const Json& ev) {
-    if (!quiet) print_progress(ev);
-  });
+  auto handoff = [&] {
+    return ControlClient::request(Paths::from_env(), true, method, params, [quiet](const Json& ev) {
+      if (!quiet) print_progress(ev);
+    });
+  };
+  auto r = handoff();
+  // `replace --json` is for a program, which gets the refusal to act on.
+  if (is_waiting_for_allow(r) && method == "replace" && !as_json && can_ask_to_allow() &&
+      ask_to_allow(params["target"], params["env"]))
+    r = handoff();
   if (!r) return fail(r.error());
   if (as_json) {
     std::cout << r->dump() << "\n";

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/protocol.hpp"
+
 namespace baton::cli {
 
 inline constexpr int kExitFailed = 1;
@@ -13,6 +15,11 @@ inline constexpr int kExitUsage = 2;
 
 // Prints "baton: <message>" on stderr and returns kExitFailed.
 int fail(const std::string& message);
+
+// What requests carry of the command: its working directory (the daemon's is "/") and its
+// environment (the config's ${VAR} and PATH).
+std::string current_dir();
+runtime::protocol::Json environment_json();
 
 int cmd_daemon(bool foreground);
 int cmd_new(const std::string& name, const std::string& cwd, const std::vector<std::string>& env_kv,

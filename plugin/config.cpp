@@ -68,7 +68,7 @@ class Loader {
   Status check_symlink(const SourceFile& f, const toml::node& node, const std::string& value);
   // Records that repository file f sets `key`, which needs `baton allow` (ProjectConfig::
   // trust_keys). A key of the user's own untracked baton.local.toml needs nothing.
-  void needs_trust(const SourceFile& f, std::string key);
+  void needs_trust(const SourceFile& f, std::string key, const toml::node& value);
 
   const ConfigInputs& in_;
   std::string root_;
@@ -79,10 +79,16 @@ class Loader {
   std::map<std::string, std::string> agent_at_table_;  // [agents.NAME] without a preset
 };
 
-void Loader::needs_trust(const SourceFile& f, std::string key) {
+void Loader::needs_trust(const SourceFile& f, std::string key, const toml::node& value) {
   if (!f.is_repository) return;
-  if (std::find(cfg_.trust_keys.begin(), cfg_.trust_keys.end(), key) == cfg_.trust_keys.end())
+  auto at = std::find(cfg_.trust_keys.begin(), cfg_.trust_keys.end(), key);
+  if (at == cfg_.trust_keys.end()) {
     cfg_.trust_keys.push_back(std::move(key));
+    cfg_.trust_values.push_back(written_value(value));
+  } else {
+    cfg_.trust_values[static_cast<std::size_t>(at - cfg_.trust_keys.begin())] =
+        written_value(value);
+  }
   if (std::find(cfg_.trust_files.begin(), cfg_.trust_files.end(), f.path) == cfg_.trust_files.end())
     cfg_.trust_files.push_back(f.path);
 }
@@ -145,7 +151,7 @@ Status Loader::apply_project(const SourceFile& f, const toml::table& t) {
                        fmt::format("[project] base_branch '{}' is not a valid branch name: {}",
                                    *value, *problem));
       cfg_.base_branch = *value;
-      needs_trust(f, "[project] base_branch");
+      needs_trust(f, "[project] base_branch", node);
     } else {
       return fail_at(f, key.source(), fmt::format("unknown key '{}' in [project]", name));
     }
@@ -166,29 +172,29 @@ Status Loader::apply_orchestrator(const SourceFile& f, const toml::table& t) {
       // A preset's name only picks among programs the user installed; an [agents.NAME] of
       // the repository is a command of its own.
       if (std::find(kPresetNames.begin(), kPresetNames.end(), *value) == kPresetNames.end())
-        needs_trust(f, "[orchestrator] agent");
+        needs_trust(f, "[orchestrator] agent", node);
     } else if (name == "branch") {
       auto value = read_string(f, node, "[orchestrator] branch");
       if (!value) return tl::unexpected(value.error());
       cfg_.branch_template = *value;
       branch_at_ = position_of(f, node.source());
-      needs_trust(f, "[orchestrator] branch");
+      needs_trust(f, "[orchestrator] branch", node);
     } else if (name == "prompt") {
       auto value = read_string(f, node, "[orchestrator] prompt");
       if (!value) return tl::unexpected(value.error());
       cfg_.prompt = *value;
-      needs_trust(f, "[orchestrator] prompt");
+      needs_trust(f, "[orchestrator] prompt", node);
     } else if (name == "handoff_prompt") {
       auto value = read_string(f, node, "[orchestrator] handoff_prompt");
       if (!value) return tl::unexpected(value.error());
       cfg_.handoff_prompt = *value;
-      needs_trust(f, "[orchestrator] handoff_prompt");
+      needs_trust(f, "[orchestrator] handoff_prompt", node);
     } else if (name == "carry_uncommitted") {
       auto* value = node.as_boolean();
       if (!value)
         return fail_at(f, node.source(), "[orchestrator] carry_uncommitted must be a boolean");
       cfg_.carry_uncommitted = value->get();
-      needs_trust(f, "[orchestrator] carry_uncommitted");
+      needs_trust(f, "[orchestrator] carry_uncommitted", node);
     } else if (name == "launch_grace") {
       auto ms = read_duration_ms(f, node, "[orchestrator] launch_grace");
       if (!ms) return tl::unexpected(ms.error());
@@ -199,7 +205,7 @@ Status Loader::apply_orchestrator(const SourceFile& f, const toml::table& t) {
       auto ms = read_duration_ms(f, node, what);
       if (!ms) return tl::unexpected(ms.error());
       (name == "drain_timeout" ? cfg_.drain_timeout_ms : cfg_.summarize_timeout_ms) = *ms;
-      needs_trust(f, what);
+      needs_trust(f, what, node);
     } else if (name == "summarize_prompt") {
       auto value = read_string(f, node, "[orchestrator] summarize_prompt");
       if (!value) return tl::unexpected(value.error());
@@ -212,7 +218,7 @@ Status Loader::apply_orchestrator(const SourceFile& f, const toml::table& t) {
                        "[orchestrator] summarize_prompt must name {note_path}, the file the "
                        "agent writes its notes to");
       cfg_.summarize_prompt = *value;
-      needs_trust(f, "[orchestrator] summarize_prompt");
+      needs_trust(f, "[orchestrator] summarize_prompt", node);
     } else if (name == "permissions") {
       auto value = read_string(f, node, "[orchestrator] permissions");
       if (!value) return tl::unexpected(value.error());
@@ -223,7 +229,7 @@ Status Loader::apply_orchestrator(const SourceFile& f, const toml::table& t) {
                                    *value));
       cfg_.permissions = *value;
       permissions_at_ = position_of(f, node.source());
-      needs_trust(f, "[orchestrator] permissions");
+      needs_trust(f, "[orchestrator] permissions", node);
     } else {
       return fail_at(f, key.source(), fmt::format("unknown key '{}' in [orchestrator]", name));
     }
@@ -255,11 +261,11 @@ Status Loader::apply_agent(const SourceFile& f, const std::string& name, const t
   }
   agent.is_preset = false;
   auto section = fmt::format("[agents.{}]", name);
-  if (t.empty()) needs_trust(f, section);
+  if (t.empty()) needs_trust(f, section, t);
   for (auto&& [key, node] : t) {
     std::string field(key.str());
     auto what = fmt::format("{} {}", section, field);
-    needs_trust(f, what);
+    needs_trust(f, what, node);
     if (field == "command") {
       auto argv = read_string_array(f, node, what);
       if (!argv) return tl::unexpected(argv.error());
@@ -366,7 +372,7 @@ Status Loader::apply_workspace(const SourceFile& f, const toml::table& t) {
   for (auto&& [key, node] : t) {
     std::string name(key.str());
     // Where trees go, what links out of them and what runs in them: all need trust.
-    needs_trust(f, fmt::format("[workspace] {}", name));
+    needs_trust(f, fmt::format("[workspace] {}", name), node);
     if (name == "root") {
       auto value = read_string(f, node, "[workspace] root");
       if (!value) return tl::unexpected(value.error());
@@ -403,10 +409,8 @@ Status Loader::apply_env(const SourceFile& f, const toml::table& t) {
   if (!env) return tl::unexpected(env.error());
   // Every variable: programs obey more of them than any list could name (BASH_ENV,
   // NODE_OPTIONS, LD_PRELOAD, GIT_SSH_COMMAND, PAGER, PROMPT_COMMAND ...).
-  for (auto& [k, v] : *env) {
-    needs_trust(f, fmt::format("[env] {}", k));
-    cfg_.env[k] = std::move(v);
-  }
+  for (auto&& [key, node] : t) needs_trust(f, fmt::format("[env] {}", key.str()), node);
+  for (auto& [k, v] : *env) cfg_.env[k] = std::move(v);
   return {};
 }
 
@@ -425,7 +429,7 @@ Status Loader::apply_hooks(const SourceFile& f, const toml::table& t) {
     else if (name == "on_exit")
       slot = &cfg_.hooks.on_exit;
     if (slot) {
-      needs_trust(f, fmt::format("[hooks] {}", name));
+      needs_trust(f, fmt::format("[hooks] {}", name), node);
       auto command = read_command(f, node, fmt::format("[hooks] {}", name));
       if (!command) return tl::unexpected(command.error());
       *slot = std::move(*command);

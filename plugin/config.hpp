@@ -84,6 +84,10 @@ struct ProjectConfig {
   // keys (kInertKeys) is listed: a key added to the schema needs trust unless it is shown to be
   // inert. None of it takes effect before `baton allow` recorded content_hash (direnv's rule).
   std::vector<std::string> trust_keys;
+  // What each of them is set to, as the file writes it (config_values.hpp, written_value),
+  // beside trust_keys: the allow prompt of `up` and `replace` shows both. A key two files set
+  // has the value in force (the later file's).
+  std::vector<std::string> trust_values;
   std::vector<std::string> trust_files;  // the repository files that set them
   bool needs_trust() const { return !trust_keys.empty(); }
   // Set by the orchestrator when it loads the config: nothing needs trust, or `baton allow`

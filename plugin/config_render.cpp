@@ -13,19 +13,6 @@ namespace baton::plugin {
 
 namespace {
 
-bool is_bare_key_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-';
-}
-
-// A key as TOML takes it: bare when it can be, else quoted.
-std::string toml_key(std::string_view key) {
-  if (key.empty()) return "\"\"";
-  for (char c : key)
-    if (!is_bare_key_char(c)) return toml_quote(key);
-  return std::string(key);
-}
-
 // The shortest of "2m", "5s", "500ms" that says ms exactly, as the loader reads it back.
 std::string render_duration(int ms) {
   if (ms != 0 && ms % 60000 == 0) return fmt::format("{}m", ms / 60000);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -89,6 +90,38 @@ tl::expected<CommandSpec, std::string> read_command(const SourceFile& f, const t
     return fail_at(f, node.source(), fmt::format("{} has an empty command", what));
   auto source = toml_array(*argv);
   return CommandSpec{std::move(*argv), std::move(source)};
+}
+
+std::string written_value(const toml::node& node) {
+  if (const auto* s = node.as_string()) return toml_quote(s->get());
+  if (const auto* b = node.as_boolean()) return b->get() ? "true" : "false";
+  if (const auto* i = node.as_integer()) return std::to_string(i->get());
+  if (const auto* d = node.as_floating_point()) return fmt::format("{}", d->get());
+  if (const auto* a = node.as_array()) {
+    std::string out = "[";
+    for (std::size_t k = 0; k < a->size(); ++k) {
+      if (k) out += ", ";
+      out += written_value((*a)[k]);
+    }
+    return out + "]";
+  }
+  if (const auto* t = node.as_table()) {
+    if (t->empty()) return "{}";
+    std::string out = "{ ";
+    bool first = true;
+    for (auto&& [key, value] : *t) {
+      if (!first) out += ", ";
+      first = false;
+      out += toml_key(key.str());
+      out += " = ";
+      out += written_value(value);
+    }
+    return out + " }";
+  }
+  // A date or a time, as TOML writes it.
+  std::ostringstream out;
+  node.visit([&out](const auto& v) { out << v; });
+  return out.str();
 }
 
 tl::expected<std::map<std::string, std::string>, std::string> read_env_table(

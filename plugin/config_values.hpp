@@ -45,6 +45,11 @@ tl::expected<int, std::string> read_duration_ms(const SourceFile& f, const toml:
 // A hook or post_create entry: a string runs through /bin/sh -c, an array is argv.
 tl::expected<CommandSpec, std::string> read_command(const SourceFile& f, const toml::node& node,
                                                     std::string_view what);
+// A value as its file writes it, on one line of TOML (`"less"`, `["./agent", "--fast"]`,
+// `{ bypass = ["--yolo"] }`, `true`): nothing expanded, control characters escaped. What the
+// allow prompt shows for each key that waits for `baton allow`.
+std::string written_value(const toml::node& node);
+
 // A table of strings, each with its `${VAR}` expanded from environment (expand_braced).
 tl::expected<std::map<std::string, std::string>, std::string> read_env_table(
     const SourceFile& f, const toml::node& node, std::string_view section,

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   const auto paths = baton::runtime::Paths::from_env();
   const int ready_fd = foreground ? -1 : baton::runtime::daemonize();
   baton::runtime::Daemon daemon(paths);
+  daemon.set_version(BATON_VERSION);
   if (auto r = daemon.lock(); !r) {
     const bool is_running = r.error() == baton::runtime::Daemon::kAlreadyRunning;
     if (foreground)

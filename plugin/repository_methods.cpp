@@ -1,6 +1,7 @@
-// Methods about a project's repository: allow (trust the config's content), config_check
-// (the effective config, without registering anything) and preserved (see and reuse the
-// work preserved from retired sessions). Their git and file work runs off the loop.
+// Methods about a project's repository: allow (trust the config's content), review (what an
+// allow would trust, and whether it is allowed), config_check (the effective config, without
+// registering anything) and preserved (see and reuse the work preserved from retired
+// sessions). Their git and file work runs off the loop.
 #include <filesystem>
 
 #include "git/carry.hpp"
@@ -29,8 +30,11 @@ struct Allowed {
   std::vector<std::string> files;
 };
 
-// Off the loop: records the hash of the repository's config files as allowed.
-Allowed allow_config(const std::string& state_dir, const std::string& root) {
+// Off the loop: records the hash of the repository's config files as allowed. With
+// `shown_hash` (the allow prompt's), only when the files still hash to it: what the user
+// read is what gets allowed, not an edit made while the prompt waited.
+Allowed allow_config(const std::string& state_dir, const std::string& root,
+                     const std::string& shown_hash) {
   Allowed a;
   for (const char* name : {"baton.toml", "baton.local.toml"}) {
     const std::string f = root + "/" + name;
@@ -46,8 +50,12 @@ Allowed allow_config(const std::string& state_dir, const std::string& root) {
     a.error = texts.error();
     return a;
   }
-  if (auto r = allow(state_dir, root, repository_config_hash(root, *texts)); !r)
-    a.error = r.error();
+  const std::string hash = repository_config_hash(root, *texts);
+  if (!shown_hash.empty() && hash != shown_hash) {
+    a.error = "the config of " + root + " changed since it was shown; nothing was allowed";
+    return a;
+  }
+  if (auto r = allow(state_dir, root, hash); !r) a.error = r.error();
   return a;
 }
 
@@ -55,8 +63,8 @@ void allow_method(Orchestrator& orch, const RequestPtr& req) {
   with_project(orch, req, true, [&orch, req](ProjectState& p) {
     run_off_loop<Allowed>(
         orch.loop(),
-        [state_dir = orch.paths().state_dir, root = p.path] {
-          return allow_config(state_dir, root);
+        [state_dir = orch.paths().state_dir, root = p.path, hash = string_param(req, "hash")] {
+          return allow_config(state_dir, root, hash);
         },
         [&orch, req, root = p.path, id = p.id](Allowed a) {
           if (!a.error.empty()) return req->fail(wire_name(ErrorCode::kFailed), a.error);
@@ -74,6 +82,9 @@ void allow_method(Orchestrator& orch, const RequestPtr& req) {
 
 struct Checked {
   std::string error;
+  bool is_repository = true;  // false: the error is that the path is in no repository
+  bool is_project = true;     // false: a repository that cannot hold a project (no commits)
+  std::string root;           // the main worktree's directory
   ProjectConfig cfg;
 };
 
@@ -83,10 +94,14 @@ Checked check_config(ConfigInputs in, const std::string& path) {
   auto proj = git::open_project(path);
   if (!proj) {
     c.error = proj.error().message;
+    c.is_repository = proj.error().code != git::kNotARepository;
+    // A bare repository or one without commits: a repository that cannot hold a project.
+    c.is_project = false;
     return c;
   }
   in.repo_root = proj->main_workdir.string();
   while (in.repo_root.size() > 1 && in.repo_root.back() == '/') in.repo_root.pop_back();
+  c.root = in.repo_root;
   auto cfg = load_config(in);
   if (!cfg)
     c.error = cfg.error();
@@ -95,13 +110,20 @@ Checked check_config(ConfigInputs in, const std::string& path) {
   return c;
 }
 
-void config_check(Orchestrator& orch, const RequestPtr& req) {
+// The config's inputs for a request: its "env" (the `baton` command's environment), with
+// agents looked up on that environment's PATH.
+ConfigInputs request_inputs(Orchestrator& orch, const RequestPtr& req) {
   ConfigInputs in;
   in.baton_home = orch.paths().home;
   in.environment = env_param(req);
   in.is_on_path = [search = runtime::search_path(in.environment)](const std::string& cmd) {
     return is_on_path(cmd, search);
   };
+  return in;
+}
+
+void config_check(Orchestrator& orch, const RequestPtr& req) {
+  const ConfigInputs in = request_inputs(orch, req);
   run_off_loop<Checked>(
       orch.loop(), [in, path = string_param(req, "path")] { return check_config(in, path); },
       [req](Checked c) {
@@ -110,6 +132,71 @@ void config_check(Orchestrator& orch, const RequestPtr& req) {
                         {"agent", c.cfg.agent},
                         {"agent_reason", c.cfg.agent_reason},
                         {"files", c.cfg.files}});
+      });
+}
+
+struct Reviewed {
+  Checked checked;
+  bool is_allowed = false;
+  std::string agent_command;  // what the configured agent runs (argv[0])
+  bool is_agent_on_path = false;
+};
+
+// Off the loop: the config of the repository at `path` and its trust record.
+Reviewed review_config(const ConfigInputs& in, const std::string& state_dir,
+                       const std::string& path) {
+  Reviewed r;
+  r.checked = check_config(in, path);
+  if (!r.checked.error.empty()) return r;
+  const ProjectConfig& cfg = r.checked.cfg;
+  r.is_allowed = !cfg.needs_trust() || is_allowed(state_dir, r.checked.root, cfg.content_hash);
+  const auto agent = cfg.agents.find(cfg.agent);
+  if (agent != cfg.agents.end() && !agent->second.command.empty()) {
+    r.agent_command = agent->second.command[0];
+    // The shell preset runs the user's shell, as the handoff's preflight looks it up.
+    const std::string argv0 = r.agent_command == "$SHELL" ? "/bin/sh" : r.agent_command;
+    r.is_agent_on_path = is_on_path(argv0, runtime::search_path(in.environment));
+  }
+  return r;
+}
+
+// `review {target | path, env}`: what the repository's config sets that waits for `baton
+// allow` (each key with its value as the file writes it) and whether it is allowed, for the
+// allow prompt of `up` and `replace`; and for `baton doctor`, the config's error as `config
+// check` gives it, and the configured agent. Registers nothing: a registered project's id or
+// session id names its repository, else an absolute path does.
+void review(Orchestrator& orch, const RequestPtr& req) {
+  std::string target = string_param(req, "target");
+  if (target.empty()) target = string_param(req, "path");
+  if (const ProjectState* p = orch.resolve_project(target)) target = p->path;
+  if (target.empty() || target[0] != '/')
+    return req->fail(proto::code::kNotFound, "no project at '" + target + "'");
+  run_off_loop<Reviewed>(
+      orch.loop(),
+      [in = request_inputs(orch, req), state_dir = orch.paths().state_dir, target] {
+        return review_config(in, state_dir, target);
+      },
+      [req](const Reviewed& r) {
+        const Checked& c = r.checked;
+        if (!c.is_repository) return req->fail(wire_name(ErrorCode::kNotARepository), c.error);
+        if (!c.is_project) return req->fail(wire_name(ErrorCode::kFailed), c.error);
+        if (!c.error.empty()) return req->fail(wire_name(ErrorCode::kConfigError), c.error);
+        Json settings = Json::array();
+        for (std::size_t i = 0; i < c.cfg.trust_keys.size(); ++i)
+          settings.push_back(Json{
+              {"key", c.cfg.trust_keys[i]},
+              {"value", i < c.cfg.trust_values.size() ? c.cfg.trust_values[i] : std::string()}});
+        req->reply(Json{{"path", c.root},
+                        {"files", c.cfg.files},
+                        {"trust_files", c.cfg.trust_files},
+                        {"hash", c.cfg.content_hash},
+                        {"needs_trust", c.cfg.needs_trust()},
+                        {"allowed", r.is_allowed},
+                        {"settings", settings},
+                        {"agent", c.cfg.agent},
+                        {"agent_reason", c.cfg.agent_reason},
+                        {"agent_command", r.agent_command},
+                        {"agent_on_path", r.is_agent_on_path}});
       });
 }
 
@@ -228,6 +315,7 @@ void register_repository_methods(Orchestrator& orch) {
   runtime::Daemon& d = orch.daemon();
   d.add_method("allow", [&orch](const RequestPtr& req) { allow_method(orch, req); });
   d.add_method("config_check", [&orch](const RequestPtr& req) { config_check(orch, req); });
+  d.add_method("review", [&orch](const RequestPtr& req) { review(orch, req); });
   d.add_method("preserved", [&orch](const RequestPtr& req) { preserved(orch, req); });
 }
 

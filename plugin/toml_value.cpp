@@ -33,6 +33,22 @@ std::string toml_quote(std::string_view s) {
   return out + "\"";
 }
 
+namespace {
+
+bool is_bare_key_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+}  // namespace
+
+std::string toml_key(std::string_view key) {
+  if (key.empty()) return "\"\"";
+  for (char c : key)
+    if (!is_bare_key_char(c)) return toml_quote(key);
+  return std::string(key);
+}
+
 std::string toml_array(const std::vector<std::string>& items) {
   std::string out = "[";
   for (size_t i = 0; i < items.size(); ++i) {

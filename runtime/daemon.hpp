@@ -70,6 +70,9 @@ class Daemon {
 
   uv_loop_t* loop() { return &loop_; }
   const Paths& paths() const { return paths_; }
+  // The program's version, which `ping` reports so a client can tell a daemon left running
+  // from an older build (`baton doctor`).
+  void set_version(std::string version) { version_ = std::move(version); }
   ControlServer& server() { return *server_; }
   void add_method(std::string name, MethodFn fn) {
     server_->add_method(std::move(name), std::move(fn));
@@ -110,6 +113,7 @@ class Daemon {
   void close_handles();  // the server, the signal watchers and the removal timer
 
   Paths paths_;
+  std::string version_;
   uv_loop_t loop_{};
   int lock_fd_ = -1;
   HolderSite holder_site_;

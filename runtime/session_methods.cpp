@@ -59,8 +59,9 @@ void Daemon::register_session_methods() {
     return s;
   };
 
-  add_method("ping", [](const RequestPtr& req) {
-    req->reply(Json{{"version", proto::kVersion}, {"pid", getpid()}});
+  // "version" is the protocol's; "baton_version" the program's.
+  add_method("ping", [this](const RequestPtr& req) {
+    req->reply(Json{{"version", proto::kVersion}, {"pid", getpid()}, {"baton_version", version_}});
   });
 
   add_method("new", [this](const RequestPtr& req) {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 
@@ -560,6 +561,44 @@ TEST_F(ConfigTest, EveryRepositoryKeyButTheInertOnesNeedsTrust) {
               keys.empty() ? std::vector<std::string>{} : std::vector<std::string>{toml_path()})
         << toml;
   }
+}
+
+// The allow prompt shows each key with its value as the file writes it: nothing expanded (a
+// ${VAR} stays a reference, never the secret it reads), on one line, control characters escaped.
+TEST_F(ConfigTest, EachKeyThatNeedsTrustKeepsItsValueAsTheFileWritesIt) {
+  write("baton.toml",
+        "[orchestrator]\nagent = \"mine\"\nprompt = \"two\\nlines\\u001b\"\n"
+        "carry_uncommitted = false\n"
+        "[agents.mine]\ncommand = [\"./agent\", \"--fast\"]\n"
+        "permission_args = { bypass = [\"--yolo\"] }\n"
+        "[workspace]\npost_create = [\"npm ci\", [\"make\", \"all\"]]\n"
+        "[env]\nTOKEN = \"${TOKEN}\"\n[hooks]\non_exit = \"echo bye\"\n");
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.env.at("TOKEN"), "s3cret");
+  ASSERT_EQ(cfg.trust_values.size(), cfg.trust_keys.size());
+  std::map<std::string, std::string> shown;
+  for (std::size_t i = 0; i < cfg.trust_keys.size(); ++i)
+    shown[cfg.trust_keys[i]] = cfg.trust_values[i];
+  EXPECT_EQ(shown, (std::map<std::string, std::string>{
+                       {"[orchestrator] agent", "\"mine\""},
+                       {"[orchestrator] prompt", "\"two\\nlines\\u001B\""},
+                       {"[orchestrator] carry_uncommitted", "false"},
+                       {"[agents.mine] command", "[\"./agent\", \"--fast\"]"},
+                       {"[agents.mine] permission_args", "{ bypass = [\"--yolo\"] }"},
+                       {"[workspace] post_create", "[\"npm ci\", [\"make\", \"all\"]]"},
+                       {"[env] TOKEN", "\"${TOKEN}\""},
+                       {"[hooks] on_exit", "\"echo bye\""}}));
+}
+
+// A key a tracked baton.local.toml sets again shows the value in force: the local file's.
+TEST_F(ConfigTest, AKeyTwoFilesSetShowsTheLaterFilesValue) {
+  ASSERT_EQ(std::system(("git init -q '" + repo_.string() + "'").c_str()), 0);
+  write("baton.toml", "[env]\nPAGER = \"less\"\n");
+  write("baton.local.toml", "[env]\nPAGER = \"more\"\n");
+  ASSERT_EQ(std::system(("git -C '" + repo_.string() + "' add baton.local.toml").c_str()), 0);
+  auto cfg = load_ok();
+  EXPECT_EQ(cfg.trust_keys, (std::vector<std::string>{"[env] PAGER"}));
+  EXPECT_EQ(cfg.trust_values, (std::vector<std::string>{"\"more\""}));
 }
 
 TEST_F(ConfigTest, TheRefusalNamesTheKeysTheFileAndTheCommand) {
