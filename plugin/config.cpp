@@ -355,7 +355,7 @@ Status Loader::apply_runtime(const SourceFile& f, const toml::table& t) {
     if (name != "holder_buffer")
       return fail_at(f, key.source(), fmt::format("unknown key '[runtime] {}'", name));
     // Memory the daemon's machine gives each agent's holder: the repository may not choose it.
-    needs_trust(f, "[runtime] holder_buffer");
+    needs_trust(f, "[runtime] holder_buffer", node);
     auto* value = node.as_integer();
     constexpr auto kMin = static_cast<std::int64_t>(runtime::kMinHolderBuffer);
     constexpr auto kMax = static_cast<std::int64_t>(runtime::kMaxHolderBuffer);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <memory>
 
 namespace baton::runtime {
 
@@ -108,8 +109,10 @@ int send_holder_message(int sock, HolderMessage type, std::string_view payload, 
 
 std::optional<HolderPacket> receive_holder_message(int sock, int* err) {
   *err = 0;
-  std::string buf(kHolderMaxPacket, '\0');
-  iovec iov{buf.data(), buf.size()};
+  // Not zero-filled: touching all 64 KiB would keep every adopted holder's heap that much
+  // larger for good.
+  auto buf = std::make_unique_for_overwrite<char[]>(kHolderMaxPacket);
+  iovec iov{buf.get(), kHolderMaxPacket};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -146,7 +149,7 @@ std::optional<HolderPacket> receive_holder_message(int sock, int* err) {
     close(p.fd);
     p.fd = -1;
   }
-  p.payload.assign(buf, 1, static_cast<std::size_t>(n) - 1);
+  p.payload.assign(buf.get() + 1, static_cast<std::size_t>(n) - 1);
   return p;
 }
 
