@@ -226,7 +226,7 @@ std::vector<std::string> Daemon::adopt_holders(const AdoptStepFn& on_step) {
     }
     const pid_t pid = held->process.pid;
     const std::size_t kept = held->output.size();
-    Session* s = add_session(Session::adopt(&loop_, std::move(*held)));
+    Session* s = add_session(Session::adopt(&loop_, *held));
     spdlog::info("session {} adopted: pid {} (holder {}), {} bytes printed while no daemon ran", id,
                  pid, s->holder_pid(), kept);
     adopted.push_back(id);

@@ -88,6 +88,7 @@ tl::expected<HeldProcess, std::string> spawn_held(const HolderSite& site, const 
   args.insert(args.end(), spawn.argv.begin(), spawn.argv.end());
   // Built before fork: a multithreaded parent must not allocate in the child.
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<char*> envp;
@@ -296,6 +297,7 @@ std::vector<std::string> list_holder_sockets(const std::string& holders_dir) {
   closedir(d);
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
+  out.reserve(found.size());
   for (auto& [pid, path] : found) out.push_back(std::move(path));
   return out;
 }

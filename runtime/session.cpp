@@ -38,7 +38,7 @@ tl::expected<std::unique_ptr<Session>, std::string> Session::start(uv_loop_t* lo
   return std::unique_ptr<Session>(new Session(loop, std::move(spec), *held, created_at));
 }
 
-std::unique_ptr<Session> Session::adopt(uv_loop_t* loop, AdoptedHolder adopted) {
+std::unique_ptr<Session> Session::adopt(uv_loop_t* loop, const AdoptedHolder& adopted) {
   SessionSpec spec;
   spec.id = adopted.hello.id;
   spec.spawn.argv = adopted.hello.argv;
@@ -70,7 +70,7 @@ std::unique_ptr<Session> Session::adopt(uv_loop_t* loop, AdoptedHolder adopted) 
   return s;
 }
 
-Session::Session(uv_loop_t* loop, SessionSpec spec, HeldProcess held, std::string created_at)
+Session::Session(uv_loop_t* loop, SessionSpec spec, const HeldProcess& held, std::string created_at)
     : loop_(loop),
       spec_(std::move(spec)),
       held_(held),

@@ -72,7 +72,7 @@ class Session {
                                                                    SessionSpec spec);
   // Takes over an agent a previous daemon left with its holder: its output while no daemon
   // ran goes to the scrollback and the screen first, then the agent is asked to redraw.
-  static std::unique_ptr<Session> adopt(uv_loop_t* loop, AdoptedHolder adopted);
+  static std::unique_ptr<Session> adopt(uv_loop_t* loop, const AdoptedHolder& adopted);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -126,7 +126,7 @@ class Session {
   void stop(std::uint64_t grace_ms = kDefaultGraceMs);
 
  private:
-  Session(uv_loop_t* loop, SessionSpec spec, HeldProcess held, std::string created_at);
+  Session(uv_loop_t* loop, SessionSpec spec, const HeldProcess& held, std::string created_at);
   void on_poll(int status, int events);
   void on_link(int status, int events);
   // The holder died (killed outright): its agent got SIGHUP from the kernel (PDEATHSIG).

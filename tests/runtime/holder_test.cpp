@@ -71,7 +71,7 @@ TEST(HolderProtocol, AHelloWithoutVersionIdOrPidOrWithABadNumberIsRefused) {
   EXPECT_FALSE(decode_hello(std::string("id=x\0pid=3\0", 11)));
   EXPECT_FALSE(decode_hello(std::string("version=1\0pid=3\0", 16)));
   EXPECT_FALSE(decode_hello(std::string("version=1\0id=x\0", 15)));
-  EXPECT_FALSE(decode_hello(std::string("version=1\0id=x\0pid=3z\0", 23)));
+  EXPECT_FALSE(decode_hello(std::string("version=1\0id=x\0pid=3z\0", 22)));
   EXPECT_FALSE(decode_hello("garbage"));
 }
 
