@@ -12,6 +12,7 @@
 #include "plugin/error_code.hpp"
 #include "runtime/attach_client.hpp"
 #include "runtime/client.hpp"
+#include "runtime/holder_protocol.hpp"
 #include "runtime/keys.hpp"
 #include "runtime/paths.hpp"
 #include "runtime/protocol.hpp"
@@ -277,16 +278,28 @@ int cmd_kill(const std::string& target) {
   return 0;
 }
 
-int cmd_shutdown() {
-  auto client = ControlClient::connect(Paths::from_env(), false);
-  if (!client) {
-    std::fprintf(stderr, "baton: no daemon is running\n");
-    return 0;
-  }
+namespace {
+
+int shutdown_through(tl::expected<ControlClient, ClientError> client) {
+  if (!client) return fail(client.error());
   auto r = client->call("shutdown", Json::object());
   if (!r) return fail(r.error());
   // Returns once the daemon let go of the connection: its sessions are stopped.
   client->wait_closed();
+  return 0;
+}
+
+}  // namespace
+
+int cmd_shutdown() {
+  const Paths paths = Paths::from_env();
+  auto client = ControlClient::connect(paths, false);
+  if (client) return shutdown_through(std::move(client));
+  // Agents a killed daemon left running under their holders are stopped too: a daemon is
+  // started, adopts them, and stops them with everything else.
+  if (baton::runtime::has_running_holder(paths.holders_dir))
+    return shutdown_through(ControlClient::connect(paths, true));
+  std::fprintf(stderr, "baton: no daemon is running\n");
   return 0;
 }
 

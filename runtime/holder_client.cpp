@@ -1,6 +1,5 @@
 #include "runtime/holder_client.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
@@ -281,25 +280,6 @@ tl::expected<AdoptedHolder, AdoptFailure> adopt_holder(const std::string& path) 
                     "unexpected message " + std::to_string(static_cast<int>(msg->type)));
     }
   }
-}
-
-std::vector<std::string> list_holder_sockets(const std::string& holders_dir) {
-  std::vector<std::pair<long, std::string>> found;
-  DIR* d = opendir(holders_dir.c_str());
-  if (!d) return {};
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".sock") != 0) continue;
-    char* end = nullptr;
-    const long pid = std::strtol(name.c_str(), &end, 10);
-    found.emplace_back(end && *end == '.' ? pid : LONG_MAX, holders_dir + "/" + name);
-  }
-  closedir(d);
-  std::sort(found.begin(), found.end());
-  std::vector<std::string> out;
-  out.reserve(found.size());
-  for (auto& [pid, path] : found) out.push_back(std::move(path));
-  return out;
 }
 
 }  // namespace baton::runtime

@@ -65,7 +65,5 @@ struct AdoptFailure {
 // loop serves anyone.
 tl::expected<AdoptedHolder, AdoptFailure> adopt_holder(const std::string& socket_path);
 
-// Sockets under `holders_dir` (its *.sock entries), oldest holder first.
-std::vector<std::string> list_holder_sockets(const std::string& holders_dir);
 
 }  // namespace baton::runtime

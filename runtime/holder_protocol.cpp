@@ -1,13 +1,18 @@
 #include "runtime/holder_protocol.hpp"
 
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <climits>
+#include <csignal>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 namespace baton::runtime {
 
@@ -166,6 +171,46 @@ std::string holder_socket_path(const std::string& holders_dir, pid_t holder_pid)
   path += std::to_string(holder_pid);
   path += ".sock";
   return path;
+}
+
+namespace {
+
+// The holder pid a socket's name carries ("<pid>.sock"), or -1 for any other name.
+long holder_pid_of(const std::string& name) {
+  constexpr std::string_view kSuffix = ".sock";
+  if (name.size() <= kSuffix.size() || !name.ends_with(kSuffix)) return -1;
+  long pid = 0;
+  if (!parse_int(std::string_view(name).substr(0, name.size() - kSuffix.size()), pid) || pid <= 0)
+    return -1;
+  return pid;
+}
+
+}  // namespace
+
+std::vector<std::string> list_holder_sockets(const std::string& holders_dir) {
+  std::vector<std::pair<long, std::string>> found;
+  DIR* d = opendir(holders_dir.c_str());
+  if (!d) return {};
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() <= 5 || !name.ends_with(".sock")) continue;
+    const long pid = holder_pid_of(name);
+    found.emplace_back(pid > 0 ? pid : LONG_MAX, holders_dir + "/" + name);
+  }
+  closedir(d);
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  out.reserve(found.size());
+  for (auto& [pid, path] : found) out.push_back(std::move(path));
+  return out;
+}
+
+bool has_running_holder(const std::string& holders_dir) {
+  for (const auto& path : list_holder_sockets(holders_dir)) {
+    const long pid = holder_pid_of(path.substr(path.rfind('/') + 1));
+    if (pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) return true;
+  }
+  return false;
 }
 
 }  // namespace baton::runtime

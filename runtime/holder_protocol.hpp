@@ -82,4 +82,12 @@ long holder_peer_uid(int sock);
 // predecessor's socket.
 std::string holder_socket_path(const std::string& holders_dir, pid_t holder_pid);
 
+// Sockets under `holders_dir` (its *.sock entries), oldest holder first.
+std::vector<std::string> list_holder_sockets(const std::string& holders_dir);
+
+// Whether a socket under `holders_dir` names a process that is still running: agents a
+// killed daemon left behind, for a daemon to adopt. A holder killed outright leaves its
+// socket, which does not count.
+bool has_running_holder(const std::string& holders_dir);
+
 }  // namespace baton::runtime

@@ -174,6 +174,34 @@ TEST_F(HolderE2E, ShutdownAndKillStillStopTheAgentAndItsHolder) {
   EXPECT_TRUE(holder_sockets().empty());
 }
 
+TEST_F(HolderE2E, ShutdownAfterADaemonKillStopsTheAgentsItLeftRunning) {
+  baton_ok({"new", "--name", "left", "--", "sleep", "1000"});
+  const Json s = session("left");
+  kill_daemon();
+  ASSERT_TRUE(process_exists(s["pid"].get<pid_t>()));
+  // No daemon runs, but an agent does: shutdown adopts it and stops it with its holder.
+  baton_ok({"shutdown"});
+  EXPECT_TRUE(eventually([&] {
+    return !process_exists(s["pid"].get<pid_t>()) && !process_exists(s["holder_pid"].get<pid_t>());
+  }));
+  EXPECT_TRUE(holder_sockets().empty());
+  EXPECT_TRUE(eventually([&] { return !process_exists(daemon_pid()); }));
+}
+
+TEST_F(HolderE2E, ShutdownWithOnlyADeadHoldersSocketStartsNoDaemon) {
+  baton_ok({"new", "--name", "gone", "--", "sleep", "1000"});
+  const pid_t holder = session("gone")["holder_pid"].get<pid_t>();
+  kill_daemon();
+  kill_holders();
+  // Reaped by init: until then its pid still answers.
+  ASSERT_TRUE(eventually([&] { return kill(holder, 0) != 0; }));
+  ASSERT_EQ(holder_sockets().size(), 1u);
+  const RunResult r = baton({"shutdown"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.err.find("no daemon is running"), std::string::npos) << r.err;
+  EXPECT_FALSE(process_exists(daemon_pid()));
+}
+
 TEST_F(HolderE2E, AKilledHolderIsACrashOfItsAgent) {
   baton_ok({"new", "--name", "orphan", "--", "sleep", "1000"});
   const Json s = session("orphan");
