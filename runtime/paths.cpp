@@ -1,5 +1,6 @@
 #include "runtime/paths.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,7 +9,6 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string_view>
 
 namespace baton::runtime {
@@ -25,12 +25,24 @@ std::string env_or_empty(const char* name) {
 // Read from /etc/passwd, not getpwuid(3): the `baton` client is linked statically (its start
 // is what a keybinding pays), and a static glibc can reach NSS only by loading the shared
 // libraries of the glibc it was built with. Client and daemon use this same function, so they
-// always agree on BATON_HOME.
+// always agree on BATON_HOME. Read with read(2), not an ifstream: iostreams would pull the
+// locale machinery into the session holder, whose resident size every idle session pays.
 std::string passwd_home(uid_t uid, const std::string& passwd_file) {
-  std::ifstream in(passwd_file);
-  std::string line;
+  std::string all;
+  if (const int fd = open(passwd_file.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+      if (n > 0) all.append(buf, static_cast<std::size_t>(n));
+    }
+    close(fd);
+  }
+  std::string_view lines = all;
   // name:password:uid:gid:gecos:dir:shell
-  while (std::getline(in, line)) {
+  while (!lines.empty()) {
+    const auto eol = lines.find('\n');
+    const std::string_view line = lines.substr(0, eol);
+    lines.remove_prefix(eol == std::string_view::npos ? lines.size() : eol + 1);
     std::array<std::string_view, 7> field{};
     std::string_view rest = line;
     std::size_t n = 0;
