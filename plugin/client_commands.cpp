@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string_view>
+#include <utility>
 
 #include "plugin/allow_prompt.hpp"
 #include "plugin/error_code.hpp"
@@ -181,22 +183,45 @@ int cmd_attach(const std::string& target, bool read_only, const std::string& det
     std::fprintf(stderr, "baton: %s\n", key.error().c_str());
     return kExitUsage;
   }
-  auto client = ControlClient::connect(Paths::from_env(), true);
-  if (!client) return fail(client.error());
-  const auto size = baton::runtime::terminal_size();
+  const Paths paths = Paths::from_env();
   Json params{{"read_only", read_only}, {"cwd", current_dir()}};
   if (!target.empty()) params["target"] = absolute_target(target);
-  if (size.rows > 0) {
-    params["rows"] = size.rows;
-    params["cols"] = size.cols;
-  }
-  auto r = client->call("attach", params);
-  if (!r) return fail(r.error());
+  const auto attach = [&]() -> tl::expected<std::pair<ControlClient, Json>, ClientError> {
+    auto client = ControlClient::connect(paths, true);
+    if (!client) return tl::make_unexpected(client.error());
+    const auto size = baton::runtime::terminal_size();
+    if (size.rows > 0) {
+      params["rows"] = size.rows;
+      params["cols"] = size.cols;
+    }
+    auto r = client->call("attach", params);
+    if (!r) return tl::make_unexpected(r.error());
+    return std::pair<ControlClient, Json>(std::move(*client), std::move(*r));
+  };
+  auto first = attach();
+  if (!first) return fail(first.error());
+  std::optional<ControlClient> conn;
+  conn.emplace(std::move(first->first));
   baton::runtime::AttachOptions opts;
   opts.is_read_only = read_only;
   opts.detach_key = *key;
-  opts.session_id = (*r)["session"].value("id", std::string());
-  return baton::runtime::run_attach(client->fd(), client->take_buffered(), opts);
+  opts.session_id = first->second["session"].value("id", std::string());
+  // A daemon killed outright leaves the agent running under its holder: the next daemon
+  // adopts it, and this terminal stays attached (a session id or a project, as given).
+  opts.reattach = [&]() {
+    baton::runtime::Reattached out;
+    auto again = attach();
+    if (!again) {
+      out.error = again.error().message;
+      return out;
+    }
+    conn.reset();
+    conn.emplace(std::move(again->first));
+    out.fd = conn->fd();
+    out.buffered = conn->take_buffered();
+    return out;
+  };
+  return baton::runtime::run_attach(conn->fd(), conn->take_buffered(), opts);
 }
 
 int cmd_capture(const std::string& target, bool raw, bool history, bool as_json) {

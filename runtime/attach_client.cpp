@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +25,10 @@ namespace proto = protocol;
 namespace {
 
 int g_signal_pipe[2] = {-1, -1};
+
+// A daemon that dies again this soon after a reattach is not reattached to: it would die
+// the same way each time.
+constexpr auto kMinReattachedLife = std::chrono::seconds(5);
 termios g_saved{};
 bool g_is_raw = false;
 
@@ -120,7 +125,8 @@ TermSize terminal_size() {
   return {};
 }
 
-int run_attach(int sock, const std::string& buffered, const AttachOptions& opts) {
+int run_attach(int sock_fd, const std::string& buffered, const AttachOptions& opts) {
+  int sock = sock_fd;
   const bool is_tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     std::fprintf(stderr, "baton: pipe: %s\n", std::strerror(errno));
@@ -188,6 +194,8 @@ int run_attach(int sock, const std::string& buffered, const AttachOptions& opts)
   };
 
   bool running = handle_frames();
+  bool has_reattached = false;
+  std::chrono::steady_clock::time_point reattached_at;
   if (running && is_tty) send_resize(sock);
   char buf[65536];
   while (running) {
@@ -215,7 +223,23 @@ int run_attach(int sock, const std::string& buffered, const AttachOptions& opts)
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) {
         lost = "lost the connection to the daemon";
-        break;
+        const auto now = std::chrono::steady_clock::now();
+        if (!opts.reattach || (has_reattached && now - reattached_at < kMinReattachedLife)) break;
+        Reattached again = opts.reattach();
+        if (again.fd < 0) {
+          lost += " (" + again.error + ")";
+          break;
+        }
+        has_reattached = true;
+        reattached_at = now;
+        sock = again.fd;
+        // The new daemon says hello and sends the agent's screen as the first attach did.
+        frames = proto::FrameDecoder();
+        frames.feed(again.buffered);
+        has_hello = false;
+        running = handle_frames();
+        if (running && is_tty) send_resize(sock);
+        continue;
       }
       frames.feed(std::string_view(buf, static_cast<std::size_t>(r)));
       running = handle_frames();

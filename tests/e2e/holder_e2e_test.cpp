@@ -1,6 +1,7 @@
 // Agents outlive the daemon (docs/runtime.md "Session holders"): every agent runs under its own
 // baton-holder, so a daemon killed outright (kill -9) leaves it running, and the next daemon
 // adopts it with what it printed meanwhile. `shutdown` and `kill` still stop agent and holder.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,11 +15,15 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/harness.hpp"
+
+extern char** environ;
 
 namespace baton::test {
 namespace {
@@ -49,6 +54,42 @@ class HolderE2E : public BatonTest {
   }
 
   std::string file(const std::string& name) { return tmp_ + "/" + name; }
+
+  // `baton attach TARGET` in the background, stdin /dev/null, stdout and stderr into
+  // attach.out and attach.err: not a terminal, so the session's bytes as they come.
+  pid_t attach_in_background(const std::string& target) {
+    std::vector<std::string> env_store{"BATON_HOME=" + home_};
+    for (char** e = environ; *e; ++e) {
+      if (std::string_view(*e).rfind("BATON_HOME=", 0) != 0) env_store.emplace_back(*e);
+    }
+    std::vector<char*> envp;
+    for (auto& e : env_store) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const std::string out = file("attach.out");
+    const std::string err = file("attach.err");
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int in_fd = open("/dev/null", O_RDONLY);
+      const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (in_fd < 0 || out_fd < 0 || err_fd < 0) _exit(126);
+      dup2(in_fd, 0);
+      dup2(out_fd, 1);
+      dup2(err_fd, 2);
+      char* argv[] = {const_cast<char*>(BATON_BIN), const_cast<char*>("attach"),
+                      const_cast<char*>(target.c_str()), nullptr};
+      execve(BATON_BIN, argv, envp.data());
+      _exit(127);
+    }
+    return pid;
+  }
+
+  // The attach client's exit status once it exited, -1 while it runs.
+  static int exit_of(pid_t pid) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) != pid) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
 };
 
 // The numbers in lines "n K", in the order they appear.
@@ -199,6 +240,50 @@ TEST_F(HolderE2E, ShutdownWithOnlyADeadHoldersSocketStartsNoDaemon) {
   const RunResult r = baton({"shutdown"});
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.err.find("no daemon is running"), std::string::npos) << r.err;
+  EXPECT_FALSE(process_exists(daemon_pid()));
+}
+
+TEST_F(HolderE2E, AnAttachedTerminalStaysAttachedToTheAgentThroughADaemonKill) {
+  const std::string go = file("go");
+  baton_ok({"new", "--name", "talker", "--", "sh", "-c",
+            "echo ready; while [ ! -e " + go +
+                " ]; do sleep 0.02; done; echo after-the-kill; read x; echo got-$x; sleep 1000"});
+  const pid_t agent = session("talker")["pid"].get<pid_t>();
+  const pid_t client = attach_in_background("talker");
+  ASSERT_TRUE(
+      eventually([&] { return read_file(file("attach.out")).find("ready") != std::string::npos; }));
+  kill_daemon();
+  std::ofstream(go) << "go\n";
+  // The same client, reattached to the daemon it started, which adopted the agent.
+  EXPECT_TRUE(eventually([&] {
+    return read_file(file("attach.out")).find("after-the-kill") != std::string::npos;
+  })) << read_file(file("attach.out"))
+      << read_file(file("attach.err"));
+  EXPECT_EQ(exit_of(client), -1) << read_file(file("attach.err"));
+  EXPECT_EQ(session("talker")["pid"].get<pid_t>(), agent);
+  baton_ok({"send", "talker", "hello\n"});
+  EXPECT_TRUE(eventually([&] {
+    return read_file(file("attach.out")).find("got-hello") != std::string::npos;
+  })) << read_file(file("attach.out"));
+  baton_ok({"kill", "talker"});
+  int status = -1;
+  EXPECT_TRUE(eventually([&] { return (status = exit_of(client)) >= 0; }));
+  EXPECT_EQ(status, 128 + SIGHUP) << read_file(file("attach.err"));
+}
+
+TEST_F(HolderE2E, AShutdownEndsAnAttachedTerminalWithoutStartingAnotherDaemon) {
+  baton_ok({"new", "--name", "s", "--", "sh", "-c", "echo ready; sleep 1000"});
+  const pid_t client = attach_in_background("s");
+  ASSERT_TRUE(
+      eventually([&] { return read_file(file("attach.out")).find("ready") != std::string::npos; }));
+  const pid_t daemon = daemon_pid();
+  baton_ok({"shutdown"});
+  int status = -1;
+  ASSERT_TRUE(eventually([&] { return (status = exit_of(client)) >= 0; }));
+  // The session's exit, not a lost connection (1), which would have been reattached.
+  EXPECT_EQ(status, 128 + SIGHUP) << read_file(file("attach.err"));
+  EXPECT_TRUE(eventually([&] { return !process_exists(daemon); }));
+  // No daemon took its place: the lock names none that runs.
   EXPECT_FALSE(process_exists(daemon_pid()));
 }
 
