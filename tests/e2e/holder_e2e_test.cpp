@@ -329,6 +329,16 @@ TEST_F(HolderE2E, HoldersThatAreNotSafeOrSpeakANewerProtocolAreLeftAloneWithOneL
   // A symlink planted where a holder's socket would be, and a file that is not a socket.
   fs::create_symlink("/etc/passwd", dir + "/1.sock");
   std::ofstream(dir + "/2.sock") << "not a socket\n";
+  // A socket of another user's (only root can plant one in this 0700 directory).
+  const std::string foreign = dir + "/4.sock";
+  const bool is_root = getuid() == 0;
+  if (is_root) {
+    run_process({"python3", "-c",
+                 "import socket,sys\n"
+                 "socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET).bind(sys.argv[1])",
+                 foreign});
+    ASSERT_EQ(chown(foreign.c_str(), 65534, 65534), 0);
+  }
   // A "holder" of protocol 99: it says hello and waits.
   const std::string fake = dir + "/3.sock";
   const std::string script =
@@ -353,6 +363,10 @@ TEST_F(HolderE2E, HoldersThatAreNotSafeOrSpeakANewerProtocolAreLeftAloneWithOneL
   const std::string log = read_file(home_ + "/logs/daemon.log");
   EXPECT_NE(log.find(dir + "/1.sock: ignored, it is a symlink"), std::string::npos) << log;
   EXPECT_NE(log.find(dir + "/2.sock: ignored, it is not a socket"), std::string::npos) << log;
+  if (is_root) {
+    EXPECT_NE(log.find(foreign + ": ignored, it belongs to uid 65534"), std::string::npos) << log;
+    EXPECT_TRUE(fs::exists(foreign));
+  }
   EXPECT_NE(log.find("is held with protocol 99, this daemon speaks 1; left running"),
             std::string::npos)
       << log;
@@ -363,6 +377,7 @@ TEST_F(HolderE2E, HoldersThatAreNotSafeOrSpeakANewerProtocolAreLeftAloneWithOneL
   waitpid(fake_pid, nullptr, 0);
   fs::remove(dir + "/1.sock");
   fs::remove(dir + "/2.sock");
+  fs::remove(foreign);
   fs::remove(fake);
 }
 
