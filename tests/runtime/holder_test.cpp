@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -135,6 +137,60 @@ TEST_F(HolderTest, AHoldersDirectoryThatIsASymlinkIsRefusedAndNothingStarts) {
   EXPECT_NE(held.error().find("refusing " + link + ": it is a symlink"), std::string::npos)
       << held.error();
   EXPECT_FALSE(fs::exists(marker));
+}
+
+// What the holder says when the path of its socket (`<its pid>.sock`) is taken. The child
+// plants `plant(path)` there and then execs baton-holder as itself, so the pid matches.
+std::string holder_error_with_path_taken(const std::string& holders,
+                                         const std::function<void(const std::string&)>& plant,
+                                         const std::string& marker) {
+  int link[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, link) != 0) return "socketpair";
+  const std::string script = "touch " + marker + "; sleep 100";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    plant(holders + "/" + std::to_string(getpid()) + ".sock");
+    dup2(link[1], 3);
+    execl(BATON_HOLDER_BIN, BATON_HOLDER_BIN, "--id", "t1", "--dir", holders.c_str(), "--", "sh",
+          "-c", script.c_str(), nullptr);
+    _exit(127);
+  }
+  close(link[1]);
+  int err = 0;
+  auto msg = receive_holder_message(link[0], &err);
+  close(link[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!msg) return "no message, exit " + std::to_string(WEXITSTATUS(status));
+  if (msg->type != HolderMessage::kError) return "not an error";
+  return msg->payload;
+}
+
+TEST_F(HolderTest, AHolderWhoseSocketPathIsTakenRefusesItAndStartsNothing) {
+  const std::string marker = dir_.str() + "/ran";
+  const std::string target = dir_.str() + "/target";
+  std::ofstream(target) << "keep\n";
+  const std::string as_link = holder_error_with_path_taken(
+      holders_, [&](const std::string& p) { fs::create_symlink(target, p); }, marker);
+  EXPECT_NE(as_link.find("it is a symlink"), std::string::npos) << as_link;
+  const std::string as_file = holder_error_with_path_taken(
+      holders_, [](const std::string& p) { std::ofstream(p) << "x\n"; }, marker);
+  EXPECT_NE(as_file.find("it is not a socket"), std::string::npos) << as_file;
+  if (getuid() == 0) {
+    const std::string as_foreign = holder_error_with_path_taken(
+        holders_,
+        [](const std::string& p) {
+          std::ofstream(p) << "x\n";
+          if (chown(p.c_str(), 65534, 65534) != 0) _exit(126);
+        },
+        marker);
+    EXPECT_NE(as_foreign.find("it belongs to uid 65534"), std::string::npos) << as_foreign;
+  }
+  // Nothing started, nothing followed.
+  EXPECT_FALSE(fs::exists(marker));
+  std::ifstream in(target);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "keep\n");
+  for (const auto& e : fs::directory_iterator(holders_)) fs::remove(e.path());
 }
 
 TEST_F(HolderTest, ASecondDaemonIsToldTheHolderIsBusyAndGetsNothing) {
