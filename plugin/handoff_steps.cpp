@@ -64,16 +64,37 @@ std::string branch_busy_message(const std::string& branch, const std::string& wh
          ": switch that worktree to another branch (git switch main), then run 'baton replace'";
 }
 
-// The user's own worktree on the canonical branch would make the handoff fail after retire
-// (check_branch_free): refused while nothing is touched yet.
-Expected<void> check_user_worktrees(git_repository* repo, const std::string& branch) {
+// Whether `tree` lies under `project_dir`: a baton worktree of this BATON_HOME's project.
+// Compared resolved: git records the path it was given, and a BATON_HOME reached through a
+// symlink must still recognise its own trees.
+bool is_under(const fs::path& tree, const std::string& project_dir) {
+  std::error_code ec;
+  fs::path t = fs::weakly_canonical(tree, ec);
+  if (ec) t = tree.lexically_normal();
+  fs::path dir = fs::weakly_canonical(project_dir, ec);
+  if (ec) dir = fs::path(project_dir).lexically_normal();
+  return t.string().rfind(dir.string() + "/", 0) == 0;
+}
+
+// A worktree on the canonical branch that is not this project's — the user's own, or baton's
+// of another BATON_HOME (its admin entry has baton's name, its tree lies elsewhere) — would
+// make the handoff fail after retire (check_branch_free): refused while nothing is touched.
+Expected<void> check_other_worktrees(git_repository* repo, const std::string& branch,
+                                     const std::string& project_dir) {
   auto heads = git::list_worktree_heads(repo);
   if (!heads) return error(ErrorCode::kFailed, heads.error().message);
   const std::string ref = "refs/heads/" + branch;
   for (const auto& h : *heads) {
-    if (h.name.rfind(git::kWorktreeNamePrefix, 0) == 0) continue;
     if (h.head_ref != ref && h.rebasing_ref != ref) continue;
-    return error(ErrorCode::kBranchBusy, branch_busy_message(branch, h.path.string()));
+    const bool is_batons = h.name.rfind(git::kWorktreeNamePrefix, 0) == 0;
+    // A baton entry whose tree is gone is pruned by the sweep; it holds nothing.
+    if (is_batons && (!h.exists_on_disk || is_under(h.path, project_dir))) continue;
+    if (!is_batons)
+      return error(ErrorCode::kBranchBusy, branch_busy_message(branch, h.path.string()));
+    return error(ErrorCode::kBranchBusy,
+                 "branch " + branch + " is checked out at " + h.path.string() +
+                     ", the orchestrator of another baton (another BATON_HOME or workspace_root): "
+                     "run 'baton down' there first, then run 'baton replace'");
   }
   return {};
 }
@@ -197,7 +218,7 @@ Expected<Preflight> check_preflight(const std::string& repo_path, const std::str
   git_repository* repo = proj->repo.get();
   if (auto b = git::ensure_canonical_branch(repo, cfg.branch, cfg.base_branch); !b)
     return error(ErrorCode::kFailed, b.error().message);
-  if (auto busy = check_user_worktrees(repo, cfg.branch); !busy)
+  if (auto busy = check_other_worktrees(repo, cfg.branch, project_dir); !busy)
     return tl::make_unexpected(busy.error());
   if (auto in_the_way = check_stable_path(stable_path(project_dir)); !in_the_way)
     return tl::make_unexpected(in_the_way.error());
@@ -215,6 +236,15 @@ Expected<Preflight> check_preflight(const std::string& repo_path, const std::str
       return error(ErrorCode::kFailed, e);
   }
   for (const auto& b : inv->temp_branches) c.max_number = std::max(c.max_number, number_suffix(b));
+  // Admin entries too, wherever their trees are: another BATON_HOME's worktrees of this
+  // repository (or those of a store that was lost) hold names a new session must not take.
+  if (auto heads = git::list_worktree_heads(repo)) {
+    const std::string mine =
+        std::string(git::kWorktreeNamePrefix) + fs::path(project_dir).filename().string() + "-";
+    for (const auto& h : *heads) {
+      if (h.name.rfind(mine, 0) == 0) c.max_number = std::max(c.max_number, number_suffix(h.name));
+    }
+  }
   c.stable_owner = git::worktree_owner(stable_path(project_dir)).session_id;
   if (!c.stable_owner.empty()) c.max_number = std::max(c.max_number, number_suffix(c.stable_owner));
   return c;

@@ -83,6 +83,36 @@ TEST_F(HandoffSteps, CheckPreflightRefusesTheBranchCheckedOutInTheUsersWorktree)
       << checked.error().message;
 }
 
+// Another BATON_HOME's orchestrator of the same repository: baton's name, a tree elsewhere.
+TEST_F(HandoffSteps, CheckPreflightRefusesTheBranchHeldByAnotherBatonsWorktree) {
+  const fs::path elsewhere = tmp_.path() / "other-home" / "orchestrator";
+  fs::create_directories(elsewhere.parent_path());
+  git_ok(repo_dir(), "worktree add -q " + elsewhere.string() + " " + kCanonical);
+  // git names the admin entry after the directory; baton names it baton-<session id>.
+  const fs::path admin = repo_dir() / ".git" / "worktrees";
+  fs::rename(admin / "orchestrator", admin / "baton-t-5");
+  write_file(elsewhere / ".git", "gitdir: " + (admin / "baton-t-5").string() + "\n");
+  auto checked = preflight();
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().code, ErrorCode::kBranchBusy);
+  EXPECT_NE(checked.error().message.find("is checked out at " + elsewhere.string() +
+                                         ", the orchestrator of another baton"),
+            std::string::npos)
+      << checked.error().message;
+}
+
+TEST_F(HandoffSteps, CheckPreflightCountsTheNumbersOfBatonWorktreesOutsideTheProject) {
+  const fs::path elsewhere = tmp_.path() / "other-home" / "t-9";
+  fs::create_directories(elsewhere.parent_path());
+  git_ok(repo_dir(), "worktree add -q -b other " + elsewhere.string());
+  const fs::path admin = repo_dir() / ".git" / "worktrees";
+  fs::rename(admin / "t-9", admin / "baton-t-9");
+  write_file(elsewhere / ".git", "gitdir: " + (admin / "baton-t-9").string() + "\n");
+  auto checked = preflight();
+  ASSERT_TRUE(checked) << checked.error().message;
+  EXPECT_EQ(checked->max_number, 9u);
+}
+
 TEST_F(HandoffSteps, CheckPreflightRefusesAFileInTheWayAtTheStablePathAndKeepsIt) {
   fs::create_directories(project_dir());
   write_file(stable_dir(), "the user's notes\n");
