@@ -9,9 +9,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "baton_version.hpp"
 #include "plugin/client_commands.hpp"
+#include "plugin/command_help.hpp"
 #include "plugin/completion.hpp"
 #include "plugin/doctor.hpp"
+#include "plugin/manual.hpp"
 
 using namespace baton::cli;
 
@@ -20,8 +23,10 @@ using namespace baton::cli;
 int main(int argc, char** argv) try {
   CLI::App app{
       "baton: keeps AI coding agents in pseudo-terminals and hands their branch over safely"};
+  // Not argv[0]: the usage lines, which the manual page repeats, say "baton" however it ran.
+  app.name("baton");
   app.require_subcommand(0, 1);
-  app.set_version_flag("--version", std::string("baton ") + BATON_VERSION);
+  app.set_version_flag("--version", std::string("baton ") + baton::kBatonVersion);
 
   auto* daemon = app.add_subcommand("daemon", "Start the daemon (in the background)");
   bool foreground = false;
@@ -155,10 +160,16 @@ int main(int argc, char** argv) try {
       app.add_subcommand("doctor", "Check the setup (tmux, kitty, agents, daemon, trust ...)");
   doctor->add_flag("--json", as_json, "Print JSON");
 
+  auto* help = app.add_subcommand("help", "Print a command's help, as COMMAND --help does");
+  std::vector<std::string> help_path;
+  help->add_option("command", help_path, "COMMAND [SUBCOMMAND]");
+
   // Shell completion (completions/) reads the definition above; before parsing, which would
   // refuse the partial command line it is given.
   if (argc > 1 && argv[1] == kCompleteCommand)
     return cmd_complete(app, std::vector<std::string>(argv + 2, argv + argc));
+  if (argc > 1 && argv[1] == kManCommand)
+    return cmd_man(app, std::vector<std::string>(argv + 2, argv + argc));
 
   try {
     app.parse(argc, argv);
@@ -195,6 +206,7 @@ int main(int argc, char** argv) try {
   if (debug->got_subcommand(debug_delivery)) return cmd_delivery_state();
   if (config->got_subcommand(config_check)) return cmd_config_check(target);
   if (app.got_subcommand(doctor)) return cmd_doctor(as_json);
+  if (app.got_subcommand(help)) return cmd_help(app, help_path);
   if (app.got_subcommand(attach)) return cmd_attach(target, read_only, detach_key);
   if (app.got_subcommand(capture)) return cmd_capture(target, raw, history, as_json);
   if (app.got_subcommand(send)) return cmd_send(target, keys, text);

@@ -204,8 +204,33 @@ void add_agents(DaemonFacts& facts, Answer& a) {
   }
 }
 
+bool is_hidden(const CLI::App& app) {
+  return app.get_group().empty();
+}
+
+const CLI::App* find_subcommand(const CLI::App& app, const std::string& name) {
+  auto found = app.get_subcommands(
+      [&name](const CLI::App* sub) { return sub->get_name() == name && !is_hidden(*sub); });
+  return found.empty() ? nullptr : found.front();
+}
+
+void add_subcommands(const CLI::App& command, Answer& a) {
+  for (const CLI::App* sub :
+       command.get_subcommands([](const CLI::App* s) { return !is_hidden(*s); }))
+    a.add(sub->get_name(), sub->get_description());
+}
+
+// `help [COMMAND [SUBCOMMAND]]`: the commands, then the subcommands of the one named.
+void command_names(const CLI::App& root, DaemonFacts&, const Given& given, Answer& a) {
+  const CLI::App* command = &root;
+  for (const auto& w : given)
+    if (!(command = find_subcommand(*command, w))) return;
+  add_subcommands(*command, a);
+}
+
 // What each option or positional takes: `given` are the values it already has.
-using ValuesFn = void (*)(DaemonFacts&, const Given& given, Answer&);
+// `root` is the whole command line, for rules that offer its commands.
+using ValuesFn = void (*)(const CLI::App& root, DaemonFacts&, const Given& given, Answer&);
 
 struct ValueRule {
   std::string_view command;  // the subcommand's path: "attach", "config check"
@@ -213,28 +238,28 @@ struct ValueRule {
   ValuesFn values;
 };
 
-void projects_or_dirs(DaemonFacts& f, const Given&, Answer& a) {
+void projects_or_dirs(const CLI::App&, DaemonFacts& f, const Given&, Answer& a) {
   add_projects(f, a);
   a.adds = ShellAdds::kDirs;
 }
 
 // attach, capture, send, tell: a project reaches its orchestrator.
-void reachable_targets(DaemonFacts& f, const Given&, Answer& a) {
+void reachable_targets(const CLI::App&, DaemonFacts& f, const Given&, Answer& a) {
   add_sessions(f, a, is_reachable);
   add_workers(f, a);
   add_projects(f, a);
 }
 
-void dirs(DaemonFacts&, const Given&, Answer& a) {
+void dirs(const CLI::App&, DaemonFacts&, const Given&, Answer& a) {
   a.adds = ShellAdds::kDirs;
 }
-void agents(DaemonFacts& f, const Given&, Answer& a) {
+void agents(const CLI::App&, DaemonFacts& f, const Given&, Answer& a) {
   add_agents(f, a);
 }
 
 // `preserved [TARGET] ls | show ID | apply ID | drop ID`: an ID is a retired session whose
 // uncommitted work was kept.
-void preserved_args(DaemonFacts& f, const Given& given, Answer& a) {
+void preserved_args(const CLI::App&, DaemonFacts& f, const Given& given, Answer& a) {
   auto is_action = [](const std::string& w) {
     return w == "ls" || w == "show" || w == "apply" || w == "drop";
   };
@@ -254,7 +279,7 @@ void preserved_args(DaemonFacts& f, const Given& given, Answer& a) {
 }
 
 // `notes [TARGET] [ID]`: a session id alone names its note too.
-void notes_args(DaemonFacts& f, const Given& given, Answer& a) {
+void notes_args(const CLI::App&, DaemonFacts& f, const Given& given, Answer& a) {
   if (given.size() > 1) return;
   const std::string project = given.empty() ? "" : project_of(f, given[0]);
   if (given.empty()) add_projects(f, a);
@@ -264,12 +289,12 @@ void notes_args(DaemonFacts& f, const Given& given, Answer& a) {
 }
 
 // `outbox [TARGET] ls | drop ID`: an ID is a message still waiting.
-void outbox_args(DaemonFacts& f, const Given& given, Answer& a) {
+void outbox_args(const CLI::App& root, DaemonFacts& f, const Given& given, Answer& a) {
   std::size_t i = 0;
   std::string target;
   if (!given.empty() && given[0] != "ls" && given[0] != "drop") target = given[i++];
   if (i == given.size()) {
-    if (i == 0) reachable_targets(f, given, a);
+    if (i == 0) reachable_targets(root, f, given, a);
     a.add_words({"ls", "drop"});
     return;
   }
@@ -285,18 +310,18 @@ void outbox_args(DaemonFacts& f, const Given& given, Answer& a) {
 constexpr std::array kValueRules = {
     ValueRule{"new", "--cwd", dirs},
     ValueRule{"new", "command",
-              [](DaemonFacts&, const Given& given, Answer& a) {
+              [](const CLI::App&, DaemonFacts&, const Given& given, Answer& a) {
                 a.adds = given.empty() ? ShellAdds::kCommands : ShellAdds::kFiles;
               }},
     ValueRule{"sessions", "target",
-              [](DaemonFacts& f, const Given&, Answer& a) { add_projects(f, a); }},
+              [](const CLI::App&, DaemonFacts& f, const Given&, Answer& a) { add_projects(f, a); }},
     ValueRule{"attach", "target", reachable_targets},
     ValueRule{"capture", "target", reachable_targets},
     ValueRule{"send", "target", reachable_targets},
     ValueRule{"tell", "target", reachable_targets},
     ValueRule{"outbox", "args", outbox_args},
     ValueRule{"kill", "target",
-              [](DaemonFacts& f, const Given&, Answer& a) {
+              [](const CLI::App&, DaemonFacts& f, const Given&, Answer& a) {
                 // Orchestrators are refused: `down` retires them with their work.
                 add_sessions(
                     f, a, [](const Json& s) { return text(s, "role").empty() && is_reachable(s); });
@@ -304,11 +329,11 @@ constexpr std::array kValueRules = {
     ValueRule{"up", "path", projects_or_dirs},
     ValueRule{"up", "--agent", agents},
     ValueRule{"replace", "target",
-              [](DaemonFacts& f, const Given& given, Answer& a) {
+              [](const CLI::App& root, DaemonFacts& f, const Given& given, Answer& a) {
                 add_sessions(f, a, [](const Json& s) {
                   return text(s, "role") == "orchestrator" && is_reachable(s);
                 });
-                projects_or_dirs(f, given, a);
+                projects_or_dirs(root, f, given, a);
               }},
     ValueRule{"replace", "--agent", agents},
     ValueRule{"down", "target", projects_or_dirs},
@@ -317,20 +342,21 @@ constexpr std::array kValueRules = {
     ValueRule{"preserved", "args", preserved_args},
     ValueRule{"notes", "args", notes_args},
     ValueRule{"signal", "state",
-              [](DaemonFacts&, const Given&, Answer& a) {
+              [](const CLI::App&, DaemonFacts&, const Given&, Answer& a) {
                 a.add_words({"working", "waiting_input", "idle", "exited"});
               }},
     ValueRule{"signal", "--session",
-              [](DaemonFacts& f, const Given&, Answer& a) {
+              [](const CLI::App&, DaemonFacts& f, const Given&, Answer& a) {
                 add_sessions(f, a, [](const Json& s) {
                   return text(s, "role") == "orchestrator" && is_reachable(s);
                 });
               }},
     ValueRule{"signal", "--hook",
-              [](DaemonFacts&, const Given& given, Answer& a) {
+              [](const CLI::App&, DaemonFacts&, const Given& given, Answer& a) {
                 if (given.empty()) a.add_words({"claude", "codex"});
               }},
     ValueRule{"config check", "path", projects_or_dirs},
+    ValueRule{"help", "command", command_names},
 };
 
 bool is_positional(const CLI::Option& opt) {
@@ -344,16 +370,6 @@ const ValueRule* find_rule(const std::string& command, const CLI::Option& opt) {
       return &r;
   }
   return nullptr;
-}
-
-bool is_hidden(const CLI::App& app) {
-  return app.get_group().empty();
-}
-
-const CLI::App* find_subcommand(const CLI::App& app, const std::string& name) {
-  auto found = app.get_subcommands(
-      [&name](const CLI::App* sub) { return sub->get_name() == name && !is_hidden(*sub); });
-  return found.empty() ? nullptr : found.front();
 }
 
 bool is_flag(const CLI::Option& opt) {
@@ -436,19 +452,13 @@ void add_options(const CLI::App& command, Answer& a) {
   }
 }
 
-void add_subcommands(const CLI::App& command, Answer& a) {
-  for (const CLI::App* sub :
-       command.get_subcommands([](const CLI::App* s) { return !is_hidden(*s); }))
-    a.add(sub->get_name(), sub->get_description());
-}
-
 // The values a rule offers, each prefixed (`--agent=` of `--agent=co`).
-void add_values(DaemonFacts& facts, const std::string& path, const CLI::Option& opt,
-                const Given& given, const std::string& prefix, Answer& a) {
+void add_values(const CLI::App& root, DaemonFacts& facts, const std::string& path,
+                const CLI::Option& opt, const Given& given, const std::string& prefix, Answer& a) {
   const ValueRule* rule = find_rule(path, opt);
   if (!rule) return;
   Answer values;
-  rule->values(facts, given, values);
+  rule->values(root, facts, given, values);
   a.adds = values.adds;
   for (auto& c : values.candidates) a.add(prefix + c.value, std::move(c.description));
 }
@@ -458,7 +468,7 @@ Answer complete(const CLI::App& app, const Given& words, DaemonFacts& facts) {
   const Position at = walk(app, Given(words.begin(), words.end() - (words.empty() ? 0 : 1)));
   Answer a;
   if (at.pending) {
-    add_values(facts, at.path, *at.pending, at.pending_given, "", a);
+    add_values(app, facts, at.path, *at.pending, at.pending_given, "", a);
     return a;
   }
   if (!at.is_past_dashdash && !cur.empty() && cur[0] == '-') {
@@ -467,7 +477,7 @@ Answer complete(const CLI::App& app, const Given& words, DaemonFacts& facts) {
       add_options(*at.command, a);
     } else if (const CLI::Option* opt = at.command->get_option_no_throw(cur.substr(0, eq));
                opt && !is_positional(*opt) && values_taken(*opt) > 0) {
-      add_values(facts, at.path, *opt, {}, cur.substr(0, eq + 1), a);
+      add_values(app, facts, at.path, *opt, {}, cur.substr(0, eq + 1), a);
     }
     return a;
   }
@@ -477,7 +487,7 @@ Answer complete(const CLI::App& app, const Given& words, DaemonFacts& facts) {
   if (at.command->get_require_subcommand_min() > 0) return a;
   Given given;
   const CLI::Option* positional = next_positional(*at.command, at.positional_words, given);
-  if (positional) add_values(facts, at.path, *positional, given, "", a);
+  if (positional) add_values(app, facts, at.path, *positional, given, "", a);
   // A command that takes no word but options shows them without waiting for a '-'.
   if (!positional && !has_subcommands && at.positional_words.empty() && cur.empty())
     add_options(*at.command, a);

@@ -13,6 +13,7 @@
 
 #include "git/branch.hpp"
 #include "plugin/config_expand.hpp"
+#include "plugin/config_keys.hpp"
 #include "plugin/config_values.hpp"
 #include "plugin/project_name.hpp"
 
@@ -66,6 +67,9 @@ class Loader {
   Status apply_hooks(const SourceFile& f, const toml::table& t);
   Status apply_runtime(const SourceFile& f, const toml::table& t);
   Status check_symlink(const SourceFile& f, const toml::node& node, const std::string& value);
+  // Refuses a key plugin/config_keys.cpp does not list, at its position.
+  static Status check_known(const SourceFile& f, const toml::key& key, std::string_view section,
+                            std::string_view shown);
   // Records that repository file f sets `key`, which needs `baton allow` (ProjectConfig::
   // trust_keys). A key of the user's own untracked baton.local.toml needs nothing.
   void needs_trust(const SourceFile& f, std::string key, const toml::node& value);
@@ -93,9 +97,18 @@ void Loader::needs_trust(const SourceFile& f, std::string key, const toml::node&
     cfg_.trust_files.push_back(f.path);
 }
 
+Status Loader::check_known(const SourceFile& f, const toml::key& key, std::string_view section,
+                           std::string_view shown) {
+  if (find_config_key(section, key.str())) return {};
+  return fail_at(f, key.source(), fmt::format("unknown key '{}' in {}", key.str(), shown));
+}
+
 Status Loader::apply(const SourceFile& f, const toml::table& top) {
+  const auto sections = config_sections();
   for (auto&& [key, node] : top) {
     std::string name(key.str());
+    if (std::find(sections.begin(), sections.end(), name) == sections.end())
+      return fail_at(f, key.source(), fmt::format("unknown key '{}'", name));
     using Section = Status (Loader::*)(const SourceFile&, const toml::table&);
     Section section = nullptr;
     if (name == "project")
@@ -124,6 +137,7 @@ Status Loader::apply(const SourceFile& f, const toml::table& top) {
 Status Loader::apply_project(const SourceFile& f, const toml::table& t) {
   for (auto&& [key, node] : t) {
     std::string name(key.str());
+    if (auto known = check_known(f, key, "project", "[project]"); !known) return known;
     if (name == "name" || name == "session_prefix") {
       auto what = fmt::format("[project] {}", name);
       auto value = read_string(f, node, what);
@@ -162,6 +176,7 @@ Status Loader::apply_project(const SourceFile& f, const toml::table& t) {
 Status Loader::apply_orchestrator(const SourceFile& f, const toml::table& t) {
   for (auto&& [key, node] : t) {
     std::string name(key.str());
+    if (auto known = check_known(f, key, "orchestrator", "[orchestrator]"); !known) return known;
     if (name == "agent") {
       auto value = read_string(f, node, "[orchestrator] agent");
       if (!value) return tl::unexpected(value.error());
@@ -263,6 +278,7 @@ Status Loader::apply_agent(const SourceFile& f, const std::string& name, const t
   auto section = fmt::format("[agents.{}]", name);
   if (t.empty()) needs_trust(f, section, t);
   for (auto&& [key, node] : t) {
+    if (auto known = check_known(f, key, "agents.NAME", section); !known) return known;
     std::string field(key.str());
     auto what = fmt::format("{} {}", section, field);
     needs_trust(f, what, node);
@@ -352,8 +368,9 @@ Status Loader::check_symlink(const SourceFile& f, const toml::node& node,
 Status Loader::apply_runtime(const SourceFile& f, const toml::table& t) {
   for (auto&& [key, node] : t) {
     std::string name(key.str());
+    if (auto known = check_known(f, key, "runtime", "[runtime]"); !known) return known;
     if (name != "holder_buffer")
-      return fail_at(f, key.source(), fmt::format("unknown key '[runtime] {}'", name));
+      return fail_at(f, key.source(), fmt::format("unknown key '{}' in [runtime]", name));
     // Memory the daemon's machine gives each agent's holder: the repository may not choose it.
     needs_trust(f, "[runtime] holder_buffer", node);
     auto* value = node.as_integer();
@@ -371,6 +388,7 @@ Status Loader::apply_runtime(const SourceFile& f, const toml::table& t) {
 Status Loader::apply_workspace(const SourceFile& f, const toml::table& t) {
   for (auto&& [key, node] : t) {
     std::string name(key.str());
+    if (auto known = check_known(f, key, "workspace", "[workspace]"); !known) return known;
     // Where trees go, what links out of them and what runs in them: all need trust.
     needs_trust(f, fmt::format("[workspace] {}", name), node);
     if (name == "root") {
@@ -417,6 +435,7 @@ Status Loader::apply_env(const SourceFile& f, const toml::table& t) {
 Status Loader::apply_hooks(const SourceFile& f, const toml::table& t) {
   for (auto&& [key, node] : t) {
     std::string name(key.str());
+    if (auto known = check_known(f, key, "hooks", "[hooks]"); !known) return known;
     std::optional<CommandSpec>* slot = nullptr;
     if (name == "before_retire")
       slot = &cfg_.hooks.before_retire;

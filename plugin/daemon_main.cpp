@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "baton_version.hpp"
 #include "plugin/control_methods.hpp"
 #include "plugin/fault.hpp"
 #include "plugin/orchestrator.hpp"
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--foreground") == 0) {
       foreground = true;
     } else if (std::strcmp(argv[i], "--version") == 0) {
-      std::printf("baton-daemon %s\n", BATON_VERSION);
+      std::printf("baton-daemon %s\n", baton::kBatonVersion);
       return 0;
     } else {
       std::fprintf(stderr,
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
   const auto paths = baton::runtime::Paths::from_env();
   const int ready_fd = foreground ? -1 : baton::runtime::daemonize();
   baton::runtime::Daemon daemon(paths);
-  daemon.set_version(BATON_VERSION);
+  daemon.set_version(baton::kBatonVersion);
   if (auto r = daemon.lock(); !r) {
     const bool is_running = r.error() == baton::runtime::Daemon::kAlreadyRunning;
     if (foreground)

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "baton_version.hpp"
 #include "plugin/client_commands.hpp"
 #include "plugin/doctor_checks.hpp"
 #include "plugin/error_code.hpp"
@@ -92,15 +93,15 @@ DaemonView ask_daemon(const Paths& paths) {
   const std::string pid = std::to_string(ping->value("pid", 0L));
   const std::string version = ping->value("baton_version", std::string());
   if (version.empty()) {
-    v.check = {
-        "daemon", CheckLevel::kWarn,
-        "running (pid " + pid + ") from a build older than this client (" + BATON_VERSION + ")",
-        restart};
-  } else if (version != BATON_VERSION) {
-    v.check = {
-        "daemon", CheckLevel::kWarn,
-        "running (pid " + pid + ") at version " + version + "; this client is " + BATON_VERSION,
-        restart};
+    v.check = {"daemon", CheckLevel::kWarn,
+               "running (pid " + pid + ") from a build older than this client (" +
+                   baton::kBatonVersion + ")",
+               restart};
+  } else if (version != baton::kBatonVersion) {
+    v.check = {"daemon", CheckLevel::kWarn,
+               "running (pid " + pid + ") at version " + version + "; this client is " +
+                   baton::kBatonVersion,
+               restart};
   } else {
     v.check = {"daemon", CheckLevel::kOk, "running (pid " + pid + "), version " + version, ""};
   }

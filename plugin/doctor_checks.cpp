@@ -178,6 +178,8 @@ Check check_tmux_plugin() {
                 "set them (or leave them unset for O and R), then " + load);
   auto option = run_program({"tmux", "show-options", "-gqv", "@baton-bin"}, kProbeTimeoutMs);
   std::string bin = option.ok() ? option.first_line() : "";
+  // An installed plugin runs the baton installed with it (plugin/tmux/baton.tmux).
+  if (bin.empty()) bin = tmux_global_env("BATON_TMUX_BIN");
   if (bin.empty()) bin = "baton";
   std::string server_path = tmux_global_env("PATH");
   if (server_path.empty()) server_path = std::string(runtime::kDefaultPath);

@@ -66,8 +66,9 @@ tl::expected<HeldProcess, std::string> spawn_held(const HolderSite& site, const 
                                                   const PtySpawnOptions& spawn) {
   if (spawn.argv.empty()) return tl::make_unexpected(std::string("cannot start: empty command"));
   if (site.binary.empty())
-    return tl::make_unexpected(std::string("cannot start '") + spawn.argv[0] +
-                               "': baton-holder is not installed next to baton-daemon");
+    return tl::make_unexpected(
+        std::string("cannot start '") + spawn.argv[0] +
+        "': baton-holder is neither beside baton-daemon nor in ../libexec/baton");
   std::vector<std::string> args{site.binary,
                                 "--id",
                                 id,

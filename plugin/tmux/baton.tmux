@@ -3,10 +3,12 @@
 # pane's project, and a #{baton_status} status-line segment.
 #
 # Load it from ~/.tmux.conf, either with TPM or directly:
-#   run-shell /path/to/baton/plugin/tmux/baton.tmux
+#   run-shell ~/.local/share/baton/tmux/baton.tmux     (installed: scripts/install)
+#   run-shell /path/to/baton/plugin/tmux/baton.tmux    (a checkout)
 #
 # Options (set them before the plugin runs; an option set to "" binds nothing):
-#   @baton-bin          the baton executable            (default: baton, found on PATH)
+#   @baton-bin          the baton executable            (default: the baton installed with
+#                                                        the plugin, else baton on PATH)
 #   @baton-attach-key   prefix key: open the orchestrator (default: O)
 #   @baton-replace-key  prefix key: replace it          (default: R)
 #   @baton-popup-size   width and height of the popup   (default: 80%)
@@ -47,9 +49,16 @@ tmux_version() {
   fi
 }
 
+# Installed as PREFIX/share/baton/tmux/baton.tmux, the plugin runs PREFIX/bin/baton: tmux's
+# PATH (the one of the shell that started the server) often lacks ~/.local/bin.
+default_bin=baton
+if [[ "$plugin_dir" == */share/baton/tmux && -x "${plugin_dir%/share/baton/tmux}/bin/baton" ]]; then
+  default_bin="${plugin_dir%/share/baton/tmux}/bin/baton"
+fi
+
 version="$(tmux_version)"
-bin="$(option @baton-bin baton)"
-[[ -z "$bin" ]] && bin=baton
+bin="$(option @baton-bin "$default_bin")"
+[[ -z "$bin" ]] && bin="$default_bin"
 attach_key="$(option @baton-attach-key O)"
 replace_key="$(option @baton-replace-key R)"
 popup_size="$(option @baton-popup-size 80%)"
@@ -60,6 +69,9 @@ confirm="$(option @baton-confirm on)"
 # # and all) never passes through tmux's command parser or format expansion: confirm-before
 # expands and parses its command once more before running it.
 tmux set-environment -g BATON_TMUX_HELPER "$helper"
+# The helper's baton when @baton-bin is not set (it reads the option first, so a later change
+# of the option counts).
+tmux set-environment -g BATON_TMUX_BIN "$default_bin"
 
 if [[ -n "$attach_key" ]]; then
   if ((version >= 302)); then

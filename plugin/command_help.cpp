@@ -1,0 +1,48 @@
+#include "plugin/command_help.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "plugin/client_commands.hpp"
+
+namespace baton::cli {
+
+const CLI::App* find_command(const CLI::App& root, const std::vector<std::string>& path) {
+  const CLI::App* command = &root;
+  for (const auto& name : path) {
+    const auto found = command->get_subcommands([&name](const CLI::App* sub) {
+      // A command without a group is hidden (debug, and the help of nothing).
+      return sub->get_name() == name && !sub->get_group().empty();
+    });
+    if (found.empty()) return nullptr;
+    command = found.front();
+  }
+  return command;
+}
+
+std::string command_help(const CLI::App& root, const std::vector<std::string>& path) {
+  const CLI::App* command = find_command(root, path);
+  if (!command) return "";
+  // As CLI11's --help writes it: each command's usage line names the commands above it.
+  std::string above = root.get_name();
+  for (std::size_t i = 0; i + 1 < path.size(); ++i) above += " " + path[i];
+  // root.help() would show the help of the command parsed last (`help` itself).
+  if (path.empty())
+    return root.get_formatter()->make_help(&root, root.get_name(), CLI::AppFormatMode::Normal);
+  return command->help(above);
+}
+
+int cmd_help(const CLI::App& root, const std::vector<std::string>& path) {
+  if (!find_command(root, path)) {
+    std::string name;
+    for (const auto& w : path) name += (name.empty() ? "" : " ") + w;
+    std::fprintf(stderr, "baton: unknown command '%s' (see 'baton help')\n", name.c_str());
+    return kExitUsage;
+  }
+  std::cout << command_help(root, path);
+  return 0;
+}
+
+}  // namespace baton::cli
