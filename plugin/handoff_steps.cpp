@@ -76,11 +76,20 @@ bool is_under(const fs::path& tree, const std::string& project_dir) {
   return t.string().rfind(dir.string() + "/", 0) == 0;
 }
 
+bool is_one_of(const fs::path& tree, const std::vector<std::string>& trees) {
+  std::error_code ec;
+  for (const auto& t : trees) {
+    if (!t.empty() && fs::equivalent(tree, t, ec)) return true;
+  }
+  return false;
+}
+
 // A worktree on the canonical branch that is not this project's — the user's own, or baton's
 // of another BATON_HOME (its admin entry has baton's name, its tree lies elsewhere) — would
 // make the handoff fail after retire (check_branch_free): refused while nothing is touched.
 Expected<void> check_other_worktrees(git_repository* repo, const std::string& branch,
-                                     const std::string& project_dir) {
+                                     const std::string& project_dir,
+                                     const std::vector<std::string>& known_trees) {
   auto heads = git::list_worktree_heads(repo);
   if (!heads) return error(ErrorCode::kFailed, heads.error().message);
   const std::string ref = "refs/heads/" + branch;
@@ -88,13 +97,15 @@ Expected<void> check_other_worktrees(git_repository* repo, const std::string& br
     if (h.head_ref != ref && h.rebasing_ref != ref) continue;
     const bool is_batons = h.name.rfind(git::kWorktreeNamePrefix, 0) == 0;
     // A baton entry whose tree is gone is pruned by the sweep; it holds nothing.
-    if (is_batons && (!h.exists_on_disk || is_under(h.path, project_dir))) continue;
+    if (is_batons &&
+        (!h.exists_on_disk || is_under(h.path, project_dir) || is_one_of(h.path, known_trees)))
+      continue;
     if (!is_batons)
       return error(ErrorCode::kBranchBusy, branch_busy_message(branch, h.path.string()));
     return error(ErrorCode::kBranchBusy,
                  "branch " + branch + " is checked out at " + h.path.string() +
-                     ", the orchestrator of another baton (another BATON_HOME or workspace_root): "
-                     "run 'baton down' there first, then run 'baton replace'");
+                     ", the orchestrator of another baton (another BATON_HOME): run 'baton "
+                     "down' with that BATON_HOME first, then run 'baton replace'");
   }
   return {};
 }
@@ -210,7 +221,8 @@ unsigned number_suffix(const std::string& id) {
 }
 
 Expected<Preflight> check_preflight(const std::string& repo_path, const std::string& state_dir,
-                                    const std::string& project_dir, const ProjectConfig& cfg) {
+                                    const std::string& project_dir, const ProjectConfig& cfg,
+                                    const std::vector<std::string>& known_trees) {
   if (cfg.needs_trust() && !is_allowed(state_dir, repo_path, cfg.content_hash))
     return error(ErrorCode::kNotAllowed, not_allowed_message(cfg, repo_path));
   auto proj = git::open_project(repo_path);
@@ -218,7 +230,7 @@ Expected<Preflight> check_preflight(const std::string& repo_path, const std::str
   git_repository* repo = proj->repo.get();
   if (auto b = git::ensure_canonical_branch(repo, cfg.branch, cfg.base_branch); !b)
     return error(ErrorCode::kFailed, b.error().message);
-  if (auto busy = check_other_worktrees(repo, cfg.branch, project_dir); !busy)
+  if (auto busy = check_other_worktrees(repo, cfg.branch, project_dir, known_trees); !busy)
     return tl::make_unexpected(busy.error());
   if (auto in_the_way = check_stable_path(stable_path(project_dir)); !in_the_way)
     return tl::make_unexpected(in_the_way.error());

@@ -40,8 +40,11 @@ struct Preflight {
 // the stable path, the inventory. Refuses (kNotAllowed, kBranchBusy, kInTheWay) before
 // anything is retired; the only things it changes are the canonical branch, which it creates
 // when missing, and a .prepare-* tree an unfinished handoff left, which it discards.
+// `known_trees`: the worktrees the store's sessions of the project were given (an earlier
+// workspace_root's among them); a baton worktree elsewhere is another baton's.
 Expected<Preflight> check_preflight(const std::string& repo_path, const std::string& state_dir,
-                                    const std::string& project_dir, const ProjectConfig& cfg);
+                                    const std::string& project_dir, const ProjectConfig& cfg,
+                                    const std::vector<std::string>& known_trees = {});
 
 // ---- 2. prepare
 // Removes a tree prepared by an earlier, unfinished handoff: aside, prune, delete, and its

@@ -82,11 +82,15 @@ bool Retirement::faulted(std::string_view point) {
 void Retirement::check_project() {
   project_dir_ = cfg_.workspace_root + "/" + req_.project;
   stable_path_ = stable_path(project_dir_);
+  std::vector<std::string> known_trees;
+  for (const auto* s : orch_.project_sessions(req_.project)) known_trees.push_back(s->worktree);
   auto self = shared_from_this();
   run_off_loop<Expected<Preflight>>(
       orch_.loop(),
       [repo_path = project()->path, state_dir = orch_.paths().state_dir, project_dir = project_dir_,
-       cfg = cfg_] { return check_preflight(repo_path, state_dir, project_dir, cfg); },
+       cfg = cfg_, known_trees = std::move(known_trees)] {
+        return check_preflight(repo_path, state_dir, project_dir, cfg, known_trees);
+      },
       [self](Expected<Preflight> checked) { self->on_checked(std::move(checked)); });
 }
 

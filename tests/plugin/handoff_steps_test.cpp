@@ -99,6 +99,11 @@ TEST_F(HandoffSteps, CheckPreflightRefusesTheBranchHeldByAnotherBatonsWorktree) 
                                          ", the orchestrator of another baton"),
             std::string::npos)
       << checked.error().message;
+  // The same tree as a session of this store's (an earlier workspace_root's) is ours: the
+  // handoff retires it.
+  auto known = check_preflight(repo_path(), (tmp_.path() / "state").string(), project(), config(),
+                               {elsewhere.string()});
+  EXPECT_TRUE(known) << known.error().message;
 }
 
 TEST_F(HandoffSteps, CheckPreflightCountsTheNumbersOfBatonWorktreesOutsideTheProject) {
