@@ -225,6 +225,10 @@ TEST_F(AwarenessE2E, CodexNotifyGivesIdleAndTheThreadIdARestoreResumes) {
   const std::string thread = "0199a213-81c0-7800-8aa1-bbab2a035a53";
   EXPECT_EQ(status()["orchestrator"]["conversation_id"], thread);
   EXPECT_NE(status()["resume"].get<std::string>().find("reported by the agent"), std::string::npos);
+  // The id reaches the store off the loop, after `status` shows it: a daemon killed before
+  // that restores with --last instead (nothing lost, but not the case under test).
+  ASSERT_TRUE(eventually(
+      [&] { return read_file(home_ + "/state/store.json").find(thread) != std::string::npos; }));
 
   // As after a reboot: with its holder alive the agent would be adopted, not restored.
   const pid_t daemon = daemon_pid();
