@@ -65,5 +65,4 @@ struct AdoptFailure {
 // loop serves anyone.
 tl::expected<AdoptedHolder, AdoptFailure> adopt_holder(const std::string& socket_path);
 
-
 }  // namespace baton::runtime

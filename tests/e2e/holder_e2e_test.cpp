@@ -63,6 +63,7 @@ class HolderE2E : public BatonTest {
       if (std::string_view(*e).rfind("BATON_HOME=", 0) != 0) env_store.emplace_back(*e);
     }
     std::vector<char*> envp;
+    envp.reserve(env_store.size() + 1);
     for (auto& e : env_store) envp.push_back(e.data());
     envp.push_back(nullptr);
     const std::string out = file("attach.out");
