@@ -100,7 +100,9 @@ int main(int argc, char** argv) try {
   HandoffFlags flags;
   replace->add_option("target", target, "Project path, project id or session id (default: .)");
   replace->add_option("--agent", flags.agent, "Agent for this handoff only");
-  replace->add_flag("--wait", flags.wait, "Also wait out launch_grace and fail if the agent died");
+  replace->add_flag(
+      "--wait", flags.wait,
+      "Also wait out launch_grace and the old tree's deletion; fail if either failed");
   replace->add_flag("--now", flags.now, "Do not wait for the old agent's turn to end");
   replace->add_flag("--fresh", flags.fresh, "Start the new agent with neither note nor prompt");
   replace->add_option("--reason", flags.reason, "Why, for the handoff note");

@@ -61,7 +61,7 @@ void Down::after_retire() {
 }
 
 // Clients that follow the project have no orchestrator to continue on.
-void Down::after_success() {
+void Down::after_put_away() {
   orch_.settle_followers(req_.project, "");
   answer_waiting("");
 }

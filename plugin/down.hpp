@@ -22,7 +22,7 @@ class Down : public Retirement {
   void drain();
   void retire();
   void after_retire() override;
-  void after_success() override;
+  void after_put_away() override;
   std::shared_ptr<Down> self();
 };
 

@@ -1,5 +1,8 @@
 // Test-only fault points (issue 6): a handoff armed with BATON_FAULT="<point>:fail" fails at
-// that point as if the step had failed; "<point>:kill" SIGKILLs the daemon there. A handoff is
+// that point as if the step had failed; "<point>:kill" SIGKILLs the daemon there;
+// "<point>:pause", at a point that fires on a worker thread (trash.deleting), blocks there
+// until the file BATON_FAULT_RELEASE names exists (at most a minute), so a test can act while
+// the step is under way. A handoff is
 // armed only by the environment of the `baton` command that started it, and that is never
 // stored, so the recovery after a kill runs unarmed. Start-up recovery (the `recovery.*`
 // points, and the handoff it resumes) is armed by the daemon's own environment, which is the
@@ -14,7 +17,7 @@
 
 namespace baton::plugin {
 
-inline constexpr std::array<std::string_view, 24> kFaultPoints = {
+inline constexpr std::array<std::string_view, 25> kFaultPoints = {
     "preflight.done",     // checks passed, nothing touched yet
     "prepare.persisted",  // journal written, no worktree yet
     "prepare.done",       // .prepare-<id> checked out
@@ -31,7 +34,8 @@ inline constexpr std::array<std::string_view, 24> kFaultPoints = {
     "adopt.done",         // branch adopted, work re-applied and carried
     "launch.started",     // agent running, not yet persisted active
     "launch.persisted",   // active on disk, not yet verified
-    "verify.done",        // agent and branch verified, trash not yet deleted
+    "verify.done",        // agent and branch verified, `replace` not yet answered
+    "trash.deleting",     // answered; the old trees not yet deleted (a worker thread)
     "trash.deleted",      // trees deleted, retired not yet persisted
     // Start-up recovery, armed by the daemon's environment:
     "recovery.adopting",    // a living holder's output and terminal received, it not yet told
@@ -44,6 +48,11 @@ inline constexpr std::array<std::string_view, 24> kFaultPoints = {
 
 inline constexpr std::string_view kRecoveryFaultPrefix = "recovery.";
 
+// The points a handoff reaches after `replace` answered (the old trees are deleted after the
+// reply): only `replace --wait` sees them fail or the daemon die.
+inline constexpr std::array<std::string_view, 2> kFaultPointsAfterReply = {"trash.deleting",
+                                                                           "trash.deleted"};
+
 // The steps of a message's delivery (plugin/message_delivery.hpp), armed by the daemon's
 // environment (delivery is tied to no command). Kept apart from kFaultPoints: they belong to
 // no handoff, and their table (tests/e2e/message_e2e_test.cpp) checks exactly-once delivery.
@@ -55,6 +64,7 @@ inline constexpr std::array<std::string_view, 4> kDeliveryFaultPoints = {
 };
 
 inline constexpr std::string_view kFaultEnv = "BATON_FAULT";
+inline constexpr std::string_view kFaultReleaseEnv = "BATON_FAULT_RELEASE";
 
 #ifdef BATON_FAULTS
 inline constexpr bool kHasFaultPoints = true;

@@ -480,7 +480,7 @@ void Handoff::on_verified(Expected<void> verified) {
 // After the exec, outside the gap (its steps and targets stay as they were): off the loop the
 // preserved paths are appended to the note — atomically, so the new agent reads it with or
 // without them, never half — and the branch tip the new agent started at is read for its
-// start_commit. Then the trash.
+// start_commit, persisted before the reply.
 void Handoff::finish_note() {
   struct Finished {
     std::string tip;
@@ -509,20 +509,42 @@ void Handoff::finish_note() {
         if (SessionRecord* rec = self->orch_.session(self->new_id_)) rec->start_commit = out.tip;
         if (!out.note_error.empty())
           self->outcome_.notes.push_back("handoff note incomplete: " + out.note_error);
-        self->put_away_trash(TrashMode::kDelete);
+        self->persist_then([self] { self->reply(); });
       });
 }
 
-// ---- after the launch: its grace, and the fallback to the previous agent
+// ---- after the reply: the trash, the launch grace, and the fallback to the previous agent
 
-void Handoff::after_success() {
+// Deleting a retired tree grows with the repository (seconds at 50,000 files), so `replace`
+// does not wait for it: it returns as soon as the agent runs. The project stays held
+// (ProjectState::handoff) until the deletion and the sweep after it ended, so no other
+// handoff's retire runs beside them; a command arriving meanwhile waits for that.
+void Handoff::reply() {
+  answer_done();
+  // Before the watch: an agent already dead falls back at once, and its fallback must see the
+  // deletion under way (fall_back).
+  put_away_trash(TrashMode::kDelete);
   watch_launch_grace();
 }
 
-// `replace` returns as soon as the agent runs; `--wait` also waits out launch_grace. An agent
-// that dies within it is replaced by the previous agent on the branch, so the project always
-// has an orchestrator. After the grace a crash is a crash: the orchestrator relaunches the
-// same agent with back-off, so the watch ends with the grace and leaves nothing registered.
+void Handoff::after_put_away() {
+  is_trash_put_away_ = true;
+  if (waiting_fallback_) {
+    auto fallback = std::move(waiting_fallback_);
+    fallback->start();
+  }
+  answer_waiting_when_over();
+}
+
+// `--wait` fails with the launch's error, else with the deletion's (kStuck, in outcome_).
+void Handoff::answer_waiting_when_over() {
+  if (is_grace_over_ && is_trash_put_away_) answer_waiting(grace_error_);
+}
+
+// `--wait` also waits out launch_grace. An agent that dies within it is replaced by the
+// previous agent on the branch, so the project always has an orchestrator. After the grace a
+// crash is a crash: the orchestrator relaunches the same agent with back-off, so the watch
+// ends with the grace and leaves nothing registered.
 void Handoff::watch_launch_grace() {
   runtime::Session* live = orch_.daemon().find_session_exact(new_id_);
   // It may have died while the launch was being verified.
@@ -550,9 +572,11 @@ void Handoff::stop_watching_launch_grace() {
 
 void Handoff::end_launch_grace(const std::string& launch_error) {
   stop_watching_launch_grace();
-  if (is_waited_) return;
+  if (is_waited_ || is_grace_over_) return;
   if (ProjectState* p = project(); p && !launch_error.empty()) p->launch_error = launch_error;
-  answer_waiting(launch_error);
+  is_grace_over_ = true;
+  grace_error_ = launch_error;
+  answer_waiting_when_over();
 }
 
 void Handoff::on_launch_grace_exit(int status) {
@@ -613,6 +637,13 @@ void Handoff::fall_back(const std::string& why,
         then(o.ok ? msg : msg + ", which failed too: " + o.failure.message);
       },
       nullptr);
+  // It holds the project from now on (health `replacing`, no crash relaunch), but its retire
+  // and sweep must not run beside this handoff's deletion of the same trees.
+  if (is_putting_away_) {
+    progress("launch", "relaunching " + prev->agent + " once the old trees are deleted");
+    waiting_fallback_ = std::move(fallback);
+    return;
+  }
   fallback->start();
 }
 

@@ -60,10 +60,16 @@ class Handoff : public Retirement, public LaunchWatch {
   void verify();
   void on_verified(Expected<void> verified);
   // Off the loop, after the exec: the preserved and re-applied paths appended to the note, and
-  // the branch tip the new agent started at (its start_commit). Then the trash.
+  // the branch tip the new agent started at (its start_commit). Then the reply.
   void finish_note();
-  // After succeed(): the launch grace.
-  void after_success() override;
+  // The new agent runs: `replace` is answered, the launch grace watched, and the retired
+  // trees deleted in the background while the project stays held.
+  void reply();
+  // The trees were deleted (or could not be): the project is free; `--wait` is answered once
+  // the launch grace is over too.
+  void after_put_away() override;
+  // --wait: answered when both the launch grace and the deletion are over.
+  void answer_waiting_when_over();
   void watch_launch_grace();
   // The new agent exited while its launch grace was watched.
   void on_launch_grace_exit(int status);
@@ -89,6 +95,12 @@ class Handoff : public Retirement, public LaunchWatch {
   std::string temp_branch_;
   std::vector<CommandSpec> prepare_hooks_;  // post_create, then before_spawn
   bool has_fallen_back_ = false;
+  bool is_grace_over_ = false;
+  bool is_trash_put_away_ = false;
+  std::string grace_error_;  // why the launch grace ended in a fallback; "" when it did not
+  // A fallback the launch grace asked for while the retired trees were still being deleted:
+  // started once they are (its retire and sweep touch the same trees and admin entries).
+  std::shared_ptr<Handoff> waiting_fallback_;
   std::string note_path_;                       // "" when no note was written
   runtime::Owned<runtime::Timer> grace_timer_;  // owned until end_launch_grace
   runtime::Session::ExitListener grace_listener_ = 0;

@@ -59,8 +59,8 @@ MessageDelivery::Readiness MessageDelivery::readiness(const std::string& recipie
   ProjectState* p = orch_.find_project(recipient);
   if (!p) return Readiness::kWaitEvent;
   // Draining, in the gap, launching, recovering or relaunching: the message is for the agent
-  // that comes out of it.
-  if (p->handoff || p->is_recovering || p->relaunch_timer) return Readiness::kWaitTime;
+  // that comes out of it. Not while a handoff that replied only deletes its old trees.
+  if (p->is_handing_off() || p->is_recovering || p->relaunch_timer) return Readiness::kWaitTime;
   // An agent that dies within its launch grace is replaced by the previous one: a message
   // waits for the grace to end, unless the user said --now.
   if (p->launch_watch && !is_now) return Readiness::kWaitTime;
@@ -128,7 +128,8 @@ void MessageDelivery::on_recorded(const std::string& recipient) {
   runtime::Session* s = running(t.session);
   // The agent ended, or a handoff began, while the record was written: nothing was typed.
   ProjectState* p = orch_.find_project(recipient);
-  if (!s || !p || p->handoff) return requeue(recipient, "its agent is no longer taking input");
+  if (!s || !p || p->is_handing_off())
+    return requeue(recipient, "its agent is no longer taking input");
   paste_text(*s, t.text);
   t.pasted_at_ms = uv_now(orch_.loop());
   delivery_fault("tell.pasted");

@@ -177,7 +177,7 @@ void Orchestrator::reload_config(ProjectState& p, const std::map<std::string, st
 
 std::string Orchestrator::health(ProjectState& p) {
   HealthInputs in;
-  in.is_replacing = p.handoff != nullptr || p.is_recovering;
+  in.is_replacing = p.is_handing_off() || p.is_recovering;
   in.sessions = project_sessions(p.id);
   in.configured_agent = p.config ? p.config->agent : "";
   in.launch_error = p.launch_error;
@@ -301,7 +301,7 @@ void Orchestrator::on_session_exit(runtime::Session& s) {
   // An agent that ends within its launch grace is the handoff's to handle (fallback).
   ProjectState* p = find_project(rec->project);
   const bool is_in_grace = p && p->launch_watch && p->launch_watch->new_session() == rec->id;
-  if (p && !p->handoff && !is_in_grace && s.exit_status() != 0) schedule_relaunch(rec->id);
+  if (p && !p->is_handing_off() && !is_in_grace && s.exit_status() != 0) schedule_relaunch(rec->id);
   settle_followers(rec->project, "");
 }
 
@@ -311,7 +311,7 @@ void Orchestrator::settle_followers(const std::string& project, const std::strin
   runtime::Session* s = cur ? daemon_.find_session_exact(cur->id) : nullptr;
   if (s && s->is_running())
     daemon_.hand_over_followers(follow_key(project), *s, notice);
-  else if (!p || (!p->handoff && !p->relaunch_timer))
+  else if (!p || (!p->is_handing_off() && !p->relaunch_timer))
     daemon_.release_followers(follow_key(project));
 }
 
@@ -382,7 +382,7 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
     auto is_wanted = [this, session_id]() -> SessionRecord* {
       SessionRecord* rec = session(session_id);
       ProjectState* p = rec ? find_project(rec->project) : nullptr;
-      if (!rec || !p || p->handoff || rec->state != SessionState::kExited || !p->config ||
+      if (!rec || !p || p->is_handing_off() || rec->state != SessionState::kExited || !p->config ||
           is_shutting_down_ || daemon_.is_shutting_down() ||
           current_orchestrator(project_sessions(p->id)) != rec)
         return nullptr;

@@ -1,7 +1,9 @@
 // Project methods: up, replace, down (each a handoff, or joining the one running), status
 // and ls. A handoff never starts while start-up recovery clears stale git locks
-// (when_scanned).
+// (when_scanned), nor while a handoff that replied still deletes its old trees
+// (queued_behind_handoff).
 #include <cmath>
+#include <functional>
 #include <memory>
 
 #include <spdlog/spdlog.h>
@@ -51,7 +53,8 @@ Json project_status(Orchestrator& orch, ProjectState& p) {
 }
 
 // Starts the handoff, or joins the one running: a mashed keybinding replaces once. With
-// `wait`, the answer comes after the new agent's launch grace too.
+// `wait`, the answer comes after the new agent's launch grace and the deletion of the old
+// trees too.
 void run_handoff(Orchestrator& orch, const RequestPtr& req, ProjectState& p,
                  const std::shared_ptr<Retirement>& h, bool wait) {
   const HandoffRequest& hreq = h->request();
@@ -91,6 +94,24 @@ void run_handoff(Orchestrator& orch, const RequestPtr& req, ProjectState& p,
   h->start();
 }
 
+// A handoff that replied holds the project until its retired trees are deleted: a command
+// that would start or join one runs again once the project is free (Retirement::
+// release_project), and starts a fresh handoff then. True when it was queued.
+bool queued_behind_handoff(Orchestrator& orch, const RequestPtr& req, ProjectState& p,
+                           std::function<void()> again) {
+  if (!p.handoff || !p.handoff->has_replied()) return false;
+  req->event("progress", Json{{"step", "preflight"},
+                              {"detail",
+                               "waiting for the previous handoff to delete the old "
+                               "orchestrator's tree"}});
+  p.after_handoff.push_back([&orch, req, again = std::move(again)] {
+    if (orch.daemon().is_shutting_down())
+      return req->fail(wire_name(ErrorCode::kFailed), "the daemon is shutting down");
+    again();
+  });
+  return true;
+}
+
 // `up` of a project whose orchestrator runs: nothing to start, but it still refuses while
 // newer content waits for `baton allow`, so the user learns of it (`baton attach` reaches the
 // running agent meanwhile).
@@ -111,46 +132,57 @@ void answer_running(Orchestrator& orch, const RequestPtr& req, ProjectState& p) 
       });
 }
 
+void start_up(Orchestrator& orch, const RequestPtr& req, const std::string& id) {
+  ProjectState* p = orch.find_project(id);
+  if (!p) return;
+  // While a handoff that replied deletes its old trees, its new agent is the running one.
+  const SessionRecord* current = newest_active(orch.project_sessions(p->id));
+  if (current && orch.daemon().find_session_exact(current->id) && !p->is_handing_off())
+    return answer_running(orch, req, *p);
+  if (queued_behind_handoff(orch, req, *p, [&orch, req, id] { start_up(orch, req, id); })) return;
+  HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
+  h.trigger = "up";
+  run_handoff(orch, req, *p, std::make_shared<Handoff>(orch, std::move(h)),
+              bool_param(req, "wait"));
+}
+
+void start_replace(Orchestrator& orch, const RequestPtr& req, const std::string& id) {
+  ProjectState* p = orch.find_project(id);
+  if (!p) return;
+  if (queued_behind_handoff(orch, req, *p, [&orch, req, id] { start_replace(orch, req, id); }))
+    return;
+  HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
+  h.is_now = bool_param(req, "now");
+  h.is_fresh = bool_param(req, "fresh");
+  h.reason = string_param(req, "reason");
+  run_handoff(orch, req, *p, std::make_shared<Handoff>(orch, std::move(h)),
+              bool_param(req, "wait"));
+}
+
+void start_down(Orchestrator& orch, const RequestPtr& req, const std::string& id) {
+  ProjectState* p = orch.find_project(id);
+  if (!p) return;
+  if (queued_behind_handoff(orch, req, *p, [&orch, req, id] { start_down(orch, req, id); })) return;
+  HandoffRequest h{p->id, "", env_param(req)};
+  h.is_now = bool_param(req, "now");
+  run_handoff(orch, req, *p, std::make_shared<Down>(orch, std::move(h)), false);
+}
+
 void up(Orchestrator& orch, const RequestPtr& req) {
   with_project(orch, req, true, [&orch, req](ProjectState& p) {
-    when_scanned(p, [&orch, req, id = p.id] {
-      ProjectState* p = orch.find_project(id);
-      if (!p) return;
-      const SessionRecord* current = newest_active(orch.project_sessions(p->id));
-      if (current && orch.daemon().find_session_exact(current->id) && !p->handoff)
-        return answer_running(orch, req, *p);
-      HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
-      h.trigger = "up";
-      run_handoff(orch, req, *p, std::make_shared<Handoff>(orch, std::move(h)),
-                  bool_param(req, "wait"));
-    });
+    when_scanned(p, [&orch, req, id = p.id] { start_up(orch, req, id); });
   });
 }
 
 void replace(Orchestrator& orch, const RequestPtr& req) {
   with_project(orch, req, true, [&orch, req](ProjectState& p) {
-    when_scanned(p, [&orch, req, id = p.id] {
-      ProjectState* p = orch.find_project(id);
-      if (!p) return;
-      HandoffRequest h{p->id, string_param(req, "agent"), env_param(req)};
-      h.is_now = bool_param(req, "now");
-      h.is_fresh = bool_param(req, "fresh");
-      h.reason = string_param(req, "reason");
-      run_handoff(orch, req, *p, std::make_shared<Handoff>(orch, std::move(h)),
-                  bool_param(req, "wait"));
-    });
+    when_scanned(p, [&orch, req, id = p.id] { start_replace(orch, req, id); });
   });
 }
 
 void down(Orchestrator& orch, const RequestPtr& req) {
   with_project(orch, req, false, [&orch, req](ProjectState& p) {
-    when_scanned(p, [&orch, req, id = p.id] {
-      ProjectState* p = orch.find_project(id);
-      if (!p) return;
-      HandoffRequest h{p->id, "", env_param(req)};
-      h.is_now = bool_param(req, "now");
-      run_handoff(orch, req, *p, std::make_shared<Down>(orch, std::move(h)), false);
-    });
+    when_scanned(p, [&orch, req, id = p.id] { start_down(orch, req, id); });
   });
 }
 

@@ -8,6 +8,7 @@
 
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
+#include "plugin/retirement.hpp"
 
 namespace baton::plugin {
 
@@ -22,6 +23,10 @@ bool is_inside(const std::string& path, const std::string& dir) {
 }
 
 }  // namespace
+
+bool ProjectState::is_handing_off() const {
+  return handoff && !handoff->has_replied();
+}
 
 ProjectRegistry::ProjectRegistry(uv_loop_t* loop, std::string state_dir)
     : loop_(loop), state_dir_(std::move(state_dir)) {}

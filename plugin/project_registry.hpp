@@ -48,8 +48,14 @@ struct ProjectState {
   // The repository keys of the newest content read that wait for `baton allow`; empty when
   // that content is allowed or needs no trust.
   std::vector<std::string> trust_waiting;
-  std::string launch_error;             // the last failed launch (fell back to the previous agent)
-  std::shared_ptr<Retirement> handoff;  // the handoff or `down` running, if any
+  std::string launch_error;  // the last failed launch (fell back to the previous agent)
+  // The handoff or `down` holding the project, if any. A handoff holds it past its reply,
+  // until its retired trees are deleted (docs/orchestrator.md, launch): no other handoff's
+  // retire or sweep may touch .trash-* and the admin entries meanwhile.
+  std::shared_ptr<Retirement> handoff;
+  // `up`, `replace` and `down` that arrived while `handoff` had replied and only deleted its
+  // retired trees: each runs again, in order, once the project is free.
+  std::vector<std::function<void()>> after_handoff;
   // The handoff whose new agent is inside its launch grace: an exit there is the handoff's
   // (fallback), not a crash to relaunch.
   std::shared_ptr<LaunchWatch> launch_watch;
@@ -73,6 +79,11 @@ struct ProjectState {
   std::map<std::string, std::string> env;
   runtime::Owned<runtime::FsEvent> config_watch;  // the repository root, for baton*.toml
   runtime::Owned<runtime::Timer> config_debounce;
+
+  // A handoff or `down` runs and has not replied yet: health `replacing`, no crash relaunch,
+  // no message typed. False while a handoff that replied deletes its retired trees in the
+  // background: its new agent runs, and is an orchestrator like any other.
+  bool is_handing_off() const;
 };
 
 class ProjectRegistry {

@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <optional>
+
 #include <spdlog/spdlog.h>
 
 #include "plugin/fault.hpp"
@@ -328,10 +330,15 @@ void Retirement::on_tree_retired(const std::string& id, RetiredTree out) {
 // ---- the end: the retired trees put away
 
 void Retirement::put_away_trash(TrashMode mode) {
+  is_putting_away_ = true;
+  // trash.deleting fires on the worker thread, where a test may also pause the deletion.
+  const FaultHit fault = [env = req_.env](std::string_view point) { return fault_hit(env, point); };
   auto self = shared_from_this();
-  run_off_loop<std::map<std::string, std::string>>(
+  run_off_loop<std::optional<std::map<std::string, std::string>>>(
       orch_.loop(),
-      [repo_path = project()->path, project_dir = project_dir_, ids = outcome_.retired, mode] {
+      [repo_path = project()->path, project_dir = project_dir_, ids = outcome_.retired, mode,
+       fault]() -> std::optional<std::map<std::string, std::string>> {
+        if (fault("trash.deleting")) return std::nullopt;
         auto errors = delete_trash(repo_path, project_dir, ids, mode);
         // A handoff's git work leaves megabytes free in the worker threads' malloc arenas,
         // which glibc keeps: 32 MB of a daemon's 51 MB after 20,000-file handoffs
@@ -339,7 +346,11 @@ void Retirement::put_away_trash(TrashMode mode) {
         malloc_trim(0);
         return errors;
       },
-      [self](const std::map<std::string, std::string>& errors) { self->on_trash_deleted(errors); });
+      [self](const std::optional<std::map<std::string, std::string>>& errors) {
+        self->is_putting_away_ = false;
+        if (!errors) return self->fail(ErrorCode::kFault, "fault injected at trash.deleting");
+        self->on_trash_deleted(*errors);
+      });
 }
 
 void Retirement::on_trash_deleted(const std::map<std::string, std::string>& errors) {
@@ -376,12 +387,10 @@ void Retirement::on_trash_deleted(const std::map<std::string, std::string>& erro
   });
 }
 
-void Retirement::succeed() {
+void Retirement::answer_done() {
   outcome_.ok = true;
   is_done_ = true;
   if (ProjectState* p = project()) {
-    if (p->handoff.get() == this) p->handoff.reset();
-    orch_.schedule_cleanup(req_.project);
     p->is_stuck = false;  // an orchestrator runs again
     // A successful handoff with the configured agent clears an earlier launch failure.
     if (!req_.is_fallback) p->launch_error.clear();
@@ -389,7 +398,25 @@ void Retirement::succeed() {
   auto fns = std::move(done_fns_);
   done_fns_.clear();
   for (auto& fn : fns) fn(outcome_);
-  after_success();
+}
+
+void Retirement::succeed() {
+  if (!is_done_) answer_done();
+  release_project();
+  after_put_away();
+}
+
+void Retirement::release_project() {
+  ProjectState* p = project();
+  if (!p) return;
+  // A fallback (Handoff::fall_back) may have taken the project over: it releases it.
+  if (p->handoff.get() == this) p->handoff.reset();
+  orch_.schedule_cleanup(req_.project);
+  if (p->handoff) return;
+  // In order; the first may start a handoff, which the next ones then join (or wait for).
+  auto queued = std::move(p->after_handoff);
+  p->after_handoff.clear();
+  for (auto& fn : queued) fn();
 }
 
 void Retirement::answer_waiting(const std::string& launch_error) {
@@ -409,7 +436,7 @@ void Retirement::answer_waiting(const std::string& launch_error) {
 
 // A failure before any agent was stopped leaves the running orchestrator as it was.
 void Retirement::fail(ErrorCode code, const std::string& message) {
-  if (!is_past_stop_) {
+  if (!is_past_stop_ && !is_done_) {
     for (const auto& [id, was] : unstopped_) {
       SessionRecord* rec = orch_.session(id);
       if (!rec || rec->state != SessionState::kRetiring) continue;
@@ -434,11 +461,16 @@ void Retirement::finish_failure(ErrorCode code, const std::string& message) {
   spdlog::warn("handoff {} failed ({}): {}", req_.project, wire_name(code), message);
   outcome_.ok = false;
   outcome_.failure = Failure{code, message};
+  if (is_done_) {
+    // The reply said the new agent runs, and it does (the followers are on it already): the
+    // deletion after it failed. `--wait` gets the failure.
+    release_project();
+    return after_put_away();
+  }
   ProjectState* p = project();
   if (p && p->handoff.get() == this) {
-    p->handoff.reset();
+    release_project();
     orch_.settle_followers(req_.project, "baton: orchestrator replace failed: " + message);
-    orch_.schedule_cleanup(req_.project);
   }
   is_done_ = true;
   is_waited_ = true;

@@ -3,7 +3,9 @@
 // that joined it and what they are told, its persisted steps, the gap's clock, the rollback
 // of a failure before the first stop — and the retire phase itself, one session at a time:
 // mark retiring → persist → stop → retire_tree off the loop → persist. Both end in
-// put_away_trash: the retired trees deleted, their sessions marked retired and persisted.
+// put_away_trash: the retired trees deleted, their sessions marked retired and persisted. A
+// handoff replies before that (its new agent runs) and holds the project until it ended;
+// `down` replies after it.
 #pragma once
 
 #include <array>
@@ -77,8 +79,12 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
 
   virtual void start() = 0;
   // A second command joins: it gets progress from now on and the same outcome. `done` is
-  // called when the run ended (a handoff: the new agent runs), `waited` after launch_grace too.
+  // called when the run ended (a handoff: the new agent runs), `waited` after launch_grace
+  // and the deletion of the retired trees too.
   void join(ProgressFn progress, OutcomeFn done, OutcomeFn waited);
+  // The commands waiting for `done` were answered; a handoff may still hold the project while
+  // it deletes its retired trees. A command arriving now waits for it instead of joining.
+  bool has_replied() const { return is_done_; }
   const std::string& agent() const { return agent_; }
   const HandoffRequest& request() const { return req_; }
   // A joining `--now`: the drain stops waiting at once and the run goes on (a drain not yet
@@ -112,9 +118,14 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   // Deletes the retired trees off the loop (delete_trash), marks their sessions retired (or
   // leaves them retiring with the error), persists, then succeeds or fails with kStuck.
   void put_away_trash(TrashMode mode);
+  // Answers the commands waiting for `done` with success (a handoff calls it before
+  // put_away_trash, once its new agent runs); the project stays held.
+  void answer_done();
+  // The trash was put away: answers `done` unless answered already, frees the project.
   void succeed();
-  // After succeed() answered `done`: what the run does until it answers `waited`.
-  virtual void after_success() = 0;
+  // After the trash was put away — or a failure after answer_done, which outcome_ holds —
+  // and the project freed: what the run does until it answers `waited`.
+  virtual void after_put_away() = 0;
   // Answers the commands that wait (--wait) with the outcome, failed when `launch_error` is set.
   void answer_waiting(const std::string& launch_error);
   // Before the first stop signal, puts every session marked retiring back as it was; after
@@ -126,7 +137,11 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   virtual bool repair_after_stop(ErrorCode code, const std::string& message);
   // A failure before the stop: what the run made for the stop that did not come is undone.
   virtual void undo_before_stop() {}
+  // After answer_done, the reply stands: only the commands that wait get the failure.
   void finish_failure(ErrorCode code, const std::string& message);
+  // Gives up the project (ProjectState::handoff) when this run holds it: the cleanup retry
+  // is scheduled and the commands that waited for the project (after_handoff) run.
+  void release_project();
   // True (and the run failed) when the test-only fault point is armed (plugin/fault.hpp).
   bool faulted(std::string_view point);
   void progress(const std::string& step, const std::string& detail);
@@ -159,6 +174,7 @@ class Retirement : public std::enable_shared_from_this<Retirement> {
   HandoffOutcome outcome_;
   bool is_waited_ = false;
   bool is_drain_skipped_ = false;        // --now, or a joining --now
+  bool is_putting_away_ = false;         // delete_trash runs off the loop
   std::unique_ptr<TurnWait> turn_wait_;  // while the drain waits for the turn to end
 
  private:

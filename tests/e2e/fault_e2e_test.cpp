@@ -7,6 +7,7 @@
 // file the carry moves included.
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <ostream>
@@ -176,14 +177,19 @@ class FaultPoints : public OrchestratorE2E, public ::testing::WithParamInterface
     return "";
   }
 
-  // The handoff armed by the `baton replace` command's environment.
+  // The handoff armed by the `baton replace` command's environment. A point after the reply
+  // (the old trees are deleted after it) is run with `--wait`, which waits for it.
   std::string handoff_case(const std::string& point, const std::string& mode) {
     start_case();
     auto o = opts();
     o.env["BATON_FAULT"] = point + ":" + mode;
     const pid_t pid = daemon_pid();
     const long orchestrator_pid = status()["orchestrator"]["pid"].get<long>();
-    auto faulty = baton({"replace", repo_}, o);
+    const bool is_after_reply =
+        std::find(plugin::kFaultPointsAfterReply.begin(), plugin::kFaultPointsAfterReply.end(),
+                  point) != plugin::kFaultPointsAfterReply.end();
+    auto faulty =
+        is_after_reply ? baton({"replace", repo_, "--wait"}, o) : baton({"replace", repo_}, o);
     if (faulty.status == 0) return "NOFAULT";
     if (mode == "kill") wait_daemon_gone(pid);
     if (mode == "fail") {
@@ -259,6 +265,21 @@ TEST_F(OrchestratorE2E, TheDaemonListsExactlyTheFaultPointsTheTableRuns) {
   for (const auto point : plugin::kFaultPoints) want += std::string(point) + "\n";
   EXPECT_EQ(r.out, want);
   EXPECT_GE(plugin::kFaultPoints.size(), 16u);
+}
+
+// A point after the reply fails the deletion, not the replace (issue 21): a plain `replace`
+// answered already, with the new agent running; `status` shows the failure.
+TEST_F(OrchestratorE2E, AFailureAfterTheReplyLeavesThePlainReplaceSucceeded) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  auto o = opts();
+  o.env["BATON_FAULT"] = "trash.deleted:fail";
+  auto r = baton({"replace", repo_}, o);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "shop-2\n");
+  EXPECT_TRUE(eventually([&] { return status()["error"].is_string(); })) << status().dump();
+  const Json st = status();
+  EXPECT_EQ(st["orchestrator"]["id"], "shop-2");
+  EXPECT_NE(st["error"].get<std::string>().find("trash.deleted"), std::string::npos) << st.dump();
 }
 
 // A handoff note is written before the stop (issue 17): a handoff that fails before it leaves

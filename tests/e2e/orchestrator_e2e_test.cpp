@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -94,6 +95,9 @@ TEST_F(OrchestratorE2E, ReplaceCarriesUncommittedWorkAndTheGitCliAgrees) {
     ++count;
   EXPECT_EQ(count, 1u) << wl.out;
   EXPECT_NE(wl.out.find("worktree " + stable() + "\n"), std::string::npos) << wl.out;
+  // The old tree is deleted after the reply, then its session is retired.
+  EXPECT_TRUE(eventually([&] { return session_state("shop-1") == "retired"; }))
+      << session_state("shop-1");
   // The preserved commit is recorded on the old session and pinned by its ref.
   auto sessions = Json::parse(baton_ok({"sessions", repo_, "--all", "--json"}, opts()));
   bool found = false;
@@ -143,7 +147,8 @@ class CarryE2E : public OrchestratorE2E {
     auto r = b({"replace", repo_, "--json"});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(active_count(), 1);
-    EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/.trash-shop-1"));
+    // Deleted after the reply: what was not carried would be gone with it.
+    EXPECT_TRUE(eventually([&] { return !fs::exists(home_ + "/worktrees/shop/.trash-shop-1"); }));
     return r;
   }
 };
@@ -284,7 +289,7 @@ TEST_F(CarryE2E, WhatTheNewTreeHasItsOwnOfIsKeptWholeAndListed) {
       << r.err;
   EXPECT_EQ(read_file(kept + "/.env"), "TOKEN=old\n");
   EXPECT_EQ(read_file(stable() + "/.env"), "fresh\n");
-  EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/.trash-shop-1"));
+  EXPECT_TRUE(eventually([&] { return !fs::exists(home_ + "/worktrees/shop/.trash-shop-1"); }));
   const std::string ls = baton_ok({"preserved", repo_, "ls"}, opts());
   EXPECT_NE(ls.find("kept in " + kept + ": .env"), std::string::npos) << ls;
   // The same bytes on both sides are nothing to keep.
@@ -303,7 +308,8 @@ TEST_F(CarryE2E, AReplaceThatCannotCarrySomethingKeepsTheOldTreeAndFails) {
   // Nowhere to keep it either: a file where the kept directory would go.
   const std::string blocker = home_ + "/worktrees/shop/.kept-shop-1";
   write(blocker, "in the way\n");
-  auto r = b({"replace", repo_});
+  // The tree is kept by the deletion after the reply: `--wait` waits for it and fails.
+  auto r = b({"replace", repo_, "--wait"});
   EXPECT_EQ(r.status, 1) << r.err;
   const std::string trash = home_ + "/worktrees/shop/.trash-shop-1";
   EXPECT_EQ(last_line(r.err),
@@ -316,7 +322,7 @@ TEST_F(CarryE2E, AReplaceThatCannotCarrySomethingKeepsTheOldTreeAndFails) {
   EXPECT_EQ(status()["health"], "stuck");
   // With the way cleared, the next replace finishes it and nothing was lost.
   fs::remove(blocker);
-  auto again = b({"replace", repo_});
+  auto again = b({"replace", repo_, "--wait"});
   ASSERT_EQ(again.status, 0) << again.err;
   EXPECT_FALSE(fs::exists(trash));
   EXPECT_EQ(read_file(blocker + "/.env"), "TOKEN=old\n");
@@ -628,7 +634,8 @@ TEST_F(OrchestratorE2E, AStuckTrashIsFinishedByTheNextReplace) {
   write(stable() + "/locked.txt", "immutable\n");
   if (run_process({"chattr", "+i", stable() + "/locked.txt"}).status != 0)
     GTEST_SKIP() << "chattr +i is not supported on this filesystem";
-  auto r = b({"replace", repo_});
+  // The deletion after the reply fails: `--wait` waits for it.
+  auto r = b({"replace", repo_, "--wait"});
   run_process({"chattr", "-i", home_ + "/worktrees/shop/.trash-shop-1/locked.txt"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("locked.txt"), std::string::npos) << r.err;
@@ -639,7 +646,7 @@ TEST_F(OrchestratorE2E, AStuckTrashIsFinishedByTheNextReplace) {
   EXPECT_EQ(s["health"], "stuck");
   EXPECT_EQ(s["active_count"], 1);
   run_process({"chattr", "-i", home_ + "/worktrees/shop/.trash-shop-1/locked.txt"});
-  auto again = b({"replace", repo_});
+  auto again = b({"replace", repo_, "--wait"});
   ASSERT_EQ(again.status, 0) << again.err;
   EXPECT_EQ(status()["health"], "ok");
   EXPECT_EQ(active_count(), 1);
@@ -656,11 +663,12 @@ TEST_F(OrchestratorE2E, AStuckCleanupIsRetriedWithoutReplacingTheHealthyOrchestr
   if (run_process({"chattr", "+i", stable() + "/locked.txt"}).status != 0)
     GTEST_SKIP() << "chattr +i is not supported on this filesystem";
   const std::string locked = home_ + "/worktrees/shop/.trash-shop-1/locked.txt";
-  auto r = b({"replace", repo_});
+  auto r = b({"replace", repo_, "--wait"});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(status()["health"], "stuck");
-  // While it is stuck, a replace hands the branch over and says the cleanup is still stuck.
-  auto again = b({"replace", repo_, "--json"});
+  // While it is stuck, a replace hands the branch over and says the cleanup is still stuck
+  // (`--wait`: the note comes from the deletion after the reply).
+  auto again = b({"replace", repo_, "--wait", "--json"});
   EXPECT_EQ(again.status, 0) << again.err;
   if (again.status == 0) {
     EXPECT_NE(again.out.find("cleanup of shop-1 is still stuck"), std::string::npos) << again.out;
@@ -689,10 +697,144 @@ TEST_F(OrchestratorE2E, StatusRetriesAStuckCleanupBeforeItAnswers) {
   if (run_process({"chattr", "+i", stable() + "/locked.txt"}).status != 0)
     GTEST_SKIP() << "chattr +i is not supported on this filesystem";
   const std::string locked = home_ + "/worktrees/shop/.trash-shop-1/locked.txt";
-  EXPECT_EQ(b({"replace", repo_}).status, 1);
+  // `--wait` answers once the deletion after the reply failed and the grace is over: a short
+  // grace, so that is long before the daemon's own first retry (1 s after the failure),
+  // which `status` could otherwise meet in flight.
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"100ms\"\n"
+      "[agents.ok]\ncommand = [\"agent-ok\"]\n");
+  baton_ok({"allow", repo_});
+  EXPECT_EQ(b({"replace", repo_, "--wait"}).status, 1);
   EXPECT_EQ(status()["health"], "stuck");
   run_process({"chattr", "-i", locked});
   EXPECT_EQ(status()["health"], "ok");
+}
+
+// Issue 21: `replace` answers once the new agent runs; the old tree is deleted after that, in
+// the background. These hold that deletion at its start (the trash.deleting fault point,
+// paused until a file exists) to look at the project while it runs.
+class BackgroundDeletionE2E : public OrchestratorE2E {
+ protected:
+  RunOptions paused() {
+    auto o = opts();
+    o.env["BATON_FAULT"] = "trash.deleting:pause";
+    o.env["BATON_FAULT_RELEASE"] = release_path();
+    return o;
+  }
+  std::string release_path() { return tmp_ + "/release-deletion"; }
+  void release() { write(release_path(), "go\n"); }
+  std::string trash() { return home_ + "/worktrees/shop/.trash-shop-1"; }
+};
+
+TEST_F(BackgroundDeletionE2E, ReplaceAnswersOnceTheNewAgentRunsBeforeTheOldTreeIsDeleted) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  auto r = baton({"replace", repo_}, paused());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "shop-2\n");
+  auto s = status();
+  EXPECT_EQ(s["orchestrator"]["id"], "shop-2");
+  EXPECT_TRUE(process_exists(static_cast<pid_t>(s["orchestrator"]["pid"].get<long>())));
+  // The new agent runs: the project is not `replacing` while its old tree waits.
+  EXPECT_EQ(s["health"], "ok") << s.dump();
+  EXPECT_TRUE(fs::exists(trash()));
+  EXPECT_EQ(session_state("shop-1"), "retiring");
+  release();
+  EXPECT_TRUE(eventually([&] { return session_state("shop-1") == "retired"; }))
+      << session_state("shop-1");
+  EXPECT_FALSE(fs::exists(trash()));
+  std::string problem;
+  EXPECT_TRUE(eventually([&] { return (problem = convergence_problem(repo_, "shop")).empty(); }))
+      << problem;
+}
+
+TEST_F(BackgroundDeletionE2E, ReplaceWaitAlsoWaitsForTheOldTreesDeletion) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  std::atomic<bool> is_answered{false};
+  RunResult r;
+  std::thread waiting([&] {
+    r = baton({"replace", repo_, "--wait"}, paused());
+    is_answered = true;
+  });
+  // Past the launch grace (1 s), the deletion still holds it.
+  EXPECT_TRUE(eventually([&] { return status()["orchestrator"]["id"] == "shop-2"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_FALSE(is_answered);
+  release();
+  waiting.join();
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(fs::exists(trash()));
+  EXPECT_EQ(session_state("shop-1"), "retired");
+}
+
+// The deletion and the sweep after it touch the .trash-* trees and the admin entries a
+// retire makes: a replace pressed meanwhile waits for them, then hands over as usual.
+TEST_F(BackgroundDeletionE2E, AReplaceDuringTheDeletionWaitsForItAndThenHandsOver) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  ASSERT_EQ(baton({"replace", repo_}, paused()).status, 0);
+  std::atomic<bool> is_answered{false};
+  RunResult again;
+  std::thread second([&] {
+    again = b({"replace", repo_, "--progress"});
+    is_answered = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_FALSE(is_answered);
+  EXPECT_EQ(status()["orchestrator"]["id"], "shop-2");
+  EXPECT_EQ(session_state("shop-3"), "");
+  release();
+  second.join();
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.out, "shop-3\n");
+  EXPECT_NE(again.err.find("waiting for the previous handoff"), std::string::npos) << again.err;
+  EXPECT_FALSE(fs::exists(trash()));
+  std::string problem;
+  EXPECT_TRUE(eventually([&] { return (problem = convergence_problem(repo_, "shop")).empty(); }))
+      << problem;
+  EXPECT_EQ(session_state("shop-2"), "retired");
+}
+
+// Past its launch grace the new agent is an orchestrator like any other, deletion or not.
+TEST_F(BackgroundDeletionE2E, ACrashAfterTheGraceIsRelaunchedWhileTheOldTreeIsDeleted) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  ASSERT_EQ(baton({"replace", repo_}, paused()).status, 0);
+  const long pid = status()["orchestrator"]["pid"].get<long>();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(static_cast<pid_t>(pid), SIGKILL);
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto s = status();
+        return s["orchestrator"]["id"] == "shop-2" && s["orchestrator"]["state"] == "active" &&
+               s["orchestrator"]["pid"].get<long>() != pid;
+      },
+      10000))
+      << status().dump();
+  EXPECT_TRUE(fs::exists(trash()));
+  release();
+  std::string problem;
+  EXPECT_TRUE(eventually([&] { return (problem = convergence_problem(repo_, "shop")).empty(); }))
+      << problem;
+}
+
+// A deletion that fails after the reply: the replace succeeded, health says `stuck`, and the
+// daemon retries the cleanup as after any stuck one.
+TEST_F(OrchestratorE2E, AStuckDeletionAfterTheReplyLeavesTheReplaceSucceededAndIsRetried) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  write(stable() + "/locked.txt", "immutable\n");
+  if (run_process({"chattr", "+i", stable() + "/locked.txt"}).status != 0)
+    GTEST_SKIP() << "chattr +i is not supported on this filesystem";
+  const std::string locked = home_ + "/worktrees/shop/.trash-shop-1/locked.txt";
+  auto r = b({"replace", repo_});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "shop-2\n");
+  EXPECT_TRUE(eventually([&] { return status()["health"] == "stuck"; })) << status().dump();
+  EXPECT_EQ(status()["orchestrator"]["id"], "shop-2");
+  EXPECT_TRUE(fs::exists(locked));
+  run_process({"chattr", "-i", locked});
+  auto ls_health = [&] {
+    return nlohmann::json::parse(baton_ok({"ls", "--json"}))["projects"][0]["health"];
+  };
+  EXPECT_TRUE(eventually([&] { return ls_health() == "ok"; }, 20000)) << ls_health();
+  EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/.trash-shop-1"));
 }
 
 TEST_F(OrchestratorE2E, DownRetiresForGoodAndPreserves) {

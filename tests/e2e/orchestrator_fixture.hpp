@@ -115,6 +115,16 @@ class OrchestratorE2E : public BatonTest {
   // checked out in exactly one worktree; no other baton worktree, directory or temporary
   // branch; every preserved commit a session recorded reachable from refs/baton/preserved/*;
   // and every file of `work` (path → content) whole in the new tree or in one preserved ref.
+  // A session's state in `sessions --all`; "" when it is not listed.
+  std::string session_state(const std::string& id) {
+    auto j = nlohmann::json::parse(baton({"sessions", repo_, "--all", "--json"}, opts()).out,
+                                   nullptr, false);
+    if (j.is_discarded()) return "";
+    for (const auto& s : j["sessions"])
+      if (s["id"] == id) return s["state"].get<std::string>();
+    return "";
+  }
+
   std::string convergence_problem(const std::string& repo, const std::string& project,
                                   const std::map<std::string, std::string>& work = {}) {
     auto st = nlohmann::json::parse(baton({"status", repo, "--json"}, opts()).out, nullptr, false);
