@@ -267,14 +267,18 @@ class Holder {
         if (errno == EINTR) continue;
         return;
       }
-      if (fds[0].revents) reap();
-      // The old link before a new daemon: one that died just before the next connected has
-      // its hang-up seen first, so the newcomer is not told "busy".
+      // The link before the agent's exit: a daemon that says kill and hangs up kills the
+      // agent itself too, and on a loaded machine both reach the holder in one wakeup. The
+      // kill, read first, ends the holder; the exit, seen first, would find nobody to tell
+      // and wait forever for a daemon to collect it. The old link before a new daemon: one
+      // that died just before the next connected has its hang-up seen first, so the
+      // newcomer is not told "busy".
       for (nfds_t i = 2; i < n; ++i) {
         if (!fds[i].revents) continue;
         if (fds[i].fd == link_ && !on_link()) return;
         if (fds[i].fd == master_ && reads_master) read_master();
       }
+      if (fds[0].revents) reap();
       if (fds[1].revents) accept_daemon();
     }
   }
@@ -289,7 +293,9 @@ class Holder {
     if (r != pid_) return;
     has_exited_ = true;
     wait_status_ = status;
-    if (link_ >= 0 && !send_exit(link_)) drop_link();
+    // A daemon that hung up may have said its last word (kill, collected) before: the link
+    // stays until on_link has read everything up to the hang-up.
+    if (link_ >= 0 && !send_exit(link_) && !is_hung_up(link_)) drop_link();
   }
 
   // A daemon that connects while another holds the holder is told so and let go: only one

@@ -214,6 +214,23 @@ TEST_F(HolderTest, ASecondDaemonIsToldTheHolderIsBusyAndGetsNothing) {
   drop(*held);
 }
 
+// A session dropped while its agent runs (Session's destructor) sends kill, kills the agent
+// itself and hangs up. The holder, stopped meanwhile as a loaded machine may leave it, then
+// sees the agent's death and the daemon's last word in one wakeup: it must still leave.
+TEST_F(HolderTest, AKillFromADaemonThatHungUpEndsTheHolderThoughTheAgentDiedFirst) {
+  auto held = start("sleep 100");
+  ASSERT_TRUE(held) << held.error();
+  ASSERT_EQ(kill(held->holder_pid, SIGSTOP), 0);
+  send_holder_message(held->link_fd, HolderMessage::kKill, "");
+  kill(held->pid, SIGKILL);
+  drop(*held);
+  ASSERT_TRUE(wait_for([&] { return is_gone(held->pid); }));
+  ASSERT_EQ(kill(held->holder_pid, SIGCONT), 0);
+  EXPECT_TRUE(wait_for([&] { return list_holder_sockets(holders_).empty(); }))
+      << "the holder waits for a daemon that will never come";
+  EXPECT_TRUE(wait_for([&] { return is_gone(held->holder_pid); }));
+}
+
 TEST_F(HolderTest, ADaemonKilledMidAdoptionLeavesTheOutputToTheNextOne) {
   const std::string go = dir_.str() + "/go";
   auto held =
