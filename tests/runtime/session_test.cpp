@@ -13,8 +13,10 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "runtime/holder_protocol.hpp"
 #include "tests/runtime/test_loop.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -67,7 +69,17 @@ class SessionTest : public ::testing::Test {
     site_.holders_dir = holders_.str();
     chmod(holders_.str().c_str(), 0700);
   }
-  void TearDown() override { EXPECT_EQ(loop_.close(), 0); }
+  void TearDown() override {
+    EXPECT_EQ(loop_.close(), 0);
+    // Nothing outlives its owner: every session is gone, and with it every holder (each
+    // removes its socket as it leaves).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!list_holder_sockets(holders_.str()).empty() &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(list_holder_sockets(holders_.str()), std::vector<std::string>{})
+        << "holders left behind";
+  }
 
   std::unique_ptr<Session> start(std::vector<std::string> argv, unsigned short rows = 40,
                                  unsigned short cols = 120) {
