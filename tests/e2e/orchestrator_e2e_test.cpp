@@ -634,18 +634,24 @@ TEST_F(OrchestratorE2E, AStuckTrashIsFinishedByTheNextReplace) {
   write(stable() + "/locked.txt", "immutable\n");
   if (run_process({"chattr", "+i", stable() + "/locked.txt"}).status != 0)
     GTEST_SKIP() << "chattr +i is not supported on this filesystem";
-  // The deletion after the reply fails: `--wait` waits for it.
+  const std::string locked = home_ + "/worktrees/shop/.trash-shop-1/locked.txt";
+  // Whatever fails below, the temp dir must stay deletable.
+  struct Unlock {
+    std::string path;
+    ~Unlock() { run_process({"chattr", "-i", path}); }
+  } unlock{locked};
+  // The deletion after the reply fails: `--wait` waits for it. The file stays immutable until
+  // `status` was seen stuck: the daemon retries the cleanup 1 s later, and a slow test that
+  // made the file deletable in between would see `ok`.
   auto r = b({"replace", repo_, "--wait"});
-  run_process({"chattr", "-i", home_ + "/worktrees/shop/.trash-shop-1/locked.txt"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("locked.txt"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
-  // Re-make it immutable to see "stuck" as a user would, then fix it and replace again.
-  run_process({"chattr", "+i", home_ + "/worktrees/shop/.trash-shop-1/locked.txt"});
   auto s = status();
   EXPECT_EQ(s["health"], "stuck");
   EXPECT_EQ(s["active_count"], 1);
-  run_process({"chattr", "-i", home_ + "/worktrees/shop/.trash-shop-1/locked.txt"});
+  // Fixed by the user, then replaced again.
+  run_process({"chattr", "-i", locked});
   auto again = b({"replace", repo_, "--wait"});
   ASSERT_EQ(again.status, 0) << again.err;
   EXPECT_EQ(status()["health"], "ok");
