@@ -216,6 +216,26 @@ TEST_F(MessageE2E, ATellDuringAReplaceArrivesOnceInTheNewAgentAndNeverInTheOld) 
   }
 }
 
+// The old tree's deletion after the reply holds nothing back: the new agent takes messages.
+TEST_F(MessageE2E, ATellDuringTheOldTreesDeletionReachesTheNewAgent) {
+  if (!plugin::kHasFaultPoints) GTEST_SKIP() << "needs the fault points (-DBATON_FAULTS=ON)";
+  up_idle(opts());
+  const std::string release = tmp_ + "/release-deletion";
+  auto paused = opts();
+  paused.env["BATON_FAULT"] = "trash.deleting:pause";
+  paused.env["BATON_FAULT_RELEASE"] = release;
+  auto r = baton({"replace", repo_}, paused);
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_TRUE(eventually([&] { return status()["orchestrator"]["id"] == "shop-2"; }));
+  ASSERT_EQ(tell({"while", "deleting"}).status, 0);
+  EXPECT_TRUE(arrives("shop-2 while deleting")) << log() << status().dump();
+  EXPECT_TRUE(std::filesystem::exists(home_ + "/worktrees/shop/.trash-shop-1"));
+  write(release, "go\n");
+  EXPECT_TRUE(eventually(
+      [&] { return !std::filesystem::exists(home_ + "/worktrees/shop/.trash-shop-1"); }));
+  EXPECT_EQ(count_of(log(), "while deleting"), 1u) << log();
+}
+
 TEST_F(MessageE2E, ATellWhileTheAgentIsRelaunchedAfterACrashArrivesInTheRelaunchedAgent) {
   up_idle(opts());
   ASSERT_EQ(tell({"crash now"}).status, 0);

@@ -821,6 +821,47 @@ TEST_F(BackgroundDeletionE2E, ACrashAfterTheGraceIsRelaunchedWhileTheOldTreeIsDe
       << problem;
 }
 
+// The orchestrator runs while its predecessor's tree is deleted: `up` says so at once.
+TEST_F(BackgroundDeletionE2E, AnUpDuringTheDeletionAnswersAtOnceThatTheOrchestratorRuns) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  ASSERT_EQ(baton({"replace", repo_}, paused()).status, 0);
+  auto o = opts();
+  o.timeout_ms = 10000;
+  auto r = baton({"up", repo_, "--detach"}, o);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "shop-2\n");
+  EXPECT_TRUE(fs::exists(trash()));
+  release();
+  std::string problem;
+  EXPECT_TRUE(eventually([&] { return (problem = convergence_problem(repo_, "shop")).empty(); }))
+      << problem;
+  EXPECT_EQ(status()["orchestrator"]["id"], "shop-2");
+}
+
+// A new agent that dies within its grace while the old tree is deleted: the previous agent
+// comes back, but only once the deletion ended (the two never work on the trees together).
+TEST_F(BackgroundDeletionE2E, AFallbackDuringTheDeletionStartsOnceTheDeletionEnded) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  auto r = baton({"replace", repo_, "--agent", "fail"}, paused());
+  EXPECT_EQ(r.status, 0) << r.err;
+  // Dead within its grace; the fallback waits for the deletion.
+  EXPECT_TRUE(eventually([&] { return session_state("shop-2") == "exited"; }))
+      << session_state("shop-2");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(session_state("shop-3"), "");
+  EXPECT_TRUE(fs::exists(trash()));
+  release();
+  Json s;
+  EXPECT_TRUE(eventually([&] {
+    s = status();
+    return s["orchestrator"]["agent"] == "ok" && s["orchestrator"]["state"] == "active" &&
+           s["health"] == "restart_needed";
+  })) << s.dump();
+  EXPECT_NE(s["error"].get<std::string>().find("relaunched ok"), std::string::npos) << s.dump();
+  EXPECT_EQ(active_count(), 1);
+  EXPECT_FALSE(fs::exists(trash()));
+}
+
 // A deletion that fails after the reply: the replace succeeded, health says `stuck`, and the
 // daemon retries the cleanup as after any stuck one.
 TEST_F(OrchestratorE2E, AStuckDeletionAfterTheReplyLeavesTheReplaceSucceededAndIsRetried) {
