@@ -24,11 +24,11 @@ namespace proto = protocol;
 
 namespace {
 
-int g_signal_pipe[2] = {-1, -1};
-
 // A daemon that dies again this soon after a reattach is not reattached to: it would die
 // the same way each time.
 constexpr auto kMinReattachedLife = std::chrono::seconds(5);
+
+int g_signal_pipe[2] = {-1, -1};
 termios g_saved{};
 bool g_is_raw = false;
 
