@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "plugin/allow_prompt.hpp"
@@ -177,6 +179,12 @@ int cmd_sessions(const std::string& target, bool all, bool as_json) {
   return 0;
 }
 
+// How long a reattach waits for the project to have a running orchestrator again, and how
+// often it asks: a converging handoff takes seconds (a drain up to its drain_timeout, then
+// the client gives up with one line).
+constexpr auto kReattachPatience = std::chrono::seconds(30);
+constexpr auto kReattachRetry = std::chrono::milliseconds(200);
+
 int cmd_attach(const std::string& target, bool read_only, const std::string& detach_key) {
   auto key = baton::runtime::parse_detach_key(detach_key);
   if (!key) {
@@ -210,16 +218,25 @@ int cmd_attach(const std::string& target, bool read_only, const std::string& det
   // adopts it, and this terminal stays attached (a session id or a project, as given).
   opts.reattach = [&]() {
     baton::runtime::Reattached out;
-    auto again = attach();
-    if (!again) {
-      out.error = again.error().message;
-      return out;
+    // A daemon killed mid-handoff: the next one converges first (retire, adopt, launch), and
+    // until it has, the project has no running orchestrator to attach to.
+    const auto deadline = std::chrono::steady_clock::now() + kReattachPatience;
+    for (;;) {
+      auto again = attach();
+      if (again) {
+        conn.reset();
+        conn.emplace(std::move(again->first));
+        out.fd = conn->fd();
+        out.buffered = conn->take_buffered();
+        return out;
+      }
+      if (again.error().code != baton::runtime::protocol::code::kNotFound ||
+          std::chrono::steady_clock::now() >= deadline) {
+        out.error = again.error().message;
+        return out;
+      }
+      std::this_thread::sleep_for(kReattachRetry);
     }
-    conn.reset();
-    conn.emplace(std::move(again->first));
-    out.fd = conn->fd();
-    out.buffered = conn->take_buffered();
-    return out;
   };
   return baton::runtime::run_attach(conn->fd(), conn->take_buffered(), opts);
 }

@@ -230,6 +230,44 @@ pid_t BatonTest::daemon_pid() {
   return s.empty() ? -1 : static_cast<pid_t>(std::atol(s.c_str()));
 }
 
+pid_t BatonTest::attach_in_background(const std::string& target, const std::string& out_path,
+                                      const std::string& err_path, const RunOptions& opts) {
+  std::map<std::string, std::string> env = opts.env;
+  env["BATON_HOME"] = home_;
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv(*e);
+    if (!env.count(kv.substr(0, kv.find('=')))) env_store.push_back(kv);
+  }
+  for (const auto& [k, v] : env) env_store.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  envp.reserve(env_store.size() + 1);
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int in_fd = open("/dev/null", O_RDONLY);
+    const int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (in_fd < 0 || out_fd < 0 || err_fd < 0) _exit(126);
+    dup2(in_fd, 0);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) _exit(126);
+    char* argv[] = {const_cast<char*>(BATON_BIN), const_cast<char*>("attach"),
+                    const_cast<char*>(target.c_str()), nullptr};
+    execve(BATON_BIN, argv, envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int BatonTest::exit_of(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, WNOHANG) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 std::string BatonTest::capture(const std::string& target) {
   return baton({"capture", target}).out;
 }

@@ -53,6 +53,13 @@ class BatonTest : public ::testing::Test {
   // sockets stay behind for the next daemon to find dead.
   void kill_holders();
   std::string capture(const std::string& target);
+  // `baton attach TARGET` in the background: stdin /dev/null, stdout and stderr into the
+  // files (not a terminal, so the session's bytes as they come), `opts.env` added. Reap it
+  // with exit_of.
+  pid_t attach_in_background(const std::string& target, const std::string& out_path,
+                             const std::string& err_path, const RunOptions& opts = {});
+  // The background process's exit status once it exited (128 + signal), -1 while it runs.
+  static int exit_of(pid_t pid);
   // Waits until `baton sessions --all --json` shows target exited; returns its exit status.
   int wait_exited(const std::string& target, int timeout_ms = 10000);
 

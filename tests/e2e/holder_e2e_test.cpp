@@ -23,8 +23,6 @@
 
 #include "tests/e2e/harness.hpp"
 
-extern char** environ;
-
 namespace baton::test {
 namespace {
 
@@ -54,43 +52,6 @@ class HolderE2E : public BatonTest {
   }
 
   std::string file(const std::string& name) { return tmp_ + "/" + name; }
-
-  // `baton attach TARGET` in the background, stdin /dev/null, stdout and stderr into
-  // attach.out and attach.err: not a terminal, so the session's bytes as they come.
-  pid_t attach_in_background(const std::string& target) {
-    std::vector<std::string> env_store{"BATON_HOME=" + home_};
-    for (char** e = environ; *e; ++e) {
-      if (std::string_view(*e).rfind("BATON_HOME=", 0) != 0) env_store.emplace_back(*e);
-    }
-    std::vector<char*> envp;
-    envp.reserve(env_store.size() + 1);
-    for (auto& e : env_store) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    const std::string out = file("attach.out");
-    const std::string err = file("attach.err");
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int in_fd = open("/dev/null", O_RDONLY);
-      const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (in_fd < 0 || out_fd < 0 || err_fd < 0) _exit(126);
-      dup2(in_fd, 0);
-      dup2(out_fd, 1);
-      dup2(err_fd, 2);
-      char* argv[] = {const_cast<char*>(BATON_BIN), const_cast<char*>("attach"),
-                      const_cast<char*>(target.c_str()), nullptr};
-      execve(BATON_BIN, argv, envp.data());
-      _exit(127);
-    }
-    return pid;
-  }
-
-  // The attach client's exit status once it exited, -1 while it runs.
-  static int exit_of(pid_t pid) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) != pid) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
 };
 
 // The numbers in lines "n K", in the order they appear.
@@ -250,7 +211,7 @@ TEST_F(HolderE2E, AnAttachedTerminalStaysAttachedToTheAgentThroughADaemonKill) {
             "echo ready; while [ ! -e " + go +
                 " ]; do sleep 0.02; done; echo after-the-kill; read x; echo got-$x; sleep 1000"});
   const pid_t agent = session("talker")["pid"].get<pid_t>();
-  const pid_t client = attach_in_background("talker");
+  const pid_t client = attach_in_background("talker", file("attach.out"), file("attach.err"));
   ASSERT_TRUE(
       eventually([&] { return read_file(file("attach.out")).find("ready") != std::string::npos; }));
   kill_daemon();
@@ -274,7 +235,7 @@ TEST_F(HolderE2E, AnAttachedTerminalStaysAttachedToTheAgentThroughADaemonKill) {
 
 TEST_F(HolderE2E, AShutdownEndsAnAttachedTerminalWithoutStartingAnotherDaemon) {
   baton_ok({"new", "--name", "s", "--", "sh", "-c", "echo ready; sleep 1000"});
-  const pid_t client = attach_in_background("s");
+  const pid_t client = attach_in_background("s", file("attach.out"), file("attach.err"));
   ASSERT_TRUE(
       eventually([&] { return read_file(file("attach.out")).find("ready") != std::string::npos; }));
   const pid_t daemon = daemon_pid();

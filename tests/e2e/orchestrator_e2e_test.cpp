@@ -397,6 +397,39 @@ TEST_F(OrchestratorE2E, ConcurrentReplacesMakeOneHandoff) {
   EXPECT_EQ(status()["health"], "ok");
 }
 
+// A terminal attached to the project when the daemon is killed mid-handoff: the client starts
+// the next daemon, waits while it converges (no orchestrator runs meanwhile), and shows the
+// orchestrator that comes out of it.
+TEST_F(OrchestratorE2E, AnAttachedTerminalFollowsTheProjectThroughADaemonKilledMidHandoff) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  const std::string out = tmp_ + "/attach.out";
+  const std::string err = tmp_ + "/attach.err";
+  const pid_t client = attach_in_background(repo_, out, err, opts());
+  ASSERT_TRUE(eventually([&] {
+    return read_file(out).find("session=shop-1") != std::string::npos;
+  })) << read_file(out)
+      << read_file(err);
+  const pid_t daemon = daemon_pid();
+  auto o = opts();
+  o.env["BATON_FAULT"] = "retire.stopped:kill";
+  EXPECT_NE(baton({"replace", repo_}, o).status, 0);
+  ASSERT_TRUE(eventually([&] { return !process_exists(daemon); }));
+  std::string id;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const Json s = status();
+        if (s["health"] != "ok" || !s["orchestrator"].is_object()) return false;
+        id = s["orchestrator"]["id"].get<std::string>();
+        return id != "shop-1" && read_file(out).find("session=" + id) != std::string::npos;
+      },
+      20000))
+      << id << "\n"
+      << read_file(out) << read_file(err);
+  EXPECT_EQ(exit_of(client), -1) << read_file(err);
+  kill(client, SIGTERM);
+  EXPECT_TRUE(eventually([&] { return exit_of(client) >= 0; }));
+}
+
 TEST_F(OrchestratorE2E, AFailedLaunchBringsThePreviousAgentBack) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   auto r = b({"replace", repo_, "--agent", "fail", "--wait"});
