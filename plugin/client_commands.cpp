@@ -230,8 +230,12 @@ int cmd_attach(const std::string& target, bool read_only, const std::string& det
         out.buffered = conn->take_buffered();
         return out;
       }
-      if (again.error().code != baton::runtime::protocol::code::kNotFound ||
-          std::chrono::steady_clock::now() >= deadline) {
+      // Not found: the project is converging. Unanswered: the dying daemon's socket still
+      // took the connection.
+      const bool is_worth_waiting =
+          again.error().code == baton::runtime::protocol::code::kNotFound ||
+          again.error().code == baton::runtime::kUnanswered;
+      if (!is_worth_waiting || std::chrono::steady_clock::now() >= deadline) {
         out.error = again.error().message;
         return out;
       }

@@ -21,8 +21,6 @@ namespace proto = protocol;
 namespace {
 
 constexpr int kStartWaitMs = 10000;
-// The error code of a connection closed before the daemon sent a byte.
-constexpr std::string_view kUnanswered = "unanswered";
 // How long a request that a dying daemon left unanswered is tried again.
 constexpr int kDyingWaitMs = 2000;
 

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include <tl/expected.hpp>
 
@@ -14,9 +15,13 @@
 namespace baton::runtime {
 
 struct ClientError {
-  std::string code;  // the daemon's error code, or "connect" / "io" / "protocol"
+  std::string code;  // the daemon's error code, or "connect" / "io" / "protocol" / kUnanswered
   std::string message;
 };
+
+// The code of a connection a dying daemon took and closed before it sent a byte: the next
+// connect reaches (or starts) the daemon that comes after it.
+inline constexpr std::string_view kUnanswered = "unanswered";
 
 class ControlClient {
  public:
