@@ -9,15 +9,26 @@
 
 namespace baton::cli {
 
+bool is_hidden(const CLI::App& command) {
+  return command.get_group().empty();
+}
+
+std::vector<const CLI::App*> visible_subcommands(const CLI::App& command) {
+  return command.get_subcommands([](const CLI::App* sub) { return !is_hidden(*sub); });
+}
+
 const CLI::App* find_command(const CLI::App& root, const std::vector<std::string>& path) {
   const CLI::App* command = &root;
   for (const auto& name : path) {
-    const auto found = command->get_subcommands([&name](const CLI::App* sub) {
-      // A command without a group is hidden (debug, and the help of nothing).
-      return sub->get_name() == name && !sub->get_group().empty();
-    });
-    if (found.empty()) return nullptr;
-    command = found.front();
+    const CLI::App* next = nullptr;
+    for (const CLI::App* sub : visible_subcommands(*command)) {
+      if (sub->get_name() == name) {
+        next = sub;
+        break;
+      }
+    }
+    if (!next) return nullptr;
+    command = next;
   }
   return command;
 }

@@ -11,6 +11,13 @@ class App;
 
 namespace baton::cli {
 
+// A command without a group is hidden (debug, __complete, __man): not in help, the manual
+// or completion.
+bool is_hidden(const CLI::App& command);
+
+// The visible subcommands of a command, in the order they were defined.
+std::vector<const CLI::App*> visible_subcommands(const CLI::App& command);
+
 // The visible command a path of names leads to (`{"config", "check"}`), the root for an empty
 // path; nullptr for an unknown or hidden one.
 const CLI::App* find_command(const CLI::App& root, const std::vector<std::string>& path);

@@ -17,6 +17,7 @@
 
 #include "plugin/agent_spec.hpp"
 #include "plugin/client_commands.hpp"
+#include "plugin/command_help.hpp"
 #include "runtime/client.hpp"
 #include "runtime/paths.hpp"
 #include "runtime/protocol.hpp"
@@ -204,28 +205,18 @@ void add_agents(DaemonFacts& facts, Answer& a) {
   }
 }
 
-bool is_hidden(const CLI::App& app) {
-  return app.get_group().empty();
-}
-
 const CLI::App* find_subcommand(const CLI::App& app, const std::string& name) {
-  auto found = app.get_subcommands(
-      [&name](const CLI::App* sub) { return sub->get_name() == name && !is_hidden(*sub); });
-  return found.empty() ? nullptr : found.front();
+  return find_command(app, {name});
 }
 
 void add_subcommands(const CLI::App& command, Answer& a) {
-  for (const CLI::App* sub :
-       command.get_subcommands([](const CLI::App* s) { return !is_hidden(*s); }))
+  for (const CLI::App* sub : visible_subcommands(command))
     a.add(sub->get_name(), sub->get_description());
 }
 
 // `help [COMMAND [SUBCOMMAND]]`: the commands, then the subcommands of the one named.
 void command_names(const CLI::App& root, DaemonFacts&, const Given& given, Answer& a) {
-  const CLI::App* command = &root;
-  for (const auto& w : given)
-    if (!(command = find_subcommand(*command, w))) return;
-  add_subcommands(*command, a);
+  if (const CLI::App* command = find_command(root, given)) add_subcommands(*command, a);
 }
 
 // What each option or positional takes: `given` are the values it already has.
@@ -481,8 +472,7 @@ Answer complete(const CLI::App& app, const Given& words, DaemonFacts& facts) {
     }
     return a;
   }
-  const bool has_subcommands =
-      !at.command->get_subcommands([](const CLI::App* s) { return !is_hidden(*s); }).empty();
+  const bool has_subcommands = !visible_subcommands(*at.command).empty();
   if (at.positional_words.empty() && !at.is_past_dashdash) add_subcommands(*at.command, a);
   if (at.command->get_require_subcommand_min() > 0) return a;
   Given given;

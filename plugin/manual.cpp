@@ -43,8 +43,7 @@ std::string joined(const Path& path) {
 // subcommands after it.
 void add_commands(const CLI::App& root, const Path& path, std::string& out) {
   const CLI::App* command = find_command(root, path);
-  for (const CLI::App* sub :
-       command->get_subcommands([](const CLI::App* s) { return !s->get_group().empty(); })) {
+  for (const CLI::App* sub : visible_subcommands(*command)) {
     Path sub_path = path;
     sub_path.push_back(sub->get_name());
     out += ".SS \"" + roff(joined(sub_path)) + "\"\n.nf\n" + roff(command_help(root, sub_path)) +
