@@ -520,7 +520,10 @@ void Handoff::finish_note() {
 // (ProjectState::handoff) until the deletion and the sweep after it ended, so no other
 // handoff's retire runs beside them; a command arriving meanwhile waits for that.
 void Handoff::reply() {
-  answer_done();
+  // Nothing retired (a first `up`): no tree to delete, so nothing slow to skip. The reply
+  // comes from succeed(), after the last persist, and a command that reads the state next
+  // finds the handoff finished.
+  if (!outcome_.retired.empty()) answer_done();
   // Before the watch: an agent already dead falls back at once, and its fallback must see the
   // deletion under way (fall_back).
   put_away_trash(TrashMode::kDelete);
