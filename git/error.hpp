@@ -20,6 +20,7 @@ inline constexpr int kNotBatonPath = -1006;
 inline constexpr int kWorktreeNotFound = -1007;
 inline constexpr int kAlreadyExists = -1008;
 inline constexpr int kNotCarried = -1009;
+inline constexpr int kCancelled = -1010;
 
 struct Error {
   int code;

@@ -10,6 +10,7 @@
 #include <git2.h>
 
 #include "git/carry.hpp"
+#include "git/worktree.hpp"
 #include "git/checked_out.hpp"
 #include "git/handles.hpp"
 #include "git/repository.hpp"
@@ -106,6 +107,21 @@ static int delete_entry_cb(const char* path, const struct stat*, int type, struc
   return 0;  // go on: delete everything that can be deleted, report the first failure
 }
 
+// Everything under `tree`, depth first, symlinks not followed; the first failure is reported.
+static Result<void> delete_tree(const fs::path& tree) {
+  t_first_errno = 0;
+  t_first_path.clear();
+  if (::nftw(tree.c_str(), delete_entry_cb, 32, FTW_DEPTH | FTW_PHYS) != 0) {
+    return tl::unexpected(os_error(errno, "walk", tree.native()));
+  }
+  if (t_first_errno != 0) {
+    Error error = os_error(t_first_errno, "delete", t_first_path);
+    if (t_first_errno == EPERM) error.message += " (an immutable file? see lsattr, chattr -i)";
+    return tl::unexpected(std::move(error));
+  }
+  return {};
+}
+
 Result<void> delete_trash(const fs::path& trash_path) {
   std::string leaf = trash_path.filename().native();
   if (leaf.empty()) leaf = trash_path.parent_path().filename().native();
@@ -126,17 +142,16 @@ Result<void> delete_trash(const fs::path& trash_path) {
                                  "replace'",
                                  trash_path.native(), paths)});
   }
-  t_first_errno = 0;
-  t_first_path.clear();
-  if (::nftw(trash_path.c_str(), delete_entry_cb, 32, FTW_DEPTH | FTW_PHYS) != 0) {
-    return tl::unexpected(os_error(errno, "walk trash", trash_path.native()));
+  return delete_tree(trash_path);
+}
+
+Result<void> delete_standby(const fs::path& standby_path) {
+  if (standby_path.filename().native() != kStandbyDirName) {
+    return tl::unexpected(Error{kNotBatonPath, fmt::format("delete standby {}: not a {} directory",
+                                                           standby_path.native(), kStandbyDirName)});
   }
-  if (t_first_errno != 0) {
-    Error error = os_error(t_first_errno, "delete", t_first_path);
-    if (t_first_errno == EPERM) error.message += " (an immutable file? see lsattr, chattr -i)";
-    return tl::unexpected(std::move(error));
-  }
-  return {};
+  if (!exists_no_follow(standby_path)) return {};
+  return delete_tree(standby_path);
 }
 
 }  // namespace baton::git

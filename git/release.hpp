@@ -41,4 +41,8 @@ Result<PruneResult> release_prune(git_repository* repo, std::string_view worktre
 // naming them.
 Result<void> delete_trash(const std::filesystem::path& trash_path);
 
+// Deletes the standby tree (its last path component must be ".standby"), as delete_trash
+// does but with no manifest to check: nobody worked in it. Missing: success.
+Result<void> delete_standby(const std::filesystem::path& standby_path);
+
 }  // namespace baton::git

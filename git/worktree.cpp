@@ -85,15 +85,42 @@ static Result<void> write_cache_tree(const fs::path& worktree_path) {
   return {};
 }
 
+namespace {
+
+struct CancelCheck {
+  const std::function<bool()>* is_cancelled;
+  bool was_cancelled = false;
+};
+
+}  // namespace
+
+// Asked for each file the checkout plans to write, before any is written.
+static int cancel_cb(git_checkout_notify_t, const char*, const git_diff_file*,
+                     const git_diff_file*, const git_diff_file*, void* payload) {
+  auto* check = static_cast<CancelCheck*>(payload);
+  if (!(*check->is_cancelled)()) return 0;
+  check->was_cancelled = true;
+  return GIT_EUSER;
+}
+
 Result<PreparedWorktree> prepare_worktree(git_repository* repo, const fs::path& project_dir,
                                           std::string_view session_id, std::string_view canonical) {
+  return prepare_worktree_at(repo, project_dir / fmt::format("{}{}", kPrepareDirPrefix, session_id),
+                             session_id, canonical);
+}
+
+Result<PreparedWorktree> prepare_worktree_at(git_repository* repo, const fs::path& path,
+                                             std::string_view session_id,
+                                             std::string_view canonical,
+                                             const std::function<bool()>& is_cancelled) {
   init_libgit2();
   if (auto valid = validate_session_id(session_id); !valid) return tl::unexpected(valid.error());
   if (auto valid = validate_branch_name(canonical); !valid) return tl::unexpected(valid.error());
 
+  const fs::path project_dir = path.parent_path();
   PreparedWorktree prepared;
   prepared.name = worktree_name(session_id);
-  prepared.path = project_dir / fmt::format("{}{}", kPrepareDirPrefix, session_id);
+  prepared.path = path;
   prepared.temp_branch = temp_branch_name(session_id);
   PrepareRollback rollback{repo, admin_dir(repo, prepared.name), prepared.path,
                            full_branch_ref(prepared.temp_branch)};
@@ -155,10 +182,20 @@ Result<PreparedWorktree> prepare_worktree(git_repository* repo, const fs::path& 
   auto needs_filters = checkout_needs_filters(repo, tree.get());
   if (!needs_filters) return tl::unexpected(needs_filters.error());
   opts.checkout_options.disable_filters = *needs_filters ? 0 : 1;
+  CancelCheck cancel{&is_cancelled};
+  if (is_cancelled) {
+    opts.checkout_options.notify_flags = GIT_CHECKOUT_NOTIFY_UPDATED;
+    opts.checkout_options.notify_cb = cancel_cb;
+    opts.checkout_options.notify_payload = &cancel;
+  }
   git_worktree* raw_wt = nullptr;
   rollback.made_admin = true;
   rollback.made_dir = true;
   rc = git_worktree_add(&raw_wt, repo, prepared.name.c_str(), prepared.path.c_str(), &opts);
+  if (rc < 0 && cancel.was_cancelled) {
+    return tl::unexpected(
+        Error{kCancelled, fmt::format("prepare worktree {}: cancelled", prepared.path.native())});
+  }
   if (rc < 0) return tl::unexpected(libgit2_error(rc, "add worktree", prepared.path.native()));
   WorktreePtr wt(raw_wt);
   prepared.path = directory_path(git_worktree_path(wt.get()));
@@ -301,6 +338,40 @@ static Result<CheckoutCounts> checkout_tree_to_tree(git_repository* wt_repo, con
   return counts;
 }
 
+// Brings the worktree on `temp_branch` to `tip`: only the files that differ are written, then
+// the temporary branch follows, so HEAD stays consistent with the files and a retry after a
+// crash here sees a clean worktree at the new tip.
+static Result<AdoptStats> follow_tip(git_repository* wt, const fs::path& worktree_path,
+                                     const git_oid& tip, std::string_view temp_branch) {
+  AdoptStats stats;
+  stats.tip = oid_hex(tip);
+  auto temp_tip = branch_tip(wt, temp_branch);
+  if (!temp_tip) return tl::unexpected(temp_tip.error());
+  if (git_oid_cmp(&*temp_tip, &tip) == 0) return stats;
+  stats.tip_moved = true;
+  auto counts = checkout_tree_to_tree(wt, worktree_path, *temp_tip, tip);
+  if (!counts) return tl::unexpected(counts.error());
+  stats.files_written = counts->written;
+  stats.files_removed =
+      counts->total_steps > counts->written ? counts->total_steps - counts->written : 0;
+  const std::string temp_ref = full_branch_ref(temp_branch);
+  git_reference* raw = nullptr;
+  int rc = git_reference_create(&raw, wt, temp_ref.c_str(), &tip, 1,
+                                "baton: follow the orchestrator branch");
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "move branch", temp_ref));
+  git_reference_free(raw);
+  return stats;
+}
+
+Result<AdoptStats> follow_branch(const fs::path& worktree_path, std::string_view canonical,
+                                 std::string_view temp_branch) {
+  auto wt_repo = open_worktree(worktree_path);
+  if (!wt_repo) return tl::unexpected(wt_repo.error());
+  auto canonical_tip = branch_tip(wt_repo->get(), canonical);
+  if (!canonical_tip) return tl::unexpected(canonical_tip.error());
+  return follow_tip(wt_repo->get(), worktree_path, *canonical_tip, temp_branch);
+}
+
 Result<AdoptStats> adopt_branch(git_repository* repo, const fs::path& worktree_path,
                                 std::string_view canonical, std::string_view temp_branch) {
   auto wt_repo = open_worktree(worktree_path);
@@ -322,23 +393,11 @@ Result<AdoptStats> adopt_branch(git_repository* repo, const fs::path& worktree_p
                          canonical_ref == git_reference_symbolic_target(head.get());
 
   if (!is_on_canonical) {
-    auto temp_tip = branch_tip(wt, temp_branch);
-    if (!temp_tip) return tl::unexpected(temp_tip.error());
-    if (git_oid_cmp(&*temp_tip, &*canonical_tip) != 0) {
-      stats.tip_moved = true;
-      auto counts = checkout_tree_to_tree(wt, worktree_path, *temp_tip, *canonical_tip);
-      if (!counts) return tl::unexpected(counts.error());
-      stats.files_written = counts->written;
-      stats.files_removed =
-          counts->total_steps > counts->written ? counts->total_steps - counts->written : 0;
-      // Keep HEAD (still the temporary branch) consistent with the files just written, so a
-      // retry after a crash here sees a clean worktree at the new tip.
-      git_reference* raw = nullptr;
-      rc = git_reference_create(&raw, wt, temp_ref.c_str(), &*canonical_tip, 1,
-                                "baton: follow the orchestrator branch");
-      if (rc < 0) return tl::unexpected(libgit2_error(rc, "move branch", temp_ref));
-      git_reference_free(raw);
-    }
+    auto followed = follow_tip(wt, worktree_path, *canonical_tip, temp_branch);
+    if (!followed) return tl::unexpected(followed.error());
+    stats.tip_moved = followed->tip_moved;
+    stats.files_written = followed->files_written;
+    stats.files_removed = followed->files_removed;
 
     auto holder = who_has_branch_checked_out(repo, canonical);
     if (!holder) return tl::unexpected(holder.error());

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,8 @@ namespace baton::git {
 inline constexpr std::string_view kPrepareDirPrefix = ".prepare-";
 inline constexpr std::string_view kTrashDirPrefix = ".trash-";
 inline constexpr std::string_view kStableDirName = "orchestrator";
+// The next orchestrator's tree, prepared ahead of a replace (docs/orchestrator.md, standby).
+inline constexpr std::string_view kStandbyDirName = ".standby";
 inline constexpr std::string_view kWorktreeNamePrefix = "baton-";
 
 // "baton-<session-id>": the admin name under <common dir>/worktrees (no '/': libgit2 uses
@@ -50,6 +53,14 @@ Result<PreparedWorktree> prepare_worktree(git_repository* repo,
                                           const std::filesystem::path& project_dir,
                                           std::string_view session_id, std::string_view canonical);
 
+// prepare_worktree at `path` (the standby's .standby). `is_cancelled`, when given, is asked
+// for every file while the checkout plans its writes; true there stops it with kCancelled,
+// leaving nothing behind.
+Result<PreparedWorktree> prepare_worktree_at(git_repository* repo, const std::filesystem::path& path,
+                                             std::string_view session_id,
+                                             std::string_view canonical,
+                                             const std::function<bool()>& is_cancelled = {});
+
 // Moves worktree `name` to `new_path` (same file system) in O(1): rename(2) of the directory,
 // then rewrite of its two links (<admin>/gitdir and <new_path>/.git), as `git worktree move`
 // does. Idempotent: when the directory is already at `new_path` only the links are rewritten.
@@ -62,6 +73,13 @@ struct AdoptStats {
   bool tip_moved = false;         // the canonical branch moved since preparation
   std::string tip;                // the commit the worktree ends on
 };
+
+// Brings a prepared worktree, still on its temporary branch, to the canonical branch's tip:
+// a tree-to-tree checkout (GIT_CHECKOUT_SAFE, baseline = the temporary branch's tip) that
+// writes only the files that differ, then the temporary branch moved along. A no-op when the
+// tips are equal (tip_moved false).
+Result<AdoptStats> follow_branch(const std::filesystem::path& worktree_path,
+                                 std::string_view canonical, std::string_view temp_branch);
 
 // Points the prepared worktree's HEAD at the canonical branch. If the branch moved since
 // preparation (a late commit by the old orchestrator), first brings the worktree to the new

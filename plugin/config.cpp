@@ -210,6 +210,23 @@ Status Loader::apply_orchestrator(const SourceFile& f, const toml::table& t) {
         return fail_at(f, node.source(), "[orchestrator] carry_uncommitted must be a boolean");
       cfg_.carry_uncommitted = value->get();
       needs_trust(f, "[orchestrator] carry_uncommitted", node);
+    } else if (name == "standby") {
+      // Inert: it only decides whether baton keeps a second checkout of its own ready; what
+      // that checkout runs (post_create) needs trust of its own.
+      auto value = read_string(f, node, "[orchestrator] standby");
+      if (!value) return tl::unexpected(value.error());
+      if (*value == "auto") {
+        cfg_.standby = StandbyMode::kAuto;
+      } else if (*value == "on") {
+        cfg_.standby = StandbyMode::kOn;
+      } else if (*value == "off") {
+        cfg_.standby = StandbyMode::kOff;
+      } else {
+        return fail_at(f, node.source(),
+                       fmt::format("[orchestrator] standby '{}' must be \"auto\", \"on\" or "
+                                   "\"off\"",
+                                   *value));
+      }
     } else if (name == "launch_grace") {
       auto ms = read_duration_ms(f, node, "[orchestrator] launch_grace");
       if (!ms) return tl::unexpected(ms.error());
@@ -609,6 +626,18 @@ tl::expected<ProjectConfig, std::string> guarded(const ConfigInputs& in, Fn&& fn
 }
 
 }  // namespace
+
+std::string_view standby_mode_name(StandbyMode mode) {
+  switch (mode) {
+    case StandbyMode::kAuto:
+      return "auto";
+    case StandbyMode::kOn:
+      return "on";
+    case StandbyMode::kOff:
+      return "off";
+  }
+  return "auto";
+}
 
 std::string not_allowed_message(const ProjectConfig& cfg, const std::string& repo_root) {
   constexpr std::size_t kNamed = 6;

@@ -36,6 +36,11 @@ struct HookSet {
 inline constexpr const char* kDefaultHandoffPrompt =
     "Read the handoff note at {note_path} and continue the work.";
 
+// [orchestrator] standby: whether a replace finds the next tree prepared (plugin/standby.hpp).
+// auto: on unless the checkout is too large or the disk too full (standby_steps.hpp).
+enum class StandbyMode { kAuto, kOn, kOff };
+std::string_view standby_mode_name(StandbyMode mode);
+
 struct ProjectConfig {
   // [project]
   std::string name;            // project id; default: repo directory name (slugged)
@@ -60,6 +65,7 @@ struct ProjectConfig {
   int drain_timeout_ms = 120000;      // [orchestrator] drain_timeout = "120s"
   std::string summarize_prompt;       // [orchestrator] summarize_prompt
   int summarize_timeout_ms = 120000;  // [orchestrator] summarize_timeout = "120s"
+  StandbyMode standby = StandbyMode::kAuto;  // [orchestrator] standby = "auto"
   // [agents.*], presets included
   std::map<std::string, AgentSpec> agents;
   // [workspace]
@@ -99,7 +105,8 @@ struct ProjectConfig {
 // timeouts. They choose among things the user already trusts and start nothing of their own.
 inline constexpr const char* kInertKeys[] = {"[project] name", "[project] session_prefix",
                                              "[orchestrator] agent (a preset's name)",
-                                             "[orchestrator] launch_grace", "[hooks] timeout"};
+                                             "[orchestrator] launch_grace",
+                                             "[orchestrator] standby", "[hooks] timeout"};
 
 // The one line `up`, `replace` and the keys print while trust is missing, naming the keys that
 // wait and the command to run: "the settings [env] PAGER, [orchestrator] prompt in

@@ -33,6 +33,10 @@ constexpr std::array kKeys = {
               "false"},
     ConfigKey{"orchestrator", "launch_grace", "duration", "\"5s\"", T::kInert,
               "How long a new agent must live for its launch to count (replace --wait).", "\"2s\""},
+    ConfigKey{"orchestrator", "standby", "string", "\"auto\"", T::kInert,
+              "Whether the next orchestrator's tree is prepared ahead: \"auto\", \"on\" or "
+              "\"off\".",
+              "\"off\""},
     ConfigKey{"orchestrator", "drain_timeout", "duration", "\"120s\"", T::kNeedsAllow,
               "How long a handoff waits for the old agent's turn to end.", "\"60s\""},
     ConfigKey{"orchestrator", "summarize_timeout", "duration", "\"120s\"", T::kNeedsAllow,

@@ -53,6 +53,7 @@ std::string render_effective(const ProjectConfig& cfg) {
   out += fmt::format("handoff_prompt = {}\n", toml_quote(cfg.handoff_prompt));
   out += fmt::format("carry_uncommitted = {}\n", cfg.carry_uncommitted);
   out += fmt::format("launch_grace = {}\n", toml_quote(render_duration(cfg.launch_grace_ms)));
+  out += fmt::format("standby = {}\n", toml_quote(std::string(standby_mode_name(cfg.standby))));
   out += fmt::format("permissions = {}\n", toml_quote(cfg.permissions));
   out += fmt::format("drain_timeout = {}\n", toml_quote(render_duration(cfg.drain_timeout_ms)));
   if (!cfg.summarize_prompt.empty())

@@ -56,8 +56,11 @@ void Down::retire() {
 
 // Keep and delete: no new tree carries what no commit holds (ignored files, nested
 // repositories, submodule work), so it goes whole to .kept-<id> before the tree is deleted.
+// The standby goes first: no orchestrator is left to take it.
 void Down::after_retire() {
-  put_away_trash(TrashMode::kKeepUntracked);
+  auto self = this->self();
+  orch_.standby().remove(req_.project,
+                         [self] { self->put_away_trash(TrashMode::kKeepUntracked); });
 }
 
 // Clients that follow the project have no orchestrator to continue on.

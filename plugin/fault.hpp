@@ -48,6 +48,16 @@ inline constexpr std::array<std::string_view, 25> kFaultPoints = {
 
 inline constexpr std::string_view kRecoveryFaultPrefix = "recovery.";
 
+// The standby's steps (plugin/standby.hpp), armed by the environment of the last `up` or
+// `replace` of the project (which started it) and, for standby.taken, of the `replace`.
+// Kept apart from kFaultPoints: the standby is made after a handoff, and its table
+// (tests/e2e/standby_e2e_test.cpp) checks that the project converges without a handoff.
+inline constexpr std::array<std::string_view, 3> kStandbyFaultPoints = {
+    "standby.reserved",  // its id reserved on disk, no tree yet
+    "standby.prepared",  // its tree checked out (a worker thread), not yet ready on disk
+    "standby.taken",     // a replace moved it to .prepare-<id>, its hooks not yet run
+};
+
 // The points a handoff reaches after `replace` answered (the old trees are deleted after the
 // reply): only `replace --wait` sees them fail or the daemon die.
 inline constexpr std::array<std::string_view, 2> kFaultPointsAfterReply = {"trash.deleting",

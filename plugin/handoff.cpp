@@ -15,6 +15,7 @@
 #include "plugin/handoff_note.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
+#include "plugin/standby_steps.hpp"
 #include "runtime/iso_time.hpp"
 #include "runtime/search_path.hpp"
 
@@ -88,9 +89,30 @@ void Handoff::on_config(tl::expected<ProjectConfig, std::string> cfg) {
 
 void Handoff::on_checked(Expected<Preflight> checked) {
   if (!checked) return fail(checked.error());
+  // A standby still being prepared (or followed) is stopped first, where it can be; preflight
+  // then looks again at what it left.
+  if (orch_.standby().is_busy(req_.project)) {
+    progress("preflight", "waiting for the standby's preparation to stop");
+    auto self = this->self();
+    return orch_.standby().when_idle(req_.project, [self] { self->check_project(); });
+  }
   unsigned n = std::max(checked->max_number, orch_.store().projects[req_.project].last_number);
   for (const auto* s : orch_.project_sessions(req_.project)) n = std::max(n, s->number);
-  new_number_ = n + 1;
+  // The standby holds the next number: taking it, the handoff takes its id too.
+  const StandbyRecord* standby =
+      req_.is_fallback ? nullptr
+                       : orch_.standby().usable(req_.project, standby_config_key(cfg_), n);
+  if (standby) standby_ = *standby;
+  // One that cannot be taken (not ready, made with another config) but holds the next number
+  // is discarded before the prepare, which reuses its number: session numbers follow each
+  // other whether or not a standby was there.
+  const auto& recorded = orch_.store().projects[req_.project].standby;
+  const auto sessions = orch_.project_sessions(req_.project);
+  is_standby_discarded_ =
+      !standby && recorded && recorded->number == n &&
+      std::none_of(sessions.begin(), sessions.end(),
+                   [n](const SessionRecord* s) { return s->number >= n; });
+  new_number_ = standby || is_standby_discarded_ ? n : n + 1;
   new_id_ = req_.project + "-" + std::to_string(new_number_);
   prepared_name_ = git::worktree_name(new_id_);
   prepared_path_ = prepared_path(project_dir_, new_id_);
@@ -104,29 +126,85 @@ void Handoff::on_checked(Expected<Preflight> checked) {
 // .prepare-<id> while the old agent still runs; then post_create and before_spawn.
 void Handoff::prepare() {
   if (faulted("preflight.done")) return;
-  progress("prepare", prepared_path_);
   auto& rec = orch_.store().projects[req_.project];
   rec.last_number = std::max(rec.last_number, new_number_);
   rec.journal = HandoffJournal{HandoffPhase::kPrepare, agent_};
+  if (standby_) {
+    // From this persist on, the standby is this handoff's prepared tree: recovery discards it
+    // as it would .prepare-<id>, and a new standby is made after the handoff.
+    progress("standby", "taking " + standby_path(project_dir_) + " for " + new_id_);
+    rec.standby.reset();
+  } else {
+    progress("prepare", why_no_standby() + prepared_path_);
+    if (is_standby_discarded_) rec.standby.reset();
+  }
   auto self = this->self();
   persist_then([self] {
     if (self->faulted("prepare.persisted")) return;
+    if (self->standby_) return self->take_standby();
     run_off_loop<Expected<Notes>>(
         self->orch_.loop(),
         [repo_path = self->project()->path, project_dir = self->project_dir_, id = self->new_id_,
-         branch = self->cfg_.branch, symlinks = self->cfg_.symlinks] {
+         branch = self->cfg_.branch, symlinks = self->cfg_.symlinks,
+         is_discarded = self->is_standby_discarded_]() -> Expected<Notes> {
+          if (is_discarded) {
+            if (auto d = discard_standby(repo_path, project_dir, standby_ids(project_dir, id)); !d)
+              return error(ErrorCode::kPrepareFailed, d.error().message);
+          }
           return prepare_tree(repo_path, project_dir, id, branch, symlinks);
         },
         [self](Expected<Notes> notes) { self->on_prepared(std::move(notes)); });
   });
 }
 
+std::string Handoff::why_no_standby() {
+  ProjectState* p = project();
+  // The first `up` has no standby to take, and nothing to say about it.
+  if (!p || to_retire_.empty() || req_.is_fallback || cfg_.standby == StandbyMode::kOff) return "";
+  const auto& rec = orch_.store().projects[req_.project].standby;
+  std::string why = "no standby";
+  if (rec && rec->is_ready) {
+    why = "the standby was prepared with another config";
+  } else if (p->standby_state != StandbyState::kReady) {
+    why = "standby " + std::string(standby_state_name(p->standby_state));
+    if (!p->standby_reason.empty()) why += " (" + p->standby_reason + ")";
+  }
+  return why + ": preparing ";
+}
+
+// Off the loop: .standby becomes .prepare-<id> (a rename). A standby that is not there any
+// more (deleted by hand) is replaced by a tree prepared the usual way, and the notes say so.
+void Handoff::take_standby() {
+  auto self = this->self();
+  run_off_loop<Expected<Notes>>(
+      orch_.loop(),
+      [repo_path = project()->path, project_dir = project_dir_, id = new_id_, branch = cfg_.branch,
+       symlinks = cfg_.symlinks]() -> Expected<Notes> {
+        auto taken = plugin::take_standby(repo_path, project_dir, id);
+        if (taken) return Notes{};
+        (void)discard_standby(repo_path, project_dir, {id});
+        auto notes = prepare_tree(repo_path, project_dir, id, branch, symlinks);
+        if (!notes) return notes;
+        notes->insert(notes->begin(), "the standby could not be taken (" +
+                                          taken.error().message + "): prepared a new tree");
+        return notes;
+      },
+      [self](Expected<Notes> notes) {
+        self->is_standby_taken_ = notes && notes->empty();
+        if (self->is_standby_taken_ && self->faulted("standby.taken")) return;
+        self->on_prepared(std::move(notes));
+      });
+}
+
 void Handoff::on_prepared(Expected<Notes> notes) {
   if (!notes) return fail(notes.error());
   for (auto& n : *notes) outcome_.notes.push_back(n);
   if (faulted("prepare.done")) return;
-  // post_create commands, then before_spawn, each through the hook runner.
-  prepare_hooks_ = cfg_.post_create;
+  // post_create commands, then before_spawn, each through the hook runner. A standby ran its
+  // post_create when it was prepared.
+  prepare_hooks_.clear();
+  if (!is_standby_taken_) prepare_hooks_ = cfg_.post_create;
+  post_create_count_ = prepare_hooks_.size();
   if (cfg_.hooks.before_spawn) prepare_hooks_.push_back(*cfg_.hooks.before_spawn);
   run_prepare_hook(0);
 }
@@ -136,7 +214,7 @@ void Handoff::on_prepared(Expected<Notes> notes) {
 // command's environment) alive for the daemon's lifetime.
 void Handoff::run_prepare_hook(std::size_t i) {
   if (i == prepare_hooks_.size()) return drain();
-  const std::string event = i < cfg_.post_create.size() ? "post_create" : "before_spawn";
+  const std::string event = i < post_create_count_ ? "post_create" : "before_spawn";
   const auto h = hook_request(event, prepare_hooks_[i], new_id_, prepared_path_);
   auto self = this->self();
   hooks::run_hook(orch_.loop(), h, [self, i, event](const hooks::HookResult& hr) {

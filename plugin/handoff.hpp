@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ class Handoff : public Retirement, public LaunchWatch {
   // 2. prepare
   void prepare();
   void on_prepared(Expected<std::vector<std::string>> notes);
+  // The standby instead of a checkout (standby.hpp).
+  void take_standby();
+  // Why a handoff that retires someone prepares a tree ("" for the first `up`).
+  std::string why_no_standby();
   // Runs post_create then before_spawn, from the i-th on, then retires.
   void run_prepare_hook(std::size_t i);
   void on_prepare_hook_failed(const std::string& message);
@@ -94,6 +99,11 @@ class Handoff : public Retirement, public LaunchWatch {
   std::string prepared_name_;
   std::string temp_branch_;
   std::vector<CommandSpec> prepare_hooks_;  // post_create, then before_spawn
+  std::size_t post_create_count_ = 0;
+  std::optional<StandbyRecord> standby_;  // the standby this handoff takes, if any
+  bool is_standby_taken_ = false;         // it was: its post_create ran already
+  // The recorded standby cannot be taken but holds the next number: discarded first.
+  bool is_standby_discarded_ = false;
   bool has_fallen_back_ = false;
   bool is_grace_over_ = false;
   bool is_trash_put_away_ = false;

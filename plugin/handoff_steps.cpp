@@ -19,6 +19,7 @@
 #include "git/repository.hpp"
 #include "git/submodules.hpp"
 #include "git/worktree.hpp"
+#include "plugin/standby_steps.hpp"
 #include "plugin/trust.hpp"
 
 namespace baton::plugin {
@@ -135,11 +136,14 @@ Expected<void> check_stable_path(const std::string& stable) {
 // Every handoff ends by sweeping what an interrupted one left: trash trees, admin entries of
 // baton worktrees whose tree is gone, temporary branches nobody has checked out. Errors are
 // only logged: the sessions they belong to carry their own.
-void sweep_leftovers(const std::string& repo_path, const std::string& project_dir) {
+void sweep_leftovers(const std::string& repo_path, const std::string& project_dir,
+                     const std::vector<std::string>& standby_ids) {
   auto proj = git::open_project(repo_path);
   if (!proj) return;
   auto inv = git::inventory(proj->repo.get(), project_dir);
   if (!inv) return;
+  // The standby's own pieces are the standby's to keep or discard (plugin/standby.hpp).
+  remove_standby_pieces(*inv, standby_ids);
   for (const auto& t : inv->trash_dirs) {
     if (auto d = git::delete_trash(t.path); !d) {
       spdlog::warn("{}", d.error().message);
@@ -276,13 +280,33 @@ Expected<std::vector<std::string>> prepare_tree(const std::string& repo_path,
                                                 const std::string& session_id,
                                                 const std::string& branch,
                                                 const std::vector<std::string>& symlinks) {
+  auto notes =
+      prepare_tree_at(repo_path, prepared_path(project_dir, session_id), session_id, branch,
+                      symlinks);
+  if (!notes && notes.error().code == ErrorCode::kPrepareFailed) {
+    if (auto proj = git::open_project(repo_path))
+      discard_prepared_in(proj->repo.get(), project_dir, session_id);
+  }
+  return notes;
+}
+
+Expected<std::vector<std::string>> prepare_tree_at(const std::string& repo_path,
+                                                   const std::string& path,
+                                                   const std::string& session_id,
+                                                   const std::string& branch,
+                                                   const std::vector<std::string>& symlinks,
+                                                   const std::function<bool()>& is_cancelled) {
   std::error_code ec;
+  const std::string project_dir = fs::path(path).parent_path().string();
   fs::create_directories(project_dir, ec);
   if (ec)
     return error(ErrorCode::kPrepareFailed, "cannot create " + project_dir + ": " + ec.message());
   auto proj = git::open_project(repo_path);
   if (!proj) return error(ErrorCode::kPrepareFailed, proj.error().message);
-  auto prepared = git::prepare_worktree(proj->repo.get(), project_dir, session_id, branch);
+  auto prepared =
+      git::prepare_worktree_at(proj->repo.get(), path, session_id, branch, is_cancelled);
+  if (!prepared && prepared.error().code == git::kCancelled)
+    return error(ErrorCode::kFailed, prepared.error().message);
   if (!prepared) return error(ErrorCode::kPrepareFailed, prepared.error().message);
   std::vector<std::string> notes;
   // Submodules as the user's own checkout has them, before anything is stopped.
@@ -299,7 +323,7 @@ Expected<std::vector<std::string>> prepare_tree(const std::string& repo_path,
     fs::remove(dst, ec);
     fs::create_symlink(src, dst, ec);
     if (ec) {
-      discard_prepared_in(proj->repo.get(), project_dir, session_id);
+      // The caller discards the tree: it knows where a half-made one goes.
       return error(ErrorCode::kPrepareFailed,
                    "cannot link " + dst.string() + " to " + src.string() + ": " + ec.message());
     }
@@ -397,7 +421,8 @@ Expected<void> verify_branch(const std::string& repo_path, const std::string& br
 std::map<std::string, std::string> delete_trash(const std::string& repo_path,
                                                 const std::string& project_dir,
                                                 const std::vector<std::string>& session_ids,
-                                                TrashMode mode) {
+                                                TrashMode mode,
+                                                const std::vector<std::string>& standby_ids) {
   std::map<std::string, std::string> errors;
   auto proj = git::open_project(repo_path);
   for (const auto& id : session_ids) {
@@ -424,7 +449,7 @@ std::map<std::string, std::string> delete_trash(const std::string& repo_path,
         spdlog::warn("{}", m.error().message);
     }
   }
-  sweep_leftovers(repo_path, project_dir);
+  sweep_leftovers(repo_path, project_dir, standby_ids);
   return errors;
 }
 

@@ -60,6 +60,16 @@ Expected<std::vector<std::string>> prepare_tree(const std::string& repo_path,
                                                 const std::string& branch,
                                                 const std::vector<std::string>& symlinks);
 
+// prepare_tree's work at any path (the standby's .standby too), without the discard of a
+// half-made tree, which is the caller's: it fails with kPrepareFailed leaving the tree, or
+// kFailed when `is_cancelled` stopped the checkout, which left nothing.
+Expected<std::vector<std::string>> prepare_tree_at(const std::string& repo_path,
+                                                   const std::string& path,
+                                                   const std::string& session_id,
+                                                   const std::string& branch,
+                                                   const std::vector<std::string>& symlinks,
+                                                   const std::function<bool()>& is_cancelled = {});
+
 // ---- 3. retire
 struct RetireTree {
   std::string repo_path;
@@ -116,9 +126,12 @@ enum class TrashMode {
 // Deletes the retired sessions' .trash-<id> trees (and their saved submodule git dirs), then
 // sweeps what interrupted handoffs left. Returns the error of each tree that stays, by
 // session id; a tree already gone is no error.
+// `standby_ids`: the standby's reserved ids (standby_ids()), whose tree, admin entry and
+// temporary branch the sweep leaves alone.
 std::map<std::string, std::string> delete_trash(const std::string& repo_path,
                                                 const std::string& project_dir,
                                                 const std::vector<std::string>& session_ids,
-                                                TrashMode mode);
+                                                TrashMode mode,
+                                                const std::vector<std::string>& standby_ids = {});
 
 }  // namespace baton::plugin

@@ -31,6 +31,7 @@ Orchestrator::Orchestrator(runtime::Daemon& daemon, std::map<std::string, std::s
                 [this](const std::string& id, const Activity& now) { notify_activity(id, now); }),
       recovery_(daemon.loop(), registry_, *this),
       cleanup_(daemon.loop(), registry_, daemon),
+      standby_(*this),
       outbox_(daemon.loop(), daemon.paths().state_dir),
       messages_(std::make_unique<MessageDelivery>(*this, outbox_)) {
   // A fault point arms one handoff; start-up recovery reads it from daemon_fault_env().
@@ -44,6 +45,7 @@ Orchestrator::~Orchestrator() {
 void Orchestrator::close_watches() {
   activity_.close();
   cleanup_.stop();
+  standby_.stop();
   messages_->close();
   for (auto& [id, p] : registry_.projects()) {
     p.config_watch.reset();
@@ -113,8 +115,10 @@ void Orchestrator::watch_config(ProjectState& p) {
     p->config_debounce->start(100, [this, id] {
       ProjectState* p = find_project(id);
       if (!p) return;
-      reload_config(*p, p->env, [id](tl::expected<ProjectConfig, std::string> cfg) {
-        if (!cfg) spdlog::warn("config of {}: {}", id, cfg.error());
+      reload_config(*p, p->env, [this, id](tl::expected<ProjectConfig, std::string> cfg) {
+        if (!cfg) return spdlog::warn("config of {}: {}", id, cfg.error());
+        // A standby prepared with other symlinks, post_create or agent is rebuilt now.
+        standby_.refresh(id);
       });
     });
   });

@@ -27,6 +27,7 @@
 #include "plugin/project_registry.hpp"
 #include "plugin/recovery.hpp"
 #include "plugin/session_store.hpp"
+#include "plugin/standby.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/iso_time.hpp"
 
@@ -104,6 +105,9 @@ class Orchestrator final : private RecoveryHost {
   }
   void schedule_cleanup(const std::string& project) { cleanup_.schedule(project); }
 
+  // The next orchestrator's tree, prepared ahead (standby.hpp).
+  Standby& standby() { return standby_; }
+
   // Activity of the orchestrator sessions (issue 8): hooks through `baton signal`, launch and
   // exit, and the screen on a one-second tick.
   ActivityTracker& activity() { return activity_; }
@@ -144,6 +148,7 @@ class Orchestrator final : private RecoveryHost {
                       const std::map<std::string, std::string>& env) override;
   bool has_session(const std::string& id) override;
   bool is_leaving() override;
+  void recovered(const std::string& project) override { standby_.refresh(project); }
 
   // Watches the project's config directory and re-reads the config when baton.toml or
   // baton.local.toml changes, so health follows an edit without a command.
@@ -164,6 +169,7 @@ class Orchestrator final : private RecoveryHost {
   ActivityTracker activity_;
   Recovery recovery_;
   CleanupRetry cleanup_;
+  Standby standby_;
   std::map<std::string, std::vector<std::uint64_t>> relaunches_;  // project → times (ms)
   bool is_shutting_down_ = false;
   HandoffStarter handoff_starter_;

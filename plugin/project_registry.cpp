@@ -12,6 +12,20 @@
 
 namespace baton::plugin {
 
+std::string_view standby_state_name(StandbyState state) {
+  switch (state) {
+    case StandbyState::kOff:
+      return "off";
+    case StandbyState::kPreparing:
+      return "preparing";
+    case StandbyState::kReady:
+      return "ready";
+    case StandbyState::kFailed:
+      return "failed";
+  }
+  return "off";
+}
+
 namespace fs = std::filesystem;
 
 namespace {

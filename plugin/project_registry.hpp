@@ -6,12 +6,15 @@
 
 #include <uv.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -36,6 +39,10 @@ class LaunchWatch {
  protected:
   ~LaunchWatch() = default;
 };
+
+// What the project's standby (plugin/standby.hpp) is doing, for `status`.
+enum class StandbyState { kOff, kPreparing, kReady, kFailed };
+std::string_view standby_state_name(StandbyState state);
 
 struct ProjectState {
   std::string id;
@@ -77,6 +84,18 @@ struct ProjectState {
   // `replace` or `down` for this project, else (a project restored at start-up) the daemon's
   // own. In memory only: it may hold secrets, and no file under BATON_HOME gets them.
   std::map<std::string, std::string> env;
+  // The standby (plugin/standby.hpp): its state and why it is off or failed, its job off the
+  // loop (a cancel flag the job reads, and who waits for it to end), and the follow timer.
+  StandbyState standby_state = StandbyState::kOff;
+  std::string standby_reason;
+  std::uint64_t standby_bytes = 0;
+  // The config key and session number a preparation failed with: not tried again until
+  // either changes (a config edit, a handoff).
+  std::string standby_failed_for;
+  bool is_standby_busy = false;
+  std::shared_ptr<std::atomic<bool>> standby_cancel;
+  std::vector<std::function<void()>> after_standby_job;
+  runtime::Owned<runtime::Timer> standby_timer;
   runtime::Owned<runtime::FsEvent> config_watch;  // the repository root, for baton*.toml
   runtime::Owned<runtime::Timer> config_debounce;
 

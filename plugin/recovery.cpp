@@ -13,6 +13,7 @@
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/outlived_agent.hpp"
+#include "plugin/standby_steps.hpp"
 #include "runtime/iso_time.hpp"
 
 namespace baton::plugin {
@@ -29,7 +30,8 @@ struct Scanned {
 
 // Off the loop: clears stale git locks in baton's own worktrees and refs, then looks at what
 // an interrupted handoff may have left.
-Scanned scan(const std::string& repo_path, const std::string& project_dir) {
+Scanned scan(const std::string& repo_path, const std::string& project_dir,
+             const std::string& standby_id) {
   Scanned found;
   auto proj = git::open_project(repo_path);
   if (!proj) return found;
@@ -40,6 +42,9 @@ Scanned scan(const std::string& repo_path, const std::string& project_dir) {
     for (const auto& f : *cleared) spdlog::info("removed stale lock {}", f.string());
   }
   if (auto inv = git::inventory(proj->repo.get(), project_dir)) {
+    // The standby is no handoff's leftover: kept when valid, else discarded by the standby
+    // itself (standby.hpp), with no handoff of the running orchestrator.
+    remove_standby_pieces(*inv, standby_ids(project_dir, standby_id));
     found.has_leftovers = !inv->prepare_dirs.empty() || !inv->trash_dirs.empty() ||
                           !inv->temp_branches.empty() || !inv->stale_entries.empty();
   }
@@ -80,8 +85,12 @@ void Recovery::recover(const std::string& id) {
     }
     const std::string repo_path = p->path;
     const std::string project_dir = cfg->workspace_root + "/" + id;
+    const auto& standby = registry_.store().projects[id].standby;
     run_off_loop<Scanned>(
-        loop_, [repo_path, project_dir] { return scan(repo_path, project_dir); },
+        loop_,
+        [repo_path, project_dir, standby_id = standby ? standby->id : std::string()] {
+          return scan(repo_path, project_dir, standby_id);
+        },
         [this, id, env](const Scanned& found) {
           if (faulted(id, "recovery.scanned")) return;
           decide(id, env, found.has_leftovers, found.stable_admin);
@@ -144,6 +153,7 @@ bool Recovery::faulted(const std::string& project, std::string_view point) {
 // An agent that outlived the daemon (pid and start time match) is stopped first: its
 // terminal died with the old daemon.
 void Recovery::restore_sessions(const std::string& project) {
+  bool is_restoring = false;
   for (auto& [id, rec] : registry_.store().sessions) {
     if (rec.project != project || rec.state != SessionState::kActive || !rec.restore_marker)
       continue;
@@ -152,15 +162,17 @@ void Recovery::restore_sessions(const std::string& project) {
     ProjectState* p = registry_.find(rec.project);
     if (!p) continue;
     p->is_recovering = true;
+    is_restoring = true;
     restore(*p, id);
   }
+  if (!is_restoring) host_.recovered(project);
 }
 
 void Recovery::restore(ProjectState& p, const std::string& sid) {
   const Environment env = p.env;
   auto persisted = [this](const std::string& project) {
     registry_.persist([this, project](const tl::expected<void, std::string>&) {
-      faulted(project, "recovery.restored");
+      if (!faulted(project, "recovery.restored")) host_.recovered(project);
     });
   };
   auto finish = [this, sid, persisted](tl::expected<void, std::string> started) {

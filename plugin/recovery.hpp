@@ -43,6 +43,9 @@ class RecoveryHost {
   // The runtime has a session of this id (running or kept for its last screen).
   virtual bool has_session(const std::string& id) = 0;
   virtual bool is_leaving() = 0;  // the daemon is shutting down
+  // The project's recovery ended without a handoff (which, when it runs, ends the same way):
+  // what waited for it (the standby) goes on.
+  virtual void recovered(const std::string& project) = 0;
 
  protected:
   ~RecoveryHost() = default;

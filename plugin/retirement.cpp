@@ -11,6 +11,7 @@
 #include "plugin/off_loop.hpp"
 #include "plugin/outlived_agent.hpp"
 #include "plugin/session_hook.hpp"
+#include "plugin/standby_steps.hpp"
 #include "runtime/iso_time.hpp"
 
 namespace baton::plugin {
@@ -334,12 +335,15 @@ void Retirement::put_away_trash(TrashMode mode) {
   // trash.deleting fires on the worker thread, where a test may also pause the deletion.
   const FaultHit fault = [env = req_.env](std::string_view point) { return fault_hit(env, point); };
   auto self = shared_from_this();
+  const auto& standby = orch_.store().projects[req_.project].standby;
   run_off_loop<std::optional<std::map<std::string, std::string>>>(
       orch_.loop(),
       [repo_path = project()->path, project_dir = project_dir_, ids = outcome_.retired, mode,
-       fault]() -> std::optional<std::map<std::string, std::string>> {
+       fault, standby_id = standby ? standby->id : std::string()]()
+          -> std::optional<std::map<std::string, std::string>> {
         if (fault("trash.deleting")) return std::nullopt;
-        auto errors = delete_trash(repo_path, project_dir, ids, mode);
+        auto errors = delete_trash(repo_path, project_dir, ids, mode,
+                                   standby_ids(project_dir, standby_id));
         // A handoff's git work leaves megabytes free in the worker threads' malloc arenas,
         // which glibc keeps: 32 MB of a daemon's 51 MB after 20,000-file handoffs
         // (docs/BENCHMARKS.md). Here, after the new agent runs, it costs the gap nothing.
@@ -417,6 +421,9 @@ void Retirement::release_project() {
   auto queued = std::move(p->after_handoff);
   p->after_handoff.clear();
   for (auto& fn : queued) fn();
+  // The next orchestrator's tree, for the next replace (a no-op when a queued command
+  // started a handoff: that one ends here too).
+  orch_.standby().refresh(req_.project);
 }
 
 void Retirement::answer_waiting(const std::string& launch_error) {

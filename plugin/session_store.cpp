@@ -241,12 +241,20 @@ void journal_from_json(FieldReader& r, HandoffJournal& h) {
 }
 
 json project_to_json(const ProjectRecord& p) {
-  return {
+  json j = {
       {"id", p.id},
       {"path", p.path},
       {"last_number", p.last_number},
       {"journal", journal_to_json(p.journal)},
   };
+  if (p.standby) {
+    j["standby"] = {{"id", p.standby->id},
+                    {"number", p.standby->number},
+                    {"ready", p.standby->is_ready},
+                    {"config", p.standby->config},
+                    {"bytes", p.standby->bytes}};
+  }
+  return j;
 }
 
 void project_from_json(FieldReader& r, ProjectRecord& p) {
@@ -254,6 +262,15 @@ void project_from_json(FieldReader& r, ProjectRecord& p) {
   r.read("path", p.path);
   r.read("last_number", p.last_number);
   if (auto journal = r.nested("journal")) journal_from_json(*journal, p.journal);
+  if (auto standby = r.nested("standby")) {
+    StandbyRecord s;
+    standby->read("id", s.id);
+    standby->read("number", s.number);
+    standby->read("ready", s.is_ready);
+    standby->read("config", s.config);
+    standby->read("bytes", s.bytes);
+    p.standby = std::move(s);
+  }
 }
 
 // Reads a map of records keyed by id; a record without an id takes its key.

@@ -104,11 +104,23 @@ struct HandoffJournal {
   std::string agent;  // the agent the handoff was starting; recovery starts the same one
 };
 
+// The standby (plugin/standby.hpp): the next orchestrator's tree, prepared ahead under the
+// session id it reserved. Recorded before its tree is made; ready once the tree and its
+// post_create ran. A tree at .standby that no ready record names is discarded, never used.
+struct StandbyRecord {
+  std::string id;  // the reserved session id: its tree's admin entry and temporary branch
+  unsigned number = 0;
+  bool is_ready = false;
+  std::string config;       // what it was prepared with (standby_config_key)
+  std::uint64_t bytes = 0;  // its size on disk once ready
+};
+
 struct ProjectRecord {
   std::string id;
   std::string path;  // main worktree
   unsigned last_number = 0;
   HandoffJournal journal;
+  std::optional<StandbyRecord> standby;
   // No environment: it may hold secrets, and it lives in memory only (ProjectState::env). An
   // older store's "env" is ignored on load and gone at the next save.
 };

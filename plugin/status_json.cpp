@@ -19,6 +19,17 @@ Json resume_note(const SessionRecord* current) {
   return "no conversation id known: a restore continues the newest conversation";
 }
 
+// The next orchestrator's tree (standby.hpp): its state, its size once ready, and why it is
+// off or failed.
+Json standby_json(const ProjectState& p) {
+  Json j{{"state", std::string(standby_state_name(p.standby_state))},
+         {"bytes", p.standby_state == StandbyState::kReady ? p.standby_bytes : 0}};
+  if (!p.standby_reason.empty() &&
+      (p.standby_state == StandbyState::kOff || p.standby_state == StandbyState::kFailed))
+    j["reason"] = p.standby_reason;
+  return j;
+}
+
 }  // namespace
 
 Json session_json(const SessionRecord& s, const Activity* activity) {
@@ -79,7 +90,8 @@ Json status_json(const ProjectState& p, const std::vector<const SessionRecord*>&
               {"permissions", current && !current->permissions.empty()
                                   ? Json(current->permissions)
                                   : Json(p.config ? p.config->permissions : "default")},
-              {"resume", resume_note(current)}};
+              {"resume", resume_note(current)},
+              {"standby", standby_json(p)}};
 }
 
 }  // namespace baton::plugin

@@ -145,16 +145,31 @@ class OrchestratorE2E : public BatonTest {
          at = wl.find("\nworktree ", at + 1))
       ++trees;
     if (held != 1) return "branch checked out " + std::to_string(held) + " times:\n" + wl;
-    if (trees != 2)
-      return std::to_string(trees) + " worktrees, want the main one and baton's:\n" + wl;
+    // At most one standby (docs/orchestrator.md): a worktree at .standby on its own temporary
+    // branch, and no other.
+    const std::string standby_path = home_ + "/worktrees/" + project + "/.standby";
+    const auto at = wl.find("worktree " + standby_path + "\n");
+    std::string standby_branch;
+    if (at != std::string::npos) {
+      const auto b = wl.find("branch refs/heads/", at);
+      const auto end = b == std::string::npos ? b : wl.find('\n', b);
+      if (end != std::string::npos) standby_branch = wl.substr(b + 7, end - b - 7) + "\n";
+      if (!standby_branch.starts_with("refs/heads/baton/tmp/"))
+        return "a standby not on its temporary branch:\n" + wl;
+    }
+    const std::size_t want_trees = standby_branch.empty() ? 2 : 3;
+    if (trees != want_trees)
+      return std::to_string(trees) + " worktrees, want the main one, baton's and a standby:\n" + wl;
     if (wl.find("worktree " + stable_path + "\n") == std::string::npos)
       return "not at the stable path:\n" + wl;
     for (const auto& e : std::filesystem::directory_iterator(home_ + "/worktrees/" + project)) {
-      if (e.path().filename() != "orchestrator") return "leftover " + e.path().string();
+      if (e.path().filename() == "orchestrator") continue;
+      if (e.path().filename() == ".standby" && !standby_branch.empty()) continue;
+      return "leftover " + e.path().string();
     }
     const auto temp =
         git({"for-each-ref", "--format=%(refname)", "refs/heads/baton/tmp"}, repo).out;
-    if (!temp.empty()) return "leftover temporary branches: " + temp;
+    if (temp != standby_branch) return "leftover temporary branches: " + temp;
     auto sessions = nlohmann::json::parse(baton({"sessions", "--all", "--json", repo}, opts()).out,
                                           nullptr, false);
     if (sessions.is_discarded()) return "sessions is not JSON";
