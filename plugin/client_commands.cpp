@@ -81,6 +81,8 @@ void print_progress(const Json& ev) {
   for (std::size_t i = 0; i < kSteps.size(); ++i) {
     if (step == kSteps[i]) n = i + 1;
   }
+  // A standby taken is the prepare phase without its checkout.
+  if (step == "standby") n = 2;
   std::fprintf(stderr, "[%zu/%zu] %s %s\n", n, kSteps.size(), step.c_str(),
                ev.value("detail", std::string()).c_str());
 }

@@ -91,7 +91,7 @@ void Handoff::on_checked(Expected<Preflight> checked) {
   if (!checked) return fail(checked.error());
   // A standby still being prepared (or followed) is stopped first, where it can be; preflight
   // then looks again at what it left.
-  if (orch_.standby().is_busy(req_.project)) {
+  if (orch_.standby().cancel_unless_quick(req_.project)) {
     progress("preflight", "waiting for the standby's preparation to stop");
     auto self = this->self();
     return orch_.standby().when_idle(req_.project, [self] { self->check_project(); });
@@ -109,7 +109,7 @@ void Handoff::on_checked(Expected<Preflight> checked) {
   const auto& recorded = orch_.store().projects[req_.project].standby;
   const auto sessions = orch_.project_sessions(req_.project);
   is_standby_discarded_ =
-      !standby && recorded && recorded->number == n &&
+      !standby && recorded && recorded->number == n && !orch_.standby().is_busy(req_.project) &&
       std::none_of(sessions.begin(), sessions.end(),
                    [n](const SessionRecord* s) { return s->number >= n; });
   new_number_ = standby || is_standby_discarded_ ? n : n + 1;
@@ -134,6 +134,11 @@ void Handoff::prepare() {
     // as it would .prepare-<id>, and a new standby is made after the handoff.
     progress("standby", "taking " + standby_path(project_dir_) + " for " + new_id_);
     rec.standby.reset();
+    // The next one is prepared once this handoff ended.
+    if (ProjectState* p = project()) {
+      p->standby_state = StandbyState::kPreparing;
+      p->standby_bytes = 0;
+    }
   } else {
     progress("prepare", why_no_standby() + prepared_path_);
     if (is_standby_discarded_) rec.standby.reset();

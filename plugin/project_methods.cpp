@@ -34,6 +34,7 @@ Json outcome_json(Orchestrator& orch, const std::string& project, const HandoffO
          {"gap_ms", o.gap_ms < 0 ? Json(nullptr) : Json(o.gap_ms)},
          {"gap_steps_ms", nullptr},
          {"joined", joined},
+         {"steps", o.steps},
          {"notes", o.notes}};
   if (o.gap_ms >= 0) {
     Json steps = Json::object();

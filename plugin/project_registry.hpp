@@ -93,9 +93,15 @@ struct ProjectState {
   // either changes (a config edit, a handoff).
   std::string standby_failed_for;
   bool is_standby_busy = false;
+  // Its job runs post_create in the tree: a handoff does not wait for a hook (the job gives
+  // up when it ends).
+  bool is_standby_in_hook = false;
   std::shared_ptr<std::atomic<bool>> standby_cancel;
   std::vector<std::function<void()>> after_standby_job;
   runtime::Owned<runtime::Timer> standby_timer;
+  // Test builds: the fault point (plugin/fault.hpp) of the `up` or `replace` whose handoff
+  // ended last, which arms the standby prepared after it, once.
+  std::map<std::string, std::string> standby_fault_env;
   runtime::Owned<runtime::FsEvent> config_watch;  // the repository root, for baton*.toml
   runtime::Owned<runtime::Timer> config_debounce;
 

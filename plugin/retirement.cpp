@@ -43,6 +43,7 @@ void Retirement::join(ProgressFn progress, OutcomeFn done, OutcomeFn waited) {
 
 void Retirement::progress(const std::string& step, const std::string& detail) {
   step_ = step;
+  if (outcome_.steps.empty() || outcome_.steps.back() != step) outcome_.steps.push_back(step);
   spdlog::info("handoff {}: {} {}", req_.project, step, detail);
   for (auto& fn : progress_fns_) fn(step, detail);
 }
@@ -423,6 +424,9 @@ void Retirement::release_project() {
   for (auto& fn : queued) fn();
   // The next orchestrator's tree, for the next replace (a no-op when a queued command
   // started a handoff: that one ends here too).
+  p->standby_fault_env.clear();
+  if (auto armed = req_.env.find(std::string(kFaultEnv)); armed != req_.env.end())
+    p->standby_fault_env.insert(*armed);
   orch_.standby().refresh(req_.project);
 }
 

@@ -62,6 +62,9 @@ struct HandoffOutcome {
   // Microseconds per GapStep; meaningful when gap_ms >= 0.
   std::array<long, static_cast<std::size_t>(GapStep::kCount)> gap_steps_us{};
   std::string launch_error;  // set when the new agent died within launch_grace
+  // The phases it went through, in order, as its progress named them: "standby" where a
+  // standby was taken instead of a "prepare".
+  std::vector<std::string> steps;
 };
 
 // "120 s", "500 ms": a configured duration in a progress line.

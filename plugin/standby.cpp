@@ -1,7 +1,9 @@
 #include "plugin/standby.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -117,6 +119,13 @@ bool Standby::is_busy(const std::string& project) {
   return p && p->is_standby_busy;
 }
 
+bool Standby::cancel_unless_quick(const std::string& project) {
+  ProjectState* p = orch_.find_project(project);
+  if (!p || !p->is_standby_busy) return false;
+  if (p->standby_cancel) p->standby_cancel->store(true);
+  return !p->is_standby_in_hook;
+}
+
 void Standby::when_idle(const std::string& project, std::function<void()> then) {
   ProjectState* p = orch_.find_project(project);
   if (!p || !p->is_standby_busy) return then();
@@ -159,11 +168,11 @@ void Standby::prepare(const std::string& project, const ProjectConfig& cfg) {
   p->standby_state = StandbyState::kPreparing;
   p->standby_reason.clear();
   auto cancel = p->standby_cancel;
-  const auto env = p->env;
+  const auto env = std::exchange(p->standby_fault_env, {});
   orch_.persist([this, project, cfg, sb, cancel, env, repo_path = p->path](
                     const tl::expected<void, std::string>& saved) {
     if (!saved) return give_up(project, sb.id, StandbyState::kFailed, saved.error());
-    if (faulted(project, "standby.reserved")) return;
+    if (faulted(project, env, "standby.reserved")) return;
     const FaultHit fault = [env](std::string_view point) { return fault_hit(env, point); };
     run_off_loop_idle<Prepared>(
         orch_.loop(),
@@ -219,7 +228,9 @@ void Standby::run_post_create(const std::string& project, const ProjectConfig& c
   const auto h = session_hook_request(cfg, "post_create", cfg.post_create[i],
                                       HookSubject{project, id, path, cfg.branch, cfg.agent},
                                       orch_.paths().logs_dir);
+  p->is_standby_in_hook = true;
   hooks::run_hook(orch_.loop(), h, [this, project, cfg, i, id](const hooks::HookResult& hr) {
+    if (ProjectState* p = orch_.find_project(project)) p->is_standby_in_hook = false;
     if (!hr.ok()) return give_up(project, id, StandbyState::kFailed, hr.describe("post_create"));
     run_post_create(project, cfg, i + 1);
   });
@@ -362,9 +373,10 @@ void Standby::arm_timer(const std::string& project) {
   });
 }
 
-bool Standby::faulted(const std::string& project, std::string_view point) {
+bool Standby::faulted(const std::string& project, const std::map<std::string, std::string>& env,
+                      std::string_view point) {
   ProjectState* p = orch_.find_project(project);
-  if (!p || !fault_hit(p->env, point)) return false;
+  if (!p || !fault_hit(env, point)) return false;
   spdlog::error("standby of {}: fault injected at {}", project, point);
   // The record stays as it is on disk: the next refresh finds it stale and discards it.
   end_job(project);

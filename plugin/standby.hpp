@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -45,6 +46,11 @@ class Standby {
                               unsigned number);
   // Whether a standby job (prepare, follow, discard) runs for the project.
   bool is_busy(const std::string& project);
+  // A handoff arrives: cancels the running job, if any. True when the handoff should wait for
+  // it (when_idle) — its git work stops soon; false when no job runs, or it runs post_create,
+  // which may take minutes: the handoff goes on without the standby, which the job then
+  // discards.
+  bool cancel_unless_quick(const std::string& project);
   // Cancels the running job, if any, and runs `then` on the loop once none runs.
   void when_idle(const std::string& project, std::function<void()> then);
   // `down`: the standby is discarded; `then` runs once it is gone (or could not be deleted,
@@ -68,7 +74,8 @@ class Standby {
   void start_job(const std::string& project);
   void end_job(const std::string& project);
   void arm_timer(const std::string& project);
-  bool faulted(const std::string& project, std::string_view point);
+  bool faulted(const std::string& project, const std::map<std::string, std::string>& env,
+               std::string_view point);
   std::string failure_key(const std::string& project, const ProjectConfig& cfg);
 
   Orchestrator& orch_;
