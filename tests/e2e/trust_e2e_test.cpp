@@ -138,6 +138,10 @@ TEST_P(TrustE2E, NothingTakesEffectBeforeAllowItDoesAfterAndStopsWhenTheFileChan
   EXPECT_EQ(st["allowed"], true);
   EXPECT_TRUE(st["waiting_keys"].empty());
   const std::string running = st["orchestrator"]["id"];
+  // The standby, prepared in the background after `up`, runs the allowed post_create too:
+  // done before the marker is removed below.
+  EXPECT_TRUE(eventually([&] { return clone_status()["standby"]["state"] == "ready"; }))
+      << clone_status().dump();
 
   // The file changes (a pull): refused again, said in status and the status bar, and
   // nothing of the new content runs.
