@@ -10,7 +10,6 @@
 #include <git2.h>
 
 #include "git/carry.hpp"
-#include "git/worktree.hpp"
 #include "git/checked_out.hpp"
 #include "git/handles.hpp"
 #include "git/repository.hpp"
@@ -147,8 +146,9 @@ Result<void> delete_trash(const fs::path& trash_path) {
 
 Result<void> delete_standby(const fs::path& standby_path) {
   if (standby_path.filename().native() != kStandbyDirName) {
-    return tl::unexpected(Error{kNotBatonPath, fmt::format("delete standby {}: not a {} directory",
-                                                           standby_path.native(), kStandbyDirName)});
+    return tl::unexpected(
+        Error{kNotBatonPath, fmt::format("delete standby {}: not a {} directory",
+                                         standby_path.native(), kStandbyDirName)});
   }
   if (!exists_no_follow(standby_path)) return {};
   return delete_tree(standby_path);

@@ -95,8 +95,8 @@ struct CancelCheck {
 }  // namespace
 
 // Asked for each file the checkout plans to write, before any is written.
-static int cancel_cb(git_checkout_notify_t, const char*, const git_diff_file*,
-                     const git_diff_file*, const git_diff_file*, void* payload) {
+static int cancel_cb(git_checkout_notify_t, const char*, const git_diff_file*, const git_diff_file*,
+                     const git_diff_file*, void* payload) {
   auto* check = static_cast<CancelCheck*>(payload);
   if (!(*check->is_cancelled)()) return 0;
   check->was_cancelled = true;

@@ -56,7 +56,8 @@ Result<PreparedWorktree> prepare_worktree(git_repository* repo,
 // prepare_worktree at `path` (the standby's .standby). `is_cancelled`, when given, is asked
 // for every file while the checkout plans its writes; true there stops it with kCancelled,
 // leaving nothing behind.
-Result<PreparedWorktree> prepare_worktree_at(git_repository* repo, const std::filesystem::path& path,
+Result<PreparedWorktree> prepare_worktree_at(git_repository* repo,
+                                             const std::filesystem::path& path,
                                              std::string_view session_id,
                                              std::string_view canonical,
                                              const std::function<bool()>& is_cancelled = {});

@@ -62,9 +62,9 @@ struct ProjectConfig {
   // The handoff's drain (docs/orchestrator.md): how long it waits for the old agent's turn to
   // end, what it asks a responsive agent to write into the note ("" = the default text, with
   // {note_path}) and how long it waits for that note.
-  int drain_timeout_ms = 120000;      // [orchestrator] drain_timeout = "120s"
-  std::string summarize_prompt;       // [orchestrator] summarize_prompt
-  int summarize_timeout_ms = 120000;  // [orchestrator] summarize_timeout = "120s"
+  int drain_timeout_ms = 120000;             // [orchestrator] drain_timeout = "120s"
+  std::string summarize_prompt;              // [orchestrator] summarize_prompt
+  int summarize_timeout_ms = 120000;         // [orchestrator] summarize_timeout = "120s"
   StandbyMode standby = StandbyMode::kAuto;  // [orchestrator] standby = "auto"
   // [agents.*], presets included
   std::map<std::string, AgentSpec> agents;
@@ -103,10 +103,12 @@ struct ProjectConfig {
 
 // The keys a repository file may set without `baton allow`: names, a preset agent's name and
 // timeouts. They choose among things the user already trusts and start nothing of their own.
-inline constexpr const char* kInertKeys[] = {"[project] name", "[project] session_prefix",
+inline constexpr const char* kInertKeys[] = {"[project] name",
+                                             "[project] session_prefix",
                                              "[orchestrator] agent (a preset's name)",
                                              "[orchestrator] launch_grace",
-                                             "[orchestrator] standby", "[hooks] timeout"};
+                                             "[orchestrator] standby",
+                                             "[hooks] timeout"};
 
 // The one line `up`, `replace` and the keys print while trust is missing, naming the keys that
 // wait and the command to run: "the settings [env] PAGER, [orchestrator] prompt in

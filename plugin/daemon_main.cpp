@@ -1,6 +1,7 @@
 // baton-daemon: forks into the background (unless --foreground), takes BATON_HOME's lock,
 // listens on the control socket and runs the loop until `baton shutdown` or SIGTERM.
 #include <malloc.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "baton_version.hpp"
 #include "plugin/control_methods.hpp"
 #include "plugin/fault.hpp"
+#include "plugin/off_loop.hpp"
 #include "plugin/orchestrator.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/log.hpp"
@@ -93,5 +95,14 @@ int main(int argc, char** argv) {
   baton::plugin::register_control_methods(orchestrator);
   orchestrator.start();
   baton::runtime::report_ready(ready_fd, true, "");
-  return daemon.run() == 0 ? 0 : 1;
+  const int rc = daemon.run() == 0 ? 0 : 1;
+  // A standby's checkout may still write (plugin/off_loop.hpp, BackgroundJob): the process
+  // leaves without running static destructors under it; the next daemon discards its tree.
+  if (baton::plugin::BackgroundJob::running() > 0) {
+    spdlog::info("leaving a background checkout unfinished");
+    spdlog::shutdown();
+    std::fflush(nullptr);
+    _exit(rc);
+  }
+  return rc;
 }

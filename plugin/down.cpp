@@ -59,8 +59,7 @@ void Down::retire() {
 // The standby goes first: no orchestrator is left to take it.
 void Down::after_retire() {
   auto self = this->self();
-  orch_.standby().remove(req_.project,
-                         [self] { self->put_away_trash(TrashMode::kKeepUntracked); });
+  orch_.standby().remove(req_.project, [self] { self->put_away_trash(TrashMode::kKeepUntracked); });
 }
 
 // Clients that follow the project have no orchestrator to continue on.

@@ -108,10 +108,10 @@ void Handoff::on_checked(Expected<Preflight> checked) {
   // other whether or not a standby was there.
   const auto& recorded = orch_.store().projects[req_.project].standby;
   const auto sessions = orch_.project_sessions(req_.project);
-  is_standby_discarded_ =
-      !standby && recorded && recorded->number == n && !orch_.standby().is_busy(req_.project) &&
-      std::none_of(sessions.begin(), sessions.end(),
-                   [n](const SessionRecord* s) { return s->number >= n; });
+  is_standby_discarded_ = !standby && recorded && recorded->number == n &&
+                          !orch_.standby().is_busy(req_.project) &&
+                          std::none_of(sessions.begin(), sessions.end(),
+                                       [n](const SessionRecord* s) { return s->number >= n; });
   new_number_ = standby || is_standby_discarded_ ? n : n + 1;
   new_id_ = req_.project + "-" + std::to_string(new_number_);
   prepared_name_ = git::worktree_name(new_id_);
@@ -138,6 +138,7 @@ void Handoff::prepare() {
     if (ProjectState* p = project()) {
       p->standby_state = StandbyState::kPreparing;
       p->standby_bytes = 0;
+      p->standby_checked_out.clear();
     }
   } else {
     progress("prepare", why_no_standby() + prepared_path_);
@@ -190,8 +191,8 @@ void Handoff::take_standby() {
         (void)discard_standby(repo_path, project_dir, {id});
         auto notes = prepare_tree(repo_path, project_dir, id, branch, symlinks);
         if (!notes) return notes;
-        notes->insert(notes->begin(), "the standby could not be taken (" +
-                                          taken.error().message + "): prepared a new tree");
+        notes->insert(notes->begin(), "the standby could not be taken (" + taken.error().message +
+                                          "): prepared a new tree");
         return notes;
       },
       [self](Expected<Notes> notes) {
@@ -205,10 +206,10 @@ void Handoff::on_prepared(Expected<Notes> notes) {
   if (!notes) return fail(notes.error());
   for (auto& n : *notes) outcome_.notes.push_back(n);
   if (faulted("prepare.done")) return;
-  // post_create commands, then before_spawn, each through the hook runner. A standby ran its
-  // post_create when it was prepared.
+  // post_create commands, then before_spawn, each through the hook runner. A ready standby
+  // ran its post_create when it was prepared (one taken as soon as its checkout ended did not).
   prepare_hooks_.clear();
-  if (!is_standby_taken_) prepare_hooks_ = cfg_.post_create;
+  if (!is_standby_taken_ || !standby_->is_ready) prepare_hooks_ = cfg_.post_create;
   post_create_count_ = prepare_hooks_.size();
   if (cfg_.hooks.before_spawn) prepare_hooks_.push_back(*cfg_.hooks.before_spawn);
   run_prepare_hook(0);

@@ -280,9 +280,8 @@ Expected<std::vector<std::string>> prepare_tree(const std::string& repo_path,
                                                 const std::string& session_id,
                                                 const std::string& branch,
                                                 const std::vector<std::string>& symlinks) {
-  auto notes =
-      prepare_tree_at(repo_path, prepared_path(project_dir, session_id), session_id, branch,
-                      symlinks);
+  auto notes = prepare_tree_at(repo_path, prepared_path(project_dir, session_id), session_id,
+                               branch, symlinks);
   if (!notes && notes.error().code == ErrorCode::kPrepareFailed) {
     if (auto proj = git::open_project(repo_path))
       discard_prepared_in(proj->repo.get(), project_dir, session_id);

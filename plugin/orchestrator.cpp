@@ -81,7 +81,15 @@ void Orchestrator::start() {
   }
   if (!loaded->warning.empty()) spdlog::warn("{}", loaded->warning);
   registry_.store() = std::move(loaded->data);
-  for (auto& [id, rec] : registry_.store().projects) add_project(id, rec.path);
+  for (auto& [id, rec] : registry_.store().projects) {
+    ProjectState& p = add_project(id, rec.path);
+    // What `status` says of the standby while recovery runs: the record, until the standby
+    // checks its tree.
+    if (rec.standby) {
+      p.standby_state = rec.standby->is_ready ? StandbyState::kReady : StandbyState::kPreparing;
+      p.standby_bytes = rec.standby->is_ready ? rec.standby->bytes : 0;
+    }
+  }
   for (auto& [id, rec] : registry_.store().projects) recovery_.recover(id);
   // Messages told before the daemon stopped go to the agents recovery brings back. One whose
   // Enter was due sits in the input of its agent if that agent outlived the daemon: it gets

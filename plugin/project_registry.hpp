@@ -26,6 +26,7 @@
 namespace baton::plugin {
 
 class Retirement;
+class BackgroundJob;
 
 // A handoff whose new agent is inside its launch grace, as the orchestrator sees it: which
 // session it watches, and how to end the watch at shutdown. The handoff (above) implements
@@ -93,6 +94,10 @@ struct ProjectState {
   // either changes (a config edit, a handoff).
   std::string standby_failed_for;
   bool is_standby_busy = false;
+  std::shared_ptr<BackgroundJob> standby_job;  // its checkout or follow, while it runs
+  // A standby whose checkout ended while a handoff waited for it: taken as it is, the
+  // handoff runs its post_create.
+  std::string standby_checked_out;
   // Its job runs post_create in the tree: a handoff does not wait for a hook (the job gives
   // up when it ends).
   bool is_standby_in_hook = false;

@@ -339,12 +339,13 @@ void Retirement::put_away_trash(TrashMode mode) {
   const auto& standby = orch_.store().projects[req_.project].standby;
   run_off_loop<std::optional<std::map<std::string, std::string>>>(
       orch_.loop(),
-      [repo_path = project()->path, project_dir = project_dir_, ids = outcome_.retired, mode,
-       fault, standby_id = standby ? standby->id : std::string()]()
-          -> std::optional<std::map<std::string, std::string>> {
+      [repo_path = project()->path, project_dir = project_dir_, ids = outcome_.retired, mode, fault,
+       standby_id = standby
+                        ? standby->id
+                        : std::string()]() -> std::optional<std::map<std::string, std::string>> {
         if (fault("trash.deleting")) return std::nullopt;
-        auto errors = delete_trash(repo_path, project_dir, ids, mode,
-                                   standby_ids(project_dir, standby_id));
+        auto errors =
+            delete_trash(repo_path, project_dir, ids, mode, standby_ids(project_dir, standby_id));
         // A handoff's git work leaves megabytes free in the worker threads' malloc arenas,
         // which glibc keeps: 32 MB of a daemon's 51 MB after 20,000-file handoffs
         // (docs/BENCHMARKS.md). Here, after the new agent runs, it costs the gap nothing.

@@ -51,7 +51,8 @@ std::string standby_config_key(const ProjectConfig& cfg) {
   return key;
 }
 
-Standby::Standby(Orchestrator& orch) : orch_(orch) {}
+Standby::Standby(Orchestrator& orch)
+    : orch_(orch), abandoned_(std::make_shared<std::atomic<bool>>(false)) {}
 
 std::string Standby::failure_key(const std::string& project, const ProjectConfig& cfg) {
   unsigned n = 0;
@@ -87,10 +88,10 @@ void Standby::refresh(const std::string& project) {
   if (p->standby_state == StandbyState::kFailed && !rec.standby &&
       p->standby_failed_for == failure_key(project, cfg))
     return;
-  if (const StandbyRecord* ready = rec.standby && rec.standby->is_ready
-                                       ? usable(project, standby_config_key(cfg),
-                                                rec.standby->number)
-                                       : nullptr) {
+  if (const StandbyRecord* ready =
+          rec.standby && rec.standby->is_ready
+              ? usable(project, standby_config_key(cfg), rec.standby->number)
+              : nullptr) {
     (void)ready;
     return follow(project, cfg);
   }
@@ -106,8 +107,9 @@ const StandbyRecord* Standby::usable(const std::string& project, const std::stri
   ProjectState* p = orch_.find_project(project);
   if (!p || p->is_standby_busy) return nullptr;
   const auto& rec = orch_.store().projects[project];
-  if (!rec.standby || !rec.standby->is_ready || rec.standby->config != config_key ||
-      rec.standby->number != number || rec.last_number != number)
+  if (!rec.standby || !(rec.standby->is_ready || p->standby_checked_out == rec.standby->id) ||
+      rec.standby->config != config_key || rec.standby->number != number ||
+      rec.last_number != number)
     return nullptr;
   for (const auto* s : orch_.project_sessions(project))
     if (s->number >= number) return nullptr;
@@ -145,9 +147,12 @@ void Standby::remove(const std::string& project, std::function<void()> then) {
 
 void Standby::stop() {
   is_stopped_ = true;
+  // A checkout still planning stops at once; one writing goes on without the daemon, which
+  // does not wait for it: the next start discards what it left.
+  abandoned_->store(true);
   for (auto& [id, p] : orch_.registry().projects()) {
     p.standby_timer.reset();
-    if (p.standby_cancel) p.standby_cancel->store(true);
+    if (p.standby_job) p.standby_job->abandon();
   }
 }
 
@@ -169,15 +174,17 @@ void Standby::prepare(const std::string& project, const ProjectConfig& cfg) {
   p->standby_reason.clear();
   auto cancel = p->standby_cancel;
   const auto env = std::exchange(p->standby_fault_env, {});
-  orch_.persist([this, project, cfg, sb, cancel, env, repo_path = p->path](
-                    const tl::expected<void, std::string>& saved) {
+  orch_.persist([this, project, cfg, sb, cancel, env,
+                 repo_path = p->path](const tl::expected<void, std::string>& saved) {
     if (!saved) return give_up(project, sb.id, StandbyState::kFailed, saved.error());
     if (faulted(project, env, "standby.reserved")) return;
     const FaultHit fault = [env](std::string_view point) { return fault_hit(env, point); };
-    run_off_loop_idle<Prepared>(
+    ProjectState* p = orch_.find_project(project);
+    if (!p) return;
+    p->standby_job = BackgroundJob::start<Prepared>(
         orch_.loop(),
         [repo_path, project_dir = project_dir_of(cfg, project), id = sb.id, branch = cfg.branch,
-         symlinks = cfg.symlinks, mode = cfg.standby, cancel, fault] {
+         symlinks = cfg.symlinks, mode = cfg.standby, abandoned = abandoned_, fault] {
           Prepared out;
           if (mode == StandbyMode::kAuto) {
             out.unfit = standby_unfit(repo_path, project_dir);
@@ -195,27 +202,31 @@ void Standby::prepare(const std::string& project, const ProjectConfig& cfg) {
             }
           }
           out.tree = prepare_standby(repo_path, project_dir, id, branch, symlinks,
-                                     [cancel] { return cancel->load(); });
+                                     [abandoned] { return abandoned->load(); });
           if (out.tree && fault("standby.prepared"))
             out.tree = error(ErrorCode::kFault, "fault injected at standby.prepared");
           return out;
         },
         [this, project, cfg, sb, cancel](Prepared out) {
           if (is_stopped_) return end_job(project);
-          if (!out.unfit.empty())
-            return give_up(project, sb.id, StandbyState::kOff, out.unfit);
-          if (cancel->load()) return give_up(project, sb.id, StandbyState::kOff, "cancelled");
+          if (!out.unfit.empty()) return give_up(project, sb.id, StandbyState::kOff, out.unfit);
           if (!out.tree)
             return give_up(project, sb.id, StandbyState::kFailed, out.tree.error().message);
           for (const auto& n : out.tree->notes) spdlog::info("standby of {}: {}", project, n);
-          if (ProjectState* p = orch_.find_project(project)) p->standby_bytes = out.tree->bytes;
+          ProjectState* p = orch_.find_project(project);
+          if (!p) return;
+          p->standby_bytes = out.tree->bytes;
+          // A handoff waits for it: it takes the tree as it is and runs post_create itself.
+          if (cancel->load()) {
+            p->standby_checked_out = sb.id;
+            return end_job(project);
+          }
           run_post_create(project, cfg, 0);
         });
   });
 }
 
-void Standby::run_post_create(const std::string& project, const ProjectConfig& cfg,
-                              std::size_t i) {
+void Standby::run_post_create(const std::string& project, const ProjectConfig& cfg, std::size_t i) {
   ProjectState* p = orch_.find_project(project);
   const auto& rec = orch_.store().projects[project];
   if (!p || !rec.standby) return end_job(project);
@@ -269,13 +280,16 @@ void Standby::give_up(const std::string& project, const std::string& id, Standby
         auto& rec = orch_.store().projects[project];
         if (rec.standby && rec.standby->id == id) rec.standby.reset();
         if (discarded) give_back_number(project, id);
-        if (!discarded) spdlog::warn("standby {} of {}: {}", id, project, discarded.error().message);
+        p->standby_checked_out.clear();
+        if (!discarded)
+          spdlog::warn("standby {} of {}: {}", id, project, discarded.error().message);
         p->standby_state = state;
         p->standby_reason = reason;
         if (state == StandbyState::kFailed && p->config)
           p->standby_failed_for = failure_key(project, *p->config);
         p->standby_bytes = 0;
-        orch_.persist([this, project](const tl::expected<void, std::string>&) { end_job(project); });
+        orch_.persist(
+            [this, project](const tl::expected<void, std::string>&) { end_job(project); });
       });
 }
 
@@ -287,7 +301,7 @@ void Standby::follow(const std::string& project, const ProjectConfig& cfg) {
   start_job(project);
   p->standby_state = StandbyState::kReady;
   p->standby_bytes = rec.standby->bytes;
-  run_off_loop_idle<Followed>(
+  p->standby_job = BackgroundJob::start<Followed>(
       orch_.loop(),
       [project_dir = project_dir_of(cfg, project), id = rec.standby->id, branch = cfg.branch] {
         Followed out;
@@ -327,7 +341,10 @@ void Standby::discard(const std::string& project, const ProjectConfig& cfg,
           rec.standby.reset();
           give_back_number(project, recorded);
         }
-        if (ProjectState* p = orch_.find_project(project)) p->standby_bytes = 0;
+        if (ProjectState* p = orch_.find_project(project)) {
+          p->standby_bytes = 0;
+          p->standby_checked_out.clear();
+        }
         orch_.persist([this, project, then](const tl::expected<void, std::string>&) {
           end_job(project);
           then();
@@ -358,6 +375,7 @@ void Standby::end_job(const std::string& project) {
   if (!p) return;
   p->is_standby_busy = false;
   p->standby_cancel.reset();
+  p->standby_job.reset();
   auto waiting = std::move(p->after_standby_job);
   p->after_standby_job.clear();
   for (auto& fn : waiting) fn();

@@ -9,9 +9,11 @@
 // counts as a leftover of a handoff.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -46,12 +48,14 @@ class Standby {
                               unsigned number);
   // Whether a standby job (prepare, follow, discard) runs for the project.
   bool is_busy(const std::string& project);
-  // A handoff arrives: cancels the running job, if any. True when the handoff should wait for
-  // it (when_idle) — its git work stops soon; false when no job runs, or it runs post_create,
-  // which may take minutes: the handoff goes on without the standby, which the job then
-  // discards.
+  // A handoff arrives: asks the running job, if any, to stop after its step. True when the
+  // handoff should wait for it (when_idle): a checkout (taken as it is when it ends: no
+  // longer than a checkout of the handoff's own) or a follow; false when no job runs, or it
+  // runs post_create, which may take minutes: the handoff goes on without the standby, which
+  // the job then discards.
   bool cancel_unless_quick(const std::string& project);
-  // Cancels the running job, if any, and runs `then` on the loop once none runs.
+  // Asks the running job, if any, to stop after its step, and runs `then` on the loop once
+  // none runs.
   void when_idle(const std::string& project, std::function<void()> then);
   // `down`: the standby is discarded; `then` runs once it is gone (or could not be deleted,
   // which the log says).
@@ -80,6 +84,8 @@ class Standby {
 
   Orchestrator& orch_;
   bool is_stopped_ = false;
+  // Set at shutdown: a checkout still planning its writes stops (prepare_standby).
+  std::shared_ptr<std::atomic<bool>> abandoned_;
 };
 
 }  // namespace baton::plugin

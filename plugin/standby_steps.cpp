@@ -125,7 +125,8 @@ Expected<PreparedStandby> prepare_standby(const std::string& repo_path,
   const std::string path = standby_path(project_dir);
   auto notes = prepare_tree_at(repo_path, path, id, branch, symlinks, is_cancelled);
   if (!notes) {
-    if (notes.error().code == ErrorCode::kPrepareFailed) (void)discard_standby(repo_path, project_dir, {id});
+    if (notes.error().code == ErrorCode::kPrepareFailed)
+      (void)discard_standby(repo_path, project_dir, {id});
     return tl::make_unexpected(notes.error());
   }
   PreparedStandby out;
@@ -136,8 +137,7 @@ Expected<PreparedStandby> prepare_standby(const std::string& repo_path,
 
 Expected<bool> follow_standby(const std::string& project_dir, const std::string& id,
                               const std::string& branch) {
-  auto followed =
-      git::follow_branch(standby_path(project_dir), branch, git::temp_branch_name(id));
+  auto followed = git::follow_branch(standby_path(project_dir), branch, git::temp_branch_name(id));
   if (!followed) return error(ErrorCode::kFailed, followed.error().message);
   return followed->tip_moved;
 }

@@ -135,6 +135,23 @@ class Timer final : public HandleBase<Timer, uv_timer_t, void()> {
   static void on_timer_cb(uv_timer_t* t) { self(t)->callback_(); }
 };
 
+// Wakes the loop from another thread: send() is the one call another thread may make, and
+// only while the handle is open (its owner guarantees that; see plugin/off_loop.hpp).
+class Async final : public HandleBase<Async, uv_async_t, void()> {
+ public:
+  static Async* make(uv_loop_t* loop, Callback cb) { return new Async(loop, std::move(cb)); }
+  void send() { uv_async_send(&handle_); }
+
+ private:
+  friend HandleBase;
+  Async(uv_loop_t* loop, Callback cb) {
+    callback_.set(std::move(cb));
+    uv_async_init(loop, &handle_, on_async_cb);
+  }
+  ~Async() = default;
+  static void on_async_cb(uv_async_t* a) { self(a)->callback_(); }
+};
+
 // Runs a callback once per loop iteration while started (batch work after I/O).
 class Idle final : public HandleBase<Idle, uv_idle_t, void()> {
  public:

@@ -221,7 +221,9 @@ TEST_F(StandbyE2E, DownRemovesTheStandbyAndOffKeepsNone) {
 }
 
 TEST_F(StandbyE2E, ABadStandbyValueNamesTheFileAndLine) {
-  config("[orchestrator]\nagent = \"ok\"\nstandby = \"always\"\n[agents.ok]\ncommand = [\"agent-ok\"]\n");
+  config(
+      "[orchestrator]\nagent = \"ok\"\nstandby = \"always\"\n[agents.ok]\ncommand = "
+      "[\"agent-ok\"]\n");
   auto r = b({"up", repo_, "--detach"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find(repo_ + "/baton.toml:3:11: [orchestrator] standby 'always' must be"),

@@ -29,10 +29,8 @@ class StandbySteps : public git::testing::ProjectTest {
   std::string project() const { return project_dir().string(); }
   std::string standby() const { return standby_path(project()); }
 
-  Expected<PreparedStandby> prepare(const std::string& id,
-                                    const std::function<bool()>& is_cancelled = [] {
-                                      return false;
-                                    }) {
+  Expected<PreparedStandby> prepare(
+      const std::string& id, const std::function<bool()>& is_cancelled = [] { return false; }) {
     return prepare_standby(repo_path(), project(), id, kCanonical, {}, is_cancelled);
   }
 
@@ -47,8 +45,9 @@ TEST_F(StandbySteps, PrepareMakesALockedWorktreeOnItsTemporaryBranchAndMeasuresI
   EXPECT_TRUE(is_standby_of(project(), "proj-2"));
   EXPECT_FALSE(is_standby_of(project(), "proj-3"));
   EXPECT_EQ(git_ok(standby(), "symbolic-ref -q HEAD"), "refs/heads/baton/tmp/proj-2\n");
-  EXPECT_NE(git_ok(repo_dir(), "worktree list --porcelain").find("locked baton orchestrator proj-2"),
-            std::string::npos);
+  EXPECT_NE(
+      git_ok(repo_dir(), "worktree list --porcelain").find("locked baton orchestrator proj-2"),
+      std::string::npos);
   EXPECT_GT(prepared->bytes, 0u);
 }
 
