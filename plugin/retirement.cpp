@@ -426,8 +426,10 @@ void Retirement::release_project() {
   // The next orchestrator's tree, for the next replace (a no-op when a queued command
   // started a handoff: that one ends here too).
   p->standby_fault_env.clear();
-  if (auto armed = req_.env.find(std::string(kFaultEnv)); armed != req_.env.end())
-    p->standby_fault_env.insert(*armed);
+  for (const auto key : {kFaultEnv, kFaultReleaseEnv}) {
+    if (auto armed = req_.env.find(std::string(key)); armed != req_.env.end())
+      p->standby_fault_env.insert(*armed);
+  }
   orch_.standby().refresh(req_.project);
 }
 

@@ -88,13 +88,9 @@ void Standby::refresh(const std::string& project) {
   if (p->standby_state == StandbyState::kFailed && !rec.standby &&
       p->standby_failed_for == failure_key(project, cfg))
     return;
-  if (const StandbyRecord* ready =
-          rec.standby && rec.standby->is_ready
-              ? usable(project, standby_config_key(cfg), rec.standby->number)
-              : nullptr) {
-    (void)ready;
+  if (rec.standby && rec.standby->is_ready &&
+      usable(project, standby_config_key(cfg), rec.standby->number))
     return follow(project, cfg);
-  }
   if (rec.standby) {
     // Stale: another config, an interrupted preparation, or a number a session took since.
     return discard(project, cfg, [this, project] { refresh(project); });
@@ -176,6 +172,8 @@ void Standby::prepare(const std::string& project, const ProjectConfig& cfg) {
   const auto env = std::exchange(p->standby_fault_env, {});
   orch_.persist([this, project, cfg, sb, cancel, env,
                  repo_path = p->path](const tl::expected<void, std::string>& saved) {
+    // A daemon that is leaving starts no checkout: the next start finds the record not ready.
+    if (is_stopped_) return end_job(project);
     if (!saved) return give_up(project, sb.id, StandbyState::kFailed, saved.error());
     if (faulted(project, env, "standby.reserved")) return;
     const FaultHit fault = [env](std::string_view point) { return fault_hit(env, point); };

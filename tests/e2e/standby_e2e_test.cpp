@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -219,6 +220,44 @@ TEST_F(StandbyE2E, DownRemovesTheStandbyAndOffKeepsNone) {
   EXPECT_EQ(s["standby"]["reason"], "standby = \"off\"") << s.dump();
   EXPECT_FALSE(std::filesystem::exists(standby_dir()));
 }
+
+#ifdef BATON_FAULTS
+// A replace that arrives while the standby's checkout runs waits for it and takes its tree
+// (no second checkout), running the post_create the standby did not get to.
+TEST_F(StandbyE2E, AReplaceDuringTheStandbysCheckoutTakesItsTreeAndRunsItsPostCreate) {
+  const std::string log = tmp_ + "/post_create.log";
+  const std::string release = tmp_ + "/release";
+  config(
+      "[orchestrator]\nagent = \"ok\"\nlaunch_grace = \"1s\"\n"
+      "[agents.ok]\ncommand = [\"agent-ok\"]\n"
+      "[workspace]\npost_create = [\"echo $BATON_SESSION >> " +
+      log + "\"]\n");
+  baton_ok({"allow", repo_});
+  // The standby made after this `up` holds its checkout finished but not returned (a pause
+  // on its worker thread) until `release` exists.
+  auto armed = opts();
+  armed.env["BATON_FAULT"] = "standby.prepared:pause";
+  armed.env["BATON_FAULT_RELEASE"] = release;
+  ASSERT_EQ(baton({"up", repo_, "--detach"}, armed).status, 0);
+  ASSERT_TRUE(eventually([&] { return daemon_log().find("standby.prepared: paused") != std::string::npos; }))
+      << daemon_log();
+  RunResult replaced;
+  std::thread replace([&] { replaced = b({"replace", repo_, "--json"}); });
+  const bool waited = eventually(
+      [&] { return daemon_log().find("waiting for the standby's preparation") != std::string::npos; });
+  write(release, "");
+  replace.join();
+  ASSERT_TRUE(waited) << daemon_log();
+  ASSERT_EQ(replaced.status, 0) << replaced.err;
+  const Json out = Json::parse(replaced.out);
+  EXPECT_EQ(out["session"]["id"], "shop-2") << out.dump();
+  EXPECT_TRUE(has_step(out, "standby")) << out.dump();
+  // shop-1's tree ran it at `up`, shop-2's once, in the replace, and never in the standby.
+  EXPECT_EQ(read_file(log).substr(0, 14), "shop-1\nshop-2\n") << read_file(log);
+  EXPECT_EQ(ready_standby(), "shop-3");
+  EXPECT_EQ(read_file(log), "shop-1\nshop-2\nshop-3\n");
+}
+#endif
 
 TEST_F(StandbyE2E, ABadStandbyValueNamesTheFileAndLine) {
   config(
