@@ -457,6 +457,17 @@ int cmd_status(const std::string& target, bool as_json, bool tmux) {
     std::cout << "permissions " << (*r)["permissions"].get<std::string>() << "\n";
   if (r->contains("resume") && (*r)["resume"].is_string())
     std::cout << "resume   " << (*r)["resume"].get<std::string>() << "\n";
+  // The next orchestrator's tree (docs/orchestrator.md, The standby): "ready, 12 MiB",
+  // "failed: post_create exited with status 3".
+  if (const auto sb = r->find("standby"); sb != r->end() && sb->is_object()) {
+    const std::string state = sb->value("state", "");
+    std::cout << "standby  " << state;
+    if (state == "ready")
+      std::cout << ", " << sb->value("bytes", std::uint64_t{0}) / (1u << 20) << " MiB";
+    if (sb->contains("reason") && (*sb)["reason"].is_string())
+      std::cout << ": " << (*sb)["reason"].get<std::string>();
+    std::cout << "\n";
+  }
   if (is_waiting) {
     std::string keys;
     if (r->contains("waiting_keys") && (*r)["waiting_keys"].is_array())

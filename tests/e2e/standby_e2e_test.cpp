@@ -77,6 +77,8 @@ TEST_F(StandbyE2E, AReplaceTakesTheStandbyWithoutACheckoutAndANewOneFollows) {
   EXPECT_NE(list.find("worktree " + standby_dir() + "\n"), std::string::npos) << list;
   EXPECT_NE(list.find("locked baton orchestrator shop-2"), std::string::npos) << list;
   EXPECT_EQ(read_file(standby_dir() + "/app.txt"), "v1\n");
+  EXPECT_NE(baton_ok({"status", repo_}, opts()).find("\nstandby  ready, 0 MiB\n"),
+            std::string::npos);
 
   const Json out = replace_json({"--now", "--fresh"});
   ASSERT_TRUE(out.is_object());
@@ -218,6 +220,8 @@ TEST_F(StandbyE2E, DownRemovesTheStandbyAndOffKeepsNone) {
   const Json s = status();
   EXPECT_EQ(s["standby"]["state"], "off") << s.dump();
   EXPECT_EQ(s["standby"]["reason"], "standby = \"off\"") << s.dump();
+  EXPECT_NE(baton_ok({"status", repo_}, opts()).find("\nstandby  off: standby = \"off\"\n"),
+            std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(standby_dir()));
 }
 
@@ -239,12 +243,14 @@ TEST_F(StandbyE2E, AReplaceDuringTheStandbysCheckoutTakesItsTreeAndRunsItsPostCr
   armed.env["BATON_FAULT"] = "standby.prepared:pause";
   armed.env["BATON_FAULT_RELEASE"] = release;
   ASSERT_EQ(baton({"up", repo_, "--detach"}, armed).status, 0);
-  ASSERT_TRUE(eventually([&] { return daemon_log().find("standby.prepared: paused") != std::string::npos; }))
-      << daemon_log();
+  ASSERT_TRUE(eventually([&] {
+    return daemon_log().find("standby.prepared: paused") != std::string::npos;
+  })) << daemon_log();
   RunResult replaced;
   std::thread replace([&] { replaced = b({"replace", repo_, "--json"}); });
-  const bool waited = eventually(
-      [&] { return daemon_log().find("waiting for the standby's preparation") != std::string::npos; });
+  const bool waited = eventually([&] {
+    return daemon_log().find("waiting for the standby's preparation") != std::string::npos;
+  });
   write(release, "");
   replace.join();
   ASSERT_TRUE(waited) << daemon_log();
