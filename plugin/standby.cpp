@@ -27,7 +27,7 @@ std::string project_dir_of(const ProjectConfig& cfg, const std::string& project)
 
 // What the prepare job off the loop found.
 struct Prepared {
-  std::string unfit;  // auto: why no standby ("" when it fits)
+  std::string unfit;  // why no standby ("" when it fits): too large (auto), the disk short
   Expected<PreparedStandby> tree = PreparedStandby{};
 };
 
@@ -184,10 +184,8 @@ void Standby::prepare(const std::string& project, const ProjectConfig& cfg) {
         [repo_path, project_dir = project_dir_of(cfg, project), id = sb.id, branch = cfg.branch,
          symlinks = cfg.symlinks, mode = cfg.standby, abandoned = abandoned_, fault] {
           Prepared out;
-          if (mode == StandbyMode::kAuto) {
-            out.unfit = standby_unfit(repo_path, project_dir);
-            if (!out.unfit.empty()) return out;
-          }
+          out.unfit = standby_unfit(repo_path, project_dir, mode == StandbyMode::kAuto);
+          if (!out.unfit.empty()) return out;
           // Another id's tree at .standby (a store that lost its record) goes first.
           std::vector<std::string> others = standby_ids(project_dir, "");
           std::erase(others, id);

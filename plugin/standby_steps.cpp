@@ -69,7 +69,8 @@ std::string standby_path(const std::string& project_dir) {
   return project_dir + "/" + std::string(git::kStandbyDirName);
 }
 
-std::string standby_unfit(const std::string& repo_path, const std::string& project_dir) {
+std::string standby_unfit(const std::string& repo_path, const std::string& project_dir,
+                          bool is_size_limited) {
   auto proj = git::open_project(repo_path);
   if (!proj) return proj.error().message;
   git_index* raw = nullptr;
@@ -78,7 +79,7 @@ std::string standby_unfit(const std::string& repo_path, const std::string& proje
   const std::size_t files = git_index_entrycount(index.get());
   std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < files; ++i) bytes += git_index_get_byindex(index.get(), i)->file_size;
-  if (files > kStandbyMaxFiles)
+  if (is_size_limited && files > kStandbyMaxFiles)
     return fmt::format("the checkout has {} files, more than {} (standby = \"auto\")", files,
                        kStandbyMaxFiles);
   struct statvfs vfs {};

@@ -23,10 +23,12 @@ inline constexpr std::size_t kStandbyMaxFiles = 1'000'000;
 // ... nor when the disk would keep less than this free after the standby.
 inline constexpr std::uint64_t kStandbyFreeReserve = std::uint64_t{1} << 30;
 
-// Why the project's checkout gets no standby under `auto` ("" when it does): the files and
-// bytes of the main worktree's index against kStandbyMaxFiles, and the free space of the file
-// system under `project_dir` against their bytes plus kStandbyFreeReserve.
-std::string standby_unfit(const std::string& repo_path, const std::string& project_dir);
+// Why the project's checkout gets no standby ("" when it does): under `auto`
+// (`is_size_limited`), the files of the main worktree's index against kStandbyMaxFiles; under
+// `auto` and `on` alike, the free space of the file system under `project_dir` against their
+// bytes plus kStandbyFreeReserve, so no repository's baton.toml can make baton fill the disk.
+std::string standby_unfit(const std::string& repo_path, const std::string& project_dir,
+                          bool is_size_limited);
 
 // The ids whose tree, admin entry and temporary branch are the standby's: the one the store
 // records (when not empty) and the owner of the tree at .standby, if any.

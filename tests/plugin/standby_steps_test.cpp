@@ -111,7 +111,7 @@ TEST_F(StandbySteps, ItsPiecesAreNoLeftoversOfAHandoffButAnothersAre) {
 }
 
 TEST_F(StandbySteps, AnAverageCheckoutFitsUnderAuto) {
-  EXPECT_EQ(standby_unfit(repo_path(), project()), "");
+  EXPECT_EQ(standby_unfit(repo_path(), project(), true), "");
 }
 
 }  // namespace
