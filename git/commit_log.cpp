@@ -4,6 +4,7 @@
 
 #include "git/branch.hpp"
 #include "git/handles.hpp"
+#include "git/tree_changes.hpp"
 
 namespace baton::git {
 
@@ -85,19 +86,14 @@ Result<ChangedPaths> changed_paths(git_repository* repo, std::string_view commit
     if (rc < 0) return tl::unexpected(libgit2_error(rc, "read parent tree of", hex));
     parent_tree.reset(pt);
   }
-  git_diff* diff_raw = nullptr;
-  rc = git_diff_tree_to_tree(&diff_raw, repo, parent_tree.get(), tree.get(), nullptr);
-  if (rc < 0) return tl::unexpected(libgit2_error(rc, "diff", hex));
-  DiffPtr diff(diff_raw);
+  auto paths = tree_changes(repo, parent_tree.get(), tree.get());
+  if (!paths) return tl::unexpected(paths.error());
   ChangedPaths out;
-  const std::size_t n = git_diff_num_deltas(diff.get());
-  for (std::size_t i = 0; i < n; ++i) {
-    const git_diff_delta* d = git_diff_get_delta(diff.get(), i);
-    const char* path = d->new_file.path ? d->new_file.path : d->old_file.path;
+  for (auto& path : *paths) {
     if (out.shown.size() == cap)
       ++out.more;
     else
-      out.shown.emplace_back(path ? path : "");
+      out.shown.push_back(std::move(path));
   }
   return out;
 }

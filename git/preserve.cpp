@@ -6,6 +6,7 @@
 #include "git/branch.hpp"
 #include "git/handles.hpp"
 #include "git/repository.hpp"
+#include "git/tree_changes.hpp"
 
 namespace baton::git {
 
@@ -197,7 +198,6 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
       parent && has_index_tree && !git_oid_equal(&index_tree_oid, parent_tree);
   if (git_oid_equal(&tree_oid, parent_tree) && !has_index_commit) return std::nullopt;
 
-  git_diff* raw_diff = nullptr;
   {
     git_tree* new_tree = nullptr;
     git_tree* old_tree = nullptr;
@@ -205,11 +205,10 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
       TreePtr new_owned(new_tree);
       if (parent) git_commit_tree(&old_tree, parent.get());
       TreePtr old_owned(old_tree);
-      if (git_diff_tree_to_tree(&raw_diff, wt, old_owned.get(), new_owned.get(), nullptr) == 0) {
-        preserved.paths_changed = git_diff_num_deltas(raw_diff);
-      }
+      if (auto changed = tree_changes(wt, old_owned.get(), new_owned.get()))
+        preserved.paths_changed = changed->size();
     }
-    DiffPtr diff(raw_diff);
+    git_error_clear();
   }
 
   int state = git_repository_state(wt);

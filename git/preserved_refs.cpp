@@ -6,6 +6,7 @@
 #include "git/checked_out.hpp"
 #include "git/handles.hpp"
 #include "git/preserve.hpp"
+#include "git/tree_changes.hpp"
 
 namespace baton::git {
 
@@ -23,15 +24,12 @@ std::vector<std::string> changed_paths(git_repository* repo, git_commit* commit)
     git_tree* pt = nullptr;
     if (git_commit_tree(&pt, parent.get()) == 0) parent_tree.reset(pt);
   }
-  git_diff* diff_raw = nullptr;
-  if (git_diff_tree_to_tree(&diff_raw, repo, parent_tree.get(), tree.get(), nullptr) != 0)
+  auto changed = tree_changes(repo, parent_tree.get(), tree.get());
+  if (!changed) {
+    git_error_clear();
     return paths;
-  DiffPtr diff(diff_raw);
-  for (size_t i = 0; i < git_diff_num_deltas(diff.get()); ++i) {
-    const git_diff_delta* d = git_diff_get_delta(diff.get(), i);
-    paths.emplace_back(d->new_file.path ? d->new_file.path : d->old_file.path);
   }
-  return paths;
+  return std::move(*changed);
 }
 
 }  // namespace

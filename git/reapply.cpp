@@ -1,6 +1,5 @@
 #include "git/reapply.hpp"
 
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -10,6 +9,7 @@
 #include "git/branch.hpp"
 #include "git/handles.hpp"
 #include "git/repository.hpp"
+#include "git/tree_changes.hpp"
 
 namespace baton::git {
 
@@ -93,12 +93,10 @@ static Result<ObjectPtr> merge_into(git_repository* wt, git_tree* base, git_tree
 static Result<void> restore_stage(git_repository* wt, git_tree* base, git_tree* ours,
                                   git_tree* index_tree, const std::string& where,
                                   ReapplyResult& result) {
-  git_diff* raw_staged = nullptr;
-  int rc = git_diff_tree_to_tree(&raw_staged, wt, base, index_tree, nullptr);
-  if (rc < 0) return tl::unexpected(libgit2_error(rc, "list staged paths for", where));
-  DiffPtr staged(raw_staged);
-  const std::size_t count = git_diff_num_deltas(staged.get());
-  if (count == 0) return {};
+  auto staged = tree_changes(wt, base, index_tree);
+  if (!staged) return tl::unexpected(staged.error());
+  if (staged->empty()) return {};
+  int rc = 0;
 
   IndexPtr merged;
   if (!git_oid_equal(git_tree_id(base), git_tree_id(ours))) {
@@ -119,41 +117,36 @@ static Result<void> restore_stage(git_repository* wt, git_tree* base, git_tree* 
   rc = git_repository_index(&raw_index, wt);
   if (rc < 0) return tl::unexpected(libgit2_error(rc, "read index of", where));
   IndexPtr index(raw_index);
-  for (std::size_t i = 0; i < count; ++i) {
-    const git_diff_delta* d = git_diff_get_delta(staged.get(), i);
-    const char* paths[] = {d->old_file.path, d->new_file.path};
-    for (const char* path : paths) {
-      if (path == nullptr) continue;
-      const git_index_entry* want = nullptr;
-      git_index_entry from_tree{};
-      TreeEntryPtr tree_entry;
-      if (merged) {
-        want = git_index_get_bypath(merged.get(), path, 0);
+  for (const std::string& staged_path : *staged) {
+    const char* path = staged_path.c_str();
+    const git_index_entry* want = nullptr;
+    git_index_entry from_tree{};
+    TreeEntryPtr tree_entry;
+    if (merged) {
+      want = git_index_get_bypath(merged.get(), path, 0);
+    } else {
+      git_tree_entry* raw_entry = nullptr;
+      if (git_tree_entry_bypath(&raw_entry, index_tree, path) == 0) {
+        tree_entry.reset(raw_entry);
+        from_tree.mode = git_tree_entry_filemode(raw_entry);
+        git_oid_cpy(&from_tree.id, git_tree_entry_id(raw_entry));
+        from_tree.path = path;
+        want = &from_tree;
       } else {
-        git_tree_entry* raw_entry = nullptr;
-        if (git_tree_entry_bypath(&raw_entry, index_tree, path) == 0) {
-          tree_entry.reset(raw_entry);
-          from_tree.mode = git_tree_entry_filemode(raw_entry);
-          git_oid_cpy(&from_tree.id, git_tree_entry_id(raw_entry));
-          from_tree.path = path;
-          want = &from_tree;
-        } else {
-          git_error_clear();
-        }
-      }
-      if (want != nullptr) {
-        git_index_entry entry{};
-        entry.mode = want->mode;
-        entry.id = want->id;
-        entry.path = path;
-        rc = git_index_add(index.get(), &entry);
-        if (rc < 0) return tl::unexpected(libgit2_error(rc, "stage", path));
-      } else {
-        rc = git_index_remove(index.get(), path, 0);
-        if (rc < 0 && rc != GIT_ENOTFOUND)
-          return tl::unexpected(libgit2_error(rc, "unstage", path));
         git_error_clear();
       }
+    }
+    if (want != nullptr) {
+      git_index_entry entry{};
+      entry.mode = want->mode;
+      entry.id = want->id;
+      entry.path = path;
+      rc = git_index_add(index.get(), &entry);
+      if (rc < 0) return tl::unexpected(libgit2_error(rc, "stage", path));
+    } else {
+      rc = git_index_remove(index.get(), path, 0);
+      if (rc < 0 && rc != GIT_ENOTFOUND) return tl::unexpected(libgit2_error(rc, "unstage", path));
+      git_error_clear();
     }
   }
   rc = git_index_write(index.get());
@@ -216,18 +209,9 @@ Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& wo
   // paths of the base → preserved diff. The checkout is limited to them (exact paths, no
   // pathspec), so it neither stats nor reads attributes for the rest of the tree: this runs
   // inside the handoff's gap, which must not grow with the repository (DESIGN.md §5).
-  git_diff* raw_changed = nullptr;
-  rc = git_diff_tree_to_tree(&raw_changed, wt, base.get(), theirs->get(), nullptr);
-  if (rc < 0) return tl::unexpected(libgit2_error(rc, "list preserved paths of", hex));
-  DiffPtr changed(raw_changed);
-  std::vector<std::string> paths;
-  for (std::size_t i = 0; i < git_diff_num_deltas(changed.get()); ++i) {
-    const git_diff_delta* d = git_diff_get_delta(changed.get(), i);
-    if (d->old_file.path != nullptr) paths.emplace_back(d->old_file.path);
-    if (d->new_file.path != nullptr &&
-        (d->old_file.path == nullptr || std::strcmp(d->old_file.path, d->new_file.path) != 0))
-      paths.emplace_back(d->new_file.path);
-  }
+  auto changed = tree_changes(wt, base.get(), theirs->get());
+  if (!changed) return tl::unexpected(changed.error());
+  std::vector<std::string> paths = std::move(*changed);
   // The second parent is the index commit (preserve_uncommitted, as `git stash`).
   TreePtr index_tree;
   if (base && git_commit_parentcount(preserved.get()) > 1) {
