@@ -1,5 +1,7 @@
 #include "git/preserve.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <git2.h>
 
@@ -89,10 +91,82 @@ static std::string without_trailing_slash(std::string path) {
   return path;
 }
 
+// The one scan of the worktree against the index: the part of the handoff's gap that grows
+// with the repository unless `paths` limits it. Only the workdir side: what is staged is in
+// the index preserve starts from, and its tree comparison with HEAD finds a staged-only
+// change; comparing HEAD with the index here too read all of HEAD's trees (~1/3 of the scan
+// at 20,000 files). No rename detection (a rename is a delete plus an add in the tree either
+// way) and no UPDATE_INDEX (the worktree's files, index included, stay as they are). Ignored
+// entries cost little: an ignored directory is one entry, never entered (no
+// RECURSE_IGNORED_DIRS), so node_modules/ is one rename later. `paths`: exact paths (a
+// directory stands for everything under it); empty means nothing to read (a null list).
+static tl::expected<StatusListPtr, int> scan_worktree(git_repository* wt, bool with_ignored,
+                                                      std::vector<std::string>* paths) {
+  if (paths != nullptr && paths->empty()) return StatusListPtr();
+  git_status_options status_opts = GIT_STATUS_OPTIONS_INIT;
+  status_opts.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
+  status_opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+                      GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+  if (with_ignored) status_opts.flags |= GIT_STATUS_OPT_INCLUDE_IGNORED;
+  std::vector<char*> path_ptrs;
+  if (paths != nullptr) {
+    for (auto& p : *paths) path_ptrs.push_back(p.data());
+    status_opts.flags |= GIT_STATUS_OPT_DISABLE_PATHSPEC_MATCH;
+    status_opts.pathspec.strings = path_ptrs.data();
+    status_opts.pathspec.count = path_ptrs.size();
+  }
+  git_status_list* raw_status = nullptr;
+  int rc = git_status_list_new(&raw_status, wt, &status_opts);
+  if (rc < 0) return tl::unexpected(rc);
+  return StatusListPtr(raw_status);
+}
+
+// Sorted, without duplicates, and without a path that lies inside another: the scan's exact
+// path list reads a directory's whole content through the directory alone, and a path inside
+// an ignored directory or a nested repository would not be reported at all.
+static std::vector<std::string> covering(std::vector<std::string> paths) {
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  std::vector<std::string> out;
+  for (auto& p : paths) {
+    bool is_inside = false;
+    for (std::size_t slash = p.find('/'); slash != std::string::npos && !is_inside;
+         slash = p.find('/', slash + 1)) {
+      is_inside = std::binary_search(paths.begin(), paths.end(), p.substr(0, slash));
+    }
+    if (!is_inside) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// The paths a limited scan must read: the baseline's, those changed since, and those whose
+// index entry changed since (a `git rm --cached` leaves the file untouched but untracked).
+// nullopt: the trees cannot be compared; the scan reads everything.
+static std::optional<std::vector<std::string>> limited_paths(git_repository* wt,
+                                                             const ScanLimit& limit,
+                                                             const git_oid& index_tree_oid) {
+  if (limit.baseline.index_tree.empty()) return std::nullopt;
+  git_oid then_oid;
+  if (git_oid_fromstr(&then_oid, limit.baseline.index_tree.c_str()) < 0) return std::nullopt;
+  git_tree* raw_then = nullptr;
+  git_tree* raw_now = nullptr;
+  if (git_tree_lookup(&raw_then, wt, &then_oid) < 0) return std::nullopt;
+  TreePtr then_tree(raw_then);
+  if (git_tree_lookup(&raw_now, wt, &index_tree_oid) < 0) return std::nullopt;
+  TreePtr now_tree(raw_now);
+  auto staged = tree_changes(wt, then_tree.get(), now_tree.get());
+  if (!staged) return std::nullopt;
+  std::vector<std::string> paths = limit.baseline.paths;
+  paths.insert(paths.end(), limit.changed.begin(), limit.changed.end());
+  paths.insert(paths.end(), staged->begin(), staged->end());
+  return covering(std::move(paths));
+}
+
 Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo,
                                                             const fs::path& worktree_path,
                                                             std::string_view session_id,
-                                                            std::vector<CarryEntry>* carry) {
+                                                            std::vector<CarryEntry>* carry,
+                                                            const ScanLimit* limit) {
   (void)repo;  // refs/baton/ and the objects are shared; the worktree's repository suffices
   if (auto valid = validate_session_id(session_id); !valid) return tl::unexpected(valid.error());
   auto wt_repo = open_worktree(worktree_path);
@@ -102,37 +176,16 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   PreservedCommit preserved;
   preserved.ref = preserved_ref_name(session_id);
 
-  // One scan of the worktree against the index: the part of the handoff's gap that grows
-  // with the repository. Only the workdir side: what is staged is in the index this starts
-  // from, and the tree comparison with HEAD below finds a staged-only change; comparing HEAD
-  // with the index here too read all of HEAD's trees (~1/3 of the scan at 20,000 files). No
-  // rename detection (a rename is a delete plus an add in the tree either way) and no
-  // UPDATE_INDEX (the worktree's files, index included, stay as they are).
-  git_status_options status_opts = GIT_STATUS_OPTIONS_INIT;
-  status_opts.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
-  status_opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
-                      GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
-  // Ignored entries cost the scan little: an ignored directory is one entry, never entered
-  // (no RECURSE_IGNORED_DIRS), so node_modules/ is one rename later.
-  if (carry != nullptr) status_opts.flags |= GIT_STATUS_OPT_INCLUDE_IGNORED;
-  git_status_list* raw_status = nullptr;
-  int rc = git_status_list_new(&raw_status, wt, &status_opts);
-  if (rc < 0) return tl::unexpected(libgit2_error(rc, "scan worktree", where));
-  StatusListPtr status(raw_status);
-  std::size_t count = git_status_list_entrycount(status.get());
-
   // The repository's index object is private to the repository opened above and is never
-  // written back: an in-memory index that starts from the stage (and its stat cache).
+  // written back: an in-memory index that starts from the stage (and its stat cache). One
+  // read ahead saves reading it here, unless its file changed since.
+  if (limit != nullptr && limit->index) {
+    if (auto used = use_index(wt, limit->index.get()); !used) return tl::unexpected(used.error());
+  }
   git_index* raw_index = nullptr;
-  rc = git_repository_index(&raw_index, wt);
+  int rc = git_repository_index(&raw_index, wt);
   if (rc < 0) return tl::unexpected(libgit2_error(rc, "read index of", where));
   IndexPtr index(raw_index);
-
-  fs::path root = directory_path(git_repository_workdir(wt));
-  if (carry != nullptr) {
-    carry->clear();
-    list_submodules(index.get(), root, *carry);
-  }
 
   // The index as it is, before any worktree content goes in: the index commit. An index with
   // conflicts has no tree; its stage is then not kept apart (the files still are).
@@ -140,11 +193,27 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   bool has_index_tree = git_index_write_tree_to(&index_tree_oid, index.get(), wt) == 0;
   if (!has_index_tree) git_error_clear();
 
+  std::optional<std::vector<std::string>> scan_paths;
+  if (limit != nullptr && has_index_tree) {
+    scan_paths = limited_paths(wt, *limit, index_tree_oid);
+    git_error_clear();
+  }
+
+  auto status = scan_worktree(wt, carry != nullptr, scan_paths ? &*scan_paths : nullptr);
+  if (!status) return tl::unexpected(libgit2_error(status.error(), "scan worktree", where));
+  std::size_t count = *status ? git_status_list_entrycount(status->get()) : 0;
+
+  fs::path root = directory_path(git_repository_workdir(wt));
+  if (carry != nullptr) {
+    carry->clear();
+    list_submodules(index.get(), root, *carry);
+  }
+
   constexpr unsigned kWorkdirChange = GIT_STATUS_WT_NEW | GIT_STATUS_WT_MODIFIED |
                                       GIT_STATUS_WT_DELETED | GIT_STATUS_WT_TYPECHANGE |
                                       GIT_STATUS_WT_RENAMED | GIT_STATUS_CONFLICTED;
   for (std::size_t i = 0; i < count; ++i) {
-    const git_status_entry* entry = git_status_byindex(status.get(), i);
+    const git_status_entry* entry = git_status_byindex(status->get(), i);
     const git_diff_delta* delta = entry->index_to_workdir;
     if (delta == nullptr) continue;
     const char* path =
@@ -275,6 +344,41 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
   git_reference_free(raw_ref);
   preserved.oid = oid_hex(commit_oid);
   return preserved;
+}
+
+Result<ScanBaseline> scan_baseline(const fs::path& worktree_path) {
+  auto wt_repo = open_worktree(worktree_path);
+  if (!wt_repo) return tl::unexpected(wt_repo.error());
+  git_repository* wt = wt_repo->get();
+  const std::string& where = worktree_path.native();
+  ScanBaseline baseline;
+  git_index* raw_index = nullptr;
+  int rc = git_repository_index(&raw_index, wt);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "read index of", where));
+  IndexPtr index(raw_index);
+  git_oid index_tree_oid;
+  if (git_index_write_tree_to(&index_tree_oid, index.get(), wt) == 0) {
+    baseline.index_tree = oid_hex(index_tree_oid);
+  } else {
+    git_error_clear();
+  }
+  auto status = scan_worktree(wt, true, nullptr);
+  if (!status) return tl::unexpected(libgit2_error(status.error(), "scan worktree", where));
+  for (std::size_t i = 0, n = git_status_list_entrycount(status->get()); i < n; ++i) {
+    const git_diff_delta* delta = git_status_byindex(status->get(), i)->index_to_workdir;
+    if (delta == nullptr) continue;
+    const char* path =
+        delta->new_file.path != nullptr ? delta->new_file.path : delta->old_file.path;
+    baseline.paths.push_back(without_trailing_slash(path));
+  }
+  return baseline;
+}
+
+Result<bool> is_ignored_path(git_repository* worktree_repo, const std::string& path) {
+  int ignored = 0;
+  int rc = git_ignore_path_is_ignored(&ignored, worktree_repo, path.c_str());
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "check ignore rules for", path));
+  return ignored != 0;
 }
 
 }  // namespace baton::git

@@ -12,6 +12,7 @@
 
 #include "git/carry.hpp"
 #include "git/error.hpp"
+#include "git/repository.hpp"
 
 namespace baton::git {
 
@@ -39,8 +40,37 @@ struct PreservedCommit {
 // `carry` is given, the same scan lists what no commit can hold (ignored entries, an ignored
 // directory as one entry; untracked nested repositories; initialized submodules): the entries
 // carry_entries moves into the next tree.
+//
+// `limit`: the scan reads only the paths that can differ from what a full scan reported at a
+// baseline (ScanLimit); without it, or when the index has conflicts, every file is read.
+struct ScanLimit;
 Result<std::optional<PreservedCommit>> preserve_uncommitted(
     git_repository* repo, const std::filesystem::path& worktree_path, std::string_view session_id,
-    std::vector<CarryEntry>* carry = nullptr);
+    std::vector<CarryEntry>* carry = nullptr, const ScanLimit* limit = nullptr);
+
+// What a full scan of a worktree reported, for a later scan limited to what changed since
+// (docs/orchestrator.md, "The change record"): every path the scan preserve_uncommitted runs
+// with `carry` reports (modified, deleted, untracked, ignored, a nested repository or an
+// ignored directory as one path), and the tree of the index at the time.
+struct ScanBaseline {
+  std::string index_tree;          // hex; empty when the index had conflicts (no tree)
+  std::vector<std::string> paths;  // relative, no trailing '/'
+};
+Result<ScanBaseline> scan_baseline(const std::filesystem::path& worktree_path);
+
+// A baseline and the paths changed in the worktree since its scan began (files or whole
+// directories, relative, none inside another): the limited scan reads those, the baseline's
+// paths, and the paths whose index entry changed since.
+struct ScanLimit {
+  ScanBaseline baseline;
+  std::vector<std::string> changed;
+  // The worktree's index, read ahead (read_worktree_index); null: read now. Preserve stages
+  // into it: it serves one scan.
+  SharedIndex index;
+};
+
+// Whether `path` (relative to the worktree's root, no trailing '/') is ignored as a whole.
+// For the change record: an ignored directory is never entered, by the scan or the watch.
+Result<bool> is_ignored_path(git_repository* worktree_repo, const std::string& path);
 
 }  // namespace baton::git

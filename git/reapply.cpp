@@ -155,11 +155,15 @@ static Result<void> restore_stage(git_repository* wt, git_tree* base, git_tree* 
 }
 
 Result<ReapplyResult> reapply_preserved(git_repository* repo, const fs::path& worktree_path,
-                                        std::string_view commit_oid) {
+                                        std::string_view commit_oid, git_index* index) {
   (void)repo;  // objects are shared; the worktree's repository reaches them
   auto wt_repo = open_worktree(worktree_path);
   if (!wt_repo) return tl::unexpected(wt_repo.error());
   git_repository* wt = wt_repo->get();
+  // The checkout below reads the whole index unless one was read ahead (the standby's).
+  if (index != nullptr) {
+    if (auto used = use_index(wt, index); !used) return tl::unexpected(used.error());
+  }
   const std::string& where = worktree_path.native();
 
   git_oid oid;

@@ -27,8 +27,9 @@ struct ReapplyResult {
 // in the old tree: staged, unstaged and untracked apart. On conflict nothing is
 // written and the conflicting paths are returned; the preserved ref is never touched, so
 // nothing is lost. A modified file in the way is reported as a conflict too.
+// `index`: the worktree's index read ahead (read_worktree_index), or null to read it now.
 Result<ReapplyResult> reapply_preserved(git_repository* repo,
                                         const std::filesystem::path& worktree_path,
-                                        std::string_view commit_oid);
+                                        std::string_view commit_oid, git_index* index = nullptr);
 
 }  // namespace baton::git

@@ -3,6 +3,8 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <git2.h>
+#include <git2/sys/repository.h>
 
 namespace baton::git {
 
@@ -112,6 +114,27 @@ Result<RepositoryPtr> open_worktree(const fs::path& worktree_path) {
         kBareRepository, fmt::format("open worktree {}: bare repository", worktree_path.native())});
   }
   return repo;
+}
+
+Result<SharedIndex> read_worktree_index(const fs::path& worktree_path) {
+  auto repo = open_worktree(worktree_path);
+  if (!repo) return tl::unexpected(repo.error());
+  git_index* raw = nullptr;
+  int rc = git_repository_index(&raw, repo->get());
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "read index of", worktree_path.native()));
+  return SharedIndex(raw, git_index_free);
+}
+
+Result<void> use_index(git_repository* worktree_repo, git_index* index) {
+  int rc = git_repository_set_index(worktree_repo, index);
+  if (rc < 0)
+    return tl::unexpected(libgit2_error(rc, "use index of", git_repository_workdir(worktree_repo)));
+  // Not forced: read again only when the file's stamp differs from the one read.
+  rc = git_index_read(index, 0);
+  if (rc < 0)
+    return tl::unexpected(
+        libgit2_error(rc, "read index of", git_repository_workdir(worktree_repo)));
+  return {};
 }
 
 }  // namespace baton::git

@@ -139,6 +139,8 @@ void Handoff::prepare() {
       p->standby_state = StandbyState::kPreparing;
       p->standby_bytes = 0;
       p->standby_checked_out.clear();
+      standby_index_ = std::move(p->standby_index);
+      p->standby_index.reset();
     }
   } else {
     progress("prepare", why_no_standby() + prepared_path_);
@@ -448,16 +450,27 @@ void Handoff::adopt() {
                {},
                {}};
   if (cfg_.carry_uncommitted) in.commits = preserved_commits_;
+  // Read ahead: only a taken standby's (a tree prepared now was read by nobody yet).
+  if (is_standby_taken_) in.index = std::move(standby_index_);
   for (const auto& id : outcome_.retired)
     in.retired_trees.emplace_back(trash_path(project_dir_, id), id);
   // The adopt.moved/adopted/reapplied points fire on the worker thread, inside the step.
   const FaultHit fault = [env = req_.env](std::string_view point) { return fault_hit(env, point); };
   auto self = this->self();
-  persist_then([self, in, fault] {
+  auto used = std::make_shared<git::SharedIndex>();
+  persist_then([self, in = std::move(in), fault, used]() mutable {
     if (self->faulted("adopt.persisted")) return;
     run_off_loop<Expected<Notes>>(
-        self->orch_.loop(), [in, fault] { return adopt_tree(in, fault); },
-        [self](Expected<Notes> notes) { self->on_adopted(std::move(notes)); });
+        self->orch_.loop(),
+        [in = std::move(in), fault, used]() mutable {
+          auto notes = adopt_tree(in, fault);
+          *used = std::move(in.index);  // freed after the reply, not inside the gap
+          return notes;
+        },
+        [self, used](Expected<Notes> notes) {
+          self->keep_until_reply(used);
+          self->on_adopted(std::move(notes));
+        });
   });
 }
 

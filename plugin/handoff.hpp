@@ -102,6 +102,7 @@ class Handoff : public Retirement, public LaunchWatch {
   std::size_t post_create_count_ = 0;
   std::optional<StandbyRecord> standby_;  // the standby this handoff takes, if any
   bool is_standby_taken_ = false;         // it was: its post_create ran already
+  git::SharedIndex standby_index_;        // its index, read ahead, for adopt
   // The recorded standby cannot be taken but holds the next number: discarded first.
   bool is_standby_discarded_ = false;
   bool has_fallen_back_ = false;

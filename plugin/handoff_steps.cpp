@@ -165,9 +165,10 @@ void sweep_leftovers(const std::string& repo_path, const std::string& project_di
 
 // Re-applies each preserved commit in the new tree; conflicts leave the ref and become notes.
 void reapply_all(git_repository* repo, const std::string& stable,
-                 const std::vector<std::string>& commits, std::vector<std::string>& notes) {
+                 const std::vector<std::string>& commits, std::vector<std::string>& notes,
+                 git_index* index) {
   for (const auto& c : commits) {
-    auto ra = git::reapply_preserved(repo, stable, c);
+    auto ra = git::reapply_preserved(repo, stable, c, index);
     if (!ra) {
       notes.push_back("could not re-apply " + c + ": " + ra.error().message);
     } else if (!ra->conflicts.empty()) {
@@ -349,7 +350,16 @@ RetiredTree retire_tree(const RetireTree& in) {
     // restarted daemon still knows what to carry out of the trash (or, for `down`, keep in
     // .kept-<id>: delete_trash).
     std::vector<git::CarryEntry> carry;
-    auto p = git::preserve_uncommitted(repo, in.worktree, in.session_id, &carry);
+    std::optional<git::ScanLimit> limit;
+    if (in.scan_limit) limit = in.scan_limit(out.scan.why_full);
+    if (limit) {
+      out.scan.is_limited = true;
+      out.scan.paths = limit->baseline.paths.size() + limit->changed.size();
+    } else if (out.scan.why_full.empty()) {
+      out.scan.why_full = "no change record";
+    }
+    auto p = git::preserve_uncommitted(repo, in.worktree, in.session_id, &carry,
+                                       limit ? &*limit : nullptr);
     if (!p) return failed(p.error().message);
     if (*p) {
       out.ref = (*p)->ref;
@@ -400,7 +410,7 @@ Expected<std::vector<std::string>> adopt_tree(const AdoptTree& in, const FaultHi
     return error(ErrorCode::kAdoptFailed, a.error().message);
   if (auto f = faulted("adopt.adopted")) return tl::make_unexpected(*f);
   std::vector<std::string> notes;
-  reapply_all(repo, in.stable, in.commits, notes);
+  reapply_all(repo, in.stable, in.commits, notes, in.index.get());
   if (auto f = faulted("adopt.reapplied")) return tl::make_unexpected(*f);
   // Before the launch, so the new agent never starts in a tree that lacks them.
   carry_all(repo, in.stable, in.retired_trees, notes);

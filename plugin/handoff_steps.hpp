@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "git/preserve.hpp"
 #include "hooks/runner.hpp"
 #include "plugin/config.hpp"
 #include "plugin/error_code.hpp"
@@ -77,6 +79,17 @@ struct RetireTree {
   std::string trash;     // where it goes aside: .trash-<id>
   std::string session_id;
   bool has_preserved = false;  // an earlier try preserved its work already
+  // Limits the scan for uncommitted work to what changed since the tree's full scan
+  // (change_record.hpp), called off the loop after the stop; unset, or nullopt with the
+  // reason: the whole tree is read.
+  std::function<std::optional<git::ScanLimit>(std::string& why_not)> scan_limit;
+};
+// How the retire's scan for uncommitted work went: limited to the paths of the change
+// record, or over the whole tree (and why).
+struct PreserveScan {
+  bool is_limited = false;
+  std::size_t paths = 0;  // read by a limited scan
+  std::string why_full;
 };
 struct RetiredTree {
   // The preserved work, reported even when a later step failed: recorded, a retry neither
@@ -86,6 +99,10 @@ struct RetiredTree {
   std::vector<std::string> notes;
   // When the preserve finished (the gap's preserve step ends there); unset when it did not.
   std::chrono::steady_clock::time_point preserved_at{};
+  PreserveScan scan;
+  // The change record the scan used (its index, its inotify instance), handed back so the
+  // gap does not wait for them to be freed.
+  std::shared_ptr<void> used;
   Expected<void> result;
 };
 // Preserves uncommitted work to refs/baton/preserved/<id> and writes the carry manifest into
@@ -107,6 +124,7 @@ struct AdoptTree {
   // The retired trees (trash path, session id) to carry ignored entries, nested
   // repositories and submodules out of.
   std::vector<std::pair<std::string, std::string>> retired_trees;
+  git::SharedIndex index;  // the taken standby's index, read ahead; null: read when needed
 };
 // The prepared tree to the stable path, the canonical branch adopted, the preserved work
 // re-applied, then every retired tree's manifest carried in by rename. Returns notes

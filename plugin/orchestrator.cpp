@@ -32,6 +32,7 @@ Orchestrator::Orchestrator(runtime::Daemon& daemon, std::map<std::string, std::s
       recovery_(daemon.loop(), registry_, *this),
       cleanup_(daemon.loop(), registry_, daemon),
       standby_(*this),
+      changes_(*this),
       outbox_(daemon.loop(), daemon.paths().state_dir),
       messages_(std::make_unique<MessageDelivery>(*this, outbox_)) {
   // A fault point arms one handoff; start-up recovery reads it from daemon_fault_env().
@@ -46,6 +47,7 @@ void Orchestrator::close_watches() {
   activity_.close();
   cleanup_.stop();
   standby_.stop();
+  changes_.stop();
   messages_->close();
   for (auto& [id, p] : registry_.projects()) {
     p.config_watch.reset();

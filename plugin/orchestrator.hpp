@@ -20,6 +20,7 @@
 
 #include "plugin/activity.hpp"
 #include "plugin/agent_launch.hpp"
+#include "plugin/change_record.hpp"
 #include "plugin/cleanup_retry.hpp"
 #include "plugin/config.hpp"
 #include "plugin/error_code.hpp"
@@ -107,6 +108,8 @@ class Orchestrator final : private RecoveryHost {
 
   // The next orchestrator's tree, prepared ahead (standby.hpp).
   Standby& standby() { return standby_; }
+  // What changed in each orchestrator's tree since its full scan (change_record.hpp).
+  ChangeRecords& changes() { return changes_; }
 
   // Activity of the orchestrator sessions (issue 8): hooks through `baton signal`, launch and
   // exit, and the screen on a one-second tick.
@@ -148,7 +151,10 @@ class Orchestrator final : private RecoveryHost {
                       const std::map<std::string, std::string>& env) override;
   bool has_session(const std::string& id) override;
   bool is_leaving() override;
-  void recovered(const std::string& project) override { standby_.refresh(project); }
+  void recovered(const std::string& project) override {
+    changes_.refresh(project);
+    standby_.refresh(project);
+  }
 
   // Watches the project's config directory and re-reads the config when baton.toml or
   // baton.local.toml changes, so health follows an edit without a command.
@@ -170,6 +176,7 @@ class Orchestrator final : private RecoveryHost {
   Recovery recovery_;
   CleanupRetry cleanup_;
   Standby standby_;
+  ChangeRecords changes_;
   std::map<std::string, std::vector<std::uint64_t>> relaunches_;  // project → times (ms)
   bool is_shutting_down_ = false;
   HandoffStarter handoff_starter_;

@@ -42,6 +42,11 @@ Json outcome_json(Orchestrator& orch, const std::string& project, const HandoffO
       steps[kGapStepNames[i]] = std::floor(static_cast<double>(o.gap_steps_us[i]) / 100.0) / 10.0;
     j["gap_steps_ms"] = steps;
   }
+  if (o.preserve_scan) {
+    j["preserve_scan"] =
+        Json{{"limited", o.preserve_scan->is_limited}, {"paths", o.preserve_scan->paths}};
+    if (!o.preserve_scan->is_limited) j["preserve_scan"]["reason"] = o.preserve_scan->why_full;
+  }
   if (const SessionRecord* s = orch.session(o.session))
     j["session"] = session_json(*s, orch.activity().get(s->id));
   return j;
@@ -50,6 +55,8 @@ Json outcome_json(Orchestrator& orch, const std::string& project, const HandoffO
 Json project_status(Orchestrator& orch, ProjectState& p) {
   Json j = status_json(p, orch.project_sessions(p.id), orch.health(p), orch.activity());
   j["outbox"] = orch.outbox().count(p.id);  // messages `baton tell` queued, not yet typed
+  // Whether the next replace scans only what changed in the tree (change_record.hpp).
+  j["change_record"] = std::string(orch.changes().state(p.id));
   return j;
 }
 

@@ -19,6 +19,7 @@
 
 #include <tl/expected.hpp>
 
+#include "git/repository.hpp"
 #include "plugin/config.hpp"
 #include "plugin/session_store.hpp"
 #include "runtime/uv_handles.hpp"
@@ -90,6 +91,9 @@ struct ProjectState {
   StandbyState standby_state = StandbyState::kOff;
   std::string standby_reason;
   std::uint64_t standby_bytes = 0;
+  // Its index, read after its checkout or follow, so the handoff that takes it does not read
+  // it inside the gap (use_index reads it again if it changed since).
+  git::SharedIndex standby_index;
   // The config key and session number a preparation failed with: not tried again until
   // either changes (a config edit, a handoff).
   std::string standby_failed_for;

@@ -295,11 +295,24 @@ void Retirement::on_agent_stopped(const std::string& id) {
   gap_enter(GapStep::kPreserve);
   if (faulted("retire.stopped")) return;
   const SessionRecord* rec = orch_.session(id);
-  const RetireTree in{project()->path, rec->worktree, trash_path(project_dir_, id), id,
-                      !rec->preserved_commit.empty()};
+  RetireTree in{project()->path, rec->worktree, trash_path(project_dir_, id), id,
+                !rec->preserved_commit.empty()};
+  if (auto hint = orch_.changes().take(req_.project, id)) {
+    in.scan_limit = [hint = std::move(*hint)](std::string& why_not) {
+      return scan_limit(hint, why_not);
+    };
+  }
   auto self = shared_from_this();
   run_off_loop<RetiredTree>(
-      orch_.loop(), [in] { return retire_tree(in); },
+      orch_.loop(),
+      [in = std::move(in)]() mutable {
+        RetiredTree out = retire_tree(in);
+        // The record and its index (200,000 entries in a large tree) are freed after the
+        // reply, off the loop: not inside the gap.
+        if (in.scan_limit)
+          out.used = std::make_shared<decltype(in.scan_limit)>(std::move(in.scan_limit));
+        return out;
+      },
       [self, id](RetiredTree out) { self->on_tree_retired(id, std::move(out)); });
 }
 
@@ -312,6 +325,9 @@ void Retirement::on_tree_retired(const std::string& id, RetiredTree out) {
     rec->preserved_commit = out.commit;
   }
   for (auto& n : out.notes) outcome_.notes.push_back(id + ": " + n);
+  if (out.used) keep_until_reply(std::move(out.used));
+  if (out.preserved_at != std::chrono::steady_clock::time_point{})
+    outcome_.preserve_scan = out.scan;
   rec->updated_at = runtime::iso8601_now();
   auto self = shared_from_this();
   if (!out.result) {
@@ -404,6 +420,14 @@ void Retirement::answer_done() {
   auto fns = std::move(done_fns_);
   done_fns_.clear();
   for (auto& fn : fns) fn(outcome_);
+  free_kept();
+}
+
+void Retirement::free_kept() {
+  if (kept_.empty()) return;
+  run_off_loop(
+      orch_.loop(), [kept = std::move(kept_)]() mutable { kept.clear(); }, [] {});
+  kept_.clear();
 }
 
 void Retirement::succeed() {
@@ -413,6 +437,7 @@ void Retirement::succeed() {
 }
 
 void Retirement::release_project() {
+  free_kept();
   ProjectState* p = project();
   if (!p) return;
   // A fallback (Handoff::fall_back) may have taken the project over: it releases it.
@@ -430,6 +455,7 @@ void Retirement::release_project() {
     if (auto armed = req_.env.find(std::string(key)); armed != req_.env.end())
       p->standby_fault_env.insert(*armed);
   }
+  orch_.changes().refresh(req_.project);
   orch_.standby().refresh(req_.project);
 }
 

@@ -29,12 +29,14 @@ std::string project_dir_of(const ProjectConfig& cfg, const std::string& project)
 struct Prepared {
   std::string unfit;  // why no standby ("" when it fits): too large (auto), the disk short
   Expected<PreparedStandby> tree = PreparedStandby{};
+  git::SharedIndex index;  // its index, read ahead for the handoff that takes it
 };
 
 // What the follow job found.
 struct Followed {
   bool is_valid = true;  // the tree at .standby is the recorded one
   Expected<bool> moved = false;
+  git::SharedIndex index;  // read again after a follow that moved it
 };
 
 }  // namespace
@@ -201,6 +203,10 @@ void Standby::prepare(const std::string& project, const ProjectConfig& cfg) {
                                      [abandoned] { return abandoned->load(); });
           if (out.tree && fault("standby.prepared"))
             out.tree = error(ErrorCode::kFault, "fault injected at standby.prepared");
+          if (out.tree) {
+            if (auto index = git::read_worktree_index(standby_path(project_dir)))
+              out.index = std::move(*index);
+          }
           return out;
         },
         [this, project, cfg, sb, cancel](Prepared out) {
@@ -212,6 +218,7 @@ void Standby::prepare(const std::string& project, const ProjectConfig& cfg) {
           ProjectState* p = orch_.find_project(project);
           if (!p) return;
           p->standby_bytes = out.tree->bytes;
+          p->standby_index = std::move(out.index);
           // A handoff waits for it: it takes the tree as it is and runs post_create itself.
           if (cancel->load()) {
             p->standby_checked_out = sb.id;
@@ -284,6 +291,7 @@ void Standby::give_up(const std::string& project, const std::string& id, Standby
         if (state == StandbyState::kFailed && p->config)
           p->standby_failed_for = failure_key(project, *p->config);
         p->standby_bytes = 0;
+        p->standby_index.reset();
         orch_.persist(
             [this, project](const tl::expected<void, std::string>&) { end_job(project); });
       });
@@ -303,6 +311,10 @@ void Standby::follow(const std::string& project, const ProjectConfig& cfg) {
         Followed out;
         out.is_valid = is_standby_of(project_dir, id);
         if (out.is_valid) out.moved = follow_standby(project_dir, id, branch);
+        if (out.moved && *out.moved) {
+          if (auto index = git::read_worktree_index(standby_path(project_dir)))
+            out.index = std::move(*index);
+        }
         return out;
       },
       [this, project, cfg, id = rec.standby->id](Followed out) {
@@ -313,7 +325,11 @@ void Standby::follow(const std::string& project, const ProjectConfig& cfg) {
           end_job(project);
           return discard(project, cfg, [this, project] { refresh(project); });
         }
-        if (*out.moved) spdlog::info("standby {} of {} follows the branch", id, project);
+        if (*out.moved) {
+          spdlog::info("standby {} of {} follows the branch", id, project);
+          if (ProjectState* p = orch_.find_project(project))
+            p->standby_index = std::move(out.index);
+        }
         end_job(project);
       });
 }
@@ -339,6 +355,7 @@ void Standby::discard(const std::string& project, const ProjectConfig& cfg,
         }
         if (ProjectState* p = orch_.find_project(project)) {
           p->standby_bytes = 0;
+          p->standby_index.reset();
           p->standby_checked_out.clear();
         }
         orch_.persist([this, project, then](const tl::expected<void, std::string>&) {

@@ -69,6 +69,27 @@ TEST_F(ReapplyTest, RestoresAPartialStagingAndAStagedNewFile) {
   EXPECT_EQ(git_ok(new_wt(), "show :c.txt"), "new and staged\n");
 }
 
+// The standby's index is read when the standby is ready, long before a replace: one that
+// changed on disk since (here a file staged in the new tree) is read again, not written back
+// stale over the change.
+TEST_F(ReapplyTest, AnIndexReadAheadThatChangedSinceIsReadAgain) {
+  // Only the stage differs from HEAD: no checkout runs (which would read the index again
+  // itself), only the stage is restored.
+  write_file(old_wt() / "a.txt", "a staged\n");
+  git_ok(old_wt(), "add a.txt");
+  write_file(old_wt() / "a.txt", "a1\n");
+  std::string oid = preserve();
+  auto ahead = read_worktree_index(new_wt());
+  ASSERT_TRUE(ahead) << ahead.error().message;
+  write_file(new_wt() / "b.txt", "b staged after the read\n");
+  git_ok(new_wt(), "add b.txt");
+
+  auto result = reapply_preserved(repo(), new_wt(), oid, ahead->get());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_TRUE(result->is_applied);
+  EXPECT_EQ(git_ok(new_wt(), "status --porcelain"), "MM a.txt\nM  b.txt\n");
+}
+
 TEST_F(ReapplyTest, RestoresTheStageOntoAHeadThatMovedMeanwhile) {
   write_file(old_wt() / "c.txt", "new and staged\n");
   git_ok(old_wt(), "add c.txt");
