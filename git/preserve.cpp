@@ -162,6 +162,44 @@ static std::optional<std::vector<std::string>> limited_paths(git_repository* wt,
   return covering(std::move(paths));
 }
 
+// The tree of the in-memory index once `paths` were staged into it: the tree of the index as
+// it was (`base`, cheap from its tree cache) with those paths' entries put in or taken out.
+// git_index_write_tree_to makes the same tree, but then reads every tree of the result back
+// into its cache: 40 ms of the gap at 200,000 files for two changed files. False when the
+// update cannot be made; the caller then writes the tree from the index.
+static bool index_tree_with(git_repository* wt, git_index* index, const git_oid& base,
+                            const std::vector<std::string>& paths, git_oid& out) {
+  if (paths.empty()) {
+    git_oid_cpy(&out, &base);
+    return true;
+  }
+  git_tree* raw = nullptr;
+  if (git_tree_lookup(&raw, wt, &base) < 0) {
+    git_error_clear();
+    return false;
+  }
+  TreePtr tree(raw);
+  std::vector<git_tree_update> updates;
+  updates.reserve(paths.size());
+  for (const auto& path : paths) {
+    git_tree_update update{};
+    update.path = path.c_str();
+    if (const git_index_entry* e = git_index_get_bypath(index, path.c_str(), 0)) {
+      update.action = GIT_TREE_UPDATE_UPSERT;
+      git_oid_cpy(&update.id, &e->id);
+      update.filemode = static_cast<git_filemode_t>(e->mode);
+    } else {
+      update.action = GIT_TREE_UPDATE_REMOVE;
+    }
+    updates.push_back(update);
+  }
+  if (git_tree_create_updated(&out, wt, tree.get(), updates.size(), updates.data()) < 0) {
+    git_error_clear();
+    return false;
+  }
+  return true;
+}
+
 Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo,
                                                             const fs::path& worktree_path,
                                                             std::string_view session_id,
@@ -209,6 +247,7 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
     list_submodules(index.get(), root, *carry);
   }
 
+  std::vector<std::string> staged_paths;
   constexpr unsigned kWorkdirChange = GIT_STATUS_WT_NEW | GIT_STATUS_WT_MODIFIED |
                                       GIT_STATUS_WT_DELETED | GIT_STATUS_WT_TYPECHANGE |
                                       GIT_STATUS_WT_RENAMED | GIT_STATUS_CONFLICTED;
@@ -237,15 +276,20 @@ Result<std::optional<PreservedCommit>> preserve_uncommitted(git_repository* repo
     if (auto staged = stage_path(index.get(), root, path, preserved.notes); !staged) {
       return tl::unexpected(staged.error());
     }
+    staged_paths.emplace_back(path);
   }
-  if (git_index_has_conflicts(index.get())) {
+  const bool has_conflicts = git_index_has_conflicts(index.get());
+  if (has_conflicts) {
     // A conflict whose path vanished from the worktree: the worktree has no version of it.
     git_index_conflict_cleanup(index.get());
   }
 
   git_oid tree_oid;
-  rc = git_index_write_tree_to(&tree_oid, index.get(), wt);
-  if (rc < 0) return tl::unexpected(libgit2_error(rc, "write tree of", where));
+  if (!has_index_tree || has_conflicts ||
+      !index_tree_with(wt, index.get(), index_tree_oid, staged_paths, tree_oid)) {
+    rc = git_index_write_tree_to(&tree_oid, index.get(), wt);
+    if (rc < 0) return tl::unexpected(libgit2_error(rc, "write tree of", where));
+  }
 
   CommitPtr parent;
   git_reference* raw_head = nullptr;

@@ -97,6 +97,48 @@ TEST_F(PreserveTest, CapturesEveryKindOfChangeAsTheWorktreeHasIt) {
   EXPECT_TRUE((*preserved)->notes.empty());
 }
 
+// The preserved tree is the index's tree with the changed paths put in (not a tree written
+// from the whole index): it must be exactly what git writes after `git add -A`, also where a
+// directory loses its last file and where a file becomes a directory.
+class PreservedTreeTest : public PreserveTest {
+ protected:
+  std::string tree_git_writes() {
+    const fs::path index_copy = tmp_.path() / "index-copy";
+    std::string index_path = git_ok(wt(), "rev-parse --path-format=absolute --git-path index");
+    index_path.erase(index_path.find_last_not_of('\n') + 1);
+    fs::copy_file(index_path, index_copy, fs::copy_options::overwrite_existing);
+    const std::string with_copy =
+        "GIT_INDEX_FILE='" + index_copy.native() + "' git -C '" + wt().native() + "' ";
+    EXPECT_EQ(shell(with_copy + "add -A").status, 0);
+    auto written = shell(with_copy + "write-tree");
+    EXPECT_EQ(written.status, 0) << written.output;
+    return written.output;
+  }
+};
+
+TEST_F(PreservedTreeTest, IsTheTreeGitWritesAfterAddingEverything) {
+  commit_file(wt(), "lonely/only.txt", "the only file\n", "Add lonely");
+  fs::remove(wt() / "lonely" / "only.txt");
+  fs::remove(wt() / "gone.txt");
+  write_file(wt() / "deep" / "new" / "file.txt", "new\n");
+  write_file(wt() / "staged.txt", "changed\n");
+  fs::create_symlink("staged.txt", wt() / "link");
+  write_file(wt() / "noise.log", "ignored\n");
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  EXPECT_EQ(tree_git_writes(), git_ok(wt(), "rev-parse refs/baton/preserved/t-1^{tree}"));
+}
+
+TEST_F(PreservedTreeTest, IsTheTreeGitWritesWhenAFileBecameADirectory) {
+  fs::remove(wt() / "tracked.txt");
+  write_file(wt() / "tracked.txt" / "now-a-dir.txt", "a directory now\n");
+  auto preserved = preserve_uncommitted(repo(), wt(), "t-1");
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  ASSERT_TRUE(*preserved);
+  EXPECT_EQ(tree_git_writes(), git_ok(wt(), "rev-parse refs/baton/preserved/t-1^{tree}"));
+}
+
 TEST_F(PreserveTest, KeepsTheStageApartInAnIndexCommitAsGitStashDoes) {
   write_file(wt() / "staged.txt", "staged\n");  // MM: staged, then changed again
   git_ok(wt(), "add staged.txt");
