@@ -21,6 +21,7 @@ inline constexpr int kWorktreeNotFound = -1007;
 inline constexpr int kAlreadyExists = -1008;
 inline constexpr int kNotCarried = -1009;
 inline constexpr int kCancelled = -1010;
+inline constexpr int kIoError = -1011;  // a file of baton's own could not be written
 
 struct Error {
   int code;

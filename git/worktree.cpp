@@ -342,12 +342,16 @@ static Result<CheckoutCounts> checkout_tree_to_tree(git_repository* wt_repo, con
 // the temporary branch follows, so HEAD stays consistent with the files and a retry after a
 // crash here sees a clean worktree at the new tip.
 static Result<AdoptStats> follow_tip(git_repository* wt, const fs::path& worktree_path,
-                                     const git_oid& tip, std::string_view temp_branch) {
+                                     const git_oid& tip, std::string_view temp_branch,
+                                     const std::function<Result<void>()>& before_write = {}) {
   AdoptStats stats;
   stats.tip = oid_hex(tip);
   auto temp_tip = branch_tip(wt, temp_branch);
   if (!temp_tip) return tl::unexpected(temp_tip.error());
   if (git_oid_cmp(&*temp_tip, &tip) == 0) return stats;
+  if (before_write) {
+    if (auto ready = before_write(); !ready) return tl::unexpected(ready.error());
+  }
   stats.tip_moved = true;
   auto counts = checkout_tree_to_tree(wt, worktree_path, *temp_tip, tip);
   if (!counts) return tl::unexpected(counts.error());
@@ -364,12 +368,13 @@ static Result<AdoptStats> follow_tip(git_repository* wt, const fs::path& worktre
 }
 
 Result<AdoptStats> follow_branch(const fs::path& worktree_path, std::string_view canonical,
-                                 std::string_view temp_branch) {
+                                 std::string_view temp_branch,
+                                 const std::function<Result<void>()>& before_write) {
   auto wt_repo = open_worktree(worktree_path);
   if (!wt_repo) return tl::unexpected(wt_repo.error());
   auto canonical_tip = branch_tip(wt_repo->get(), canonical);
   if (!canonical_tip) return tl::unexpected(canonical_tip.error());
-  return follow_tip(wt_repo->get(), worktree_path, *canonical_tip, temp_branch);
+  return follow_tip(wt_repo->get(), worktree_path, *canonical_tip, temp_branch, before_write);
 }
 
 Result<AdoptStats> adopt_branch(git_repository* repo, const fs::path& worktree_path,

@@ -79,8 +79,11 @@ struct AdoptStats {
 // a tree-to-tree checkout (GIT_CHECKOUT_SAFE, baseline = the temporary branch's tip) that
 // writes only the files that differ, then the temporary branch moved along. A no-op when the
 // tips are equal (tip_moved false).
+// `before_write`, when set, runs once the tips are known to differ, before the first file is
+// written; its failure stops the follow with nothing written.
 Result<AdoptStats> follow_branch(const std::filesystem::path& worktree_path,
-                                 std::string_view canonical, std::string_view temp_branch);
+                                 std::string_view canonical, std::string_view temp_branch,
+                                 const std::function<Result<void>()>& before_write = {});
 
 // Points the prepared worktree's HEAD at the canonical branch. If the branch moved since
 // preparation (a late commit by the old orchestrator), first brings the worktree to the new

@@ -320,7 +320,9 @@ void Standby::follow(const std::string& project, const ProjectConfig& cfg) {
       [this, project, cfg, id = rec.standby->id](Followed out) {
         if (is_stopped_) return end_job(project);
         if (!out.is_valid || !out.moved) {
-          const std::string why = !out.is_valid ? "its tree is gone" : out.moved.error().message;
+          const std::string why =
+              !out.is_valid ? "its tree is gone, another, or left in the middle of a follow"
+                            : out.moved.error().message;
           spdlog::warn("standby {} of {}: {}; preparing it again", id, project, why);
           end_job(project);
           return discard(project, cfg, [this, project] { refresh(project); });

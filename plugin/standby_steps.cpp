@@ -17,6 +17,7 @@
 #include "git/release.hpp"
 #include "git/repository.hpp"
 #include "git/worktree.hpp"
+#include "plugin/atomic_file.hpp"
 #include "plugin/handoff_steps.hpp"
 
 namespace baton::plugin {
@@ -114,8 +115,14 @@ void remove_standby_pieces(git::Inventory& inv, const std::vector<std::string>& 
   });
 }
 
+std::string following_marker_path(const std::string& project_dir) {
+  return project_dir + "/.standby-following";
+}
+
 bool is_standby_of(const std::string& project_dir, const std::string& id) {
-  return !id.empty() && git::worktree_owner(standby_path(project_dir)).session_id == id;
+  std::error_code ec;
+  return !id.empty() && git::worktree_owner(standby_path(project_dir)).session_id == id &&
+         !std::filesystem::exists(following_marker_path(project_dir), ec);
 }
 
 Expected<PreparedStandby> prepare_standby(const std::string& repo_path,
@@ -138,8 +145,22 @@ Expected<PreparedStandby> prepare_standby(const std::string& repo_path,
 
 Expected<bool> follow_standby(const std::string& project_dir, const std::string& id,
                               const std::string& branch) {
-  auto followed = git::follow_branch(standby_path(project_dir), branch, git::temp_branch_name(id));
+  const std::string marker = following_marker_path(project_dir);
+  // Written (and fsynced) before the first file changes, removed once the temporary branch
+  // names the new tip: a failed follow keeps it, and the standby is made again.
+  auto mark = [&marker, &id]() -> git::Result<void> {
+    if (auto w = write_file_atomic(marker, id + "\n"); !w)
+      return tl::unexpected(git::Error{git::kIoError, w.error()});
+    return {};
+  };
+  auto followed =
+      git::follow_branch(standby_path(project_dir), branch, git::temp_branch_name(id), mark);
   if (!followed) return error(ErrorCode::kFailed, followed.error().message);
+  if (followed->tip_moved) {
+    std::error_code ec;
+    std::filesystem::remove(marker, ec);
+    if (ec) return error(ErrorCode::kFailed, "cannot remove " + marker + ": " + ec.message());
+  }
   return followed->tip_moved;
 }
 
@@ -149,6 +170,11 @@ Expected<void> discard_standby(const std::string& repo_path, const std::string& 
   if (!proj) return error(ErrorCode::kFailed, proj.error().message);
   if (auto e = discard_in(proj->repo.get(), project_dir, ids); !e.empty())
     return error(ErrorCode::kFailed, e);
+  std::error_code ec;
+  std::filesystem::remove(following_marker_path(project_dir), ec);
+  if (ec)
+    return error(ErrorCode::kFailed,
+                 "cannot remove " + following_marker_path(project_dir) + ": " + ec.message());
   return {};
 }
 

@@ -17,6 +17,11 @@ namespace baton::plugin {
 // <project dir>/.standby
 std::string standby_path(const std::string& project_dir);
 
+// <project dir>/.standby-following: there while a follow writes the standby's files. A daemon
+// killed then leaves a tree between two commits; with the marker there it is no valid
+// standby (is_standby_of), so it is discarded and prepared again, never taken.
+std::string following_marker_path(const std::string& project_dir);
+
 // `standby = "auto"` keeps no standby for a checkout of more files than this: a second
 // checkout of that size costs more disk and background time than a replace's wait saves.
 inline constexpr std::size_t kStandbyMaxFiles = 1'000'000;

@@ -199,6 +199,34 @@ TEST_F(StandbyE2E, AValidStandbyIsKeptAcrossADaemonKillAndAnUnknownOneIsDiscarde
   EXPECT_EQ(convergence_problem(repo_, "shop"), "");
 }
 
+// What a daemon killed while a follow writes leaves: the follow's marker beside a tree between
+// two commits. The next daemon prepares the standby again (no handoff) and never takes it.
+TEST_F(StandbyE2E, AStandbyLeftInTheMiddleOfAFollowIsPreparedAgainNotTaken) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  ASSERT_EQ(ready_standby(), "shop-2");
+  const long agent = status()["orchestrator"]["pid"].get<long>();
+  const pid_t pid = daemon_pid();
+  kill(pid, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return !process_exists(pid); }));
+  const std::string marker = home_ + "/worktrees/shop/.standby-following";
+  write(marker, "shop-2\n");
+  Json s = status();  // a daemon again
+  EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(marker); }, 15000)) << daemon_log();
+  EXPECT_NE(daemon_log().find("left in the middle of a follow; preparing it again"),
+            std::string::npos)
+      << daemon_log();
+  ASSERT_EQ(ready_standby(), "shop-2");
+  s = status();
+  EXPECT_EQ(s["orchestrator"]["pid"].get<long>(), agent) << s.dump();
+  EXPECT_EQ(daemon_log().find("finishing an interrupted handoff"), std::string::npos);
+  Json out = replace_json({"--now"});
+  EXPECT_TRUE(has_step(out, "standby")) << out.dump();
+  // The next standby is prepared after the replace: converged once it is ready.
+  EXPECT_TRUE(eventually([&] { return standby_id() == "shop-3"; }, 15000)) << daemon_log();
+  ASSERT_EQ(ready_standby(), "shop-3");
+  EXPECT_EQ(convergence_problem(repo_, "shop"), "");
+}
+
 TEST_F(StandbyE2E, DownRemovesTheStandbyAndOffKeepsNone) {
   ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
   ASSERT_EQ(ready_standby(), "shop-2");

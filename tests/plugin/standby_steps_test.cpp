@@ -74,6 +74,41 @@ TEST_F(StandbySteps, FollowWritesWhatTheCanonicalBranchChangedAndNothingWhenItDi
   EXPECT_EQ(git_ok(standby(), "rev-parse HEAD"), git_ok(repo_dir(), "rev-parse main"));
 }
 
+// A daemon killed while a follow writes leaves a tree between two commits: the marker the
+// follow writes first makes it no valid standby, so it is never taken, only discarded.
+TEST_F(StandbySteps, AFollowLeftInTheMiddleMakesTheStandbyInvalidUntilDiscarded) {
+  ASSERT_TRUE(prepare("proj-2"));
+  git::testing::commit_file(repo_dir(), "later.txt", "later\n", "later");
+  git_ok(repo_dir(), std::string("branch -f ") + kCanonical + " main");
+  const std::string marker = following_marker_path(project());
+  // Stopped right after the marker, before any file: what a kill there leaves.
+  bool was_marked = false;
+  auto stopped = git::follow_branch(standby(), kCanonical, git::temp_branch_name("proj-2"),
+                                    [&]() -> git::Result<void> {
+                                      write_file(marker, "proj-2\n");
+                                      was_marked = true;
+                                      return tl::unexpected(git::Error{git::kIoError, "killed"});
+                                    });
+  ASSERT_FALSE(stopped);
+  EXPECT_TRUE(was_marked);
+  EXPECT_FALSE(fs::exists(fs::path(standby()) / "later.txt"));
+  EXPECT_FALSE(is_standby_of(project(), "proj-2"));
+  EXPECT_FALSE(take_standby(repo_path(), project(), "proj-2"));
+  ASSERT_TRUE(discard_standby(repo_path(), project(), {"proj-2"}));
+  EXPECT_FALSE(fs::exists(marker));
+
+  // A follow that ends removes its marker.
+  ASSERT_TRUE(prepare("proj-2"));
+  EXPECT_TRUE(is_standby_of(project(), "proj-2"));
+  git::testing::commit_file(repo_dir(), "later2.txt", "later\n", "later 2");
+  git_ok(repo_dir(), std::string("branch -f ") + kCanonical + " main");
+  auto moved = follow_standby(project(), "proj-2", kCanonical);
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_TRUE(*moved);
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_TRUE(is_standby_of(project(), "proj-2"));
+}
+
 TEST_F(StandbySteps, TakeMovesItToItsPreparedPathAndRefusesAnotherId) {
   ASSERT_TRUE(prepare("proj-2"));
   auto wrong = take_standby(repo_path(), project(), "proj-3");
