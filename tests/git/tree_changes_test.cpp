@@ -24,7 +24,7 @@ class TreeChangesTest : public ::testing::Test {
 
   TreePtr tree(const std::string& rev) {
     std::string hex = git_ok(dir(), "rev-parse '" + rev + "^{tree}'");
-    hex.erase(hex.find_last_not_of("\n") + 1);
+    hex.erase(hex.find_last_not_of('\n') + 1);
     git_oid oid;
     EXPECT_EQ(git_oid_fromstr(&oid, hex.c_str()), 0);
     git_tree* raw = nullptr;
@@ -101,7 +101,7 @@ TEST_F(TreeChangesTest, NeverReadsASubtreeBothSidesShare) {
   write_file(dir() / "changed.txt", "2\n");
   git_ok(dir(), "commit -qam two");
   std::string shared = git_ok(dir(), "rev-parse HEAD:shared/big");
-  shared.erase(shared.find_last_not_of("\n") + 1);
+  shared.erase(shared.find_last_not_of('\n') + 1);
   // A fresh repository object, so no cache holds the subtree either.
   project_ = Project{};
   ASSERT_TRUE(

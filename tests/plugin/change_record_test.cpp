@@ -79,6 +79,7 @@ class ChangeRecordTest : public git::testing::ProjectTest {
 
   static std::vector<std::string> carried(const std::vector<git::CarryEntry>& carry) {
     std::vector<std::string> out;
+    out.reserve(carry.size());
     for (const auto& e : carry) out.push_back(std::to_string(static_cast<int>(e.kind)) + e.path);
     std::sort(out.begin(), out.end());
     return out;
