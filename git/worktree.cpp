@@ -109,70 +109,24 @@ Result<PreparedWorktree> prepare_worktree(git_repository* repo, const fs::path& 
                              session_id, canonical);
 }
 
-Result<PreparedWorktree> prepare_worktree_at(git_repository* repo, const fs::path& path,
-                                             std::string_view session_id,
-                                             std::string_view canonical,
-                                             const std::function<bool()>& is_cancelled) {
-  init_libgit2();
-  if (auto valid = validate_session_id(session_id); !valid) return tl::unexpected(valid.error());
-  if (auto valid = validate_branch_name(canonical); !valid) return tl::unexpected(valid.error());
-
-  const fs::path project_dir = path.parent_path();
-  PreparedWorktree prepared;
-  prepared.name = worktree_name(session_id);
-  prepared.path = path;
-  prepared.temp_branch = temp_branch_name(session_id);
-  PrepareRollback rollback{repo, admin_dir(repo, prepared.name), prepared.path,
-                           full_branch_ref(prepared.temp_branch)};
-
-  std::error_code ec;
-  if (fs::exists(prepared.path, ec)) {
-    return tl::unexpected(Error{
-        kAlreadyExists, fmt::format("prepare worktree {}: directory already exists (a leftover "
-                                    "of an earlier attempt; release it first)",
-                                    prepared.path.native())});
-  }
-  if (fs::exists(rollback.admin, ec)) {
-    return tl::unexpected(
-        Error{kAlreadyExists, fmt::format("prepare worktree {}: admin entry {} already exists",
-                                          prepared.path.native(), rollback.admin.native())});
-  }
-  fs::create_directories(project_dir, ec);
-  if (ec) return tl::unexpected(os_error(ec.value(), "create directory", project_dir.native()));
-
-  auto tip = branch_tip(repo, canonical);
-  if (!tip) return tl::unexpected(tip.error());
-  prepared.tip = oid_hex(*tip);
-
-  // The temporary branch may be left from an interrupted attempt; reset it unless some
-  // worktree holds it. git_reference_create, not git_branch_create: no checked-out query.
-  auto holder = who_has_branch_checked_out(repo, prepared.temp_branch);
-  if (!holder) return tl::unexpected(holder.error());
-  if (*holder) {
-    return tl::unexpected(
-        Error{kBranchCheckedOut,
-              fmt::format("prepare worktree {}: temporary branch {} is checked out "
-                          "at {}",
-                          prepared.path.native(), prepared.temp_branch, (*holder)->native())});
-  }
-  git_reference* raw_ref = nullptr;
-  std::string message = fmt::format("baton: prepare {} at {}", session_id, canonical);
-  int rc =
-      git_reference_create(&raw_ref, repo, rollback.temp_ref.c_str(), &*tip, 1, message.c_str());
-  if (rc < 0) return tl::unexpected(libgit2_error(rc, "create branch", rollback.temp_ref));
-  ReferencePtr temp_ref(raw_ref);
-  rollback.made_branch = true;
-
+// What prepare_worktree_at and prepare_worktree_on_branch share: the checks that nothing is
+// in the way, then the worktree added at `path` on the branch `ref` (at `tip`), locked with
+// `reason`, its cache-tree written. The rollback undoes what it made on any failure.
+static Result<void> add_locked_worktree(git_repository* repo, PreparedWorktree& prepared,
+                                        git_reference* ref, const git_oid& tip,
+                                        const std::string& reason,
+                                        const std::function<bool()>& is_cancelled,
+                                        PrepareRollback& rollback) {
   // libgit2 1.5's worktree add checks opts.ref with the buggy git_branch_is_checked_out;
-  // a fresh temporary branch is held by nobody, so its answer cannot matter here. Without
+  // the callers made sure nobody holds the branch, so its answer cannot matter here. Without
   // opts.ref it would create a branch named after the worktree instead.
   git_worktree_add_options opts = GIT_WORKTREE_ADD_OPTIONS_INIT;
-  opts.ref = temp_ref.get();
+  opts.ref = ref;
   // The directory is new (git_worktree_add creates it with O_EXCL semantics), so nothing in
   // it can be lost; SAFE alone would not create files "missing" from an empty directory.
   opts.checkout_options.checkout_strategy = GIT_CHECKOUT_FORCE;
   git_commit* raw_commit = nullptr;
-  rc = git_commit_lookup(&raw_commit, repo, &*tip);
+  int rc = git_commit_lookup(&raw_commit, repo, &tip);
   if (rc < 0) return tl::unexpected(libgit2_error(rc, "read commit", prepared.tip));
   CommitPtr commit(raw_commit);
   git_tree* raw_tree = nullptr;
@@ -200,11 +154,118 @@ Result<PreparedWorktree> prepare_worktree_at(git_repository* repo, const fs::pat
   WorktreePtr wt(raw_wt);
   prepared.path = directory_path(git_worktree_path(wt.get()));
   // Locked, with a reason naming the session, so a user's `git worktree prune` or another
-  // tool never drops a live orchestrator's checkout; release_prune unlocks it.
-  const std::string reason = "baton orchestrator " + std::string(session_id);
+  // tool never drops a live agent's checkout; release_prune unlocks it.
   rc = git_worktree_lock(wt.get(), reason.c_str());
   if (rc < 0) return tl::unexpected(libgit2_error(rc, "lock worktree", prepared.path.native()));
-  if (auto cached = write_cache_tree(prepared.path); !cached) return tl::unexpected(cached.error());
+  return write_cache_tree(prepared.path);
+}
+
+// Neither the directory nor the admin entry may exist: both would be a leftover of an
+// earlier attempt, which its owner releases first.
+static Result<void> check_nothing_in_the_way(const PreparedWorktree& prepared,
+                                             const fs::path& admin) {
+  std::error_code ec;
+  if (fs::exists(prepared.path, ec)) {
+    return tl::unexpected(Error{
+        kAlreadyExists, fmt::format("prepare worktree {}: directory already exists (a leftover "
+                                    "of an earlier attempt; release it first)",
+                                    prepared.path.native())});
+  }
+  if (fs::exists(admin, ec)) {
+    return tl::unexpected(
+        Error{kAlreadyExists, fmt::format("prepare worktree {}: admin entry {} already exists",
+                                          prepared.path.native(), admin.native())});
+  }
+  fs::create_directories(prepared.path.parent_path(), ec);
+  if (ec)
+    return tl::unexpected(
+        os_error(ec.value(), "create directory", prepared.path.parent_path().native()));
+  return {};
+}
+
+Result<PreparedWorktree> prepare_worktree_at(git_repository* repo, const fs::path& path,
+                                             std::string_view session_id,
+                                             std::string_view canonical,
+                                             const std::function<bool()>& is_cancelled) {
+  init_libgit2();
+  if (auto valid = validate_session_id(session_id); !valid) return tl::unexpected(valid.error());
+  if (auto valid = validate_branch_name(canonical); !valid) return tl::unexpected(valid.error());
+
+  PreparedWorktree prepared;
+  prepared.name = worktree_name(session_id);
+  prepared.path = path;
+  prepared.temp_branch = temp_branch_name(session_id);
+  PrepareRollback rollback{repo, admin_dir(repo, prepared.name), prepared.path,
+                           full_branch_ref(prepared.temp_branch)};
+  if (auto clear = check_nothing_in_the_way(prepared, rollback.admin); !clear)
+    return tl::unexpected(clear.error());
+
+  auto tip = branch_tip(repo, canonical);
+  if (!tip) return tl::unexpected(tip.error());
+  prepared.tip = oid_hex(*tip);
+
+  // The temporary branch may be left from an interrupted attempt; reset it unless some
+  // worktree holds it. git_reference_create, not git_branch_create: no checked-out query.
+  auto holder = who_has_branch_checked_out(repo, prepared.temp_branch);
+  if (!holder) return tl::unexpected(holder.error());
+  if (*holder) {
+    return tl::unexpected(
+        Error{kBranchCheckedOut,
+              fmt::format("prepare worktree {}: temporary branch {} is checked out "
+                          "at {}",
+                          prepared.path.native(), prepared.temp_branch, (*holder)->native())});
+  }
+  git_reference* raw_ref = nullptr;
+  std::string message = fmt::format("baton: prepare {} at {}", session_id, canonical);
+  int rc =
+      git_reference_create(&raw_ref, repo, rollback.temp_ref.c_str(), &*tip, 1, message.c_str());
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "create branch", rollback.temp_ref));
+  ReferencePtr temp_ref(raw_ref);
+  rollback.made_branch = true;
+
+  const std::string reason = "baton orchestrator " + std::string(session_id);
+  if (auto added = add_locked_worktree(repo, prepared, temp_ref.get(), *tip, reason, is_cancelled,
+                                       rollback);
+      !added)
+    return tl::unexpected(added.error());
+  rollback.is_committed = true;
+  return prepared;
+}
+
+Result<PreparedWorktree> prepare_worktree_on_branch(git_repository* repo, const fs::path& path,
+                                                    std::string_view session_id,
+                                                    std::string_view branch,
+                                                    std::string_view lock_reason) {
+  init_libgit2();
+  if (auto valid = validate_session_id(session_id); !valid) return tl::unexpected(valid.error());
+  if (auto valid = validate_branch_name(branch); !valid) return tl::unexpected(valid.error());
+
+  PreparedWorktree prepared;
+  prepared.name = worktree_name(session_id);
+  prepared.path = path;
+  // No temporary branch: the branch is checked out directly, and a rollback never deletes it.
+  PrepareRollback rollback{repo, admin_dir(repo, prepared.name), prepared.path, {}};
+  if (auto clear = check_nothing_in_the_way(prepared, rollback.admin); !clear)
+    return tl::unexpected(clear.error());
+  auto holder = who_has_branch_checked_out(repo, branch);
+  if (!holder) return tl::unexpected(holder.error());
+  if (*holder) {
+    return tl::unexpected(Error{kBranchCheckedOut,
+                                fmt::format("branch {} is checked out at {}", branch,
+                                            (*holder)->native())});
+  }
+  git_reference* raw_ref = nullptr;
+  const std::string ref_name = full_branch_ref(branch);
+  int rc = git_reference_lookup(&raw_ref, repo, ref_name.c_str());
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "look up branch", ref_name));
+  ReferencePtr ref(raw_ref);
+  const git_oid* tip = git_reference_target(ref.get());
+  if (!tip) return tl::unexpected(Error{kInvalidName, ref_name + " is a symbolic reference"});
+  prepared.tip = oid_hex(*tip);
+  if (auto added = add_locked_worktree(repo, prepared, ref.get(), *tip, std::string(lock_reason),
+                                       {}, rollback);
+      !added)
+    return tl::unexpected(added.error());
   rollback.is_committed = true;
   return prepared;
 }

@@ -62,6 +62,16 @@ Result<PreparedWorktree> prepare_worktree_at(git_repository* repo,
                                              std::string_view canonical,
                                              const std::function<bool()>& is_cancelled = {});
 
+// A worktree at `path` with `branch` (which exists) checked out directly, no temporary
+// branch: a worker's (docs/workers.md). Locked with `lock_reason`. Refuses a branch another
+// worktree holds (kBranchCheckedOut, naming it) and anything in the way (kAlreadyExists). On
+// failure it removes what it made; the branch stays.
+Result<PreparedWorktree> prepare_worktree_on_branch(git_repository* repo,
+                                                    const std::filesystem::path& path,
+                                                    std::string_view session_id,
+                                                    std::string_view branch,
+                                                    std::string_view lock_reason);
+
 // Moves worktree `name` to `new_path` (same file system) in O(1): rename(2) of the directory,
 // then rewrite of its two links (<admin>/gitdir and <new_path>/.git), as `git worktree move`
 // does. Idempotent: when the directory is already at `new_path` only the links are rewritten.

@@ -96,6 +96,8 @@ std::string substitute_note_path(std::string text, const std::string& note) {
 std::string initial_prompt(const AgentSpec& agent, const ProjectConfig& cfg,
                            const SessionRecord& rec, bool resume) {
   if (resume || !agent.takes_prompt) return {};
+  // A worker starts with the task it was spawned with (docs/workers.md), nothing else.
+  if (rec.role == SessionRole::kWorker) return rec.prompt;
   std::string prompt = cfg.prompt;
   if (!rec.handoff_note.empty() && !cfg.handoff_prompt.empty())
     prompt +=
@@ -155,6 +157,7 @@ tl::expected<PreparedLaunch, std::string> prepare_launch_files(
   out.env.push_back("BATON_BRANCH=" + rec.branch);
   out.env.push_back("BATON_WORKTREE=" + rec.worktree);
   out.env.push_back("BATON_AGENT=" + rec.agent);
+  if (rec.role == SessionRole::kWorker) out.env.push_back("BATON_WORKER=" + rec.name);
   out.plan = std::move(*plan);
   out.permissions = cfg.permissions;
   return out;

@@ -114,6 +114,36 @@ int main(int argc, char** argv) try {
   down->add_option("target", target, "Project (default: .)");
   down->add_flag("--now", flags.now, "Do not wait for the agent's turn to end");
 
+  auto* spawn = app.add_subcommand("spawn", "Start a worker on its own branch and worktree");
+  SpawnFlags spawn_flags;
+  spawn->add_option("target", target, "Project (default: .)");
+  spawn->add_option("--name", spawn_flags.name, "The worker's name (its branch: baton/<prefix>-NAME)")
+      ->required();
+  spawn->add_option("--agent", spawn_flags.agent, "Agent (default: [workers] agent)");
+  spawn->add_option("--base", spawn_flags.base, "Revision its branch starts at (default: the "
+                                                "orchestrator's branch)");
+  auto* spawn_prompt = spawn->add_option("--prompt", spawn_flags.prompt, "Its initial prompt");
+  spawn->add_option("--prompt-file", spawn_flags.prompt_file, "Read the initial prompt from F")
+      ->excludes(spawn_prompt);
+  spawn->add_flag("--reuse-branch", spawn_flags.reuse_branch,
+                  "Take the worker's branch as it is when it exists");
+  spawn->add_flag("--json", as_json, "Print JSON");
+
+  auto* workers = app.add_subcommand("workers", "List the project's workers");
+  workers->add_option("target", target, "Project (default: .)");
+  workers->add_flag("--json", as_json, "Print JSON");
+
+  auto* finish = app.add_subcommand(
+      "finish", "Stop a worker, keep its work and branch, remove its worktree");
+  bool delete_branch = false;
+  finish->add_option("target", target, "PROJECT/NAME")->required();
+  finish->add_flag("--delete-branch", delete_branch,
+                   "Also delete its branch when it is merged into the orchestrator's");
+  finish->add_flag("--now", flags.now, "Do not wait for the worker's turn to end");
+  finish->add_flag("--json", as_json, "Print JSON");
+
+  auto* guide = app.add_subcommand("guide", "What an orchestrator agent needs to run workers");
+
   auto* status = app.add_subcommand("status", "Health of the project's orchestrator");
   bool tmux = false;
   status->add_option("target", target, "Project (default: .)");
@@ -193,6 +223,17 @@ int main(int argc, char** argv) try {
   if (app.got_subcommand(up)) return cmd_up(target, agent, detach);
   if (app.got_subcommand(signal)) return cmd_signal(signal_state, signal_session, signal_hook);
   if (app.got_subcommand(replace)) return cmd_handoff("replace", target, flags, as_json);
+  if (app.got_subcommand(spawn)) {
+    if (spawn_flags.prompt.empty() && spawn_flags.prompt_file.empty()) {
+      std::fprintf(stderr, "baton: spawn needs --prompt TEXT or --prompt-file F (see 'baton "
+                           "spawn --help')\n");
+      return kExitUsage;
+    }
+    return cmd_spawn(target, spawn_flags, as_json);
+  }
+  if (app.got_subcommand(workers)) return cmd_workers(target, as_json);
+  if (app.got_subcommand(finish)) return cmd_finish(target, delete_branch, flags.now, as_json);
+  if (app.got_subcommand(guide)) return cmd_guide();
   if (app.got_subcommand(down)) {
     HandoffFlags down_flags;
     down_flags.now = flags.now;

@@ -60,6 +60,8 @@ std::string join_command(const Json& argv) {
   return out;
 }
 
+}  // namespace
+
 // A path target is made absolute here: the daemon's cwd is "/".
 std::string absolute_target(const std::string& target) {
   if (target.empty()) return current_dir();
@@ -68,8 +70,14 @@ std::string absolute_target(const std::string& target) {
     if (target[0] != '/' && access(target.c_str(), F_OK) == 0) return current_dir() + "/" + target;
     return target;
   }
+  // PROJECT/NAME (a worker) when no such path exists here; the daemon tries it first.
+  if (access(target.c_str(), F_OK) != 0 && target.find('/') == target.rfind('/') &&
+      target[0] != '.')
+    return target;
   return current_dir() + "/" + target;
 }
+
+namespace {
 
 // The handoff's phases in order, as its progress lines number them ("[3/6] drain ...").
 constexpr std::array<const char*, 6> kSteps = {"preflight", "prepare", "drain",

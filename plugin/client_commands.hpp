@@ -19,6 +19,9 @@ int fail(const std::string& message);
 // What requests carry of the command: its working directory (the daemon's is "/") and its
 // environment (the config's ${VAR} and PATH).
 std::string current_dir();
+// TARGET as the daemon takes it: a path made absolute (the daemon's cwd is "/"); a project
+// id, a session id or PROJECT/NAME (a worker) as given when no such path exists here.
+std::string absolute_target(const std::string& target);
 runtime::protocol::Json environment_json();
 
 int cmd_daemon(bool foreground);
@@ -59,6 +62,20 @@ int cmd_fault_points();
 int cmd_debug_waits();
 // Test builds: what message delivery holds registered, as JSON.
 int cmd_delivery_state();
+// Workers (worker_commands.cpp, docs/workers.md).
+struct SpawnFlags {
+  std::string name;
+  std::string agent;
+  std::string base;
+  std::string prompt;
+  std::string prompt_file;
+  bool reuse_branch = false;
+};
+int cmd_spawn(const std::string& target, const SpawnFlags& flags, bool as_json);
+int cmd_workers(const std::string& target, bool as_json);
+int cmd_finish(const std::string& target, bool delete_branch, bool now, bool as_json);
+// What an orchestrator agent needs to know to run its team; no daemon needed.
+int cmd_guide();
 // `tell TARGET TEXT... [--now]`: queues a message (words joined by spaces); prints its id.
 int cmd_tell(const std::string& target, const std::vector<std::string>& words, bool now);
 // `outbox [TARGET] ls | drop ID`.

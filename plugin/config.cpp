@@ -66,6 +66,7 @@ class Loader {
   Status apply_env(const SourceFile& f, const toml::table& t);
   Status apply_hooks(const SourceFile& f, const toml::table& t);
   Status apply_runtime(const SourceFile& f, const toml::table& t);
+  Status apply_workers(const SourceFile& f, const toml::table& t);
   Status check_symlink(const SourceFile& f, const toml::node& node, const std::string& value);
   // Refuses a key plugin/config_keys.cpp does not list, at its position.
   static Status check_known(const SourceFile& f, const toml::key& key, std::string_view section,
@@ -78,7 +79,7 @@ class Loader {
   std::string root_;
   ProjectConfig cfg_;
   // Positions ("file:line:col") of keys whose errors show up only once every file is read.
-  std::string name_at_, prefix_at_, branch_at_, agent_at_, permissions_at_;
+  std::string name_at_, prefix_at_, branch_at_, agent_at_, permissions_at_, workers_agent_at_;
   std::string agent_file_;                             // the file that set [orchestrator] agent
   std::map<std::string, std::string> agent_at_table_;  // [agents.NAME] without a preset
 };
@@ -125,6 +126,8 @@ Status Loader::apply(const SourceFile& f, const toml::table& top) {
       section = &Loader::apply_hooks;
     else if (name == "runtime")
       section = &Loader::apply_runtime;
+    else if (name == "workers")
+      section = &Loader::apply_workers;
     else
       return fail_at(f, key.source(), fmt::format("unknown key '{}'", name));
     auto* table = node.as_table();
@@ -402,6 +405,39 @@ Status Loader::apply_runtime(const SourceFile& f, const toml::table& t) {
   return {};
 }
 
+Status Loader::apply_workers(const SourceFile& f, const toml::table& t) {
+  for (auto&& [key, node] : t) {
+    std::string name(key.str());
+    if (auto known = check_known(f, key, "workers", "[workers]"); !known) return known;
+    if (name == "agent") {
+      auto value = read_string(f, node, "[workers] agent");
+      if (!value) return tl::unexpected(value.error());
+      if (value->empty()) return fail_at(f, node.source(), "[workers] agent is empty");
+      cfg_.workers_agent = *value;
+      workers_agent_at_ = position_of(f, node.source());
+      // As [orchestrator] agent: a preset's name picks among programs the user installed.
+      if (std::find(kPresetNames.begin(), kPresetNames.end(), *value) == kPresetNames.end())
+        needs_trust(f, "[workers] agent", node);
+    } else if (name == "max") {
+      // Inert: it only bounds how many workers baton starts when asked.
+      auto* value = node.as_integer();
+      if (!value || value->get() < 1 || value->get() > kMaxWorkers)
+        return fail_at(f, node.source(),
+                       fmt::format("[workers] max must be a number from 1 to {}", kMaxWorkers));
+      cfg_.workers_max = static_cast<int>(value->get());
+    } else if (name == "notify_orchestrator") {
+      // Inert: baton's own one-line messages to the orchestrator, or none.
+      auto* value = node.as_boolean();
+      if (!value)
+        return fail_at(f, node.source(), "[workers] notify_orchestrator must be a boolean");
+      cfg_.notify_orchestrator = value->get();
+    } else {
+      return fail_at(f, key.source(), fmt::format("unknown key '{}' in [workers]", name));
+    }
+  }
+  return {};
+}
+
 Status Loader::apply_workspace(const SourceFile& f, const toml::table& t) {
   for (auto&& [key, node] : t) {
     std::string name(key.str());
@@ -555,6 +591,11 @@ tl::expected<ProjectConfig, std::string> Loader::finish() {
       cfg_.agent_reason = "not set; neither codex nor claude is on PATH";
     }
   }
+
+  if (!cfg_.workers_agent.empty() && !cfg_.agents.contains(cfg_.workers_agent))
+    return Failure(fmt::format("{}: [workers] agent '{}' is not defined: use a preset or an "
+                               "[agents.NAME] table",
+                               workers_agent_at_, cfg_.workers_agent));
 
   if (cfg_.permissions != "default") {
     const AgentSpec& agent = cfg_.agents[cfg_.agent];

@@ -33,6 +33,9 @@ struct HookSet {
   int timeout_ms = 30000;  // "30s", "500ms", "2m"
 };
 
+// [workers] max: at most this many, whatever a config says (each is a checkout and an agent).
+inline constexpr int kMaxWorkers = 64;
+
 inline constexpr const char* kDefaultHandoffPrompt =
     "Read the handoff note at {note_path} and continue the work.";
 
@@ -66,6 +69,10 @@ struct ProjectConfig {
   std::string summarize_prompt;              // [orchestrator] summarize_prompt
   int summarize_timeout_ms = 120000;         // [orchestrator] summarize_timeout = "120s"
   StandbyMode standby = StandbyMode::kAuto;  // [orchestrator] standby = "auto"
+  // [workers] (docs/workers.md)
+  std::string workers_agent;  // "" = the orchestrator's
+  int workers_max = 8;
+  bool notify_orchestrator = true;
   // [agents.*], presets included
   std::map<std::string, AgentSpec> agents;
   // [workspace]
@@ -108,6 +115,9 @@ inline constexpr const char* kInertKeys[] = {"[project] name",
                                              "[orchestrator] agent (a preset's name)",
                                              "[orchestrator] launch_grace",
                                              "[orchestrator] standby",
+                                             "[workers] agent (a preset's name)",
+                                             "[workers] max",
+                                             "[workers] notify_orchestrator",
                                              "[hooks] timeout"};
 
 // The one line `up`, `replace` and the keys print while trust is missing, naming the keys that

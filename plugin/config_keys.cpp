@@ -47,6 +47,13 @@ constexpr std::array kKeys = {
     ConfigKey{"orchestrator", "permissions", "string", "\"default\"", T::kNeedsAllow,
               "What the agent may do unasked: \"default\", \"accept-edits\" or \"bypass\".",
               "\"accept-edits\""},
+    ConfigKey{"workers", "agent", "string", "the orchestrator's agent", T::kUnlessPreset,
+              "The agent a worker runs unless `baton spawn --agent` names one.", "\"claude-code\""},
+    ConfigKey{"workers", "max", "integer", "8", T::kInert,
+              "How many workers may run at once (1 to 64).", "4"},
+    ConfigKey{"workers", "notify_orchestrator", "boolean", "true", T::kInert,
+              "Whether the orchestrator is told when a worker waits, ends its turn or exits.",
+              "false"},
     ConfigKey{"agents.NAME", "command", "array of strings", "the preset's; required otherwise",
               T::kNeedsAllow, "The agent's program and arguments.", "[\"my-agent\", \"--tui\"]"},
     ConfigKey{"agents.NAME", "resume", "array of strings", "none", T::kNeedsAllow,
@@ -98,8 +105,8 @@ constexpr std::array kKeys = {
               "8388608"},
 };
 
-constexpr std::array<std::string_view, 7> kSections = {
-    "project", "orchestrator", "agents", "workspace", "env", "hooks", "runtime"};
+constexpr std::array<std::string_view, 8> kSections = {
+    "project", "orchestrator", "workers", "agents", "workspace", "env", "hooks", "runtime"};
 
 }  // namespace
 

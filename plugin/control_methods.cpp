@@ -66,6 +66,7 @@ void register_control_methods(Orchestrator& orch) {
   register_repository_methods(orch);
   register_note_methods(orch);
   register_message_methods(orch);
+  register_worker_methods(orch);
   orch.set_handoff_starter([&orch](ProjectState& p, const std::string& agent,
                                    const std::map<std::string, std::string>& env) {
     start_recovery_handoff(orch, p, agent, env);

@@ -26,6 +26,7 @@ void register_agent_methods(Orchestrator& orch);       // agent_methods.cpp
 void register_repository_methods(Orchestrator& orch);  // repository_methods.cpp
 void register_note_methods(Orchestrator& orch);        // note_methods.cpp
 void register_message_methods(Orchestrator& orch);     // message_methods.cpp
+void register_worker_methods(Orchestrator& orch);      // worker_methods.cpp
 
 // A request's parameters: "" / false / {} when absent or of another type.
 std::string string_param(const runtime::RequestPtr& req, const char* name);

@@ -33,6 +33,9 @@ enum class ErrorCode {
   kLaunchFailed,    // the new agent did not start or died within launch_grace
   kStuck,           // a retired tree could not be deleted (or kept)
   kFault,           // a test-only fault point fired (plugin/fault.hpp)
+  kInvalidName,     // a worker's name cannot name a branch or a directory, or is reserved
+  kWorkerExists,    // a worker of that name runs, or its branch exists (--reuse-branch)
+  kTooManyWorkers,  // [workers] max workers run already
 };
 
 constexpr std::string_view wire_name(ErrorCode code) {
@@ -77,6 +80,12 @@ constexpr std::string_view wire_name(ErrorCode code) {
       return "launch_failed";
     case ErrorCode::kStuck:
       return "stuck";
+    case ErrorCode::kInvalidName:
+      return "invalid_name";
+    case ErrorCode::kWorkerExists:
+      return "worker_exists";
+    case ErrorCode::kTooManyWorkers:
+      return "too_many_workers";
     case ErrorCode::kFault:
       return "fault";
   }

@@ -16,6 +16,7 @@
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/standby_steps.hpp"
+#include "plugin/worker_notice.hpp"
 #include "runtime/iso_time.hpp"
 #include "runtime/search_path.hpp"
 
@@ -354,6 +355,16 @@ void Handoff::write_note() {
   // Messages told and not yet typed: the new agent gets them after its first turn, and reads
   // here that they are coming.
   in.queued_messages = orch_.outbox().queued_texts(req_.project);
+  // The team the new orchestrator takes over.
+  for (const SessionRecord* w : orch_.registry().workers_of(req_.project)) {
+    if (w->state == SessionState::kRetired) continue;
+    NoteWorker nw{w->name, w->branch, std::string(worker_health(*w)), "", ""};
+    if (const Activity* a = orch_.activity().get(w->id)) nw.activity = wire_name(a->state);
+    runtime::Session* live = orch_.daemon().find_session_exact(w->id);
+    nw.last_line = last_screen_line(live && live->is_running() ? live->peek_capture()
+                                                               : w->last_lines);
+    in.workers.push_back(std::move(nw));
+  }
   NoteFacts facts;
   facts.repo_path = project()->path;
   facts.branch = cfg_.branch;

@@ -72,6 +72,21 @@ void add_commits(std::string& out, const NoteInput& in) {
   if (c.more > 0) out += "- \u2026 and " + std::to_string(c.more) + " more\n";
 }
 
+void add_workers(std::string& out, const std::vector<NoteWorker>& workers) {
+  out += "\n### Workers\n\n";
+  if (workers.empty()) {
+    out += "None.\n";
+    return;
+  }
+  out += "Your team keeps running ('baton workers', 'baton guide'):\n\n";
+  for (const auto& w : workers) {
+    out += "- " + w.name + " on `" + w.branch + "`: " + w.health;
+    if (!w.activity.empty()) out += ", " + w.activity;
+    if (!w.last_line.empty()) out += " — last line: `" + w.last_line + "`";
+    out += "\n";
+  }
+}
+
 void add_messages(std::string& out, const std::vector<std::string>& messages) {
   out += "\n### Queued messages\n\n";
   if (messages.empty()) {
@@ -111,6 +126,7 @@ std::string compose_note(const NoteInput& in) {
   for (const auto& a : in.old_agents) add_agent(out, a);
   add_commits(out, in);
   add_messages(out, in.queued_messages);
+  add_workers(out, in.workers);
   return out;
 }
 

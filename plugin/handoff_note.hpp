@@ -51,6 +51,15 @@ struct NoteCommits {
   std::size_t more = 0;
 };
 
+// One of the project's workers (docs/workers.md): the new orchestrator takes over its team.
+struct NoteWorker {
+  std::string name;
+  std::string branch;
+  std::string health;    // worker_health()
+  std::string activity;  // "" when unknown
+  std::string last_line;
+};
+
 struct NoteInput {
   std::string project;
   std::string branch;
@@ -60,6 +69,7 @@ struct NoteInput {
   std::vector<NoteAgent> old_agents;
   NoteCommits commits;
   std::vector<std::string> queued_messages;  // told, not yet typed: the new agent gets them
+  std::vector<NoteWorker> workers;
 };
 
 // A retired session's uncommitted work, preserved and re-applied in the new tree.

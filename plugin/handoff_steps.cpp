@@ -290,6 +290,33 @@ Expected<std::vector<std::string>> prepare_tree(const std::string& repo_path,
   return notes;
 }
 
+Expected<std::vector<std::string>> fill_new_tree(git_repository* repo, const std::string& repo_path,
+                                                 const std::string& tree,
+                                                 const std::vector<std::string>& symlinks) {
+  std::error_code ec;
+  std::vector<std::string> notes;
+  // Submodules as the user's own checkout has them, before anything is stopped.
+  if (auto sm = git::init_submodules(repo, tree); !sm) {
+    notes.push_back(sm.error().message);
+  } else {
+    notes = std::move(sm->notes);
+  }
+  for (const auto& link : symlinks) {
+    const fs::path src = fs::path(repo_path) / link;
+    const fs::path dst = fs::path(tree) / link;
+    if (!fs::exists(src, ec)) continue;
+    fs::create_directories(dst.parent_path(), ec);
+    fs::remove(dst, ec);
+    fs::create_symlink(src, dst, ec);
+    if (ec) {
+      // The caller discards the tree: it knows where a half-made one goes.
+      return error(ErrorCode::kPrepareFailed,
+                   "cannot link " + dst.string() + " to " + src.string() + ": " + ec.message());
+    }
+  }
+  return notes;
+}
+
 Expected<std::vector<std::string>> prepare_tree_at(const std::string& repo_path,
                                                    const std::string& path,
                                                    const std::string& session_id,
@@ -308,27 +335,7 @@ Expected<std::vector<std::string>> prepare_tree_at(const std::string& repo_path,
   if (!prepared && prepared.error().code == git::kCancelled)
     return error(ErrorCode::kFailed, prepared.error().message);
   if (!prepared) return error(ErrorCode::kPrepareFailed, prepared.error().message);
-  std::vector<std::string> notes;
-  // Submodules as the user's own checkout has them, before anything is stopped.
-  if (auto sm = git::init_submodules(proj->repo.get(), prepared->path); !sm) {
-    notes.push_back(sm.error().message);
-  } else {
-    notes = std::move(sm->notes);
-  }
-  for (const auto& link : symlinks) {
-    const fs::path src = fs::path(repo_path) / link;
-    const fs::path dst = prepared->path / link;
-    if (!fs::exists(src, ec)) continue;
-    fs::create_directories(dst.parent_path(), ec);
-    fs::remove(dst, ec);
-    fs::create_symlink(src, dst, ec);
-    if (ec) {
-      // The caller discards the tree: it knows where a half-made one goes.
-      return error(ErrorCode::kPrepareFailed,
-                   "cannot link " + dst.string() + " to " + src.string() + ": " + ec.message());
-    }
-  }
-  return notes;
+  return fill_new_tree(proj->repo.get(), repo_path, prepared->path.string(), symlinks);
 }
 
 RetiredTree retire_tree(const RetireTree& in) {

@@ -72,6 +72,13 @@ Expected<std::vector<std::string>> prepare_tree_at(const std::string& repo_path,
                                                    const std::vector<std::string>& symlinks,
                                                    const std::function<bool()>& is_cancelled = {});
 
+// What every new tree of baton's gets once checked out (the orchestrator's, a worker's): its
+// submodules as the user's checkout has them, and the configured symlinks into the main
+// worktree. Returns notes (submodules left out); kPrepareFailed when a symlink failed.
+Expected<std::vector<std::string>> fill_new_tree(git_repository* repo, const std::string& repo_path,
+                                                 const std::string& tree,
+                                                 const std::vector<std::string>& symlinks);
+
 // ---- 3. retire
 struct RetireTree {
   std::string repo_path;

@@ -53,4 +53,18 @@ std::string compute_health(const HealthInputs& in) {
   return "ok";
 }
 
+std::string_view worker_health(const SessionRecord& worker) {
+  switch (worker.state) {
+    case SessionState::kRetired:
+      return "finished";
+    case SessionState::kRetiring:
+      return worker.last_error.empty() ? "finishing" : "stuck";
+    case SessionState::kExited:
+      return "exited";
+    case SessionState::kActive:
+      return worker.restore_marker ? "ok" : "spawning";
+  }
+  return "exited";
+}
+
 }  // namespace baton::plugin

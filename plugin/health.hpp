@@ -36,4 +36,9 @@ std::string compute_health(const HealthInputs& in);
 // The newest orchestrator worth showing: the newest active one, else the newest exited one.
 const SessionRecord* current_orchestrator(const std::vector<const SessionRecord*>& sessions);
 
+// A worker's health (docs/workers.md), the first that holds: finished (retired) · stuck (its
+// finish failed: `baton finish` again) · finishing · exited · spawning (recorded, its agent
+// not started yet) · ok.
+std::string_view worker_health(const SessionRecord& worker);
+
 }  // namespace baton::plugin

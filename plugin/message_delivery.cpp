@@ -56,6 +56,14 @@ runtime::Session* MessageDelivery::running(const std::string& session_id) {
 
 MessageDelivery::Readiness MessageDelivery::readiness(const std::string& recipient, bool is_now,
                                                       std::string& session) {
+  // A worker's messages ("<project>/<name>", docs/workers.md) wait for that worker alone: no
+  // handoff of the orchestrator concerns it.
+  if (const auto slash = recipient.find('/'); slash != std::string::npos) {
+    const SessionRecord* w =
+        orch_.registry().live_worker(recipient.substr(0, slash), recipient.substr(slash + 1));
+    if (!w || w->state != SessionState::kActive) return Readiness::kWaitTime;
+    return readiness_of(*w, is_now, session);
+  }
   ProjectState* p = orch_.find_project(recipient);
   if (!p) return Readiness::kWaitEvent;
   // Draining, in the gap, launching, recovering or relaunching: the message is for the agent
@@ -65,7 +73,14 @@ MessageDelivery::Readiness MessageDelivery::readiness(const std::string& recipie
   // waits for the grace to end, unless the user said --now.
   if (p->launch_watch && !is_now) return Readiness::kWaitTime;
   const SessionRecord* rec = newest_active(orch_.project_sessions(recipient));
-  runtime::Session* s = rec ? running(rec->id) : nullptr;
+  if (!rec) return Readiness::kWaitTime;
+  return readiness_of(*rec, is_now, session);
+}
+
+MessageDelivery::Readiness MessageDelivery::readiness_of(const SessionRecord& recipient,
+                                                         bool is_now, std::string& session) {
+  const SessionRecord* rec = &recipient;
+  runtime::Session* s = running(rec->id);
   if (!s) return Readiness::kWaitTime;
   const Activity* a = orch_.activity().get(rec->id);
   const bool is_idle = a && a->state == ActivityState::kIdle;
@@ -127,8 +142,9 @@ void MessageDelivery::on_recorded(const std::string& recipient) {
   Typing& t = *typing_[recipient];
   runtime::Session* s = running(t.session);
   // The agent ended, or a handoff began, while the record was written: nothing was typed.
-  ProjectState* p = orch_.find_project(recipient);
-  if (!s || !p || p->is_handing_off())
+  ProjectState* p = orch_.find_project(recipient.substr(0, recipient.find('/')));
+  const bool is_worker = recipient.find('/') != std::string::npos;
+  if (!s || !p || (!is_worker && p->is_handing_off()))
     return requeue(recipient, "its agent is no longer taking input");
   paste_text(*s, t.text);
   t.pasted_at_ms = uv_now(orch_.loop());

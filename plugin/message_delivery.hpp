@@ -53,6 +53,8 @@ class MessageDelivery {
   // Whether recipient's next message can be typed now (into `session`), and if not, whether
   // an activity change or only time (the re-check timer) can change that.
   Readiness readiness(const std::string& recipient, bool is_now, std::string& session);
+  // Whether `recipient`'s agent takes a message now (its turn ended, nobody typing).
+  Readiness readiness_of(const SessionRecord& recipient, bool is_now, std::string& session);
   void start_delivery(const std::string& recipient, const OutboxMessage& m,
                       const std::string& session);
   void on_recorded(const std::string& recipient);

@@ -40,14 +40,29 @@ Json message_json(const OutboxMessage& m) {
   return j;
 }
 
+// The recipient TARGET names: a worker ("<project>/<name>": PROJECT/NAME, its session id or
+// a path in its tree), else the project (its orchestrator).
+void with_recipient(Orchestrator& orch, const RequestPtr& req,
+                    const std::function<void(const std::string& recipient)>& then) {
+  if (const SessionRecord* w = orch.registry().resolve_worker(string_param(req, "target"))) {
+    if (w->state != SessionState::kActive)
+      return req->fail(wire_name(ErrorCode::kMissing),
+                       "worker " + w->name + " of " + w->project + " is " +
+                           std::string(worker_health(*w)) + ": no agent will read the message");
+    return then(w->project + "/" + w->name);
+  }
+  with_project(orch, req, false, [&orch, req, then](ProjectState& p) {
+    if (auto why = why_no_agent_comes(orch, p); !why.empty())
+      return req->fail(wire_name(ErrorCode::kMissing), why);
+    then(p.id);
+  });
+}
+
 void tell(Orchestrator& orch, const RequestPtr& req) {
   const std::string text = string_param(req, "text");
   if (text.empty()) return req->fail(wire_name(ErrorCode::kBadParams), "tell: no text given");
   const bool is_now = bool_param(req, "now");
-  with_project(orch, req, false, [&orch, req, text, is_now](ProjectState& p) {
-    if (auto why = why_no_agent_comes(orch, p); !why.empty())
-      return req->fail(wire_name(ErrorCode::kMissing), why);
-    const std::string recipient = p.id;
+  with_recipient(orch, req, [&orch, req, text, is_now](const std::string& recipient) {
     auto id = std::make_shared<std::string>();
     *id = orch.outbox().add(
         recipient, text,

@@ -34,7 +34,8 @@ Orchestrator::Orchestrator(runtime::Daemon& daemon, std::map<std::string, std::s
       standby_(*this),
       changes_(*this),
       outbox_(daemon.loop(), daemon.paths().state_dir),
-      messages_(std::make_unique<MessageDelivery>(*this, outbox_)) {
+      messages_(std::make_unique<MessageDelivery>(*this, outbox_)),
+      workers_(*this) {
   // A fault point arms one handoff; start-up recovery reads it from daemon_fault_env().
   start_env_.erase(std::string(kFaultEnv));
 }
@@ -48,6 +49,7 @@ void Orchestrator::close_watches() {
   cleanup_.stop();
   standby_.stop();
   changes_.stop();
+  workers_.close();
   messages_->close();
   for (auto& [id, p] : registry_.projects()) {
     p.config_watch.reset();
@@ -68,6 +70,8 @@ void Orchestrator::start() {
   activity_.start(loop());
   daemon_.set_target_resolver([this](const std::string& target) -> runtime::Daemon::ResolvedTarget {
     if (daemon_.find_session_exact(target)) return {target, ""};
+    // A worker (PROJECT/NAME, or a directory inside its tree) before its project.
+    if (const SessionRecord* w = registry_.resolve_worker(target)) return {w->id, ""};
     ProjectState* p = resolve_project(target);
     if (!p) return {};
     const SessionRecord* s = newest_active(project_sessions(p->id));
@@ -268,6 +272,7 @@ void Orchestrator::remove_activity_listener(ActivityListener listener) {
 
 void Orchestrator::notify_activity(const std::string& session_id, const Activity& now) {
   spdlog::debug("{} is {} ({})", session_id, wire_name(now.state), wire_name(now.source));
+  workers_.on_activity(session_id, now);
   // A listener may remove itself (or another) while it runs: call a snapshot, and skip the
   // ones removed meanwhile.
   const auto snapshot = activity_fns_;
@@ -282,14 +287,20 @@ std::vector<ActivitySample> Orchestrator::activity_samples() {
   std::vector<ActivitySample> samples;
   for (auto& [id, p] : registry_.projects()) {
     if (!p.config) continue;
-    const SessionRecord* rec = newest_active(project_sessions(id));
-    if (!rec) continue;
-    runtime::Session* s = daemon_.find_session_exact(rec->id);
-    if (!s || !s->is_running()) continue;
-    auto agent = p.config->agents.find(rec->agent);
-    if (agent == p.config->agents.end()) continue;
-    samples.push_back(
-        {rec->id, &agent->second, s->output_bytes(), [s] { return s->peek_capture(); }});
+    // The running orchestrator and its running workers (the orchestrator is told when one
+    // waits: workers.hpp).
+    std::vector<const SessionRecord*> running;
+    if (const SessionRecord* rec = newest_active(project_sessions(id))) running.push_back(rec);
+    for (const SessionRecord* w : registry_.workers_of(id))
+      if (w->state == SessionState::kActive) running.push_back(w);
+    for (const SessionRecord* rec : running) {
+      runtime::Session* s = daemon_.find_session_exact(rec->id);
+      if (!s || !s->is_running()) continue;
+      auto agent = p.config->agents.find(rec->agent);
+      if (agent == p.config->agents.end()) continue;
+      samples.push_back(
+          {rec->id, &agent->second, s->output_bytes(), [s] { return s->peek_capture(); }});
+    }
   }
   return samples;
 }
@@ -300,7 +311,17 @@ void Orchestrator::on_session_exit(runtime::Session& s) {
   if (!rec || rec->state != SessionState::kActive) return;
   // `baton shutdown` stops agents but keeps them active with their restore marker: they
   // come back with the daemon.
-  if (daemon_.is_shutting_down()) return daemon_.release_followers(follow_key(rec->project));
+  if (daemon_.is_shutting_down()) {
+    if (rec->role == SessionRole::kWorker) return;
+    return daemon_.release_followers(follow_key(rec->project));
+  }
+  if (rec->role == SessionRole::kWorker) {
+    auto lines = s.capture(true);
+    while (!lines.empty() && lines.back().empty()) lines.pop_back();
+    const std::size_t keep = std::min<std::size_t>(lines.size(), 20);
+    lines.erase(lines.begin(), lines.end() - static_cast<long>(keep));
+    return workers_.on_exit(*rec, s.exit_status(), std::move(lines));
+  }
   rec->state = SessionState::kExited;
   rec->exit_status = s.exit_status();
   rec->restore_marker = false;

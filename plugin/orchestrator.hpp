@@ -29,6 +29,7 @@
 #include "plugin/recovery.hpp"
 #include "plugin/session_store.hpp"
 #include "plugin/standby.hpp"
+#include "plugin/workers.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/iso_time.hpp"
 
@@ -110,6 +111,8 @@ class Orchestrator final : private RecoveryHost {
   Standby& standby() { return standby_; }
   // What changed in each orchestrator's tree since its full scan (change_record.hpp).
   ChangeRecords& changes() { return changes_; }
+  // The orchestrators' workers (workers.hpp).
+  Workers& workers() { return workers_; }
 
   // Activity of the orchestrator sessions (issue 8): hooks through `baton signal`, launch and
   // exit, and the screen on a one-second tick.
@@ -184,6 +187,7 @@ class Orchestrator final : private RecoveryHost {
   ActivityListener next_activity_listener_ = 1;
   Outbox outbox_;
   std::unique_ptr<MessageDelivery> messages_;  // after the listeners it registers in
+  Workers workers_;
 };
 
 }  // namespace baton::plugin

@@ -57,6 +57,16 @@ Json project_status(Orchestrator& orch, ProjectState& p) {
   j["outbox"] = orch.outbox().count(p.id);  // messages `baton tell` queued, not yet typed
   // Whether the next replace scans only what changed in the tree (change_record.hpp).
   j["change_record"] = std::string(orch.changes().state(p.id));
+  // The team (docs/workers.md): names, health and activity; `baton workers` has the rest.
+  Json workers = Json::array();
+  for (const SessionRecord* w : orch.registry().workers_of(p.id)) {
+    if (w->state == SessionState::kRetired) continue;
+    const Activity* a = orch.activity().get(w->id);
+    workers.push_back(Json{{"name", w->name},
+                           {"health", std::string(worker_health(*w))},
+                           {"activity", a ? Json(wire_name(a->state)) : Json(nullptr)}});
+  }
+  j["workers"] = workers;
   return j;
 }
 
@@ -107,6 +117,16 @@ void run_handoff(Orchestrator& orch, const RequestPtr& req, ProjectState& p,
 // release_project), and starts a fresh handoff then. True when it was queued.
 bool queued_behind_handoff(Orchestrator& orch, const RequestPtr& req, ProjectState& p,
                            std::function<void()> again) {
+  // A worker's spawn or finish works in the repository (docs/workers.md): one at a time.
+  if (!p.handoff && !p.worker_op.empty()) {
+    req->event("progress", Json{{"step", "preflight"}, {"detail", "waiting for " + p.worker_op}});
+    p.after_worker_op.push_back([&orch, req, again = std::move(again)] {
+      if (orch.daemon().is_shutting_down())
+        return req->fail(wire_name(ErrorCode::kFailed), "the daemon is shutting down");
+      again();
+    });
+    return true;
+  }
   if (!p.handoff || !p.handoff->has_replied()) return false;
   req->event("progress", Json{{"step", "preflight"},
                               {"detail",

@@ -86,11 +86,37 @@ ProjectState& ProjectRegistry::add(const std::string& id, const std::string& pat
   return p;
 }
 
+SessionRecord* ProjectRegistry::resolve_worker(const std::string& target) {
+  if (target.empty()) return nullptr;
+  if (SessionRecord* s = session(target)) return s->role == SessionRole::kWorker ? s : nullptr;
+  const auto slash = target.find('/');
+  if (target[0] != '/' && slash != std::string::npos) {
+    if (find(target.substr(0, slash)))
+      return live_worker(target.substr(0, slash), target.substr(slash + 1));
+    return nullptr;
+  }
+  std::error_code ec;
+  const std::string path = fs::weakly_canonical(target, ec).string();
+  if (ec || path.empty() || path[0] != '/') return nullptr;
+  for (auto& [id, p] : projects_) {
+    if (!p.config) continue;
+    const std::string workers =
+        fs::weakly_canonical(p.config->workspace_root + "/" + id + "/workers", ec).string();
+    if (ec || !is_inside(path, workers) || path.size() <= workers.size()) continue;
+    const std::string rest = path.substr(workers.size() + 1);
+    return live_worker(id, rest.substr(0, rest.find('/')));
+  }
+  return nullptr;
+}
+
 ProjectState* ProjectRegistry::resolve(const std::string& target) {
   if (target.empty()) return nullptr;
   if (auto* p = find(target)) return p;
   if (auto it = store_.sessions.find(target); it != store_.sessions.end())
     return find(it->second.project);
+  // PROJECT/NAME: a worker's project.
+  if (const SessionRecord* w = target[0] == '/' ? nullptr : resolve_worker(target))
+    return find(w->project);
   std::error_code ec;
   const std::string path = fs::weakly_canonical(target, ec).string();
   if (ec || path.empty() || path[0] != '/') return nullptr;
@@ -113,9 +139,24 @@ ProjectState* ProjectRegistry::resolve(const std::string& target) {
 std::vector<const SessionRecord*> ProjectRegistry::sessions_of(const std::string& project) const {
   std::vector<const SessionRecord*> out;
   for (const auto& [id, s] : store_.sessions) {
-    if (s.project == project) out.push_back(&s);
+    if (s.project == project && s.role == SessionRole::kOrchestrator) out.push_back(&s);
   }
   return out;
+}
+
+std::vector<SessionRecord*> ProjectRegistry::workers_of(const std::string& project) {
+  std::vector<SessionRecord*> out;
+  for (auto& [id, s] : store_.sessions) {
+    if (s.project == project && s.role == SessionRole::kWorker) out.push_back(&s);
+  }
+  return out;
+}
+
+SessionRecord* ProjectRegistry::live_worker(const std::string& project, const std::string& name) {
+  for (SessionRecord* s : workers_of(project)) {
+    if (s->name == name && s->state != SessionState::kRetired) return s;
+  }
+  return nullptr;
 }
 
 SessionRecord* ProjectRegistry::session(const std::string& id) {
@@ -124,19 +165,24 @@ SessionRecord* ProjectRegistry::session(const std::string& id) {
 }
 
 std::vector<std::string> ProjectRegistry::forget_old_retired(const std::string& project) {
-  std::vector<const SessionRecord*> retired;
-  for (const auto* s : sessions_of(project))
-    if (s->state == SessionState::kRetired) retired.push_back(s);
-  if (retired.size() <= kRetiredKept) return {};
-  std::sort(retired.begin(), retired.end(),
-            [](const SessionRecord* a, const SessionRecord* b) { return is_newer(*a, *b); });
   std::vector<std::string> ids;
   std::set<std::string> notes;
-  for (std::size_t i = kRetiredKept; i < retired.size(); ++i) {
-    ids.push_back(retired[i]->id);
-    for (const std::string* n : {&retired[i]->handoff_note, &retired[i]->retired_note})
-      if (!n->empty()) notes.insert(*n);
+  // Per role: finished workers never push an orchestrator's record (and its note) out.
+  for (const SessionRole role : {SessionRole::kOrchestrator, SessionRole::kWorker}) {
+    std::vector<const SessionRecord*> retired;
+    for (const auto& [id, s] : store_.sessions)
+      if (s.project == project && s.role == role && s.state == SessionState::kRetired)
+        retired.push_back(&s);
+    if (retired.size() <= kRetiredKept) continue;
+    std::sort(retired.begin(), retired.end(),
+              [](const SessionRecord* a, const SessionRecord* b) { return is_newer(*a, *b); });
+    for (std::size_t i = kRetiredKept; i < retired.size(); ++i) {
+      ids.push_back(retired[i]->id);
+      for (const std::string* n : {&retired[i]->handoff_note, &retired[i]->retired_note})
+        if (!n->empty()) notes.insert(*n);
+    }
   }
+  if (ids.empty()) return {};
   for (const auto& id : ids) store_.sessions.erase(id);
   // A note the successor still starts with stays until that record goes too.
   for (const auto& [id, s] : store_.sessions) {

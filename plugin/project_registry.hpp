@@ -111,6 +111,11 @@ struct ProjectState {
   // Test builds: the fault point (plugin/fault.hpp) of the `up` or `replace` whose handoff
   // ended last, which arms the standby prepared after it, once.
   std::map<std::string, std::string> standby_fault_env;
+  // A worker's spawn or finish holds the repository's git work (docs/workers.md): a handoff,
+  // the standby and another spawn or finish wait for it in after_worker_op, and it waits for
+  // them (Workers::when_git_free). Describes the operation, for a progress line.
+  std::string worker_op;
+  std::vector<std::function<void()>> after_worker_op;
   runtime::Owned<runtime::FsEvent> config_watch;  // the repository root, for baton*.toml
   runtime::Owned<runtime::Timer> config_debounce;
 
@@ -142,8 +147,17 @@ class ProjectRegistry {
   // Resolves TARGET (a project id, a session id, or a path inside a project or one of its
   // worktrees) to a registered project; paths are matched without touching git.
   ProjectState* resolve(const std::string& target);
+  // The worker TARGET names: its session id, PROJECT/NAME, or a path inside its tree
+  // (<root>/<project>/workers/<name>); nullptr for anything else (docs/workers.md).
+  SessionRecord* resolve_worker(const std::string& target);
 
+  // The project's orchestrator sessions: never a worker (DESIGN.md §9). Every selection of
+  // "the orchestrator" (health, newest_active, the handoff's retire, recovery) reads these.
   std::vector<const SessionRecord*> sessions_of(const std::string& project) const;
+  // The project's workers (docs/workers.md), finished ones included.
+  std::vector<SessionRecord*> workers_of(const std::string& project);
+  // The worker called `name` that is not finished, or nullptr.
+  SessionRecord* live_worker(const std::string& project, const std::string& name);
   SessionRecord* session(const std::string& id);
   // Drops all but the newest kRetiredKept retired records of a project. Every persist writes
   // the whole store, so a record kept per handoff forever made each save, and the heap it

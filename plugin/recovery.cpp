@@ -131,6 +131,8 @@ void Recovery::decide(const std::string& id, const Environment& env, bool has_le
   const std::string newest_agent = newest ? newest->agent : std::string();
   const bool needs_handoff = journal.phase != HandoffPhase::kNone || is_retiring || active > 1 ||
                              !owns_stable || has_leftovers;
+  // Workers are no part of the orchestrator's handoff: whatever it does, they come back.
+  restore_workers(id);
   if (!needs_handoff) return restore_sessions(id);
   // A replace that arrived first finishes the job just as well.
   if (p->handoff) return;
@@ -155,7 +157,8 @@ bool Recovery::faulted(const std::string& project, std::string_view point) {
 void Recovery::restore_sessions(const std::string& project) {
   bool is_restoring = false;
   for (auto& [id, rec] : registry_.store().sessions) {
-    if (rec.project != project || rec.state != SessionState::kActive || !rec.restore_marker)
+    if (rec.project != project || rec.role != SessionRole::kOrchestrator ||
+        rec.state != SessionState::kActive || !rec.restore_marker)
       continue;
     if (host_.has_session(id)) continue;
     kill_outlived_agent(rec.pid, rec.pid_start_time);
@@ -168,34 +171,54 @@ void Recovery::restore_sessions(const std::string& project) {
   if (!is_restoring) host_.recovered(project);
 }
 
+// A worker whose holder lived was adopted by the runtime already (has_session): only one whose
+// holder is gone starts again, with its agent's resume command.
+void Recovery::restore_workers(const std::string& project) {
+  for (auto& [id, rec] : registry_.store().sessions) {
+    if (rec.project != project || rec.role != SessionRole::kWorker ||
+        rec.state != SessionState::kActive || !rec.restore_marker || host_.has_session(id))
+      continue;
+    kill_outlived_agent(rec.pid, rec.pid_start_time);
+    if (ProjectState* p = registry_.find(rec.project)) restore(*p, id);
+  }
+}
+
 void Recovery::restore(ProjectState& p, const std::string& sid) {
   const Environment env = p.env;
-  auto persisted = [this](const std::string& project) {
-    registry_.persist([this, project](const tl::expected<void, std::string>&) {
+  // A worker's restore is no part of the project's recovery: it neither holds the project
+  // `replacing` nor ends its recovery.
+  const bool is_worker = registry_.session(sid) && registry_.session(sid)->role == SessionRole::kWorker;
+  auto persisted = [this, is_worker](const std::string& project) {
+    registry_.persist([this, project, is_worker](const tl::expected<void, std::string>&) {
+      if (is_worker) return;
       if (!faulted(project, "recovery.restored")) host_.recovered(project);
     });
   };
-  auto finish = [this, sid, persisted](tl::expected<void, std::string> started) {
+  auto end_recovering = [this, is_worker](const std::string& project) {
+    if (ProjectState* p = registry_.find(project); p && !is_worker) p->is_recovering = false;
+  };
+  auto finish = [this, sid, persisted, end_recovering](tl::expected<void, std::string> started) {
     SessionRecord* rec = registry_.session(sid);
     if (!rec) return;
-    if (ProjectState* p = registry_.find(rec->project)) p->is_recovering = false;
+    end_recovering(rec->project);
     if (!started) {
       rec->last_error = started.error();
       rec->state = SessionState::kExited;
       rec->restore_marker = false;
     } else {
-      spdlog::info("restored orchestrator {} (pid {})", sid, rec->pid);
+      spdlog::info("restored {} {} (pid {})", wire_name(rec->role), sid, rec->pid);
       if (faulted(rec->project, "recovery.relaunched")) return;
     }
     rec->updated_at = runtime::iso8601_now();
     persisted(rec->project);
   };
   host_.reload_config(
-      p, env, [this, sid, env, finish, persisted](tl::expected<ProjectConfig, std::string> cfg) {
+      p, env,
+      [this, sid, env, finish, persisted, end_recovering](tl::expected<ProjectConfig, std::string> cfg) {
         SessionRecord* rec = registry_.session(sid);
         if (!rec) return;
         if (!cfg) {
-          if (ProjectState* p = registry_.find(rec->project)) p->is_recovering = false;
+          end_recovering(rec->project);
           rec->last_error = cfg.error();
           rec->state = SessionState::kExited;
           rec->updated_at = runtime::iso8601_now();
@@ -203,14 +226,16 @@ void Recovery::restore(ProjectState& p, const std::string& sid) {
         }
         host_.prepare_launch(
             *rec, *cfg, env, true,
-            [this, sid, finish](tl::expected<PreparedLaunch, std::string> prepared) {
+            [this, sid, finish, end_recovering](tl::expected<PreparedLaunch, std::string> prepared) {
               SessionRecord* rec = registry_.session(sid);
               ProjectState* p = rec ? registry_.find(rec->project) : nullptr;
               if (!rec || !p) return;
-              // A replace that arrived meanwhile retires it; a shutdown keeps it for next time.
-              if (p->handoff || rec->state != SessionState::kActive || host_.has_session(sid) ||
-                  host_.is_leaving()) {
-                p->is_recovering = false;
+              // A replace that arrived meanwhile retires it (never a worker); a shutdown keeps
+              // it for next time.
+              const bool is_retired_by_handoff = p->handoff && rec->role == SessionRole::kOrchestrator;
+              if (is_retired_by_handoff || rec->state != SessionState::kActive ||
+                  host_.has_session(sid) || host_.is_leaving()) {
+                end_recovering(rec->project);
                 return;
               }
               if (!prepared) return finish(tl::make_unexpected(prepared.error()));

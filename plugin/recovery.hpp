@@ -66,6 +66,8 @@ class Recovery {
               const std::string& stable_admin);
   // Sessions recorded active with a restore marker come back, with the agent's resume command.
   void restore_sessions(const std::string& project);
+  // Workers recorded active whose agent is gone come back, whatever the orchestrator does.
+  void restore_workers(const std::string& project);
   void restore(ProjectState& p, const std::string& session_id);
   void end_scan(const std::string& project);
   // True (and recovery of `project` stopped) when the test-only fault point is armed.

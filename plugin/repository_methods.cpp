@@ -14,6 +14,7 @@
 #include "plugin/off_loop.hpp"
 #include "plugin/orchestrator.hpp"
 #include "plugin/trust.hpp"
+#include "plugin/worker_steps.hpp"
 #include "runtime/search_path.hpp"
 
 namespace baton::plugin {
@@ -245,10 +246,12 @@ PreservedDone run_preserved(const PreservedAsk& ask) {
   if (ask.action == "ls") {
     // What a replace could not carry into the new tree because it held its own.
     Json kept = Json::array();
+    // A finished worker's are under workers/ (docs/workers.md).
     if (!ask.project_dir.empty()) {
-      for (const auto& k : git::list_kept(ask.project_dir))
-        kept.push_back(
-            Json{{"session", k.session}, {"path", k.path.string()}, {"entries", k.entries}});
+      for (const auto& dir : {ask.project_dir, workers_dir(ask.project_dir)})
+        for (const auto& k : git::list_kept(dir))
+          kept.push_back(
+              Json{{"session", k.session}, {"path", k.path.string()}, {"entries", k.entries}});
     }
     d.result = Json{{"preserved", items}, {"kept", kept}};
     return d;

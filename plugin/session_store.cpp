@@ -42,6 +42,17 @@ class FieldReader {
     }
     out = *state;
   }
+  void read(const char* key, SessionRole& out) {
+    const json* v = find(key);
+    if (!v || !expect(key, v->is_string(), "a string", *v)) return;
+    const auto role = session_role_from_wire(v->get<std::string>());
+    if (!role) {
+      *error_ = "field " + path(key) + ": " + v->dump() +
+                " is not a session role (orchestrator, worker)";
+      return;
+    }
+    out = *role;
+  }
   void read(const char* key, bool& out) {
     if (const json* v = find(key); v && expect(key, v->is_boolean(), "a boolean", *v)) {
       out = v->get<bool>();
@@ -173,7 +184,10 @@ json session_to_json(const SessionRecord& s) {
   return {
       {"id", s.id},
       {"project", s.project},
-      {"role", s.role},
+      {"role", std::string(wire_name(s.role))},
+      {"name", s.name},
+      {"prompt", s.prompt},
+      {"base_commit", s.base_commit},
       {"agent", s.agent},
       {"argv", s.argv},
       {"branch", s.branch},
@@ -205,6 +219,9 @@ void session_from_json(FieldReader& r, SessionRecord& s) {
   r.read("id", s.id);
   r.read("project", s.project);
   r.read("role", s.role);
+  r.read("name", s.name);
+  r.read("prompt", s.prompt);
+  r.read("base_commit", s.base_commit);
   r.read("agent", s.agent);
   r.read("argv", s.argv);
   r.read("branch", s.branch);
@@ -245,6 +262,7 @@ json project_to_json(const ProjectRecord& p) {
       {"id", p.id},
       {"path", p.path},
       {"last_number", p.last_number},
+      {"last_worker_number", p.last_worker_number},
       {"journal", journal_to_json(p.journal)},
   };
   if (p.standby) {
@@ -261,6 +279,7 @@ void project_from_json(FieldReader& r, ProjectRecord& p) {
   r.read("id", p.id);
   r.read("path", p.path);
   r.read("last_number", p.last_number);
+  r.read("last_worker_number", p.last_worker_number);
   if (auto journal = r.nested("journal")) journal_from_json(*journal, p.journal);
   if (auto standby = r.nested("standby")) {
     StandbyRecord s;
@@ -340,6 +359,13 @@ std::optional<SessionState> session_state_from_wire(std::string_view name) {
   for (auto state : {SessionState::kActive, SessionState::kRetiring, SessionState::kRetired,
                      SessionState::kExited}) {
     if (wire_name(state) == name) return state;
+  }
+  return std::nullopt;
+}
+
+std::optional<SessionRole> session_role_from_wire(std::string_view name) {
+  for (auto role : {SessionRole::kOrchestrator, SessionRole::kWorker}) {
+    if (wire_name(role) == name) return role;
   }
   return std::nullopt;
 }

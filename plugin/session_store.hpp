@@ -44,10 +44,25 @@ constexpr std::string_view wire_name(SessionState state) {
 // nullopt for a name no baton writes: the store refuses it like a field of the wrong type.
 std::optional<SessionState> session_state_from_wire(std::string_view name);
 
+// What a session is to its project: the orchestrator on the canonical branch, or one of its
+// workers, each on a branch and in a worktree of its own (docs/workers.md). Every selection
+// of "the orchestrator" sees orchestrators only.
+enum class SessionRole { kOrchestrator, kWorker };
+
+constexpr std::string_view wire_name(SessionRole role) {
+  return role == SessionRole::kWorker ? "worker" : "orchestrator";
+}
+std::optional<SessionRole> session_role_from_wire(std::string_view name);
+
 struct SessionRecord {
   std::string id;  // <project>-<n>
   std::string project;
-  std::string role = "orchestrator";
+  SessionRole role = SessionRole::kOrchestrator;
+  // A worker's name (its branch's and its directory's last part), its initial prompt and the
+  // commit its branch was made at; empty for an orchestrator.
+  std::string name;
+  std::string prompt;
+  std::string base_commit;
   std::string agent;
   std::vector<std::string> argv;
   std::string branch;
@@ -119,6 +134,9 @@ struct ProjectRecord {
   std::string id;
   std::string path;  // main worktree
   unsigned last_number = 0;
+  // Workers are numbered apart (<project>-w<n>): a spawn must not take the number the
+  // standby reserved for the next orchestrator.
+  unsigned last_worker_number = 0;
   HandoffJournal journal;
   std::optional<StandbyRecord> standby;
   // No environment: it may hold secrets, and it lives in memory only (ProjectState::env). An

@@ -67,7 +67,10 @@ void Standby::refresh(const std::string& project) {
   if (!p || is_stopped_ || orch_.daemon().is_shutting_down()) return;
   arm_timer(project);
   if (p->is_scanning) return when_scanned(*p, [this, project] { refresh(project); });
-  if (!p->config || p->handoff || p->is_recovering || p->is_standby_busy) return;
+  // A worker's spawn or finish works in the repository: the standby starts once it ended
+  // (Workers::end_git_work refreshes it).
+  if (!p->config || p->handoff || p->is_recovering || p->is_standby_busy || !p->worker_op.empty())
+    return;
   const ProjectConfig cfg = *p->config;
   auto& rec = orch_.store().projects[project];
   const bool has_orchestrator = newest_active(orch_.project_sessions(project)) != nullptr;

@@ -35,7 +35,7 @@ Json standby_json(const ProjectState& p) {
 Json session_json(const SessionRecord& s, const Activity* activity) {
   Json j{
       {"id", s.id},
-      {"role", s.role},
+      {"role", std::string(wire_name(s.role))},
       {"project", s.project},
       {"agent", s.agent},
       {"command", s.argv},
@@ -50,6 +50,7 @@ Json session_json(const SessionRecord& s, const Activity* activity) {
       {"last_lines", s.last_lines},
       {"preserved_ref", s.preserved_ref.empty() ? Json(nullptr) : Json(s.preserved_ref)},
       {"preserved_commit", s.preserved_commit.empty() ? Json(nullptr) : Json(s.preserved_commit)}};
+  if (s.role == SessionRole::kWorker) j["name"] = s.name;
   if (!s.last_error.empty()) j["error"] = s.last_error;
   j["conversation_id"] = s.conversation_id.empty() ? Json(nullptr) : Json(s.conversation_id);
   j["resume"] = s.resume_mode.empty() ? Json(nullptr) : Json(s.resume_mode);

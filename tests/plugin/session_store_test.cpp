@@ -76,7 +76,10 @@ StoreData full_store() {
   SessionRecord s;
   s.id = "web-6";
   s.project = "web";
-  s.role = "orchestrator";
+  s.role = SessionRole::kWorker;
+  s.name = "fix-login";
+  s.prompt = "fix it";
+  s.base_commit = "abc";
   s.agent = "codex";
   s.argv = {"codex", "resume", "--last"};
   s.branch = "baton/web-orchestrator";
@@ -129,6 +132,9 @@ void expect_same(const StoreData& a, const StoreData& b) {
     EXPECT_EQ(s.id, t.id);
     EXPECT_EQ(s.project, t.project);
     EXPECT_EQ(s.role, t.role);
+    EXPECT_EQ(s.name, t.name);
+    EXPECT_EQ(s.prompt, t.prompt);
+    EXPECT_EQ(s.base_commit, t.base_commit);
     EXPECT_EQ(s.agent, t.agent);
     EXPECT_EQ(s.argv, t.argv);
     EXPECT_EQ(s.branch, t.branch);
@@ -415,7 +421,7 @@ TEST_F(SessionStoreTest, FieldsAnOlderBatonDidNotWriteKeepTheirDefaults) {
   ASSERT_TRUE(d) << d.error();
   const SessionRecord& s = d->sessions.at("web-1");
   EXPECT_EQ(s.id, "web-1");  // taken from its key
-  EXPECT_EQ(s.role, "orchestrator");
+  EXPECT_EQ(s.role, SessionRole::kOrchestrator);
   EXPECT_EQ(s.pid, 12);
   EXPECT_FALSE(s.exit_status);
   EXPECT_TRUE(d->projects.empty());

@@ -1,0 +1,171 @@
+#include "plugin/workers.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "plugin/message_delivery.hpp"
+#include "plugin/orchestrator.hpp"
+#include "plugin/worker_notice.hpp"
+#include "runtime/iso_time.hpp"
+
+namespace baton::plugin {
+
+Workers::Workers(Orchestrator& orch) : orch_(orch) {}
+
+Workers::~Workers() {
+  close();
+}
+
+void Workers::close() {
+  is_closed_ = true;
+  relaunch_timers_.clear();
+  notify_timers_.clear();
+}
+
+// ---- git work on one repository, one operation at a time
+
+void Workers::when_git_free(const std::string& project, const std::string& what,
+                            std::function<void(bool is_free)> fn) {
+  ProjectState* p = orch_.find_project(project);
+  if (!p || is_closed_ || orch_.daemon().is_shutting_down()) return fn(false);
+  auto again = [this, project, what, fn] { when_git_free(project, what, fn); };
+  if (p->is_scanning) return when_scanned(*p, again);
+  // A handoff holds the repository until it deleted its old trees and swept (its own after_
+  // handoff list runs once it let go); the standby's checkout or follow until its job ends.
+  if (p->handoff) return p->after_handoff.push_back(again);
+  if (!p->worker_op.empty()) return p->after_worker_op.push_back(again);
+  if (p->is_standby_busy) return orch_.standby().when_idle(project, again);
+  p->worker_op = what;
+  fn(true);
+}
+
+void Workers::end_git_work(const std::string& project) {
+  ProjectState* p = orch_.find_project(project);
+  if (!p) return;
+  p->worker_op.clear();
+  auto waiting = std::move(p->after_worker_op);
+  p->after_worker_op.clear();
+  for (auto& fn : waiting) fn();
+  // The standby did not start its work meanwhile; a handoff that waited has begun by now.
+  if (p->worker_op.empty() && !p->handoff) orch_.standby().refresh(project);
+}
+
+// ---- a worker that exited on its own
+
+void Workers::on_exit(SessionRecord& rec, int exit_status, std::vector<std::string> last_lines) {
+  rec.state = SessionState::kExited;
+  rec.exit_status = exit_status;
+  rec.restore_marker = false;
+  rec.updated_at = runtime::iso8601_now();
+  rec.last_lines = std::move(last_lines);
+  spdlog::info("worker {} ({}) exited with status {}", rec.name, rec.id, exit_status);
+  orch_.persist([](const tl::expected<void, std::string>&) {});
+  notify(rec.id, "exited with status " + std::to_string(exit_status));
+  if (exit_status != 0) relaunch(rec.id);
+}
+
+void Workers::relaunch(const std::string& session_id) {
+  if (is_closed_) return;
+  const auto now = static_cast<std::uint64_t>(uv_now(orch_.loop()));
+  auto& times = relaunches_[session_id];
+  std::erase_if(times, [now](std::uint64_t t) { return now - t > kRelaunchWindowMs; });
+  if (static_cast<int>(times.size()) >= kMaxRelaunches) {
+    spdlog::warn("worker {} crashed {} times in 10 minutes; left exited", session_id, times.size());
+    return;
+  }
+  const std::uint64_t delay_ms = 1000ull << times.size();
+  times.push_back(now);
+  auto& timer = relaunch_timers_[session_id];
+  timer = runtime::make_owned<runtime::Timer>(orch_.loop());
+  timer->start(delay_ms, [this, session_id] {
+    relaunch_timers_.erase(session_id);
+    // Still exited, its project's config allowed, the daemon staying: checked again once the
+    // launch files are written.
+    auto is_wanted = [this, session_id]() -> SessionRecord* {
+      SessionRecord* rec = orch_.session(session_id);
+      ProjectState* p = rec ? orch_.find_project(rec->project) : nullptr;
+      if (!rec || !p || !p->config || rec->state != SessionState::kExited || is_closed_ ||
+          orch_.daemon().is_shutting_down())
+        return nullptr;
+      return rec;
+    };
+    SessionRecord* rec = is_wanted();
+    if (!rec) return;
+    ProjectState* p = orch_.find_project(rec->project);
+    orch_.prepare_launch(
+        *rec, *p->config, p->env, true,
+        [this, session_id, is_wanted](tl::expected<PreparedLaunch, std::string> prepared) {
+          SessionRecord* rec = is_wanted();
+          if (!rec) return;
+          auto r = prepared
+                       ? orch_.spawn(*rec, *prepared)
+                       : tl::expected<void, std::string>(tl::make_unexpected(prepared.error()));
+          if (!r) {
+            rec->last_error = r.error();
+            spdlog::warn("relaunch of worker {} failed: {}", session_id, r.error());
+          } else {
+            rec->state = SessionState::kActive;
+            rec->restore_marker = true;
+            rec->last_error.clear();
+            told_.erase(session_id);
+            spdlog::info("relaunched worker {} after a crash (pid {})", session_id, rec->pid);
+          }
+          rec->updated_at = runtime::iso8601_now();
+          orch_.persist([](const tl::expected<void, std::string>&) {});
+        });
+  });
+}
+
+// ---- telling the orchestrator
+
+void Workers::on_activity(const std::string& session_id, const Activity& now) {
+  if (is_closed_) return;
+  const SessionRecord* rec = orch_.session(session_id);
+  if (!rec || rec->role != SessionRole::kWorker) return;
+  const bool is_telling = now.state == ActivityState::kIdle ||
+                          now.state == ActivityState::kWaitingInput;
+  if (!is_telling) {
+    // Working again: what it does next is news again.
+    notify_timers_.erase(session_id);
+    if (now.state == ActivityState::kWorking) told_.erase(session_id);
+    return;
+  }
+  const std::string what =
+      now.state == ActivityState::kWaitingInput ? "waits for input" : "ended its turn";
+  if (told_[session_id] == what) return;
+  // A state that flickers (a question answered at once) is not worth a message: told once it
+  // held for kNotifySettleMs.
+  auto& timer = notify_timers_[session_id];
+  timer = runtime::make_owned<runtime::Timer>(orch_.loop());
+  timer->start(kNotifySettleMs, [this, session_id, what] {
+    notify_timers_.erase(session_id);
+    const Activity* a = orch_.activity().get(session_id);
+    const std::string still = !a                                           ? ""
+                              : a->state == ActivityState::kWaitingInput ? "waits for input"
+                              : a->state == ActivityState::kIdle          ? "ended its turn"
+                                                                          : "";
+    if (still != what) return;
+    notify(session_id, what);
+  });
+}
+
+void Workers::notify(const std::string& session_id, const std::string& what) {
+  SessionRecord* rec = orch_.session(session_id);
+  ProjectState* p = rec ? orch_.find_project(rec->project) : nullptr;
+  if (!rec || !p || !p->config || !p->config->notify_orchestrator) return;
+  told_[session_id] = what;
+  std::string line;
+  if (runtime::Session* s = orch_.daemon().find_session_exact(session_id); s && s->is_running())
+    line = last_screen_line(s->peek_capture());
+  else
+    line = last_screen_line(rec->last_lines);
+  const std::string text = worker_notice(rec->name, what, line);
+  const std::string recipient = rec->project;
+  orch_.outbox().add(recipient, text, [this](const tl::expected<void, std::string>& saved) {
+    if (!saved) return spdlog::warn("a worker's notice was not queued: {}", saved.error());
+    if (!is_closed_) orch_.messages().kick();
+  });
+}
+
+}  // namespace baton::plugin
