@@ -82,7 +82,7 @@ std::optional<std::string> worker_name_problem(std::string_view name) {
   if (name.front() == '.' || name.front() == '-') return "must not start with '.' or '-'";
   if (name == "orchestrator")
     return "is the orchestrator's: its branch would be the canonical one";
-  if (auto problem = git::branch_name_problem("baton/x-" + std::string(name)))
+  if (auto problem = git::branch_name_problem(name))
     return "cannot be part of a branch name: " + *problem;
   return std::nullopt;
 }

@@ -141,9 +141,11 @@ class OrchestratorE2E : public BatonTest {
     for (auto at = wl.find("branch refs/heads/" + branch + "\n"); at != std::string::npos;
          at = wl.find("branch refs/heads/" + branch + "\n", at + 1))
       ++held;
+    // Workers (docs/workers.md) are no orchestrator's trees: counted apart.
+    const std::string workers_dir = home_ + "/worktrees/" + project + "/workers/";
     for (auto at = wl.find("worktree "); at != std::string::npos;
          at = wl.find("\nworktree ", at + 1))
-      ++trees;
+      if (wl.compare(at + (wl[at] == '\n' ? 10 : 9), workers_dir.size(), workers_dir) != 0) ++trees;
     if (held != 1) return "branch checked out " + std::to_string(held) + " times:\n" + wl;
     // At most one standby (docs/orchestrator.md): a worktree at .standby on its own temporary
     // branch, and no other.
@@ -163,7 +165,7 @@ class OrchestratorE2E : public BatonTest {
     if (wl.find("worktree " + stable_path + "\n") == std::string::npos)
       return "not at the stable path:\n" + wl;
     for (const auto& e : std::filesystem::directory_iterator(home_ + "/worktrees/" + project)) {
-      if (e.path().filename() == "orchestrator") continue;
+      if (e.path().filename() == "orchestrator" || e.path().filename() == "workers") continue;
       if (e.path().filename() == ".standby" && !standby_branch.empty()) continue;
       return "leftover " + e.path().string();
     }
