@@ -73,6 +73,17 @@ inline constexpr std::array<std::string_view, 4> kDeliveryFaultPoints = {
     "tell.delivered",  // removed from the outbox
 };
 
+// A worker's spawn and finish (plugin/workers.hpp), armed by the environment of the `baton
+// spawn` or `baton finish` that runs them. Kept apart from kFaultPoints: no handoff runs, and
+// their table (tests/e2e/workers_e2e_test.cpp) checks that the worker converges.
+inline constexpr std::array<std::string_view, 5> kWorkerFaultPoints = {
+    "spawn.recorded",    // the worker on disk (spawning), no tree yet
+    "spawn.made",        // its tree at workers/<name>, post_create not yet run
+    "spawn.launched",    // its agent running, the restore marker not yet on disk
+    "finish.persisted",  // retiring on disk, its agent still running
+    "finish.stopped",    // its agent stopped, its work not yet preserved
+};
+
 inline constexpr std::string_view kFaultEnv = "BATON_FAULT";
 inline constexpr std::string_view kFaultReleaseEnv = "BATON_FAULT_RELEASE";
 

@@ -158,6 +158,7 @@ class Orchestrator final : private RecoveryHost {
     changes_.refresh(project);
     standby_.refresh(project);
   }
+  void resume_worker(const std::string& session_id) override { workers_.resume(session_id); }
 
   // Watches the project's config directory and re-reads the config when baton.toml or
   // baton.local.toml changes, so health follows an edit without a command.

@@ -174,13 +174,19 @@ void Recovery::restore_sessions(const std::string& project) {
 // A worker whose holder lived was adopted by the runtime already (has_session): only one whose
 // holder is gone starts again, with its agent's resume command.
 void Recovery::restore_workers(const std::string& project) {
+  std::vector<std::string> unfinished;
   for (auto& [id, rec] : registry_.store().sessions) {
-    if (rec.project != project || rec.role != SessionRole::kWorker ||
-        rec.state != SessionState::kActive || !rec.restore_marker || host_.has_session(id))
+    if (rec.project != project || rec.role != SessionRole::kWorker) continue;
+    const bool is_spawning = rec.state == SessionState::kActive && !rec.restore_marker;
+    if (is_spawning || rec.state == SessionState::kRetiring) {
+      unfinished.push_back(id);
       continue;
+    }
+    if (rec.state != SessionState::kActive || host_.has_session(id)) continue;
     kill_outlived_agent(rec.pid, rec.pid_start_time);
     if (ProjectState* p = registry_.find(rec.project)) restore(*p, id);
   }
+  for (const auto& id : unfinished) host_.resume_worker(id);
 }
 
 void Recovery::restore(ProjectState& p, const std::string& sid) {

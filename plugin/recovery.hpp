@@ -46,6 +46,9 @@ class RecoveryHost {
   // The project's recovery ended without a handoff (which, when it runs, ends the same way):
   // what waited for it (the standby) goes on.
   virtual void recovered(const std::string& project) = 0;
+  // A worker a daemon left in the middle of its spawn or finish: the same operation is run
+  // again to its end (workers.hpp, Workers::resume).
+  virtual void resume_worker(const std::string& session_id) = 0;
 
  protected:
   ~RecoveryHost() = default;
@@ -66,7 +69,8 @@ class Recovery {
               const std::string& stable_admin);
   // Sessions recorded active with a restore marker come back, with the agent's resume command.
   void restore_sessions(const std::string& project);
-  // Workers recorded active whose agent is gone come back, whatever the orchestrator does.
+  // Workers recorded active whose agent is gone come back, whatever the orchestrator does;
+  // a spawn or finish a daemon left half done is finished.
   void restore_workers(const std::string& project);
   void restore(ProjectState& p, const std::string& session_id);
   void end_scan(const std::string& project);

@@ -29,9 +29,9 @@ class FinishRun : public std::enable_shared_from_this<FinishRun> {
         project_(std::move(project)),
         req_(std::move(req)),
         progress_(std::move(progress)),
-        done_(std::move(done)) {}
-
-  ~FinishRun() = default;
+        done_(std::move(done)) {
+    if (!progress_) progress_ = [](const std::string&, const std::string&) {};
+  }
 
   void start() {
     const SessionRecord* rec = orch_.registry().live_worker(project_, req_.name);
@@ -170,7 +170,15 @@ class FinishRun : public std::enable_shared_from_this<FinishRun> {
   }
 
   void fail(ErrorCode code, const std::string& message) { fail(Error{code, message}); }
+  // After the worker was marked retiring, the error stays on it (health stuck) until a finish
+  // succeeds: `baton finish` again, or the next daemon's recovery.
   void fail(const Error& e) {
+    SessionRecord* rec = id_.empty() ? nullptr : orch_.session(id_);
+    if (rec && rec->state == SessionState::kRetiring && rec->last_error != e.message) {
+      rec->last_error = e.message;
+      rec->updated_at = runtime::iso8601_now();
+      orch_.persist([](const tl::expected<void, std::string>&) {});
+    }
     release_git();
     answer(tl::make_unexpected(e));
   }

@@ -30,7 +30,25 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
         project_(std::move(project)),
         req_(std::move(req)),
         progress_(std::move(progress)),
-        done_(std::move(done)) {}
+        done_(std::move(done)) {
+    if (!progress_) progress_ = [](const std::string&, const std::string&) {};
+  }
+
+  // A spawn a daemon left half done (Workers::resume): the record exists; the tree, the
+  // hooks and the launch are done again (make_worker_tree takes a tree already in place).
+  void resume(const SessionRecord& rec) {
+    is_resumed_ = true;
+    is_recorded_ = true;
+    id_ = rec.id;
+    req_.name = rec.name;
+    req_.agent = rec.agent;
+    req_.prompt = rec.prompt;
+    // The branch exists by now, or the spawn is made again from the recorded base.
+    req_.reuse_branch = true;
+    req_.base = rec.base_commit;
+    check_.base_commit = rec.base_commit;
+    start();
+  }
 
   // ---- 1. check: on the loop, then with the repository held, off it.
   void start() {
@@ -75,6 +93,7 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
   void on_git_free(bool is_free) {
     if (!is_free) return fail(ErrorCode::kFailed, "the daemon is shutting down");
     holds_git_ = true;
+    if (is_resumed_) return make_tree();
     // Checked with the repository held: no other spawn can take the name or the last place.
     if (orch_.registry().live_worker(project_, req_.name))
       return fail(ErrorCode::kWorkerExists,
@@ -226,13 +245,27 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
   }
 
   // Nothing ran in the tree: it goes, the branch too when this spawn made it, then the record.
+  // (A resumed spawn cannot tell whether it made the branch: it keeps it.)
   void undo(const Error& why) {
     if (!is_recorded_) return fail(why);
+    // An agent already started is stopped first; marked retiring, its exit is no crash.
+    runtime::Session* live = orch_.daemon().find_session_exact(id_);
+    if (live && live->is_running()) {
+      if (SessionRecord* rec = orch_.session(id_)) rec->state = SessionState::kRetiring;
+      auto self = shared_from_this();
+      live->on_exit([self, why](runtime::Session&) { self->undo(why); });
+      live->stop();
+      return;
+    }
     const std::string made_at = req_.reuse_branch ? std::string() : check_.base_commit;
     auto self = shared_from_this();
     run_off_loop<Expected<void>>(
         orch_.loop(), [in = make_input(), made_at] { return discard_worker_tree(in, made_at); },
         [self, why](const Expected<void>& discarded) {
+          // The stopped agent's screen is no use any more (removed here, not inside its own
+          // exit callback).
+          runtime::Session* stopped = self->orch_.daemon().find_session_exact(self->id_);
+          if (stopped && !stopped->is_running()) self->orch_.daemon().remove_session(self->id_);
           if (!discarded) {
             // The record stays (exited, with both errors): `baton finish` clears it.
             if (SessionRecord* rec = self->orch_.session(self->id_)) {
@@ -246,9 +279,10 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
         });
   }
 
+  // A fault that fails the step undoes the spawn as a real failure there would.
   bool faulted(std::string_view point) {
     if (!fault_hit(req_.env, point)) return false;
-    fail(ErrorCode::kFault, "fault injected at " + std::string(point));
+    undo(Error{ErrorCode::kFault, "fault injected at " + std::string(point)});
     return true;
   }
 
@@ -283,6 +317,7 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
   std::string id_;
   SpawnCheck check_;
   bool is_recorded_ = false;
+  bool is_resumed_ = false;
   bool holds_git_ = false;
   std::vector<CommandSpec> hooks_;
   std::size_t post_create_count_ = 0;
@@ -290,6 +325,20 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
 };
 
 }  // namespace
+
+void Workers::resume_spawn(const std::string& session_id) {
+  const SessionRecord* rec = orch_.session(session_id);
+  if (!rec) return;
+  SpawnRequest req;
+  req.env = orch_.find_project(rec->project) ? orch_.find_project(rec->project)->env
+                                             : std::map<std::string, std::string>();
+  auto run = std::make_shared<SpawnRun>(
+      orch_, *this, rec->project, std::move(req), nullptr, [session_id](Expected<Spawned> out) {
+        if (!out)
+          spdlog::warn("recovery: the spawn of {} failed: {}", session_id, out.error().message);
+      });
+  run->resume(*rec);
+}
 
 void Workers::spawn(const std::string& project, SpawnRequest req, ProgressFn progress,
                     SpawnedFn done) {

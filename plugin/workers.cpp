@@ -51,6 +51,30 @@ void Workers::end_git_work(const std::string& project) {
   if (p->worker_op.empty() && !p->handoff) orch_.standby().refresh(project);
 }
 
+// ---- a spawn or finish a daemon left half done
+
+void Workers::resume(const std::string& session_id) {
+  SessionRecord* rec = orch_.session(session_id);
+  if (!rec || is_closed_) return;
+  if (rec->state == SessionState::kRetiring) {
+    spdlog::info("recovery: finishing worker {} ({})", rec->name, session_id);
+    FinishRequest req;
+    req.name = rec->name;
+    req.is_now = true;
+    return finish(rec->project, req, nullptr, [session_id](Expected<Finished> out) {
+      if (!out) spdlog::warn("recovery: finish of {} failed: {}", session_id, out.error().message);
+    });
+  }
+  if (orch_.daemon().find_session_exact(session_id)) {
+    // Its agent started and a living holder kept it: only the restore marker was missing.
+    rec->restore_marker = true;
+    rec->updated_at = runtime::iso8601_now();
+    return orch_.persist([](const tl::expected<void, std::string>&) {});
+  }
+  spdlog::info("recovery: finishing the spawn of worker {} ({})", rec->name, session_id);
+  resume_spawn(session_id);
+}
+
 // ---- a worker that exited on its own
 
 void Workers::on_exit(SessionRecord& rec, int exit_status, std::vector<std::string> last_lines) {

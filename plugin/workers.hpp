@@ -70,6 +70,11 @@ class Workers {
   void finish(const std::string& project, FinishRequest req, ProgressFn progress,
               FinishedFn done);
 
+  // Start-up recovery found the worker in the middle of its spawn (recorded, no restore
+  // marker) or its finish (retiring): the operation runs again to its end. A spawn whose agent
+  // a living holder kept is done: its restore marker is persisted.
+  void resume(const std::string& session_id);
+
   // Runs fn once no handoff, standby job, start-up scan or other spawn or finish of the
   // project works in its repository, holding it for fn's operation (`what`, for a progress
   // line) until end_git_work. A project that is gone, or a daemon that is leaving, gets fn
@@ -97,6 +102,8 @@ class Workers {
 
  private:
   void relaunch(const std::string& session_id);
+  // The spawn of a worker already recorded, from its tree on (worker_spawn.cpp).
+  void resume_spawn(const std::string& session_id);
   void notify(const std::string& session_id, const std::string& what);
 
   Orchestrator& orch_;

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "plugin/fault.hpp"
 #include "tests/e2e/orchestrator_fixture.hpp"
 
 namespace baton::test {
@@ -409,3 +410,92 @@ TEST_F(WorkersE2E, TheGuideNamesTheTeamsCommands) {
 
 }  // namespace
 }  // namespace baton::test
+
+#ifdef BATON_FAULTS
+namespace baton::test {
+namespace {
+
+// Every step of spawn and finish, failed or killed there: the worker converges — a failed
+// spawn leaves nothing, a killed one is finished by the next daemon; a failed finish is
+// finished by the next `finish`, a killed one by the next daemon — and its work is never lost.
+struct WorkerFault {
+  std::string point;
+  std::string mode;  // fail | kill
+};
+
+std::vector<WorkerFault> worker_faults() {
+  std::vector<WorkerFault> out;
+  for (const auto point : plugin::kWorkerFaultPoints)
+    for (const char* mode : {"fail", "kill"}) out.push_back({std::string(point), mode});
+  return out;
+}
+
+class WorkerFaults : public WorkersE2E, public ::testing::WithParamInterface<WorkerFault> {};
+
+TEST_P(WorkerFaults, FailedOrKilledConverges) {
+  const auto& [point, mode] = GetParam();
+  up();
+  const bool is_finish = point.starts_with("finish.");
+  RunOptions armed = opts();
+  armed.env["BATON_FAULT"] = point + ":" + mode;
+  armed.cwd = stable();
+  const pid_t daemon = daemon_pid();
+  if (is_finish) {
+    spawn_ok({"--name", "w", "--prompt", "x"});
+    std::ofstream(tree("w") + "/app.txt") << "the worker's v2\n";
+    auto r = baton({"finish", "shop/w", "--now"}, armed);
+    EXPECT_NE(r.status, 0) << r.out;
+    if (mode == "fail") {
+      EXPECT_EQ(worker("w")["health"], "stuck") << workers().dump();
+      auto again = b({"finish", "shop/w", "--now"});
+      EXPECT_EQ(again.status, 0) << again.err;
+    } else {
+      EXPECT_TRUE(eventually([&] { return !process_exists(daemon); }));
+    }
+    // Finished, by the second finish or by the next daemon's recovery.
+    EXPECT_TRUE(eventually([&] { return workers()["workers"].empty(); }, 15000))
+        << workers().dump();
+    EXPECT_FALSE(fs::exists(tree("w")));
+    EXPECT_EQ(git({"show", "refs/baton/preserved/shop-w1:app.txt"}).out, "the worker's v2\n");
+  } else {
+    auto r = baton({"spawn", "--name", "w", "--prompt", "x"}, armed);
+    EXPECT_NE(r.status, 0) << r.out;
+    if (mode == "fail") {
+      // Undone: no worker, no tree, no branch; the name is free.
+      EXPECT_TRUE(workers()["workers"].empty()) << workers().dump();
+      EXPECT_FALSE(fs::exists(tree("w")));
+      EXPECT_NE(git({"rev-parse", "--verify", "-q", "baton/shop-w"}).status, 0);
+      spawn_ok({"--name", "w", "--prompt", "x"});
+    } else {
+      EXPECT_TRUE(eventually([&] { return !process_exists(daemon); }));
+    }
+    // Running, by the second spawn or by the next daemon's recovery.
+    EXPECT_TRUE(eventually(
+        [&] {
+          const Json w = worker("w");
+          return w.is_object() && w["health"] == "ok" && w["pid"].is_number();
+        },
+        15000))
+        << workers().dump();
+    EXPECT_TRUE(fs::exists(tree("w") + "/app.txt"));
+  }
+  // No tree was left half made or half removed, and the orchestrator is whole.
+  for (const auto& e : fs::directory_iterator(home_ + "/worktrees/shop/workers")) {
+    const std::string name = e.path().filename().string();
+    EXPECT_TRUE(name == "w" || name.starts_with(".kept-")) << name;
+  }
+  EXPECT_TRUE(eventually([&] { return convergence_problem(repo_, "shop").empty(); }))
+      << convergence_problem(repo_, "shop");
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStep, WorkerFaults, ::testing::ValuesIn(worker_faults()),
+                         [](const ::testing::TestParamInfo<WorkerFault>& info) {
+                           std::string name = info.param.point + "_" + info.param.mode;
+                           for (char& c : name)
+                             if (c == '.') c = '_';
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace baton::test
+#endif
