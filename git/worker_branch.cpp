@@ -56,8 +56,9 @@ Result<std::string> resolve_commit(git_repository* repo, std::string_view revisi
   };
   git_object* raw = nullptr;
   int rc = git_revparse_single(&raw, repo, spec.c_str());
-  if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC || rc == GIT_EAMBIGUOUS) return none();
-  if (rc < 0) return tl::unexpected(libgit2_error(rc, "resolve", spec));
+  // Whatever libgit2 says (not found, invalid, ambiguous, a syntax it does not implement),
+  // the revision names no commit baton can start from.
+  if (rc < 0) return none();
   ObjectPtr object(raw);
   git_object* peeled = nullptr;
   rc = git_object_peel(&peeled, object.get(), GIT_OBJECT_COMMIT);

@@ -240,6 +240,33 @@ TEST_F(ConfigTest, DrainKeysRefuseBadValuesWithTheirPosition) {
   EXPECT_EQ(load_error(), toml_path() + ":2:20: [orchestrator] summarize_prompt is empty");
 }
 
+// [workers] (docs/workers.md): read, checked with the line and column, and inert except an
+// agent that is no preset.
+TEST_F(ConfigTest, WorkersKeysAreReadCheckedAndInertButForANewAgent) {
+  ProjectConfig defaults = load_ok();
+  EXPECT_EQ(defaults.workers_agent, "");
+  EXPECT_EQ(defaults.workers_max, 8);
+  EXPECT_TRUE(defaults.notify_orchestrator);
+  write("baton.toml", "[workers]\nagent = \"claude-code\"\nmax = 3\nnotify_orchestrator = false\n");
+  ProjectConfig cfg = load_ok();
+  EXPECT_EQ(cfg.workers_agent, "claude-code");
+  EXPECT_EQ(cfg.workers_max, 3);
+  EXPECT_FALSE(cfg.notify_orchestrator);
+  EXPECT_FALSE(cfg.needs_trust());
+  write("baton.toml", "[workers]\nagent = \"mine\"\n[agents.mine]\ncommand = [\"mine\"]\n");
+  EXPECT_NE(std::find(load_ok().trust_keys.begin(), load_ok().trust_keys.end(),
+                      "[workers] agent"),
+            load_ok().trust_keys.end());
+  write("baton.toml", "[workers]\nmax = 0\n");
+  EXPECT_EQ(load_error(), toml_path() + ":2:7: [workers] max must be a number from 1 to 64");
+  write("baton.toml", "[workers]\nagent = \"nobody\"\n");
+  EXPECT_EQ(load_error(), toml_path() +
+                              ":2:9: [workers] agent 'nobody' is not defined: use a preset or an "
+                              "[agents.NAME] table");
+  write("baton.toml", "[workers]\nnotify = true\n");
+  EXPECT_EQ(load_error(), toml_path() + ":2:1: unknown key 'notify' in [workers]");
+}
+
 TEST_F(ConfigTest, LocalFileOverridesKeyByKey) {
   write("baton.toml", R"(
 [project]
