@@ -241,6 +241,15 @@ void reachable_targets(const CLI::App&, DaemonFacts& f, const Given&, Answer& a)
   add_projects(f, a);
 }
 
+// finish: only a worker can be finished.
+void worker_targets(const CLI::App&, DaemonFacts& f, const Given&, Answer& a) {
+  add_workers(f, a);
+}
+
+void files(const CLI::App&, DaemonFacts&, const Given&, Answer& a) {
+  a.adds = ShellAdds::kFiles;
+}
+
 void dirs(const CLI::App&, DaemonFacts&, const Given&, Answer& a) {
   a.adds = ShellAdds::kDirs;
 }
@@ -328,6 +337,11 @@ constexpr std::array kValueRules = {
               }},
     ValueRule{"replace", "--agent", agents},
     ValueRule{"down", "target", projects_or_dirs},
+    ValueRule{"spawn", "target", projects_or_dirs},
+    ValueRule{"spawn", "--agent", agents},
+    ValueRule{"spawn", "--prompt-file", files},
+    ValueRule{"workers", "target", projects_or_dirs},
+    ValueRule{"finish", "target", worker_targets},
     ValueRule{"status", "target", projects_or_dirs},
     ValueRule{"allow", "path", projects_or_dirs},
     ValueRule{"preserved", "args", preserved_args},

@@ -293,8 +293,8 @@ TEST_F(Completion, GivesUpOnADaemonThatNeverAnswers) {
   EXPECT_EQ(fake.connections(), 1);
 }
 
-// Workers (issue 19) are PROJECT/NAME wherever a session is taken; no daemon yet makes them,
-// so a stand-in lists one the way `sessions` will.
+// Workers (docs/workers.md) are PROJECT/NAME wherever a session is taken; a stand-in daemon
+// lists one the way `sessions` does.
 TEST_F(Completion, OffersWorkersAsProjectSlashName) {
   const Json ls{{"projects", Json::array({{{"id", "shop"}, {"path", "/nowhere/shop"}}})}};
   const Json sessions{{"sessions", Json::array({{{"id", "shop-7"},
