@@ -98,7 +98,10 @@ std::string initial_prompt(const AgentSpec& agent, const ProjectConfig& cfg,
   if (resume || !agent.takes_prompt) return {};
   // A worker starts with the task it was spawned with (docs/workers.md), nothing else.
   if (rec.role == SessionRole::kWorker) return rec.prompt;
-  std::string prompt = cfg.prompt;
+  // codex and claude learn of their team from `baton guide` unless the config says otherwise.
+  const bool is_known_agent = agent.kind == AgentKind::kCodex || agent.kind == AgentKind::kClaude;
+  std::string prompt =
+      !cfg.is_prompt_set && is_known_agent ? std::string(kDefaultOrchestratorPrompt) : cfg.prompt;
   if (!rec.handoff_note.empty() && !cfg.handoff_prompt.empty())
     prompt +=
         (prompt.empty() ? "" : "\n\n") + substitute_note_path(cfg.handoff_prompt, rec.handoff_note);

@@ -201,6 +201,7 @@ Status Loader::apply_orchestrator(const SourceFile& f, const toml::table& t) {
       auto value = read_string(f, node, "[orchestrator] prompt");
       if (!value) return tl::unexpected(value.error());
       cfg_.prompt = *value;
+      cfg_.is_prompt_set = true;
       needs_trust(f, "[orchestrator] prompt", node);
     } else if (name == "handoff_prompt") {
       auto value = read_string(f, node, "[orchestrator] handoff_prompt");

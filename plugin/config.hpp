@@ -36,6 +36,12 @@ struct HookSet {
 // [workers] max: at most this many, whatever a config says (each is a checkout and an agent).
 inline constexpr int kMaxWorkers = 64;
 
+// The initial prompt of a fresh codex or claude orchestrator when [orchestrator] prompt is not
+// set: where it learns to run its team (docs/workers.md).
+inline constexpr const char* kDefaultOrchestratorPrompt =
+    "You are this project's orchestrator, kept running by baton. Run `baton guide` to learn how "
+    "to start, watch, instruct and finish worker agents, each on its own branch.";
+
 inline constexpr const char* kDefaultHandoffPrompt =
     "Read the handoff note at {note_path} and continue the work.";
 
@@ -56,6 +62,7 @@ struct ProjectConfig {
   std::string branch_template;  // default "baton/{prefix}-orchestrator"
   std::string branch;           // template with {prefix} (and {project}) substituted, validated
   std::string prompt;
+  bool is_prompt_set = false;  // [orchestrator] prompt given ("" included): no default then
   // The new agent's initial prompt after a handoff that wrote a note ({note_path} is the
   // note's absolute path); "" gives none. Added after `prompt`.
   std::string handoff_prompt = kDefaultHandoffPrompt;

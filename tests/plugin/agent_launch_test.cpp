@@ -45,6 +45,9 @@ class AgentLaunchTest : public ::testing::Test {
     ctx_.repo_root = "/src/shop";
     ctx_.env = {{"HOME", "/home/u"}, {"SHELL", "/bin/zsh"}};
     ctx_.file_exists = [this](const std::string& p) { return existing_.count(p) > 0; };
+    // As a config that sets [orchestrator] prompt (to "" unless a test says otherwise): the
+    // default prompt has a test of its own.
+    cfg_.is_prompt_set = true;
   }
 
   LaunchPlan plan(const std::string& agent, bool resume) {
@@ -198,6 +201,32 @@ TEST_F(AgentLaunchTest, WithoutANoteThereIsNoHandoffPromptAndNoNoteVariable) {
   for (const auto& e : p.env) EXPECT_EQ(e.rfind("BATON_HANDOFF_NOTE=", 0), std::string::npos);
   cfg_.prompt.clear();
   EXPECT_FALSE(has(plan("codex", false).argv, "--")) << "no prompt, no --";
+}
+
+// Without [orchestrator] prompt, a fresh codex or claude orchestrator is pointed at `baton
+// guide` (docs/workers.md); a generic agent gets nothing it was not configured with; a worker
+// gets its own task only.
+TEST_F(AgentLaunchTest, AnUnsetPromptPointsCodexAndClaudeAtTheGuideAndAWorkerGetsItsTask) {
+  cfg_.is_prompt_set = false;
+  for (const char* agent : {"codex", "claude-code"}) {
+    SCOPED_TRACE(agent);
+    const auto p = plan(agent, false);
+    EXPECT_EQ(p.argv.back(), kDefaultOrchestratorPrompt);
+    EXPECT_NE(p.argv.back().find("baton guide"), std::string::npos);
+    EXPECT_FALSE(has(plan(agent, true).argv, kDefaultOrchestratorPrompt)) << "a relaunch resumes";
+  }
+  AgentSpec generic;
+  generic.name = "mine";
+  generic.command = {"mine"};
+  auto g = plan_launch(generic, cfg_, rec_, false, ctx_);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->argv, std::vector<std::string>{"mine"});
+  rec_.role = SessionRole::kWorker;
+  rec_.name = "fix";
+  rec_.prompt = "fix the login";
+  const auto w = plan("codex", false);
+  EXPECT_EQ(w.argv.back(), "fix the login");
+  EXPECT_EQ(w.argv[w.argv.size() - 2], "--");
 }
 
 TEST_F(AgentLaunchTest, ARelaunchResumesWithoutAPromptButKeepsTheNoteVariable) {
