@@ -248,10 +248,49 @@ TEST_F(RealAgents, CodexTakesTheHandoffPromptAfterDoubleDash) {
   const std::string note = home_ + "/notes/shop/shop-2.md";
   ASSERT_GE(argv.size(), 2u);
   EXPECT_EQ(argv[argv.size() - 2], "--");
-  EXPECT_EQ(argv.back(), "Read the handoff note at " + note + " and continue the work.");
+  // The default prompt (it points codex at `baton guide`), then the handoff prompt.
+  EXPECT_TRUE(argv.back().starts_with("You are this project's orchestrator")) << argv.back();
+  EXPECT_TRUE(argv.back().ends_with("\n\nRead the handoff note at " + note +
+                                    " and continue the work."))
+      << argv.back();
   const std::string text = read_file(note);
   EXPECT_NE(text.find("Reason: -- a reason that looks like a flag"), std::string::npos) << text;
   EXPECT_NE(text.find("Sign in with ChatGPT"), std::string::npos) << text;
+}
+
+// The real codex as a worker (docs/workers.md): spawned from the orchestrator's tree, on its
+// own branch, with its task after `--` (a task that looks like a flag included), it draws its
+// sign-in screen there; finish stops it and removes only its tree.
+TEST_F(RealAgents, CodexAsAWorkerShowsItsSignInScreenOnItsOwnBranch) {
+  ASSERT_EQ(b({"up", repo_, "--detach"}).status, 0);
+  bool shown = false;
+  std::string screen = wait_sign_in("shop-1", &shown);
+  ASSERT_TRUE(shown) << screen;
+  RunOptions o = opts(300000);
+  o.cwd = home_ + "/worktrees/shop/orchestrator";
+  auto r = baton({"spawn", "--name", "fix", "--prompt", "--fix the login"}, o);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "shop-w1\n");
+  screen = wait_sign_in("shop/fix", &shown);
+  EXPECT_TRUE(shown) << screen;
+  auto w = Json::parse(b({"workers", repo_, "--json"}).out, nullptr, false);
+  ASSERT_EQ(w["workers"].size(), 1u) << w.dump();
+  EXPECT_EQ(w["workers"][0]["agent"], "codex");
+  EXPECT_EQ(w["workers"][0]["branch"], "baton/shop-fix");
+  EXPECT_EQ(w["workers"][0]["health"], "ok");
+  auto sessions = Json::parse(b({"sessions", repo_, "--json"}).out, nullptr, false);
+  std::vector<std::string> argv;
+  for (const auto& s : sessions["sessions"])
+    if (s["id"] == "shop-w1") argv = s["command"].get<std::vector<std::string>>();
+  ASSERT_GE(argv.size(), 2u);
+  EXPECT_EQ(argv[argv.size() - 2], "--");
+  EXPECT_EQ(argv.back(), "--fix the login");
+  // The orchestrator is untouched; finish removes the worker's tree only.
+  EXPECT_EQ(status()["orchestrator"]["id"], "shop-1");
+  r = b({"finish", "shop/fix", "--now"}, 120000);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/workers/fix"));
+  EXPECT_EQ(status()["health"], "ok");
 }
 
 TEST_F(RealAgents, AClaudeThatCannotStartGivesTheBranchBackToCodex) {
