@@ -179,6 +179,10 @@ class FinishRun : public std::enable_shared_from_this<FinishRun> {
       rec->updated_at = runtime::iso8601_now();
       orch_.persist([](const tl::expected<void, std::string>&) {});
     }
+    // A tree that could not be deleted (an immutable file) may be fixed by the user: tried
+    // again with back-off, as the orchestrator's stuck cleanup is.
+    if (rec && rec->state == SessionState::kRetiring && e.code == ErrorCode::kStuck)
+      workers_.schedule_finish_retry(id_);
     release_git();
     answer(tl::make_unexpected(e));
   }

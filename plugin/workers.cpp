@@ -21,6 +21,7 @@ void Workers::close() {
   is_closed_ = true;
   relaunch_timers_.clear();
   notify_timers_.clear();
+  retry_timers_.clear();
 }
 
 // ---- git work on one repository, one operation at a time
@@ -73,6 +74,25 @@ void Workers::resume(const std::string& session_id) {
   }
   spdlog::info("recovery: finishing the spawn of worker {} ({})", rec->name, session_id);
   resume_spawn(session_id);
+}
+
+void Workers::schedule_finish_retry(const std::string& session_id) {
+  if (is_closed_ || retry_timers_.count(session_id)) return;
+  const unsigned n = retries_[session_id]++;
+  const std::uint64_t delay_ms = std::min<std::uint64_t>(1000ull << std::min(n, 16u), kMaxRetryDelayMs);
+  auto& timer = retry_timers_[session_id];
+  timer = runtime::make_owned<runtime::Timer>(orch_.loop());
+  timer->start(delay_ms, [this, session_id] {
+    retry_timers_.erase(session_id);
+    const SessionRecord* rec = orch_.session(session_id);
+    if (!rec || rec->state != SessionState::kRetiring) return (void)retries_.erase(session_id);
+    FinishRequest req;
+    req.name = rec->name;
+    req.is_now = true;
+    finish(rec->project, req, nullptr, [this, session_id](Expected<Finished> out) {
+      if (out) retries_.erase(session_id);
+    });
+  });
 }
 
 // ---- a worker that exited on its own

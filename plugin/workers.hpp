@@ -87,6 +87,12 @@ class Workers {
   // orchestrator told, and a crash (status not 0) relaunched with back-off like the
   // orchestrator's: 1 s, 2 s, 4 s ... at most kMaxRelaunches times in kRelaunchWindowMs.
   void on_exit(SessionRecord& rec, int exit_status, std::vector<std::string> last_lines);
+  // A finish whose tree could not be deleted (kStuck: an immutable file) is tried again after
+  // 1 s, 2 s, 4 s … (at most kMaxRetryDelayMs apart) until it succeeds, as the orchestrator's
+  // stuck cleanup is.
+  void schedule_finish_retry(const std::string& session_id);
+  static constexpr std::uint64_t kMaxRetryDelayMs = 60 * 1000;
+
   // A worker's activity changed: a turn that ended or a question that waits is told to the
   // orchestrator once it has held for kNotifySettleMs ([workers] notify_orchestrator).
   void on_activity(const std::string& session_id, const Activity& now);
@@ -94,7 +100,9 @@ class Workers {
   void close();
 
   // What is waiting to be told, and the relaunches pending (`baton debug waits`, tests).
-  std::size_t pending_count() const { return notify_timers_.size() + relaunch_timers_.size(); }
+  std::size_t pending_count() const {
+    return notify_timers_.size() + relaunch_timers_.size() + retry_timers_.size();
+  }
 
   static constexpr int kMaxRelaunches = 5;
   static constexpr std::uint64_t kRelaunchWindowMs = 10 * 60 * 1000;
@@ -111,6 +119,8 @@ class Workers {
   std::map<std::string, runtime::Owned<runtime::Timer>> relaunch_timers_;  // by worker id
   std::map<std::string, std::vector<std::uint64_t>> relaunches_;          // by worker id
   std::map<std::string, runtime::Owned<runtime::Timer>> notify_timers_;    // by worker id
+  std::map<std::string, runtime::Owned<runtime::Timer>> retry_timers_;     // by worker id
+  std::map<std::string, unsigned> retries_;                                // by worker id
   // The last thing told of each worker ("waits", "idle"): told once until it works again.
   std::map<std::string, std::string> told_;
 };

@@ -270,6 +270,28 @@ TEST_F(WorkersE2E, FinishPreservesTheWorkByteForByteAndRemovesOnlyItsTree) {
   EXPECT_TRUE(fs::exists(tree("clean") + "/x.txt"));
 }
 
+// A finish whose tree cannot be deleted (an immutable file) leaves the worker stuck with the
+// error, its work preserved; once the user fixes the file the daemon finishes it by itself.
+TEST_F(WorkersE2E, AFinishThatCannotDeleteTheTreeIsStuckAndRetriedUntilItEnds) {
+  up();
+  spawn_ok({"--name", "stuck", "--prompt", "x"});
+  write(tree("stuck") + "/locked.txt", "immutable\n");
+  if (run_process({"chattr", "+i", tree("stuck") + "/locked.txt"}).status != 0)
+    GTEST_SKIP() << "chattr +i is not supported on this filesystem";
+  const std::string locked = home_ + "/worktrees/shop/workers/.trash-shop-w1/locked.txt";
+  auto r = b({"finish", "shop/stuck", "--now"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
+  const Json w = worker("stuck");
+  EXPECT_EQ(w["health"], "stuck") << w.dump();
+  EXPECT_NE(w.value("error", std::string()).find("locked.txt"), std::string::npos) << w.dump();
+  EXPECT_EQ(git({"show", "refs/baton/preserved/shop-w1:locked.txt"}).out, "immutable\n");
+  EXPECT_EQ(status()["health"], "ok") << "a stuck worker is no stuck orchestrator";
+  run_process({"chattr", "-i", locked});
+  EXPECT_TRUE(eventually([&] { return worker("stuck").is_null(); }, 20000)) << workers().dump();
+  EXPECT_FALSE(fs::exists(home_ + "/worktrees/shop/workers/.trash-shop-w1"));
+}
+
 // Bad input: one clear line each, nothing made, nothing lost.
 TEST_F(WorkersE2E, BadInputGetsOneClearLineAndMakesNothing) {
   up();
