@@ -1,5 +1,5 @@
 // Methods about the agents' sessions: sessions (with the orchestrator fields), signal (an
-// agent's hooks say what it does) and kill (which refuses an orchestrator).
+// agent's hooks say what it does) and kill (which refuses an orchestrator and a worker).
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -87,6 +87,11 @@ void kill_session(Orchestrator& orch, const runtime::MethodFn& runtime_kill,
                   const RequestPtr& req) {
   const std::string target = string_param(req, "target");
   if (const SessionRecord* s = orch.session(target); s && s->state != SessionState::kRetired) {
+    // A worker is finished, never killed: its work is preserved first (docs/workers.md).
+    if (s->role == SessionRole::kWorker)
+      return req->fail(wire_name(ErrorCode::kIsOrchestrator),
+                       "session '" + target + "' is worker " + s->name + " of " + s->project +
+                           ": use 'baton finish " + s->project + "/" + s->name + "'");
     return req->fail(wire_name(ErrorCode::kIsOrchestrator),
                      "session '" + target + "' is the orchestrator of " + s->project +
                          ": use 'baton down " + s->project + "'");

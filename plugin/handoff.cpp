@@ -755,6 +755,13 @@ void Handoff::fall_back(const std::string& why,
     waiting_fallback_ = std::move(fallback);
     return;
   }
+  // A worker's spawn or finish that began once this handoff let the repository go works in
+  // it: the fallback's git work waits for its end (docs/workers.md).
+  if (ProjectState* p = project(); p && !p->worker_op.empty()) {
+    progress("launch", "relaunching " + prev->agent + " once " + p->worker_op + " ended");
+    p->after_worker_op.push_back([fallback] { fallback->start(); });
+    return;
+  }
   fallback->start();
 }
 

@@ -116,6 +116,9 @@ void Workers::relaunch(const std::string& session_id) {
   std::erase_if(times, [now](std::uint64_t t) { return now - t > kRelaunchWindowMs; });
   if (static_cast<int>(times.size()) >= kMaxRelaunches) {
     spdlog::warn("worker {} crashed {} times in 10 minutes; left exited", session_id, times.size());
+    // Stuck: the orchestrator decides (finish it, or spawn it again with another task).
+    notify(session_id, "is stuck: it crashed " + std::to_string(times.size()) +
+                           " times in 10 minutes and is left exited");
     return;
   }
   const std::uint64_t delay_ms = 1000ull << times.size();

@@ -351,8 +351,11 @@ TEST_F(RealAgents, AClaudeThatCannotStartGivesTheBranchBackToCodex) {
   // try the network ("Unable to connect" below) instead of refusing its arguments.
   ASSERT_GE(argv.size(), 2u);
   EXPECT_EQ(argv[argv.size() - 2], "--");
-  EXPECT_EQ(argv.back(), "Read the handoff note at " + home_ + "/notes/shop/" + claude_id +
-                             ".md and continue the work.");
+  // The default prompt (it points claude at `baton guide`), then the handoff prompt.
+  EXPECT_TRUE(argv.back().starts_with("You are this project's orchestrator")) << argv.back();
+  EXPECT_TRUE(argv.back().ends_with("\n\nRead the handoff note at " + home_ + "/notes/shop/" +
+                                    claude_id + ".md and continue the work."))
+      << argv.back();
   const std::string settings = arg_after("--settings");
   EXPECT_EQ(settings, home_ + "/agents/" + claude_id + "/claude-settings.json");
   const Json hooks = Json::parse(read_file(settings), nullptr, false);

@@ -324,7 +324,12 @@ TEST_F(WorkersE2E, BadInputGetsOneClearLineAndMakesNothing) {
   EXPECT_EQ(spawn({"--name", "ok"}).status, 2);
   // A name taken by a running worker, then [workers] max (3).
   spawn_ok({"--name", "one", "--prompt", "x"});
-  auto r = spawn({"--name", "one", "--prompt", "x"});
+  // A worker is finished, never killed.
+  auto r = b({"kill", "shop-w1"});
+  EXPECT_EQ(last_line(r.err),
+            "baton: session 'shop-w1' is worker one of shop: use 'baton finish shop/one'\n");
+  EXPECT_EQ(worker("one")["health"], "ok");
+  r = spawn({"--name", "one", "--prompt", "x"});
   EXPECT_EQ(last_line(r.err),
             "baton: worker one of shop exists already: pick another name, or 'baton finish "
             "shop/one' first\n");
