@@ -17,11 +17,11 @@ Result<WorkerBranch> create_worker_branch(git_repository* repo, std::string_view
   WorkerBranch branch{std::string(name), {}, false};
   if (auto tip = branch_tip(repo, name)) {
     if (!reuse)
-      return tl::unexpected(Error{
-          kAlreadyExists,
-          fmt::format("branch {} exists already; finish or rename the worker that had it, or "
-                      "take it as it is with --reuse-branch",
-                      name)});
+      return tl::unexpected(
+          Error{kAlreadyExists,
+                fmt::format("branch {} exists already; finish or rename the worker that had it, or "
+                            "take it as it is with --reuse-branch",
+                            name)});
     branch.tip = oid_hex(*tip);
     return branch;
   } else if (tip.error().code != GIT_ENOTFOUND) {

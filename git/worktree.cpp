@@ -224,8 +224,8 @@ Result<PreparedWorktree> prepare_worktree_at(git_repository* repo, const fs::pat
   rollback.made_branch = true;
 
   const std::string reason = "baton orchestrator " + std::string(session_id);
-  if (auto added = add_locked_worktree(repo, prepared, temp_ref.get(), *tip, reason, is_cancelled,
-                                       rollback);
+  if (auto added =
+          add_locked_worktree(repo, prepared, temp_ref.get(), *tip, reason, is_cancelled, rollback);
       !added)
     return tl::unexpected(added.error());
   rollback.is_committed = true;
@@ -250,9 +250,8 @@ Result<PreparedWorktree> prepare_worktree_on_branch(git_repository* repo, const 
   auto holder = who_has_branch_checked_out(repo, branch);
   if (!holder) return tl::unexpected(holder.error());
   if (*holder) {
-    return tl::unexpected(Error{kBranchCheckedOut,
-                                fmt::format("branch {} is checked out at {}", branch,
-                                            (*holder)->native())});
+    return tl::unexpected(Error{kBranchCheckedOut, fmt::format("branch {} is checked out at {}",
+                                                               branch, (*holder)->native())});
   }
   git_reference* raw_ref = nullptr;
   const std::string ref_name = full_branch_ref(branch);

@@ -117,11 +117,14 @@ int main(int argc, char** argv) try {
   auto* spawn = app.add_subcommand("spawn", "Start a worker on its own branch and worktree");
   SpawnFlags spawn_flags;
   spawn->add_option("target", target, "Project (default: .)");
-  spawn->add_option("--name", spawn_flags.name, "The worker's name (its branch: baton/<prefix>-NAME)")
+  spawn
+      ->add_option("--name", spawn_flags.name,
+                   "The worker's name (its branch: baton/<prefix>-NAME)")
       ->required();
   spawn->add_option("--agent", spawn_flags.agent, "Agent (default: [workers] agent)");
-  spawn->add_option("--base", spawn_flags.base, "Revision its branch starts at (default: the "
-                                                "orchestrator's branch)");
+  spawn->add_option("--base", spawn_flags.base,
+                    "Revision its branch starts at (default: the "
+                    "orchestrator's branch)");
   auto* spawn_prompt = spawn->add_option("--prompt", spawn_flags.prompt, "Its initial prompt");
   spawn->add_option("--prompt-file", spawn_flags.prompt_file, "Read the initial prompt from F")
       ->excludes(spawn_prompt);
@@ -133,8 +136,8 @@ int main(int argc, char** argv) try {
   workers->add_option("target", target, "Project (default: .)");
   workers->add_flag("--json", as_json, "Print JSON");
 
-  auto* finish = app.add_subcommand(
-      "finish", "Stop a worker, keep its work and branch, remove its worktree");
+  auto* finish =
+      app.add_subcommand("finish", "Stop a worker, keep its work and branch, remove its worktree");
   bool delete_branch = false;
   finish->add_option("target", target, "PROJECT/NAME")->required();
   finish->add_flag("--delete-branch", delete_branch,
@@ -225,8 +228,9 @@ int main(int argc, char** argv) try {
   if (app.got_subcommand(replace)) return cmd_handoff("replace", target, flags, as_json);
   if (app.got_subcommand(spawn)) {
     if (spawn_flags.prompt.empty() && spawn_flags.prompt_file.empty()) {
-      std::fprintf(stderr, "baton: spawn needs --prompt TEXT or --prompt-file F (see 'baton "
-                           "spawn --help')\n");
+      std::fprintf(stderr,
+                   "baton: spawn needs --prompt TEXT or --prompt-file F (see 'baton "
+                   "spawn --help')\n");
       return kExitUsage;
     }
     return cmd_spawn(target, spawn_flags, as_json);

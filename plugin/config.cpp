@@ -594,9 +594,10 @@ tl::expected<ProjectConfig, std::string> Loader::finish() {
   }
 
   if (!cfg_.workers_agent.empty() && !cfg_.agents.contains(cfg_.workers_agent))
-    return Failure(fmt::format("{}: [workers] agent '{}' is not defined: use a preset or an "
-                               "[agents.NAME] table",
-                               workers_agent_at_, cfg_.workers_agent));
+    return Failure(
+        fmt::format("{}: [workers] agent '{}' is not defined: use a preset or an "
+                    "[agents.NAME] table",
+                    workers_agent_at_, cfg_.workers_agent));
 
   if (cfg_.permissions != "default") {
     const AgentSpec& agent = cfg_.agents[cfg_.agent];

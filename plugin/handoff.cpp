@@ -361,8 +361,8 @@ void Handoff::write_note() {
     NoteWorker nw{w->name, w->branch, std::string(worker_health(*w)), "", ""};
     if (const Activity* a = orch_.activity().get(w->id)) nw.activity = wire_name(a->state);
     runtime::Session* live = orch_.daemon().find_session_exact(w->id);
-    nw.last_line = last_screen_line(live && live->is_running() ? live->peek_capture()
-                                                               : w->last_lines);
+    nw.last_line =
+        last_screen_line(live && live->is_running() ? live->peek_capture() : w->last_lines);
     in.workers.push_back(std::move(nw));
   }
   NoteFacts facts;

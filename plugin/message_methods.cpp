@@ -46,9 +46,9 @@ void with_recipient(Orchestrator& orch, const RequestPtr& req,
                     const std::function<void(const std::string& recipient)>& then) {
   if (const SessionRecord* w = orch.registry().resolve_worker(string_param(req, "target"))) {
     if (w->state != SessionState::kActive)
-      return req->fail(wire_name(ErrorCode::kMissing),
-                       "worker " + w->name + " of " + w->project + " is " +
-                           std::string(worker_health(*w)) + ": no agent will read the message");
+      return req->fail(wire_name(ErrorCode::kMissing), "worker " + w->name + " of " + w->project +
+                                                           " is " + std::string(worker_health(*w)) +
+                                                           ": no agent will read the message");
     return then(w->project + "/" + w->name);
   }
   with_project(orch, req, false, [&orch, req, then](ProjectState& p) {

@@ -193,7 +193,8 @@ void Recovery::restore(ProjectState& p, const std::string& sid) {
   const Environment env = p.env;
   // A worker's restore is no part of the project's recovery: it neither holds the project
   // `replacing` nor ends its recovery.
-  const bool is_worker = registry_.session(sid) && registry_.session(sid)->role == SessionRole::kWorker;
+  const bool is_worker =
+      registry_.session(sid) && registry_.session(sid)->role == SessionRole::kWorker;
   auto persisted = [this, is_worker](const std::string& project) {
     registry_.persist([this, project, is_worker](const tl::expected<void, std::string>&) {
       if (is_worker) return;
@@ -218,36 +219,38 @@ void Recovery::restore(ProjectState& p, const std::string& sid) {
     rec->updated_at = runtime::iso8601_now();
     persisted(rec->project);
   };
-  host_.reload_config(
-      p, env,
-      [this, sid, env, finish, persisted, end_recovering](tl::expected<ProjectConfig, std::string> cfg) {
-        SessionRecord* rec = registry_.session(sid);
-        if (!rec) return;
-        if (!cfg) {
-          end_recovering(rec->project);
-          rec->last_error = cfg.error();
-          rec->state = SessionState::kExited;
-          rec->updated_at = runtime::iso8601_now();
-          return persisted(rec->project);
-        }
-        host_.prepare_launch(
-            *rec, *cfg, env, true,
-            [this, sid, finish, end_recovering](tl::expected<PreparedLaunch, std::string> prepared) {
-              SessionRecord* rec = registry_.session(sid);
-              ProjectState* p = rec ? registry_.find(rec->project) : nullptr;
-              if (!rec || !p) return;
-              // A replace that arrived meanwhile retires it (never a worker); a shutdown keeps
-              // it for next time.
-              const bool is_retired_by_handoff = p->handoff && rec->role == SessionRole::kOrchestrator;
-              if (is_retired_by_handoff || rec->state != SessionState::kActive ||
-                  host_.has_session(sid) || host_.is_leaving()) {
-                end_recovering(rec->project);
-                return;
-              }
-              if (!prepared) return finish(tl::make_unexpected(prepared.error()));
-              finish(host_.spawn(*rec, *prepared));
-            });
-      });
+  host_.reload_config(p, env,
+                      [this, sid, env, finish, persisted,
+                       end_recovering](tl::expected<ProjectConfig, std::string> cfg) {
+                        SessionRecord* rec = registry_.session(sid);
+                        if (!rec) return;
+                        if (!cfg) {
+                          end_recovering(rec->project);
+                          rec->last_error = cfg.error();
+                          rec->state = SessionState::kExited;
+                          rec->updated_at = runtime::iso8601_now();
+                          return persisted(rec->project);
+                        }
+                        host_.prepare_launch(
+                            *rec, *cfg, env, true,
+                            [this, sid, finish,
+                             end_recovering](tl::expected<PreparedLaunch, std::string> prepared) {
+                              SessionRecord* rec = registry_.session(sid);
+                              ProjectState* p = rec ? registry_.find(rec->project) : nullptr;
+                              if (!rec || !p) return;
+                              // A replace that arrived meanwhile retires it (never a worker); a
+                              // shutdown keeps it for next time.
+                              const bool is_retired_by_handoff =
+                                  p->handoff && rec->role == SessionRole::kOrchestrator;
+                              if (is_retired_by_handoff || rec->state != SessionState::kActive ||
+                                  host_.has_session(sid) || host_.is_leaving()) {
+                                end_recovering(rec->project);
+                                return;
+                              }
+                              if (!prepared) return finish(tl::make_unexpected(prepared.error()));
+                              finish(host_.spawn(*rec, *prepared));
+                            });
+                      });
 }
 
 }  // namespace baton::plugin

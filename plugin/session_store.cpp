@@ -47,8 +47,8 @@ class FieldReader {
     if (!v || !expect(key, v->is_string(), "a string", *v)) return;
     const auto role = session_role_from_wire(v->get<std::string>());
     if (!role) {
-      *error_ = "field " + path(key) + ": " + v->dump() +
-                " is not a session role (orchestrator, worker)";
+      *error_ =
+          "field " + path(key) + ": " + v->dump() + " is not a session role (orchestrator, worker)";
       return;
     }
     out = *role;

@@ -29,12 +29,11 @@ int fail_with(const ClientError& e) {
 // A spawn or a finish says what it does on stderr, one line a step, when a person watches.
 tl::expected<Json, ClientError> request_with_progress(const std::string& method, Json params,
                                                       bool quiet) {
-  return ControlClient::request(Paths::from_env(), true, method, std::move(params),
-                                [quiet](const Json& ev) {
-                                  if (quiet) return;
-                                  std::fprintf(stderr, "baton: %s\n",
-                                               ev.value("detail", std::string()).c_str());
-                                });
+  return ControlClient::request(
+      Paths::from_env(), true, method, std::move(params), [quiet](const Json& ev) {
+        if (quiet) return;
+        std::fprintf(stderr, "baton: %s\n", ev.value("detail", std::string()).c_str());
+      });
 }
 
 std::string text_of(const Json& j, const char* key) {
@@ -87,8 +86,8 @@ int cmd_workers(const std::string& target, bool as_json) {
     std::string counts = "+" + text_of(w, "ahead") + "/-" + text_of(w, "behind");
     std::cout << w["name"].get<std::string>() << "  " << w["id"].get<std::string>() << "  "
               << w["agent"].get<std::string>() << "  " << w["health"].get<std::string>() << "  "
-              << text_of(w, "activity") << "  " << counts << "  "
-              << w["branch"].get<std::string>() << "\n";
+              << text_of(w, "activity") << "  " << counts << "  " << w["branch"].get<std::string>()
+              << "\n";
     const std::string line = w.value("last_line", std::string());
     if (!line.empty()) std::cout << "    " << line << "\n";
   }

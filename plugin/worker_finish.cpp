@@ -119,7 +119,8 @@ class FinishRun : public std::enable_shared_from_this<FinishRun> {
     if (faulted("finish.stopped")) return;
     const SessionRecord* rec = orch_.session(id_);
     ProjectState* p = orch_.find_project(project_);
-    if (!rec || !p || !p->config) return fail(ErrorCode::kFailed, "project " + project_ + " is gone");
+    if (!rec || !p || !p->config)
+      return fail(ErrorCode::kFailed, "project " + project_ + " is gone");
     progress_("retire", "preserving its work and removing workers/" + req_.name);
     FinishWorker in{p->path,
                     p->config->workspace_root + "/" + project_,

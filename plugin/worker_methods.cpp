@@ -88,21 +88,20 @@ void workers(Orchestrator& orch, const RequestPtr& req) {
             const Activity* a = orch.activity().get(w->id);
             runtime::Session* s = orch.daemon().find_session_exact(w->id);
             const bool is_running = s && s->is_running();
-            rows.emplace_back(
-                w->created_at,
-                Json{{"name", w->name},
-                     {"id", w->id},
-                     {"agent", w->agent},
-                     {"branch", w->branch},
-                     {"worktree", w->worktree},
-                     {"pid", is_running ? Json(w->pid) : Json(nullptr)},
-                     {"state", std::string(wire_name(w->state))},
-                     {"health", std::string(worker_health(*w))},
-                     {"activity", a ? Json(wire_name(a->state)) : Json(nullptr)},
-                     {"ahead", c.counts ? Json(c.counts->ahead) : Json(nullptr)},
-                     {"behind", c.counts ? Json(c.counts->behind) : Json(nullptr)},
-                     {"last_line", last_line(orch, *w)},
-                     {"created_at", w->created_at}});
+            rows.emplace_back(w->created_at,
+                              Json{{"name", w->name},
+                                   {"id", w->id},
+                                   {"agent", w->agent},
+                                   {"branch", w->branch},
+                                   {"worktree", w->worktree},
+                                   {"pid", is_running ? Json(w->pid) : Json(nullptr)},
+                                   {"state", std::string(wire_name(w->state))},
+                                   {"health", std::string(worker_health(*w))},
+                                   {"activity", a ? Json(wire_name(a->state)) : Json(nullptr)},
+                                   {"ahead", c.counts ? Json(c.counts->ahead) : Json(nullptr)},
+                                   {"behind", c.counts ? Json(c.counts->behind) : Json(nullptr)},
+                                   {"last_line", last_line(orch, *w)},
+                                   {"created_at", w->created_at}});
             if (!w->last_error.empty()) rows.back().second["error"] = w->last_error;
           }
           std::sort(rows.begin(), rows.end(),
@@ -131,14 +130,14 @@ void finish(Orchestrator& orch, const RequestPtr& req) {
     const FinishedWorker& t = out->tree;
     Json preserved = nullptr;
     if (!t.commit.empty()) preserved = Json{{"ref", t.ref}, {"commit", t.commit}};
-    req->reply(Json{{"id", out->id},
-                    {"preserved", preserved},
-                    {"kept", t.kept},
-                    {"kept_dir", t.kept_dir.empty() ? Json(nullptr) : Json(t.kept_dir)},
-                    {"branch_deleted", t.is_branch_deleted},
-                    {"branch_kept", t.why_branch_kept.empty() ? Json(nullptr)
-                                                              : Json(t.why_branch_kept)},
-                    {"notes", t.notes}});
+    req->reply(
+        Json{{"id", out->id},
+             {"preserved", preserved},
+             {"kept", t.kept},
+             {"kept_dir", t.kept_dir.empty() ? Json(nullptr) : Json(t.kept_dir)},
+             {"branch_deleted", t.is_branch_deleted},
+             {"branch_kept", t.why_branch_kept.empty() ? Json(nullptr) : Json(t.why_branch_kept)},
+             {"notes", t.notes}});
   });
 }
 

@@ -57,8 +57,9 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
     ProjectState* p = orch_.find_project(project_);
     if (!p) return fail(ErrorCode::kNotFound, "project " + project_ + " is gone");
     auto self = shared_from_this();
-    orch_.reload_config(*p, req_.env,
-                        [self](tl::expected<ProjectConfig, std::string> cfg) { self->on_config(cfg); });
+    orch_.reload_config(*p, req_.env, [self](const tl::expected<ProjectConfig, std::string>& cfg) {
+      self->on_config(cfg);
+    });
   }
 
  private:
@@ -66,10 +67,9 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
     ProjectState* p = orch_.find_project(project_);
     if (!p) return fail(ErrorCode::kNotFound, "project " + project_ + " is gone");
     if (!cfg) return fail(ErrorCode::kConfigError, cfg.error());
-    if (!cfg->is_allowed)
-      return fail(ErrorCode::kNotAllowed, not_allowed_message(*cfg, p->path));
+    if (!cfg->is_allowed) return fail(ErrorCode::kNotAllowed, not_allowed_message(*cfg, p->path));
     cfg_ = *cfg;
-    agent_ = !req_.agent.empty() ? req_.agent
+    agent_ = !req_.agent.empty()           ? req_.agent
              : !cfg_.workers_agent.empty() ? cfg_.workers_agent
                                            : cfg_.agent;
     const auto it = cfg_.agents.find(agent_);
@@ -240,8 +240,9 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
   // ---- failures
   MakeWorker make_input() const {
     const ProjectState* p = orch_.find_project(project_);
-    return MakeWorker{p ? p->path : std::string(), project_dir_, id_,     req_.name,
-                      branch_, req_.base, cfg_.branch, req_.reuse_branch, cfg_.symlinks};
+    return MakeWorker{
+        p ? p->path : std::string(), project_dir_, id_, req_.name, branch_, req_.base, cfg_.branch,
+        req_.reuse_branch,           cfg_.symlinks};
   }
 
   // Nothing ran in the tree: it goes, the branch too when this spawn made it, then the record.
@@ -275,7 +276,8 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
           } else {
             self->orch_.store().sessions.erase(self->id_);
           }
-          self->orch_.persist([self, why](const tl::expected<void, std::string>&) { self->fail(why); });
+          self->orch_.persist(
+              [self, why](const tl::expected<void, std::string>&) { self->fail(why); });
         });
   }
 

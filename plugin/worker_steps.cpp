@@ -80,8 +80,7 @@ std::optional<std::string> worker_name_problem(std::string_view name) {
     if (!is_allowed) return "must use only A-Z a-z 0-9 . _ -";
   }
   if (name.front() == '.' || name.front() == '-') return "must not start with '.' or '-'";
-  if (name == "orchestrator")
-    return "is the orchestrator's: its branch would be the canonical one";
+  if (name == "orchestrator") return "is the orchestrator's: its branch would be the canonical one";
   if (auto problem = git::branch_name_problem(name))
     return "cannot be part of a branch name: " + *problem;
   return std::nullopt;
@@ -122,9 +121,9 @@ Expected<SpawnCheck> check_spawn(const CheckSpawn& in) {
   if (auto heads = git::list_worktree_heads(repo)) {
     for (const auto& h : *heads) {
       if (h.name.rfind(git::kWorktreeNamePrefix, 0) == 0)
-        out.max_number = std::max(
-            out.max_number,
-            worker_number(in.project, std::string_view(h.name).substr(git::kWorktreeNamePrefix.size())));
+        out.max_number = std::max(out.max_number,
+                                  worker_number(in.project, std::string_view(h.name).substr(
+                                                                git::kWorktreeNamePrefix.size())));
     }
   }
   if (auto inv = git::inventory(repo, workers_dir(in.project_dir))) {
@@ -132,7 +131,8 @@ Expected<SpawnCheck> check_spawn(const CheckSpawn& in) {
       out.max_number =
           std::max(out.max_number, worker_number(in.project, fs::path(ref).filename().string()));
   }
-  out.max_number = std::max(out.max_number, max_number_in_dir(in.project, workers_dir(in.project_dir)));
+  out.max_number =
+      std::max(out.max_number, max_number_in_dir(in.project, workers_dir(in.project_dir)));
   return out;
 }
 
@@ -231,8 +231,8 @@ FinishedWorker finish_worker_tree(const FinishWorker& in) {
     }
   }
   const std::string trash = trash_path(dir, in.id);
-  RetiredTree retired = retire_tree(RetireTree{in.repo_path, in.worktree, trash, in.id,
-                                               in.has_preserved, {}});
+  RetiredTree retired =
+      retire_tree(RetireTree{in.repo_path, in.worktree, trash, in.id, in.has_preserved, {}});
   out.ref = retired.ref;
   out.commit = retired.commit;
   out.notes = retired.notes;

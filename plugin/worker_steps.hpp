@@ -40,9 +40,9 @@ struct CheckSpawn {
   std::string project_dir;
   std::string project;
   std::string name;
-  std::string branch;        // the worker's
-  std::string base;          // a revision; "" = the canonical branch's tip
-  std::string canonical;     // created from canonical_base when missing
+  std::string branch;     // the worker's
+  std::string base;       // a revision; "" = the canonical branch's tip
+  std::string canonical;  // created from canonical_base when missing
   std::string canonical_base;
   bool reuse_branch = false;
 };

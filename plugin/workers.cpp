@@ -27,7 +27,7 @@ void Workers::close() {
 // ---- git work on one repository, one operation at a time
 
 void Workers::when_git_free(const std::string& project, const std::string& what,
-                            std::function<void(bool is_free)> fn) {
+                            const std::function<void(bool is_free)>& fn) {
   ProjectState* p = orch_.find_project(project);
   if (!p || is_closed_ || orch_.daemon().is_shutting_down()) return fn(false);
   auto again = [this, project, what, fn] { when_git_free(project, what, fn); };
@@ -79,7 +79,8 @@ void Workers::resume(const std::string& session_id) {
 void Workers::schedule_finish_retry(const std::string& session_id) {
   if (is_closed_ || retry_timers_.count(session_id)) return;
   const unsigned n = retries_[session_id]++;
-  const std::uint64_t delay_ms = std::min<std::uint64_t>(1000ull << std::min(n, 16u), kMaxRetryDelayMs);
+  const std::uint64_t delay_ms =
+      std::min<std::uint64_t>(1000ull << std::min(n, 16u), kMaxRetryDelayMs);
   auto& timer = retry_timers_[session_id];
   timer = runtime::make_owned<runtime::Timer>(orch_.loop());
   timer->start(delay_ms, [this, session_id] {
@@ -89,7 +90,7 @@ void Workers::schedule_finish_retry(const std::string& session_id) {
     FinishRequest req;
     req.name = rec->name;
     req.is_now = true;
-    finish(rec->project, req, nullptr, [this, session_id](Expected<Finished> out) {
+    finish(rec->project, req, nullptr, [this, session_id](const Expected<Finished>& out) {
       if (out) retries_.erase(session_id);
     });
   });
@@ -170,8 +171,8 @@ void Workers::on_activity(const std::string& session_id, const Activity& now) {
   if (is_closed_) return;
   const SessionRecord* rec = orch_.session(session_id);
   if (!rec || rec->role != SessionRole::kWorker) return;
-  const bool is_telling = now.state == ActivityState::kIdle ||
-                          now.state == ActivityState::kWaitingInput;
+  const bool is_telling =
+      now.state == ActivityState::kIdle || now.state == ActivityState::kWaitingInput;
   if (!is_telling) {
     // Working again: what it does next is news again.
     notify_timers_.erase(session_id);
@@ -188,10 +189,10 @@ void Workers::on_activity(const std::string& session_id, const Activity& now) {
   timer->start(kNotifySettleMs, [this, session_id, what] {
     notify_timers_.erase(session_id);
     const Activity* a = orch_.activity().get(session_id);
-    const std::string still = !a                                           ? ""
+    const std::string still = !a                                         ? ""
                               : a->state == ActivityState::kWaitingInput ? "waits for input"
-                              : a->state == ActivityState::kIdle          ? "ended its turn"
-                                                                          : "";
+                              : a->state == ActivityState::kIdle         ? "ended its turn"
+                                                                         : "";
     if (still != what) return;
     notify(session_id, what);
   });

@@ -67,8 +67,7 @@ class Workers {
   using SpawnedFn = std::function<void(Expected<Spawned>)>;
   void spawn(const std::string& project, SpawnRequest req, ProgressFn progress, SpawnedFn done);
   using FinishedFn = std::function<void(Expected<Finished>)>;
-  void finish(const std::string& project, FinishRequest req, ProgressFn progress,
-              FinishedFn done);
+  void finish(const std::string& project, FinishRequest req, ProgressFn progress, FinishedFn done);
 
   // Start-up recovery found the worker in the middle of its spawn (recorded, no restore
   // marker) or its finish (retiring): the operation runs again to its end. A spawn whose agent
@@ -80,7 +79,7 @@ class Workers {
   // line) until end_git_work. A project that is gone, or a daemon that is leaving, gets fn
   // with false.
   void when_git_free(const std::string& project, const std::string& what,
-                     std::function<void(bool is_free)> fn);
+                     const std::function<void(bool is_free)>& fn);
   void end_git_work(const std::string& project);
 
   // A worker's agent exited outside a finish: recorded exited with its last lines, the
@@ -117,7 +116,7 @@ class Workers {
   Orchestrator& orch_;
   bool is_closed_ = false;
   std::map<std::string, runtime::Owned<runtime::Timer>> relaunch_timers_;  // by worker id
-  std::map<std::string, std::vector<std::uint64_t>> relaunches_;          // by worker id
+  std::map<std::string, std::vector<std::uint64_t>> relaunches_;           // by worker id
   std::map<std::string, runtime::Owned<runtime::Timer>> notify_timers_;    // by worker id
   std::map<std::string, runtime::Owned<runtime::Timer>> retry_timers_;     // by worker id
   std::map<std::string, unsigned> retries_;                                // by worker id

@@ -250,8 +250,8 @@ TEST_F(RealAgents, CodexTakesTheHandoffPromptAfterDoubleDash) {
   EXPECT_EQ(argv[argv.size() - 2], "--");
   // The default prompt (it points codex at `baton guide`), then the handoff prompt.
   EXPECT_TRUE(argv.back().starts_with("You are this project's orchestrator")) << argv.back();
-  EXPECT_TRUE(argv.back().ends_with("\n\nRead the handoff note at " + note +
-                                    " and continue the work."))
+  EXPECT_TRUE(
+      argv.back().ends_with("\n\nRead the handoff note at " + note + " and continue the work."))
       << argv.back();
   const std::string text = read_file(note);
   EXPECT_NE(text.find("Reason: -- a reason that looks like a flag"), std::string::npos) << text;

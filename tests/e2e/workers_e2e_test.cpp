@@ -34,10 +34,12 @@ class WorkersE2E : public OrchestratorE2E {
           "echo \"ORCH $BATON_SESSION\"\n"
           "baton signal idle\n"
           "while IFS= read -r line; do\n"
-          "  printf '%s\\n' \"$line\" >> '" + log_ + "'\n"
-          "  baton signal working\n"
-          "  baton signal idle\n"
-          "done\n");
+          "  printf '%s\\n' \"$line\" >> '" +
+              log_ +
+              "'\n"
+              "  baton signal working\n"
+              "  baton signal idle\n"
+              "done\n");
     // A worker: shows its prompt, name and project, then echoes what it is told.
     agent("agent-worker",
           "echo \"WORKER name=$BATON_WORKER project=$BATON_PROJECT session=$BATON_SESSION "
@@ -159,9 +161,8 @@ TEST_F(WorkersE2E, SpawnFromTheOrchestratorsTreeMakesBranchWorktreeLockAndPrompt
   EXPECT_EQ(st["active_count"], 1);
   // `tell` reaches the worker, not the orchestrator.
   ASSERT_EQ(b({"tell", "shop/fix-login", "--now", "hello worker"}).status, 0);
-  EXPECT_TRUE(eventually([&] {
-    return capture("shop/fix-login").find("TOLD hello worker") != std::string::npos;
-  }));
+  EXPECT_TRUE(eventually(
+      [&] { return capture("shop/fix-login").find("TOLD hello worker") != std::string::npos; }));
 }
 
 // A replace of the orchestrator never touches a worker: the same pid across two replaces, and
@@ -305,7 +306,8 @@ TEST_F(WorkersE2E, BadInputGetsOneClearLineAndMakesNothing) {
        "canonical one\n"},
       {{"--name", "a b", "--prompt", "x"},
        "baton: worker name 'a b' must use only A-Z a-z 0-9 . _ -\n"},
-      {{"--name", "-x", "--prompt", "x"}, "baton: worker name '-x' must not start with '.' or '-'\n"},
+      {{"--name", "-x", "--prompt", "x"},
+       "baton: worker name '-x' must not start with '.' or '-'\n"},
       {{"--name", "x.lock", "--prompt", "x"},
        "baton: worker name 'x.lock' cannot be part of a branch name: its component 'x.lock' ends "
        "with '.lock'\n"},
@@ -394,7 +396,9 @@ TEST_F(WorkersE2E, ACrashedWorkerIsRelaunchedAndTheOrchestratorHearsOfIt) {
   ASSERT_TRUE(eventually([&] { return status()["activity"] == "idle"; }, 15000));
   spawn_ok({"--name", "crashy", "--agent", "crash", "--prompt", "x"});
   ASSERT_TRUE(eventually(
-      [&] { return read_file(log_).find("worker crashy exited with status 7") != std::string::npos; },
+      [&] {
+        return read_file(log_).find("worker crashy exited with status 7") != std::string::npos;
+      },
       15000))
       << read_file(log_);
   // Relaunched at least once: a second "exited" notice comes after the 1 s back-off.

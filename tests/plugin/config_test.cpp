@@ -254,8 +254,7 @@ TEST_F(ConfigTest, WorkersKeysAreReadCheckedAndInertButForANewAgent) {
   EXPECT_FALSE(cfg.notify_orchestrator);
   EXPECT_FALSE(cfg.needs_trust());
   write("baton.toml", "[workers]\nagent = \"mine\"\n[agents.mine]\ncommand = [\"mine\"]\n");
-  EXPECT_NE(std::find(load_ok().trust_keys.begin(), load_ok().trust_keys.end(),
-                      "[workers] agent"),
+  EXPECT_NE(std::find(load_ok().trust_keys.begin(), load_ok().trust_keys.end(), "[workers] agent"),
             load_ok().trust_keys.end());
   write("baton.toml", "[workers]\nmax = 0\n");
   EXPECT_EQ(load_error(), toml_path() + ":2:7: [workers] max must be a number from 1 to 64");

@@ -26,12 +26,12 @@ class WorkerSteps : public git::testing::ProjectTest {
   std::string project() const { return project_dir().string(); }
 
   MakeWorker make(const std::string& id, const std::string& name) {
-    return MakeWorker{repo_path(), project(), id, name, "baton/t-" + name, "", kCanonical, false,
-                      {}};
+    return MakeWorker{repo_path(), project(),  id,    name, "baton/t-" + name,
+                      "",          kCanonical, false, {}};
   }
   CheckSpawn check(const std::string& name) {
-    return CheckSpawn{repo_path(), project(), "t", name, "baton/t-" + name, "", kCanonical, "",
-                      false};
+    return CheckSpawn{repo_path(), project(),  "t", name, "baton/t-" + name,
+                      "",          kCanonical, "",  false};
   }
   bool has_ref(const std::string& ref) {
     return git_cli(repo_dir(), "rev-parse -q --verify " + ref).status == 0;
@@ -102,8 +102,8 @@ TEST_F(WorkerSteps, FinishPreservesKeepsAndRemovesOnlyTheWorkersTree) {
   write_file(tree / "new.txt", "new\n");
   write_file(tree / ".gitignore", "build/\n");
   write_file(tree / "build" / "out.o", "object\n");
-  FinishWorker in{repo_path(), project(), "t-w1", tree.string(), "baton/t-fix", kCanonical,
-                  false,       true};
+  FinishWorker in{repo_path(),   project(),  "t-w1", tree.string(),
+                  "baton/t-fix", kCanonical, false,  true};
   FinishedWorker out = finish_worker_tree(in);
   ASSERT_TRUE(out.result) << out.result.error().message;
   EXPECT_EQ(out.ref, "refs/baton/preserved/t-w1");
