@@ -70,4 +70,20 @@ bool is_on_path(const std::string& command, const std::string& path_env) {
   return !runtime::find_on_path(command, path_env).empty();
 }
 
+tl::expected<const AgentSpec*, std::string> runnable_agent(
+    const std::map<std::string, AgentSpec>& agents, const std::string& name,
+    const std::string& path_env) {
+  const auto it = agents.find(name);
+  if (it == agents.end()) {
+    std::string names;
+    for (const auto& [agent, spec] : agents) names += (names.empty() ? "" : ", ") + agent;
+    return tl::make_unexpected("agent '" + name + "' is not defined: use " + names);
+  }
+  std::string argv0 = it->second.command.empty() ? "" : it->second.command[0];
+  if (argv0 == "$SHELL") argv0 = "/bin/sh";
+  if (!is_on_path(argv0, path_env))
+    return tl::make_unexpected("agent '" + name + "' runs '" + argv0 + "', which is not on PATH");
+  return &it->second;
+}
+
 }  // namespace baton::plugin

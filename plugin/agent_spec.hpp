@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <tl/expected.hpp>
+
 namespace baton::plugin {
 
 // How baton talks to an agent beyond its argv: which hooks it can report activity through
@@ -47,5 +49,12 @@ std::map<std::string, AgentSpec> agent_presets();
 
 // True when a command name is executable on PATH (or is an executable path).
 bool is_on_path(const std::string& command, const std::string& path_env);
+
+// The agent `name` of `agents` when it is defined and its command is on `path_env`; else the
+// one line that says which is not ("agent 'x' is not defined: use a, b", "agent 'x' runs 'y',
+// which is not on PATH"). What a handoff and a spawn check before they make anything.
+tl::expected<const AgentSpec*, std::string> runnable_agent(
+    const std::map<std::string, AgentSpec>& agents, const std::string& name,
+    const std::string& path_env);
 
 }  // namespace baton::plugin

@@ -71,17 +71,9 @@ void Handoff::on_config(tl::expected<ProjectConfig, std::string> cfg) {
   if (!cfg) return fail(ErrorCode::kConfigError, cfg.error());
   cfg_ = *cfg;
   agent_ = req_.agent.empty() ? cfg_.agent : req_.agent;
-  const auto it = cfg_.agents.find(agent_);
-  if (it == cfg_.agents.end()) {
-    std::string names;
-    for (const auto& [name, spec] : cfg_.agents) names += (names.empty() ? "" : ", ") + name;
-    return fail(ErrorCode::kAgentNotFound, "agent '" + agent_ + "' is not defined: use " + names);
-  }
-  std::string argv0 = it->second.command.empty() ? "" : it->second.command[0];
-  if (argv0 == "$SHELL") argv0 = "/bin/sh";
-  if (!is_on_path(argv0, runtime::search_path(req_.env)))
-    return fail(ErrorCode::kAgentNotFound,
-                "agent '" + agent_ + "' runs '" + argv0 + "', which is not on PATH");
+  if (auto runnable = runnable_agent(cfg_.agents, agent_, runtime::search_path(req_.env));
+      !runnable)
+    return fail(ErrorCode::kAgentNotFound, runnable.error());
   // `baton up` says which agent and why (DESIGN.md §7 defaults).
   progress("preflight",
            "agent " + agent_ + " (" + (req_.agent.empty() ? cfg_.agent_reason : "--agent") + ")");

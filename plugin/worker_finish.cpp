@@ -13,6 +13,7 @@
 #include "plugin/orchestrator.hpp"
 #include "plugin/outlived_agent.hpp"
 #include "plugin/turn_wait.hpp"
+#include "plugin/worker_run.hpp"
 #include "plugin/workers.hpp"
 #include "runtime/iso_time.hpp"
 
@@ -20,18 +21,12 @@ namespace baton::plugin {
 
 namespace {
 
-class FinishRun : public std::enable_shared_from_this<FinishRun> {
+class FinishRun : public WorkerRun<Finished>, public std::enable_shared_from_this<FinishRun> {
  public:
   FinishRun(Orchestrator& orch, Workers& workers, std::string project, FinishRequest req,
             ProgressFn progress, Workers::FinishedFn done)
-      : orch_(orch),
-        workers_(workers),
-        project_(std::move(project)),
-        req_(std::move(req)),
-        progress_(std::move(progress)),
-        done_(std::move(done)) {
-    if (!progress_) progress_ = [](const std::string&, const std::string&) {};
-  }
+      : WorkerRun(orch, workers, std::move(project), std::move(progress), std::move(done)),
+        req_(std::move(req)) {}
 
   void start() {
     const SessionRecord* rec = orch_.registry().live_worker(project_, req_.name);
@@ -84,7 +79,7 @@ class FinishRun : public std::enable_shared_from_this<FinishRun> {
 
   void on_git_free(bool is_free) {
     if (!is_free) return fail(ErrorCode::kFailed, "the daemon is shutting down");
-    holds_git_ = true;
+    hold_git();
     SessionRecord* rec = orch_.session(id_);
     if (!rec || rec->state == SessionState::kRetired)
       return fail(ErrorCode::kNotFound, "worker " + req_.name + " finished meanwhile");
@@ -184,30 +179,11 @@ class FinishRun : public std::enable_shared_from_this<FinishRun> {
     // again with back-off, as the orchestrator's stuck cleanup is.
     if (rec && rec->state == SessionState::kRetiring && e.code == ErrorCode::kStuck)
       workers_.schedule_finish_retry(id_);
-    release_git();
     answer(tl::make_unexpected(e));
   }
 
-  void release_git() {
-    if (!holds_git_) return;
-    holds_git_ = false;
-    workers_.end_git_work(project_);
-  }
-
-  void answer(Expected<Finished> out) {
-    auto done = std::move(done_);
-    done_ = nullptr;
-    if (done) done(std::move(out));
-  }
-
-  Orchestrator& orch_;
-  Workers& workers_;
-  std::string project_;
   FinishRequest req_;
-  ProgressFn progress_;
-  Workers::FinishedFn done_;
   std::string id_;
-  bool holds_git_ = false;
   std::unique_ptr<TurnWait> turn_wait_;
 };
 

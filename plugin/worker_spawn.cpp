@@ -13,6 +13,7 @@
 #include "plugin/off_loop.hpp"
 #include "plugin/orchestrator.hpp"
 #include "plugin/session_hook.hpp"
+#include "plugin/worker_run.hpp"
 #include "plugin/workers.hpp"
 #include "runtime/iso_time.hpp"
 #include "runtime/search_path.hpp"
@@ -21,18 +22,12 @@ namespace baton::plugin {
 
 namespace {
 
-class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
+class SpawnRun : public WorkerRun<Spawned>, public std::enable_shared_from_this<SpawnRun> {
  public:
   SpawnRun(Orchestrator& orch, Workers& workers, std::string project, SpawnRequest req,
            ProgressFn progress, Workers::SpawnedFn done)
-      : orch_(orch),
-        workers_(workers),
-        project_(std::move(project)),
-        req_(std::move(req)),
-        progress_(std::move(progress)),
-        done_(std::move(done)) {
-    if (!progress_) progress_ = [](const std::string&, const std::string&) {};
-  }
+      : WorkerRun(orch, workers, std::move(project), std::move(progress), std::move(done)),
+        req_(std::move(req)) {}
 
   // A spawn a daemon left half done (Workers::resume): the record exists; the tree, the
   // hooks and the launch are done again (make_worker_tree takes a tree already in place).
@@ -72,17 +67,9 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
     agent_ = !req_.agent.empty()           ? req_.agent
              : !cfg_.workers_agent.empty() ? cfg_.workers_agent
                                            : cfg_.agent;
-    const auto it = cfg_.agents.find(agent_);
-    if (it == cfg_.agents.end()) {
-      std::string names;
-      for (const auto& [name, spec] : cfg_.agents) names += (names.empty() ? "" : ", ") + name;
-      return fail(ErrorCode::kAgentNotFound, "agent '" + agent_ + "' is not defined: use " + names);
-    }
-    std::string argv0 = it->second.command.empty() ? "" : it->second.command[0];
-    if (argv0 == "$SHELL") argv0 = "/bin/sh";
-    if (!is_on_path(argv0, runtime::search_path(req_.env)))
-      return fail(ErrorCode::kAgentNotFound,
-                  "agent '" + agent_ + "' runs '" + argv0 + "', which is not on PATH");
+    if (auto runnable = runnable_agent(cfg_.agents, agent_, runtime::search_path(req_.env));
+        !runnable)
+      return fail(ErrorCode::kAgentNotFound, runnable.error());
     project_dir_ = cfg_.workspace_root + "/" + project_;
     branch_ = worker_branch(cfg_.session_prefix, req_.name);
     auto self = shared_from_this();
@@ -92,7 +79,7 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
 
   void on_git_free(bool is_free) {
     if (!is_free) return fail(ErrorCode::kFailed, "the daemon is shutting down");
-    holds_git_ = true;
+    hold_git();
     if (is_resumed_) return make_tree();
     // Checked with the repository held: no other spawn can take the name or the last place.
     if (orch_.registry().live_worker(project_, req_.name))
@@ -289,29 +276,9 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
   }
 
   void fail(ErrorCode code, const std::string& message) { fail(Error{code, message}); }
-  void fail(const Error& e) {
-    release_git();
-    answer(tl::make_unexpected(e));
-  }
+  void fail(const Error& e) { answer(tl::make_unexpected(e)); }
 
-  void release_git() {
-    if (!holds_git_) return;
-    holds_git_ = false;
-    workers_.end_git_work(project_);
-  }
-
-  void answer(Expected<Spawned> out) {
-    auto done = std::move(done_);
-    done_ = nullptr;
-    if (done) done(std::move(out));
-  }
-
-  Orchestrator& orch_;
-  Workers& workers_;
-  std::string project_;
   SpawnRequest req_;
-  ProgressFn progress_;
-  Workers::SpawnedFn done_;
   ProjectConfig cfg_;
   std::string agent_;
   std::string project_dir_;
@@ -320,7 +287,6 @@ class SpawnRun : public std::enable_shared_from_this<SpawnRun> {
   SpawnCheck check_;
   bool is_recorded_ = false;
   bool is_resumed_ = false;
-  bool holds_git_ = false;
   std::vector<CommandSpec> hooks_;
   std::size_t post_create_count_ = 0;
   std::vector<std::string> notes_;
