@@ -269,6 +269,25 @@ Result<PreparedWorktree> prepare_worktree_on_branch(git_repository* repo, const 
   return prepared;
 }
 
+Result<void> relock_worktree(git_repository* repo, std::string_view name, std::string_view reason) {
+  init_libgit2();
+  git_worktree* raw = nullptr;
+  int rc = git_worktree_lookup(&raw, repo, std::string(name).c_str());
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "look up worktree", name));
+  WorktreePtr wt(raw);
+  git_buf held = GIT_BUF_INIT;
+  rc = git_worktree_is_locked(&held, wt.get());
+  const std::string current = rc > 0 && held.ptr ? std::string(held.ptr, held.size) : "";
+  git_buf_dispose(&held);
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "read the lock of worktree", name));
+  if (rc > 0 && current == reason) return {};
+  if (rc > 0 && (rc = git_worktree_unlock(wt.get())) < 0)
+    return tl::unexpected(libgit2_error(rc, "unlock worktree", name));
+  rc = git_worktree_lock(wt.get(), std::string(reason).c_str());
+  if (rc < 0) return tl::unexpected(libgit2_error(rc, "lock worktree", name));
+  return {};
+}
+
 // Writes `content` to `file` through a temporary file and rename, so a crash leaves either
 // the old link or the new one, never half of one.
 static Result<void> write_link_file(const fs::path& file, const std::string& content) {

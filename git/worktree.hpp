@@ -72,6 +72,10 @@ Result<PreparedWorktree> prepare_worktree_on_branch(git_repository* repo,
                                                     std::string_view branch,
                                                     std::string_view lock_reason);
 
+// Locks worktree `name` with `reason` (a tree prepared for one purpose and taken for another:
+// the next worker's tree becomes a worker). A no-op when it is locked with that reason.
+Result<void> relock_worktree(git_repository* repo, std::string_view name, std::string_view reason);
+
 // Moves worktree `name` to `new_path` (same file system) in O(1): rename(2) of the directory,
 // then rewrite of its two links (<admin>/gitdir and <new_path>/.git), as `git worktree move`
 // does. Idempotent: when the directory is already at `new_path` only the links are rewritten.

@@ -144,6 +144,8 @@ void sweep_leftovers(const std::string& repo_path, const std::string& project_di
   if (!inv) return;
   // The standby's own pieces are the standby's to keep or discard (plugin/standby.hpp).
   remove_standby_pieces(*inv, standby_ids);
+  // The next worker's tree (workers/.standby) is the workers' own.
+  remove_standby_pieces(*inv, plugin::standby_ids(workers_dir(project_dir), ""));
   for (const auto& t : inv->trash_dirs) {
     if (auto d = git::delete_trash(t.path); !d) {
       spdlog::warn("{}", d.error().message);
@@ -213,6 +215,10 @@ std::string prepared_path(const std::string& project_dir, const std::string& ses
 
 std::string trash_path(const std::string& project_dir, const std::string& session_id) {
   return project_dir + "/" + std::string(git::kTrashDirPrefix) + session_id;
+}
+
+std::string workers_dir(const std::string& project_dir) {
+  return project_dir + "/" + std::string(kWorkersDirName);
 }
 
 unsigned number_suffix(const std::string& id) {

@@ -25,6 +25,10 @@ namespace baton::plugin {
 std::string stable_path(const std::string& project_dir);
 std::string prepared_path(const std::string& project_dir, const std::string& session_id);
 std::string trash_path(const std::string& project_dir, const std::string& session_id);
+// <project dir>/workers: the workers' trees (docs/workers.md), with their own .prepare-*,
+// .trash-*, .kept-* and .standby, which no handoff's sweep of <project dir> sees.
+inline constexpr std::string_view kWorkersDirName = "workers";
+std::string workers_dir(const std::string& project_dir);
 
 // n of "<project>-<n>"; 0 when the id has none.
 unsigned number_suffix(const std::string& id);

@@ -159,6 +159,9 @@ class Orchestrator final : private RecoveryHost {
     standby_.refresh(project);
   }
   void resume_worker(const std::string& session_id) override { workers_.resume(session_id); }
+  void workers_recovered(const std::string& project) override {
+    workers_.standby().recover(project);
+  }
 
   // Watches the project's config directory and re-reads the config when baton.toml or
   // baton.local.toml changes, so health follows an edit without a command.

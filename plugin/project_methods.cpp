@@ -67,6 +67,9 @@ Json project_status(Orchestrator& orch, ProjectState& p) {
                            {"activity", a ? Json(wire_name(a->state)) : Json(nullptr)}});
   }
   j["workers"] = workers;
+  // The next worker's tree (worker_standby.hpp): "ready", "preparing" or "off".
+  const auto& sb = orch.store().projects[p.id].worker_standby;
+  j["worker_standby"] = !sb ? "off" : sb->is_ready ? "ready" : "preparing";
   return j;
 }
 
@@ -119,6 +122,8 @@ bool queued_behind_handoff(Orchestrator& orch, const RequestPtr& req, ProjectSta
                            std::function<void()> again) {
   // A worker's spawn or finish works in the repository (docs/workers.md): one at a time.
   if (!p.handoff && !p.worker_op.empty()) {
+    // The next worker's tree can be made later: it gives way to the handoff.
+    if (p.worker_op == WorkerStandby::kOperation) orch.workers().standby().cancel(p.id);
     req->event("progress", Json{{"step", "preflight"}, {"detail", "waiting for " + p.worker_op}});
     p.after_worker_op.push_back([&orch, req, again = std::move(again)] {
       if (orch.daemon().is_shutting_down())

@@ -10,6 +10,7 @@
 #include "git/repository.hpp"
 #include "git/worktree.hpp"
 #include "plugin/fault.hpp"
+#include "plugin/handoff_steps.hpp"
 #include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/outlived_agent.hpp"
@@ -45,6 +46,8 @@ Scanned scan(const std::string& repo_path, const std::string& project_dir,
     // The standby is no handoff's leftover: kept when valid, else discarded by the standby
     // itself (standby.hpp), with no handoff of the running orchestrator.
     remove_standby_pieces(*inv, standby_ids(project_dir, standby_id));
+    // Nor is the next worker's tree (docs/workers.md).
+    remove_standby_pieces(*inv, standby_ids(workers_dir(project_dir), ""));
     found.has_leftovers = !inv->prepare_dirs.empty() || !inv->trash_dirs.empty() ||
                           !inv->temp_branches.empty() || !inv->stale_entries.empty();
   }
@@ -187,6 +190,7 @@ void Recovery::restore_workers(const std::string& project) {
     if (ProjectState* p = registry_.find(rec.project)) restore(*p, id);
   }
   for (const auto& id : unfinished) host_.resume_worker(id);
+  host_.workers_recovered(project);
 }
 
 void Recovery::restore(ProjectState& p, const std::string& sid) {

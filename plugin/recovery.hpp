@@ -49,6 +49,9 @@ class RecoveryHost {
   // A worker a daemon left in the middle of its spawn or finish: the same operation is run
   // again to its end (workers.hpp, Workers::resume).
   virtual void resume_worker(const std::string& session_id) = 0;
+  // The project's workers were looked at: the next worker's tree is checked (kept or
+  // discarded) after what resumed.
+  virtual void workers_recovered(const std::string& project) = 0;
 
  protected:
   ~RecoveryHost() = default;

@@ -265,13 +265,15 @@ json project_to_json(const ProjectRecord& p) {
       {"last_worker_number", p.last_worker_number},
       {"journal", journal_to_json(p.journal)},
   };
-  if (p.standby) {
-    j["standby"] = {{"id", p.standby->id},
-                    {"number", p.standby->number},
-                    {"ready", p.standby->is_ready},
-                    {"config", p.standby->config},
-                    {"bytes", p.standby->bytes}};
-  }
+  auto standby_json = [](const StandbyRecord& sb) {
+    return json{{"id", sb.id},
+                {"number", sb.number},
+                {"ready", sb.is_ready},
+                {"config", sb.config},
+                {"bytes", sb.bytes}};
+  };
+  if (p.standby) j["standby"] = standby_json(*p.standby);
+  if (p.worker_standby) j["worker_standby"] = standby_json(*p.worker_standby);
   return j;
 }
 
@@ -281,15 +283,17 @@ void project_from_json(FieldReader& r, ProjectRecord& p) {
   r.read("last_number", p.last_number);
   r.read("last_worker_number", p.last_worker_number);
   if (auto journal = r.nested("journal")) journal_from_json(*journal, p.journal);
-  if (auto standby = r.nested("standby")) {
+  auto read_standby = [](FieldReader& f) {
     StandbyRecord s;
-    standby->read("id", s.id);
-    standby->read("number", s.number);
-    standby->read("ready", s.is_ready);
-    standby->read("config", s.config);
-    standby->read("bytes", s.bytes);
-    p.standby = std::move(s);
-  }
+    f.read("id", s.id);
+    f.read("number", s.number);
+    f.read("ready", s.is_ready);
+    f.read("config", s.config);
+    f.read("bytes", s.bytes);
+    return s;
+  };
+  if (auto standby = r.nested("standby")) p.standby = read_standby(*standby);
+  if (auto standby = r.nested("worker_standby")) p.worker_standby = read_standby(*standby);
 }
 
 // Reads a map of records keyed by id; a record without an id takes its key.

@@ -139,6 +139,8 @@ struct ProjectRecord {
   unsigned last_worker_number = 0;
   HandoffJournal journal;
   std::optional<StandbyRecord> standby;
+  // The next worker's tree (plugin/worker_standby.hpp), under a reserved worker id.
+  std::optional<StandbyRecord> worker_standby;
   // No environment: it may hold secrets, and it lives in memory only (ProjectState::env). An
   // older store's "env" is ignored on load and gone at the next save.
 };

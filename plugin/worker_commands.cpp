@@ -83,11 +83,10 @@ int cmd_workers(const std::string& target, bool as_json) {
     return 0;
   }
   for (const auto& w : (*r)["workers"]) {
-    std::string counts = "+" + text_of(w, "ahead") + "/-" + text_of(w, "behind");
     std::cout << w["name"].get<std::string>() << "  " << w["id"].get<std::string>() << "  "
               << w["agent"].get<std::string>() << "  " << w["health"].get<std::string>() << "  "
-              << text_of(w, "activity") << "  " << counts << "  " << w["branch"].get<std::string>()
-              << "\n";
+              << text_of(w, "activity") << "  +" << text_of(w, "ahead") << "/-"
+              << text_of(w, "behind") << "  " << w["branch"].get<std::string>() << "\n";
     const std::string line = w.value("last_line", std::string());
     if (!line.empty()) std::cout << "    " << line << "\n";
   }

@@ -115,11 +115,21 @@ class SpawnRun : public WorkerRun<Spawned>, public std::enable_shared_from_this<
     if (!checked) return fail(checked.error());
     check_ = *checked;
     ProjectRecord& prec = orch_.store().projects[project_];
-    unsigned n = std::max(prec.last_worker_number, check_.max_number);
-    for (const SessionRecord* w : orch_.registry().workers_of(project_)) n = std::max(n, w->number);
     SessionRecord rec;
-    rec.number = n + 1;
-    rec.id = worker_id(project_, rec.number);
+    // From the canonical tip on a new branch: the next worker's tree, prepared ahead, is
+    // taken under the id it reserved (make_worker_tree moves it into place).
+    const bool can_take = req_.base.empty() && !req_.reuse_branch;
+    if (const std::string taken = can_take ? workers_.standby().take(project_) : "";
+        !taken.empty()) {
+      rec.id = taken;
+      rec.number = worker_number(project_, taken);
+    } else {
+      unsigned n = std::max(prec.last_worker_number, check_.max_number);
+      for (const SessionRecord* w : orch_.registry().workers_of(project_))
+        n = std::max(n, w->number);
+      rec.number = n + 1;
+      rec.id = worker_id(project_, rec.number);
+    }
     rec.project = project_;
     rec.role = SessionRole::kWorker;
     rec.name = req_.name;
@@ -131,7 +141,7 @@ class SpawnRun : public WorkerRun<Spawned>, public std::enable_shared_from_this<
     rec.state = SessionState::kActive;  // spawning: no restore marker yet
     rec.created_at = runtime::iso8601_now();
     rec.updated_at = rec.created_at;
-    prec.last_worker_number = rec.number;
+    prec.last_worker_number = std::max(prec.last_worker_number, rec.number);
     id_ = rec.id;
     orch_.store().sessions[rec.id] = rec;
     is_recorded_ = true;

@@ -11,6 +11,7 @@
 #include "git/repository.hpp"
 #include "git/worker_branch.hpp"
 #include "git/worktree.hpp"
+#include "plugin/standby_steps.hpp"
 
 namespace baton::plugin {
 
@@ -42,10 +43,6 @@ unsigned max_number_in_dir(const std::string& project, const std::string& dir) {
 }
 
 }  // namespace
-
-std::string workers_dir(const std::string& project_dir) {
-  return project_dir + "/" + std::string(kWorkersDirName);
-}
 
 std::string worker_path(const std::string& project_dir, const std::string& name) {
   return workers_dir(project_dir) + "/" + name;
@@ -136,6 +133,25 @@ Expected<SpawnCheck> check_spawn(const CheckSpawn& in) {
   return out;
 }
 
+namespace {
+
+std::string lock_reason(const MakeWorker& in) {
+  return "baton worker " + in.name + " " + in.id;
+}
+
+// The tree in place at workers/<name>: on the worker's branch (a taken standby was still on
+// its temporary branch when a daemon was killed) and locked with the worker's reason.
+Expected<void> settle_in_place(git_repository* repo, const MakeWorker& in,
+                               const std::string& path) {
+  if (auto a = git::adopt_branch(repo, path, in.branch, git::temp_branch_name(in.id)); !a)
+    return error(ErrorCode::kPrepareFailed, a.error().message);
+  if (auto l = git::relock_worktree(repo, git::worktree_name(in.id), lock_reason(in)); !l)
+    return error(ErrorCode::kPrepareFailed, l.error().message);
+  return {};
+}
+
+}  // namespace
+
 Expected<MadeWorker> make_worker_tree(const MakeWorker& in) {
   const std::string dir = workers_dir(in.project_dir);
   const std::string path = worker_path(in.project_dir, in.name);
@@ -144,7 +160,8 @@ Expected<MadeWorker> make_worker_tree(const MakeWorker& in) {
                  path + " is in the way: move it away, or finish the worker that has it");
   // A prepared tree an interrupted spawn left (the tree in place shares its admin entry, so
   // only when it is not in place yet).
-  if (!exists(path)) {
+  const bool is_standby = is_standby_of(dir, in.id);
+  if (!exists(path) && !is_standby) {
     if (auto d = discard_prepared(in.repo_path, dir, in.id); !d)
       return tl::make_unexpected(d.error());
   }
@@ -153,8 +170,24 @@ Expected<MadeWorker> make_worker_tree(const MakeWorker& in) {
   git_repository* repo = proj->repo.get();
   MadeWorker out;
   out.path = path;
+  // The next worker's tree, prepared ahead under this id (docs/workers.md): brought to the
+  // canonical tip, its branch made there, moved into place. No checkout of the whole tree.
+  if (!exists(path) && is_standby) {
+    if (auto f = follow_standby(dir, in.id, in.canonical); !f)
+      return tl::make_unexpected(f.error());
+    auto branch =
+        git::create_worker_branch(repo, in.branch, git::temp_branch_name(in.id), in.reuse_branch);
+    if (!branch)
+      return error(branch.error().code == git::kAlreadyExists ? ErrorCode::kWorkerExists
+                                                              : ErrorCode::kPrepareFailed,
+                   branch.error().message);
+    if (auto m = git::move_worktree(repo, git::worktree_name(in.id), path); !m)
+      return error(ErrorCode::kPrepareFailed, m.error().message);
+  }
   // Repeatable: a tree already moved into place by an interrupted spawn is taken as it is.
   if (exists(path)) {
+    if (auto settled = settle_in_place(repo, in, path); !settled)
+      return tl::make_unexpected(settled.error());
     auto tip = git::branch_tip(repo, in.branch);
     if (!tip) return error(ErrorCode::kPrepareFailed, tip.error().message);
     out.tip = git::oid_hex(*tip);
@@ -168,8 +201,7 @@ Expected<MadeWorker> make_worker_tree(const MakeWorker& in) {
                  branch.error().message);
   }
   const std::string prepared = prepared_path(dir, in.id);
-  auto tree = git::prepare_worktree_on_branch(repo, prepared, in.id, in.branch,
-                                              "baton worker " + in.name + " " + in.id);
+  auto tree = git::prepare_worktree_on_branch(repo, prepared, in.id, in.branch, lock_reason(in));
   if (!tree) {
     const bool is_busy = tree.error().code == git::kBranchCheckedOut;
     return error(is_busy ? ErrorCode::kBranchBusy : ErrorCode::kPrepareFailed,
@@ -191,6 +223,11 @@ Expected<MadeWorker> make_worker_tree(const MakeWorker& in) {
 
 Expected<void> discard_worker_tree(const MakeWorker& in, const std::string& made_branch_at) {
   const std::string dir = workers_dir(in.project_dir);
+  // A taken standby not yet moved into place.
+  if (git::worktree_owner(standby_path(dir)).session_id == in.id) {
+    if (auto d = discard_standby(in.repo_path, dir, {in.id}); !d)
+      return tl::make_unexpected(d.error());
+  }
   if (exists(prepared_path(dir, in.id))) {
     if (auto d = discard_prepared(in.repo_path, dir, in.id); !d)
       return tl::make_unexpected(d.error());

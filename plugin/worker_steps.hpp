@@ -14,9 +14,6 @@
 
 namespace baton::plugin {
 
-inline constexpr std::string_view kWorkersDirName = "workers";
-
-std::string workers_dir(const std::string& project_dir);
 std::string worker_path(const std::string& project_dir, const std::string& name);
 // "<project>-w<n>": numbered apart from the orchestrators' <project>-<n>.
 std::string worker_id(const std::string& project, unsigned number);

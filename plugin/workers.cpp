@@ -11,7 +11,7 @@
 
 namespace baton::plugin {
 
-Workers::Workers(Orchestrator& orch) : orch_(orch) {}
+Workers::Workers(Orchestrator& orch) : orch_(orch), standby_(orch, *this) {}
 
 Workers::~Workers() {
   close();
@@ -19,6 +19,7 @@ Workers::~Workers() {
 
 void Workers::close() {
   is_closed_ = true;
+  standby_.close();
   relaunch_timers_.clear();
   notify_timers_.clear();
   retry_timers_.clear();
@@ -35,7 +36,11 @@ void Workers::when_git_free(const std::string& project, const std::string& what,
   // A handoff holds the repository until it deleted its old trees and swept (its own after_
   // handoff list runs once it let go); the standby's checkout or follow until its job ends.
   if (p->handoff) return p->after_handoff.push_back(again);
-  if (!p->worker_op.empty()) return p->after_worker_op.push_back(again);
+  if (!p->worker_op.empty()) {
+    // The next worker's tree can be made later: it gives way.
+    if (p->worker_op == WorkerStandby::kOperation) standby_.cancel(project);
+    return p->after_worker_op.push_back(again);
+  }
   if (p->is_standby_busy) return orch_.standby().when_idle(project, again);
   p->worker_op = what;
   fn(true);
@@ -48,8 +53,9 @@ void Workers::end_git_work(const std::string& project) {
   auto waiting = std::move(p->after_worker_op);
   p->after_worker_op.clear();
   for (auto& fn : waiting) fn();
-  // The standby did not start its work meanwhile; a handoff that waited has begun by now.
+  // The standbys did not start their work meanwhile; a handoff that waited has begun by now.
   if (p->worker_op.empty() && !p->handoff) orch_.standby().refresh(project);
+  if (!is_closed_) standby_.refresh(project);
 }
 
 // ---- a spawn or finish a daemon left half done

@@ -16,6 +16,7 @@
 
 #include "plugin/activity.hpp"
 #include "plugin/error_code.hpp"
+#include "plugin/worker_standby.hpp"
 #include "plugin/worker_steps.hpp"
 #include "runtime/uv_handles.hpp"
 
@@ -69,6 +70,9 @@ class Workers {
   using FinishedFn = std::function<void(Expected<Finished>)>;
   void finish(const std::string& project, FinishRequest req, ProgressFn progress, FinishedFn done);
 
+  // The next worker's tree, prepared ahead (worker_standby.hpp).
+  WorkerStandby& standby() { return standby_; }
+
   // Start-up recovery found the worker in the middle of its spawn (recorded, no restore
   // marker) or its finish (retiring): the operation runs again to its end. A spawn whose agent
   // a living holder kept is done: its restore marker is persisted.
@@ -114,6 +118,7 @@ class Workers {
   void notify(const std::string& session_id, const std::string& what);
 
   Orchestrator& orch_;
+  WorkerStandby standby_;
   bool is_closed_ = false;
   std::map<std::string, runtime::Owned<runtime::Timer>> relaunch_timers_;  // by worker id
   std::map<std::string, std::vector<std::uint64_t>> relaunches_;           // by worker id

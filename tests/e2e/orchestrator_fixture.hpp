@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -169,9 +170,20 @@ class OrchestratorE2E : public BatonTest {
       if (e.path().filename() == ".standby" && !standby_branch.empty()) continue;
       return "leftover " + e.path().string();
     }
+    // The next worker's tree (docs/workers.md) has a temporary branch of its own.
+    std::set<std::string> want_temp;
+    if (!standby_branch.empty()) want_temp.insert(standby_branch);
+    const auto worker_standby = wl.find("worktree " + workers_dir + ".standby\n");
+    if (worker_standby != std::string::npos) {
+      const auto b = wl.find("branch refs/heads/", worker_standby);
+      const auto end = b == std::string::npos ? b : wl.find('\n', b);
+      if (end != std::string::npos) want_temp.insert(wl.substr(b + 7, end - b - 7) + "\n");
+    }
+    std::string want_temps;
+    for (const auto& t : want_temp) want_temps += t;
     const auto temp =
         git({"for-each-ref", "--format=%(refname)", "refs/heads/baton/tmp"}, repo).out;
-    if (temp != standby_branch) return "leftover temporary branches: " + temp;
+    if (temp != want_temps) return "leftover temporary branches: " + temp;
     auto sessions = nlohmann::json::parse(baton({"sessions", "--all", "--json", repo}, opts()).out,
                                           nullptr, false);
     if (sessions.is_discarded()) return "sessions is not JSON";
