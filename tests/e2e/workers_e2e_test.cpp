@@ -446,6 +446,28 @@ TEST_F(WorkersE2E, BadInputGetsOneClearLineAndMakesNothing) {
             "baton: no worker 'shop/nobody' (give PROJECT/NAME; see 'baton workers')\n");
 }
 
+// A repository with no baton config at all: the presets apply, as for `baton up`, and the
+// repository is registered by the spawn itself.
+TEST_F(WorkersE2E, ASpawnInARepositoryWithoutAConfigUsesThePresets) {
+  const std::string bare = tmp_ + "/plain";
+  fs::create_directories(bare);
+  git({"init", "-q", "-b", "main"}, bare);
+  write(bare + "/a.txt", "a\n");
+  git({"add", "."}, bare);
+  git({"commit", "-q", "-m", "init"}, bare);
+  RunOptions o = opts();
+  o.cwd = bare;
+  auto r = baton({"spawn", "--name", "solo", "--agent", "shell", "--prompt", "x"}, o);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "plain-w1\n");
+  EXPECT_TRUE(fs::exists(home_ + "/worktrees/plain/workers/solo/a.txt"));
+  EXPECT_EQ(git({"rev-parse", "--abbrev-ref", "HEAD"}, home_ + "/worktrees/plain/workers/solo").out,
+            "baton/plain-solo\n");
+  // The canonical branch it started from was made from the main worktree's HEAD.
+  EXPECT_EQ(git({"rev-parse", "baton/plain-orchestrator"}, bare).out,
+            git({"rev-parse", "main"}, bare).out);
+}
+
 // A daemon killed outright: the next one adopts the worker through its holder (same pid);
 // one whose holder died too is relaunched with its resume command.
 TEST_F(WorkersE2E, ADaemonKillAdoptsWorkersAndRelaunchesOnesWhoseHolderDied) {
