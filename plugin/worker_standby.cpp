@@ -161,7 +161,7 @@ void WorkerStandby::give_back_number(const std::string& project, const std::stri
 std::string WorkerStandby::take(const std::string& project) {
   auto& rec = orch_.store().projects[project];
   if (!rec.worker_standby || !rec.worker_standby->is_ready || jobs_.count(project)) return "";
-  const std::string id = rec.worker_standby->id;
+  std::string id = rec.worker_standby->id;
   rec.worker_standby.reset();
   // A spawn taking it succeeded once: the next one is tried again.
   failed_.erase(project);
