@@ -61,7 +61,9 @@ MessageDelivery::Readiness MessageDelivery::readiness(const std::string& recipie
   if (const auto slash = recipient.find('/'); slash != std::string::npos) {
     const SessionRecord* w =
         orch_.registry().live_worker(recipient.substr(0, slash), recipient.substr(slash + 1));
-    if (!w || w->state != SessionState::kActive) return Readiness::kWaitTime;
+    // Gone (finished): nothing comes to read it, and no timer waits for it.
+    if (!w) return Readiness::kWaitEvent;
+    if (w->state != SessionState::kActive) return Readiness::kWaitTime;
     return readiness_of(*w, is_now, session);
   }
   ProjectState* p = orch_.find_project(recipient);

@@ -89,8 +89,7 @@ void outbox(Orchestrator& orch, const RequestPtr& req) {
   if (action != "ls" && action != "drop")
     return req->fail(wire_name(ErrorCode::kBadParams),
                      "outbox: action '" + action + "' must be ls or drop");
-  with_project(orch, req, false, [&orch, req, action, id](ProjectState& p) {
-    const std::string recipient = p.id;
+  auto in_outbox = [&orch, req, action, id](const std::string& recipient, const std::string& path) {
     if (action == "ls") {
       Json list = Json::array();
       for (const auto& m : orch.outbox().messages(recipient)) list.push_back(message_json(m));
@@ -100,7 +99,7 @@ void outbox(Orchestrator& orch, const RequestPtr& req) {
     if (!m)
       return req->fail(wire_name(ErrorCode::kNotFound), "outbox: no message '" + id + "' for " +
                                                             recipient + " (see 'baton outbox " +
-                                                            p.path + " ls')");
+                                                            path + " ls')");
     if (m->state != DeliveryState::kQueued)
       return req->fail(wire_name(ErrorCode::kFailed), "outbox: message " + id +
                                                           " is being typed into " + m->session +
@@ -114,7 +113,13 @@ void outbox(Orchestrator& orch, const RequestPtr& req) {
           orch.messages().kick();
           req->reply(Json{{"dropped", id}, {"outbox", orch.outbox().count(recipient)}});
         });
-  });
+  };
+  // A worker's messages are its own ("<project>/<name>"); else the project's orchestrator's.
+  if (const SessionRecord* w = orch.registry().resolve_worker(string_param(req, "target"))) {
+    const std::string recipient = w->project + "/" + w->name;
+    return in_outbox(recipient, recipient);
+  }
+  with_project(orch, req, false, [in_outbox](ProjectState& p) { in_outbox(p.id, p.path); });
 }
 
 // Test builds only, like `fault_points`: what the delivery holds registered, so a test can

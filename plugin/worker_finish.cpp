@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plugin/fault.hpp"
+#include "plugin/message_delivery.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/orchestrator.hpp"
 #include "plugin/outlived_agent.hpp"
@@ -153,10 +154,24 @@ class FinishRun : public WorkerRun<Finished>, public std::enable_shared_from_thi
       if (!is_ok) return self->fail(result->result.error());
       if (!saved) return self->fail(ErrorCode::kPersistFailed, saved.error());
       self->orch_.forget_old_retired(self->project_);
+      self->drop_messages();
       self->release_git();
       spdlog::info("finished worker {} ({})", self->req_.name, self->id_);
       self->answer(Finished{self->id_, std::move(*result)});
     });
+  }
+
+  // Messages told to the worker and not typed yet: no agent will read them now.
+  void drop_messages() {
+    const std::string recipient = project_ + "/" + req_.name;
+    std::vector<std::string> ids;
+    for (const auto& m : orch_.outbox().messages(recipient))
+      if (m.state == DeliveryState::kQueued) ids.push_back(m.id);
+    for (const auto& id : ids) {
+      spdlog::info("message {} to {} dropped: the worker finished", id, recipient);
+      orch_.outbox().remove(recipient, id, nullptr);
+    }
+    if (!ids.empty()) orch_.messages().kick();
   }
 
   bool faulted(std::string_view point) {

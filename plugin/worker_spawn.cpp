@@ -147,7 +147,8 @@ class SpawnRun : public WorkerRun<Spawned>, public std::enable_shared_from_this<
     is_recorded_ = true;
     auto self = shared_from_this();
     orch_.persist([self](const tl::expected<void, std::string>& saved) {
-      if (!saved) return self->fail(ErrorCode::kPersistFailed, saved.error());
+      // Not on disk: undone like any failure (a taken standby goes with it).
+      if (!saved) return self->undo(Error{ErrorCode::kPersistFailed, saved.error()});
       if (self->faulted("spawn.recorded")) return;
       self->make_tree();
     });

@@ -504,6 +504,26 @@ TEST_F(WorkersE2E, ADaemonKillAdoptsWorkersAndRelaunchesOnesWhoseHolderDied) {
   EXPECT_TRUE(fs::exists(tree("kept") + "/app.txt"));
 }
 
+// A message told to a worker waits in its own outbox until its turn ends; a finish drops what
+// no agent will read, and nothing of the delivery (listener, timer) stays behind.
+TEST_F(WorkersE2E, AWorkersMessagesWaitInItsOwnOutboxAndGoWithIt) {
+  up();
+  spawn_ok({"--name", "ask", "--agent", "asks", "--prompt", "go"});
+  ASSERT_EQ(b({"tell", "shop/ask", "use the staging database"}).status, 0);
+  auto box = Json::parse(b({"outbox", "shop/ask", "ls", "--json"}).out, nullptr, false);
+  ASSERT_EQ(box["recipient"], "shop/ask") << box.dump();
+  ASSERT_EQ(box["messages"].size(), 1u) << box.dump();
+  EXPECT_EQ(box["messages"][0]["text"], "use the staging database");
+  EXPECT_EQ(b({"finish", "shop/ask", "--now"}).status, 0);
+  box = Json::parse(b({"outbox", repo_, "ls", "--json"}).out, nullptr, false);
+  EXPECT_EQ(box["recipient"], "shop");
+  EXPECT_EQ(read_file(home_ + "/state/outbox/shop%2Fask.json").find("staging"), std::string::npos);
+  EXPECT_TRUE(eventually([&] {
+    const auto j = Json::parse(b({"debug", "delivery"}).out, nullptr, false);
+    return !j.is_discarded() && j["listening"] == false && j["timer"] == false;
+  })) << b({"debug", "delivery"}).out;
+}
+
 // A crashed worker comes back with back-off, and the orchestrator hears that it exited.
 TEST_F(WorkersE2E, ACrashedWorkerIsRelaunchedAndTheOrchestratorHearsOfIt) {
   up();
