@@ -457,6 +457,8 @@ void Retirement::release_project() {
   }
   orch_.changes().refresh(req_.project);
   orch_.standby().refresh(req_.project);
+  // After `down`, the next worker's tree goes unless a worker still runs.
+  orch_.workers().standby().refresh(req_.project);
 }
 
 void Retirement::answer_waiting(const std::string& launch_error) {

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "plugin/health.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/orchestrator.hpp"
 #include "plugin/standby_steps.hpp"
@@ -43,12 +44,21 @@ void WorkerStandby::refresh(const std::string& project) {
   if (is_closed_ || !p || !p->config || orch_.daemon().is_shutting_down()) return;
   const ProjectConfig& cfg = *p->config;
   auto& rec = orch_.store().projects[project];
+  if (p->is_scanning || p->is_recovering || p->handoff || !p->worker_op.empty()) return;
+  // Kept while the project runs: an orchestrator or a worker that is not finished. After
+  // `down` with no worker left, nothing of it stays on disk.
+  bool is_running = newest_active(orch_.project_sessions(project)) != nullptr;
+  for (const SessionRecord* w : orch_.registry().workers_of(project))
+    is_running |= w->state != SessionState::kRetired;
+  if (rec.worker_standby && (!is_running || cfg.standby == StandbyMode::kOff)) {
+    p->worker_op = kOperation;
+    return discard(project);
+  }
   if (!cfg.is_allowed || cfg.standby == StandbyMode::kOff || rec.worker_standby ||
-      failed_.count(project))
+      failed_.count(project) || !is_running)
     return;
   // Only a project that spawned workers pays for a second checkout of them.
   if (orch_.registry().workers_of(project).empty()) return;
-  if (p->is_scanning || p->is_recovering || p->handoff || !p->worker_op.empty()) return;
   // The orchestrator's standby is checked out or followed: after it, once, without
   // stopping it (a spawn would: Workers::when_git_free).
   if (p->is_standby_busy) {

@@ -257,6 +257,23 @@ TEST_F(WorkersE2E, AfterAKillOnlyAReadyRecordedNextWorkersTreeIsKept) {
   }
 }
 
+// `down` with no worker left takes the next worker's tree away too: nothing of the project
+// stays on disk but what was kept on purpose.
+TEST_F(WorkersE2E, DownWithNoWorkerLeftRemovesTheNextWorkersTree) {
+  up();
+  spawn_ok({"--name", "only", "--prompt", "x"});
+  ASSERT_TRUE(eventually([&] { return status()["worker_standby"] == "ready"; }, 20000));
+  ASSERT_EQ(b({"finish", "shop/only", "--now"}).status, 0);
+  // A worker finished, the orchestrator running: still kept for the next spawn.
+  EXPECT_EQ(status()["worker_standby"], "ready");
+  ASSERT_EQ(b({"down", repo_}).status, 0);
+  EXPECT_TRUE(eventually([&] { return !fs::exists(home_ + "/worktrees/shop/workers/.standby"); }))
+      << git({"worktree", "list"}).out;
+  EXPECT_EQ(status()["worker_standby"], "off");
+  EXPECT_EQ(git({"for-each-ref", "refs/heads/baton/tmp"}).out, "");
+  EXPECT_EQ(git({"worktree", "list", "--porcelain"}).out.find("workers/"), std::string::npos);
+}
+
 // A replace of the orchestrator never touches a worker: the same pid across two replaces, and
 // each new orchestrator's handoff note lists the team.
 TEST_F(WorkersE2E, AWorkerKeepsItsPidAcrossTwoReplacesAndTheNoteListsIt) {
