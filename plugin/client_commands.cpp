@@ -652,6 +652,7 @@ int cmd_debug_waits() {
   auto r = request("debug_waits", Json::object());
   if (!r) return fail(r.error());
   std::cout << "activity_listeners " << (*r)["activity_listeners"].get<long>() << "\n";
+  std::cout << "worker_timers " << r->value("worker_timers", 0L) << "\n";
   return 0;
 }
 

@@ -75,7 +75,8 @@ void register_control_methods(Orchestrator& orch) {
     orch.daemon().add_method("fault_points", fault_points);
     // Test builds only: what waits on the loop, so a test sees a drain leave nothing behind.
     orch.daemon().add_method("debug_waits", [&orch](const RequestPtr& req) {
-      req->reply(Json{{"activity_listeners", orch.activity_listener_count()}});
+      req->reply(Json{{"activity_listeners", orch.activity_listener_count()},
+                      {"worker_timers", orch.workers().pending_count()}});
     });
   }
 }

@@ -11,6 +11,7 @@
 #include "plugin/message_typing.hpp"
 #include "plugin/off_loop.hpp"
 #include "plugin/outlived_agent.hpp"
+#include "plugin/relaunch_backoff.hpp"
 #include "plugin/session_hook.hpp"
 #include "plugin/trust.hpp"
 #include "runtime/search_path.hpp"
@@ -315,21 +316,18 @@ void Orchestrator::on_session_exit(runtime::Session& s) {
     if (rec->role == SessionRole::kWorker) return;
     return daemon_.release_followers(follow_key(rec->project));
   }
-  if (rec->role == SessionRole::kWorker) {
-    auto lines = s.capture(true);
-    while (!lines.empty() && lines.back().empty()) lines.pop_back();
-    const std::size_t keep = std::min<std::size_t>(lines.size(), 20);
-    lines.erase(lines.begin(), lines.end() - static_cast<long>(keep));
+  // Its last words, kept for `status` and the next handoff note.
+  auto lines = s.capture(true);
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  const std::size_t keep = std::min<std::size_t>(lines.size(), kLastLinesKept);
+  lines.erase(lines.begin(), lines.end() - static_cast<long>(keep));
+  if (rec->role == SessionRole::kWorker)
     return workers_.on_exit(*rec, s.exit_status(), std::move(lines));
-  }
   rec->state = SessionState::kExited;
   rec->exit_status = s.exit_status();
   rec->restore_marker = false;
   rec->updated_at = runtime::iso8601_now();
-  auto lines = s.capture(true);
-  while (!lines.empty() && lines.back().empty()) lines.pop_back();
-  const std::size_t keep = std::min<std::size_t>(lines.size(), 20);
-  rec->last_lines.assign(lines.end() - static_cast<long>(keep), lines.end());
+  rec->last_lines = std::move(lines);
   spdlog::info("orchestrator {} exited with status {}", rec->id, s.exit_status());
   persist([](const tl::expected<void, std::string>&) {});
   run_session_hook("on_exit", *rec);
@@ -396,19 +394,16 @@ void Orchestrator::schedule_relaunch(const std::string& session_id) {
   if (!rec) return;
   const std::string project = rec->project;
   const auto now = static_cast<std::uint64_t>(uv_now(loop()));
-  auto& times = relaunches_[project];
-  std::erase_if(times, [now](std::uint64_t t) { return now - t > kRelaunchWindowMs; });
-  if (static_cast<int>(times.size()) >= kMaxRelaunches) {
-    spdlog::warn("{} crashed {} times in 10 minutes; left exited", project, times.size());
+  const auto delay_ms = next_relaunch_delay(relaunches_[project], now);
+  if (!delay_ms) {
+    spdlog::warn("{} crashed {} times in 10 minutes; left exited", project, kMaxRelaunches);
     return;
   }
-  const std::uint64_t delay_ms = 1000ull << times.size();
-  times.push_back(now);
   ProjectState* owner = find_project(project);
   if (!owner || is_shutting_down_) return;
   // Assigning closes a pending one.
   owner->relaunch_timer = runtime::make_owned<runtime::Timer>(loop());
-  owner->relaunch_timer->start(delay_ms, [this, session_id, project] {
+  owner->relaunch_timer->start(*delay_ms, [this, session_id, project] {
     if (ProjectState* p = find_project(project); p && p->relaunch_timer) {
       p->relaunch_timer.reset();
     }

@@ -97,8 +97,8 @@ class Orchestrator final : private RecoveryHost {
 
   // Runs one of the project's hooks for a session, in the background (the result is logged).
   void run_session_hook(const std::string& event, const SessionRecord& rec);
-  // A crashed orchestrator comes back with back-off: 1 s, 2 s, 4 s ... at most
-  // kMaxRelaunches times in kRelaunchWindowMs, then it is left exited.
+  // A crashed orchestrator comes back with back-off (relaunch_backoff.hpp), then it is left
+  // exited.
   void schedule_relaunch(const std::string& session_id);
 
   // The stuck-cleanup retry (cleanup_retry.hpp), which the handoff and `status` start.
@@ -173,8 +173,8 @@ class Orchestrator final : private RecoveryHost {
   // The running orchestrators, for the activity tick.
   std::vector<ActivitySample> activity_samples();
 
-  static constexpr int kMaxRelaunches = 5;
-  static constexpr std::uint64_t kRelaunchWindowMs = 10 * 60 * 1000;
+  // The lines of an agent's screen kept when it exits.
+  static constexpr std::size_t kLastLinesKept = 20;
 
   runtime::Daemon& daemon_;
   std::map<std::string, std::string> start_env_;

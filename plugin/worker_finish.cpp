@@ -155,6 +155,7 @@ class FinishRun : public WorkerRun<Finished>, public std::enable_shared_from_thi
       if (!saved) return self->fail(ErrorCode::kPersistFailed, saved.error());
       self->orch_.forget_old_retired(self->project_);
       self->drop_messages();
+      self->workers_.forget(self->id_);
       self->release_git();
       spdlog::info("finished worker {} ({})", self->req_.name, self->id_);
       self->answer(Finished{self->id_, std::move(*result)});

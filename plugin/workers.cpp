@@ -6,6 +6,7 @@
 
 #include "plugin/message_delivery.hpp"
 #include "plugin/orchestrator.hpp"
+#include "plugin/relaunch_backoff.hpp"
 #include "plugin/worker_notice.hpp"
 #include "runtime/iso_time.hpp"
 
@@ -102,6 +103,15 @@ void Workers::schedule_finish_retry(const std::string& session_id) {
   });
 }
 
+void Workers::forget(const std::string& session_id) {
+  notify_timers_.erase(session_id);
+  relaunch_timers_.erase(session_id);
+  retry_timers_.erase(session_id);
+  relaunches_.erase(session_id);
+  retries_.erase(session_id);
+  told_.erase(session_id);
+}
+
 // ---- a worker that exited on its own
 
 void Workers::on_exit(SessionRecord& rec, int exit_status, std::vector<std::string> last_lines) {
@@ -119,20 +129,18 @@ void Workers::on_exit(SessionRecord& rec, int exit_status, std::vector<std::stri
 void Workers::relaunch(const std::string& session_id) {
   if (is_closed_) return;
   const auto now = static_cast<std::uint64_t>(uv_now(orch_.loop()));
-  auto& times = relaunches_[session_id];
-  std::erase_if(times, [now](std::uint64_t t) { return now - t > kRelaunchWindowMs; });
-  if (static_cast<int>(times.size()) >= kMaxRelaunches) {
-    spdlog::warn("worker {} crashed {} times in 10 minutes; left exited", session_id, times.size());
+  const auto delay_ms = next_relaunch_delay(relaunches_[session_id], now);
+  if (!delay_ms) {
+    spdlog::warn("worker {} crashed {} times in 10 minutes; left exited", session_id,
+                 kMaxRelaunches);
     // Stuck: the orchestrator decides (finish it, or spawn it again with another task).
-    notify(session_id, "is stuck: it crashed " + std::to_string(times.size()) +
+    notify(session_id, "is stuck: it crashed " + std::to_string(kMaxRelaunches) +
                            " times in 10 minutes and is left exited");
     return;
   }
-  const std::uint64_t delay_ms = 1000ull << times.size();
-  times.push_back(now);
   auto& timer = relaunch_timers_[session_id];
   timer = runtime::make_owned<runtime::Timer>(orch_.loop());
-  timer->start(delay_ms, [this, session_id] {
+  timer->start(*delay_ms, [this, session_id] {
     relaunch_timers_.erase(session_id);
     // Still exited, its project's config allowed, the daemon staying: checked again once the
     // launch files are written.

@@ -88,7 +88,7 @@ class Workers {
 
   // A worker's agent exited outside a finish: recorded exited with its last lines, the
   // orchestrator told, and a crash (status not 0) relaunched with back-off like the
-  // orchestrator's: 1 s, 2 s, 4 s ... at most kMaxRelaunches times in kRelaunchWindowMs.
+  // orchestrator's (relaunch_backoff.hpp).
   void on_exit(SessionRecord& rec, int exit_status, std::vector<std::string> last_lines);
   // A finish whose tree could not be deleted (kStuck: an immutable file) is tried again after
   // 1 s, 2 s, 4 s … (at most kMaxRetryDelayMs apart) until it succeeds, as the orchestrator's
@@ -102,13 +102,14 @@ class Workers {
   // Shutdown: every timer.
   void close();
 
-  // What is waiting to be told, and the relaunches pending (`baton debug waits`, tests).
+  // A finished worker: its pending notice, relaunch and retry go, and what was kept of it.
+  void forget(const std::string& session_id);
+  // Its timers: notices waiting to be told, relaunches and finish retries pending (`baton
+  // debug waits`: a finished worker leaves none).
   std::size_t pending_count() const {
     return notify_timers_.size() + relaunch_timers_.size() + retry_timers_.size();
   }
 
-  static constexpr int kMaxRelaunches = 5;
-  static constexpr std::uint64_t kRelaunchWindowMs = 10 * 60 * 1000;
   static constexpr std::uint64_t kNotifySettleMs = 2000;
 
  private:

@@ -150,16 +150,19 @@ class OrchestratorE2E : public BatonTest {
     if (held != 1) return "branch checked out " + std::to_string(held) + " times:\n" + wl;
     // At most one standby (docs/orchestrator.md): a worktree at .standby on its own temporary
     // branch, and no other.
-    const std::string standby_path = home_ + "/worktrees/" + project + "/.standby";
-    const auto at = wl.find("worktree " + standby_path + "\n");
-    std::string standby_branch;
-    if (at != std::string::npos) {
+    // "refs/heads/<branch>\n" of the worktree at `path`; "" when there is none.
+    auto branch_at = [&wl](const std::string& path) -> std::string {
+      const auto at = wl.find("worktree " + path + "\n");
+      if (at == std::string::npos) return "";
       const auto b = wl.find("branch refs/heads/", at);
       const auto end = b == std::string::npos ? b : wl.find('\n', b);
-      if (end != std::string::npos) standby_branch = wl.substr(b + 7, end - b - 7) + "\n";
-      if (!standby_branch.starts_with("refs/heads/baton/tmp/"))
-        return "a standby not on its temporary branch:\n" + wl;
-    }
+      return end == std::string::npos ? "" : wl.substr(b + 7, end - b - 7) + "\n";
+    };
+    const std::string standby_path = home_ + "/worktrees/" + project + "/.standby";
+    const bool has_standby = wl.find("worktree " + standby_path + "\n") != std::string::npos;
+    const std::string standby_branch = branch_at(standby_path);
+    if (has_standby && !standby_branch.starts_with("refs/heads/baton/tmp/"))
+      return "a standby not on its temporary branch:\n" + wl;
     const std::size_t want_trees = standby_branch.empty() ? 2 : 3;
     if (trees != want_trees)
       return std::to_string(trees) + " worktrees, want the main one, baton's and a standby:\n" + wl;
@@ -172,13 +175,8 @@ class OrchestratorE2E : public BatonTest {
     }
     // The next worker's tree (docs/workers.md) has a temporary branch of its own.
     std::set<std::string> want_temp;
-    if (!standby_branch.empty()) want_temp.insert(standby_branch);
-    const auto worker_standby = wl.find("worktree " + workers_dir + ".standby\n");
-    if (worker_standby != std::string::npos) {
-      const auto b = wl.find("branch refs/heads/", worker_standby);
-      const auto end = b == std::string::npos ? b : wl.find('\n', b);
-      if (end != std::string::npos) want_temp.insert(wl.substr(b + 7, end - b - 7) + "\n");
-    }
+    for (const auto& branch : {standby_branch, branch_at(workers_dir + ".standby")})
+      if (!branch.empty()) want_temp.insert(branch);
     std::string want_temps;
     for (const auto& t : want_temp) want_temps += t;
     const auto temp =

@@ -560,6 +560,12 @@ TEST_F(WorkersE2E, ACrashedWorkerIsRelaunchedAndTheOrchestratorHearsOfIt) {
       },
       15000))
       << read_file(log_);
+#ifdef BATON_FAULTS
+  // Finished while its next relaunch waits: nothing of it stays on the loop.
+  ASSERT_EQ(b({"finish", "shop/crashy", "--now"}).status, 0);
+  const std::string waits = b({"debug", "waits"}).out;
+  EXPECT_NE(waits.find("worker_timers 0\n"), std::string::npos) << waits;
+#endif
 }
 
 // A spawn and a replace at once: both succeed, the repository converges, the worker runs.
